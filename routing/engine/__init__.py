@@ -1,0 +1,1 @@
+"""Pure-Python routing engine."""
