@@ -1,0 +1,1 @@
+"""Demo data for a realistic Brazilian retailer (`manage.py seed_demo`); sits above every other app."""

@@ -1,0 +1,1 @@
+"""Locations, products, stock levels, the stock ledger, reservations, transfers, replenishment."""

@@ -1,0 +1,89 @@
+"""Roles are Django groups with model permissions; object permissions (django-guardian) scope them.
+
+Each role's model permissions are listed here as "app_label.codename". `setup_roles()` creates the groups
+and grants exactly those permissions (idempotent; admins may add more in the admin, and re-running only
+adds what is missing). Store and warehouse staff are tied to locations, managers to channels or regions,
+through guardian object permissions granted by the access services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+
+
+class Role:
+    CUSTOMER_SERVICE = "customer_service"
+    STORE_STAFF = "store_staff"
+    WAREHOUSE_STAFF = "warehouse_staff"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+ROLE_LABELS = {
+    Role.CUSTOMER_SERVICE: "Customer service",
+    Role.STORE_STAFF: "Store staff",
+    Role.WAREHOUSE_STAFF: "Warehouse staff",
+    Role.MANAGER: "Manager",
+    Role.ADMIN: "Admin",
+}
+
+# Model permissions per role. Apps add their models' permissions here as they grow.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.CUSTOMER_SERVICE: ["oms.view_auditevent"],
+    Role.STORE_STAFF: [],
+    Role.WAREHOUSE_STAFF: [],
+    Role.MANAGER: ["oms.view_auditevent"],
+    Role.ADMIN: ["oms.view_auditevent", "auth.view_user", "auth.add_user", "auth.change_user"],
+}
+
+
+def _permissions(names: list[str]) -> list[Permission]:
+    if not names:
+        return []
+    query = Q()
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    found = list(Permission.objects.filter(query).select_related("content_type"))
+    missing = set(names) - {f"{p.content_type.app_label}.{p.codename}" for p in found}
+    if missing:
+        raise LookupError(f"unknown permissions in ROLE_PERMISSIONS: {sorted(missing)}")
+    return found
+
+
+@transaction.atomic
+def setup_roles() -> dict[str, Group]:
+    """Create every role group and grant it its listed permissions; returns the groups by role."""
+    groups = {}
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.add(*_permissions(perms))
+        groups[role] = group
+    return groups
+
+
+def setup_roles_after_migrate(sender: Any, app_config: Any = None, **kwargs: Any) -> None:
+    # Run once, after the last app's post_migrate, when every permission exists.
+    from django.apps import apps
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if app_config is not None and app_config.label != with_models[-1].label:
+        return
+    setup_roles()
+
+
+def user_roles(user: Any) -> set[str]:
+    """The role names of a user (superusers count as admin)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_oms_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            cached.add(Role.ADMIN)
+        user._oms_roles = cached
+    return cached

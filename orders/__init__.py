@@ -1,0 +1,1 @@
+"""Channels, customers, orders and lines, fulfilments, the order timeline, returns, CS pages."""

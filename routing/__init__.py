@@ -1,0 +1,1 @@
+"""Carriers, rate cards, routing policies, the routing engine, delivery promise, decisions, replay."""
