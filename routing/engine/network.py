@@ -108,6 +108,7 @@ class Network:
     _holders: dict[str, set[str]] = field(init=False, repr=False)
     _pair_km: dict[tuple[str, str], float] = field(init=False, repr=False)
     _rank: dict[str, int] = field(init=False, repr=False)
+    _total: dict[str, int] = field(init=False, repr=False)
     _service_by_id: dict[str, Service] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,11 +116,13 @@ class Network:
         self._pair_km = {}
         self._rank = {lid: i for i, lid in enumerate(self.locations)}
         self._service_by_id = {s.id: s for s in self.services}
+        self._total = {}
         for (lid, sku), units in self.stock.items():
             if lid not in self.locations:
                 raise ValueError(f"stock names unknown location {lid!r}")
             if units > 0:
                 self._holders.setdefault(sku, set()).add(lid)
+                self._total[sku] = self._total.get(sku, 0) + units
 
     # ---------------------------------------------------------------- reads
     def available(self, location_id: str, sku: str) -> int:
@@ -150,12 +153,15 @@ class Network:
         return km
 
     def total_stock(self, sku: str) -> int:
-        return sum(self.stock.get((lid, sku), 0) for lid in self.holders(sku))
+        """Units of `sku` left across the whole network."""
+        return self._total.get(sku, 0)
 
     # ---------------------------------------------------------------- writes
     def set_stock(self, location_id: str, sku: str, units: int) -> None:
         """Overwrite one stock figure (e.g. from a stock-level change event)."""
+        before = self.stock.get((location_id, sku), 0)
         self.stock[(location_id, sku)] = units
+        self._total[sku] = self._total.get(sku, 0) + max(units, 0) - max(before, 0)
         if units > 0:
             self._holders.setdefault(sku, set()).add(location_id)
         else:

@@ -1,16 +1,288 @@
-"""Opportunity prices (stub)."""
+"""Opportunity prices of scarce stock and capacity, estimated from the demand forecast.
+
+Taking a unit of SKU s at location L now may cost a later order: if later demand that would be served
+best from L exceeds what L has left, some of it must go to the next-best location (or be backordered),
+and the difference is the later order's *regret*. The price of the unit is the expected regret of the
+marginal later unit it displaces — a newsvendor estimate:
+
+    lambda(L, s) = E_N[ Q_L((N - x + 1/2) / N) ; N >= x ],   N ~ Poisson(m_L),
+
+where x is L's stock of s, m_L the remaining forecast demand for s times the share of customers for
+whom L is the best holder of s, and Q_L the quantile function of those customers' regrets (the ones
+with the least to lose are the ones a rationing price diverts). Customers are represented by a
+reservoir sample of *past* orders' destinations and deadlines (never later orders), so the price
+captures geography and urgency: stock near customers who want things tomorrow is worth more.
+
+Capacity is priced the same way per location, from the units our own recent decisions took there
+(projected over the remaining forecast) against the capacity left, with the regret of the cheapest
+alternative source as the loss.
+
+Prices are decision weights only: they are added to per-unit costs when choosing, never reported.
+"""
+
 from __future__ import annotations
+
+import math
+import random
+from collections import deque
+
+from .costs import home_options, local_option, transfer_option
+from .geo import road_km
+from .network import Network
+from .order import HOME, Order
+from .plan import Plan
+from .scenario import Forecast
+
+import os
+_KL = float(os.environ.get("KL", "1"))
+_KC = float(os.environ.get("KC", "1"))
+SAMPLE_SIZE = 256  # past destinations kept as the picture of where (and how fast) demand comes from
+EPOCH_CHANGES = SAMPLE_SIZE // 8  # re-derive per-SKU demand shares after this many sample changes ...
+EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks meanwhile)
+TYPICAL_KG = 0.6  # weight used to rank locations for a destination (exact weight used for costs)
+CAP_WINDOW = 400  # orders in the capacity-usage window
+
+
+# (location id, package fixed part + pick of one unit, pick, ((extra fixed, per_kg) per service))
+_Ranked = tuple[str, float, float, tuple[tuple[float, float], ...]]
+
+
+def _fixed_part(r: _Ranked) -> float:
+    return r[1]
+
+
+class _Dest:
+    """A past order's destination: every location that could serve it in time, cheapest first."""
+
+    __slots__ = ("by_id", "multi", "ranked")
+
+    def __init__(self, ranked: list[_Ranked], multi: bool) -> None:
+        self.ranked = ranked
+        self.by_id = {r[0]: r for r in ranked}
+        self.multi = multi  # the order had several lines: a missing unit costs an extra package
 
 
 class OpportunityPricer:
-    def __init__(self, network, forecast) -> None:
+    """Prices for `solver.route_order(prices=...)`; call `observe(order, plan)` after each decision."""
+
+    def __init__(self, network: Network, forecast: Forecast | None, *, seed: int = 0) -> None:
         self.net = network
+        self.forecast = forecast or Forecast()
+        self.rng = random.Random(seed)
+        self.samples: list[_Dest] = []
+        self.seen_orders = 0
+        self.epoch = 0
+        self._changes = 0
+        self._epoch_start = 0
+        self._sku_cache: dict[str, tuple[int, int, dict[str, list[float]]]] = {}
+        self._lam_cache: dict[tuple[str, str], tuple[int, int, float]] = {}
+        self._recent: deque[dict[str, int]] = deque()
+        self._window_units: dict[str, int] = {}
+        self._cap_cache: dict[str, tuple[int, int, float]] = {}
+        self._cap_regrets: tuple[int, dict[str, list[float]]] = (-1, {})
 
-    def unit_price(self, location_id: str, sku: str) -> float:
-        return 0.0
+    # ------------------------------------------------------------ progress
+    def remaining_share(self) -> float:
+        """Share of the forecast period's orders still to come (0 when no forecast)."""
+        expected = self.forecast.orders
+        if expected <= 0:
+            return 0.0
+        return max(0.0, 1.0 - self.seen_orders / expected)
 
+    # ------------------------------------------------------------ stock
+    def unit_price(self, location_id: str, sku: str, penalty: float = math.inf) -> float:
+        """Expected loss to later orders from taking one unit of `sku` at `location_id` now."""
+        fu = self.forecast.sku_units.get(sku, 0.0)
+        if fu <= 0 or not self.samples:
+            return 0.0
+        x = self.net.stock.get((location_id, sku), 0)
+        key = (location_id, sku)
+        hit = self._lam_cache.get(key)
+        if hit is not None and hit[0] == x and hit[1] == self.epoch:
+            return hit[2]
+        shares = self._shares(sku, penalty)
+        regrets = shares.get(location_id)
+        lam = 0.0
+        rem = fu * self.remaining_share() / len(self.samples)
+        if regrets:
+            lam = _marginal_regret(regrets, x, rem * len(regrets))
+        lam *= _KL
+        self._lam_cache[key] = (x, self.epoch, lam)
+        return lam
+
+    def _shares(self, sku: str, penalty: float) -> dict[str, list[float]]:
+        """For each holder of `sku`, the sorted regrets of the sampled customers it serves best."""
+        holders = self.net.holders(sku)
+        hit = self._sku_cache.get(sku)
+        if hit is not None and hit[0] == len(holders) and hit[1] == self.epoch:
+            return hit[2]
+        w = self.net.weight(sku)
+        out: dict[str, list[float]] = {}
+        split = self.net.split_penalty
+        few = len(holders) * 4 < len(self.net.locations)
+        for d in self.samples:
+            c1 = c2 = math.inf
+            l1 = None
+            marginal = 0.0
+            if few:
+                # a rarely held SKU: look its holders up instead of walking the whole ranking
+                walk = [r for lid in holders if (r := d.by_id.get(lid)) is not None]
+                walk.sort(key=_fixed_part)
+            else:
+                walk = d.ranked
+            for lid, fixed, pick, opts in walk:
+                if lid not in holders:
+                    continue
+                extra, rate = min(opts, key=lambda o: o[0] + o[1] * w) if len(opts) > 1 else opts[0]
+                c = fixed + extra + rate * w
+                if c < c1:
+                    c1, c2, l1 = c, c1, lid
+                    marginal = pick + rate * w
+                elif c < c2:
+                    c2 = c
+                if c2 < math.inf and fixed > c2:
+                    break  # ranked by fixed part: nothing further can beat the second best
+            if l1 is None or c1 >= penalty:
+                continue
+            if d.multi:
+                # the unit would have ridden in the order's package from l1: without it, an extra
+                # package (and split) or a backorder
+                regret = min(c2 + split, penalty) - marginal
+            else:
+                regret = min(c2, penalty) - c1
+            out.setdefault(l1, []).append(regret)
+        for v in out.values():
+            v.sort()
+        self._sku_cache[sku] = (len(holders), self.epoch, out)
+        return out
+
+    # ------------------------------------------------------------ capacity
     def capacity_price(self, location_id: str) -> float:
-        return 0.0
+        """Expected loss to later orders from using one unit of `location_id`'s capacity now."""
+        left = self.net.locations[location_id].capacity_left
+        hit = self._cap_cache.get(location_id)
+        if hit is not None and hit[0] == left and hit[1] == self.epoch:
+            return hit[2]
+        mu = 0.0
+        n_win = len(self._recent)
+        if n_win and self.forecast.orders > 0:
+            regrets = self._capacity_regrets().get(location_id)
+            if regrets:
+                rate = self._window_units.get(location_id, 0) / n_win
+                m = rate * self.forecast.orders * self.remaining_share()
+                mu = _marginal_regret(regrets, left, m)
+        mu *= _KC
+        self._cap_cache[location_id] = (left, self.epoch, mu)
+        return mu
 
-    def observe(self, order, plan) -> None:
-        pass
+    def _capacity_regrets(self) -> dict[str, list[float]]:
+        """For each location, the sorted regrets (next location with capacity minus this one, for a
+        typical unit) of the sampled customers it serves best."""
+        if self._cap_regrets[0] == self.epoch:
+            return self._cap_regrets[1]
+        locs = self.net.locations
+        out: dict[str, list[float]] = {}
+        for d in self.samples:
+            best: list[tuple[float, str]] = []
+            for lid, fixed, _pick, opts in d.ranked:
+                if locs[lid].capacity_left <= 0:
+                    continue
+                best.append((fixed + min(f + r * TYPICAL_KG for f, r in opts), lid))
+                if len(best) == 2:
+                    break
+            if len(best) == 2:
+                best.sort()
+                out.setdefault(best[0][1], []).append(best[1][0] - best[0][0])
+        for v in out.values():
+            v.sort()
+        self._cap_regrets = (self.epoch, out)
+        return out
+
+    # ------------------------------------------------------------ learning
+    def observe(self, order: Order, plan: Plan) -> None:
+        """Record a decided order: its destination becomes a possible sample of demand, its units
+        the latest capacity usage."""
+        self.seen_orders += 1
+        j = len(self.samples) if len(self.samples) < SAMPLE_SIZE else self.rng.randrange(self.seen_orders)
+        if j < SAMPLE_SIZE:
+            dest = self._destination(order)
+            if dest is not None:
+                if j == len(self.samples):
+                    self.samples.append(dest)
+                else:
+                    self.samples[j] = dest
+                self._changes += 1
+        if self._changes >= EPOCH_CHANGES or self.seen_orders - self._epoch_start >= EPOCH_MAX_ORDERS:
+            # enough of the picture of demand (or of the period) has moved: re-derive cached shares
+            self.epoch += 1
+            self._changes = 0
+            self._epoch_start = self.seen_orders
+        used: dict[str, int] = {}
+        for p in plan.packages:
+            used[p.location] = used.get(p.location, 0) + p.units
+        for lid, u in used.items():
+            self._window_units[lid] = self._window_units.get(lid, 0) + u
+        self._recent.append(used)
+        if len(self._recent) > CAP_WINDOW:
+            for lid, u in self._recent.popleft().items():
+                self._window_units[lid] -= u
+
+    def _destination(self, order: Order) -> _Dest | None:
+        net = self.net
+        ranked: list[_Ranked] = []
+        if order.mode == HOME:
+            assert order.lat is not None and order.lon is not None
+            for lid, loc in net.locations.items():
+                km = road_km(net.road_factor, loc.lat, loc.lon, order.lat, order.lon)
+                opts, _ = home_options(loc, net.services, km, order.deadline_days)
+                if opts:
+                    f0 = min(o.fixed for o in opts)
+                    ranked.append(
+                        (lid, f0 + loc.pick_cost, loc.pick_cost, tuple((o.fixed - f0, o.per_kg) for o in opts))
+                    )
+        else:
+            store_id = order.pickup_location
+            assert store_id is not None
+            for lid, loc in net.locations.items():
+                if lid == store_id:
+                    opt, _ = local_option(loc, order.deadline_days)
+                else:
+                    km = net.km_between(lid, store_id)
+                    opt, _ = transfer_option(loc, net.transfer, km, order.deadline_days)
+                if opt is not None:
+                    ranked.append((lid, opt.fixed + loc.pick_cost, loc.pick_cost, ((0.0, opt.per_kg),)))
+        if not ranked:
+            return None
+        ranked.sort(key=lambda t: t[1])
+        return _Dest(ranked, len(order.lines) > 1)
+
+
+def _marginal_regret(regrets: list[float], x: int, m: float) -> float:
+    """E[Q((N - x + 1/2) / N); N >= x] for N ~ Poisson(m), Q the empirical quantile of `regrets`:
+    the expected regret of the later unit displaced by taking one of the x units left now."""
+    if m <= 0 or not regrets or x < 1:
+        return 0.0
+    sd = math.sqrt(m)
+    if x > m + 6.0 * sd + 5.0:
+        return 0.0
+    k = len(regrets)
+
+    def q(n: float) -> float:
+        return regrets[min(k - 1, max(0, int((n - x + 0.5) / n * k)))]
+
+    if m > 60.0:
+        # normal approximation: average over nine equally likely quantiles of N
+        return sum(q(n) for z in _Z9 if (n := m + z * sd) >= x) / len(_Z9)
+    p = math.exp(-m + x * math.log(m) - math.lgamma(x + 1))
+    total = 0.0
+    n = x
+    stop = m + 6.0 * sd + 5.0
+    while n <= stop:
+        total += p * q(n)
+        n += 1
+        p *= m / n
+    return total
+
+
+# nine equally likely standard-normal quantiles (midpoints of ninths)
+_Z9 = (-1.593, -0.967, -0.589, -0.282, 0.0, 0.282, 0.589, 0.967, 1.593)

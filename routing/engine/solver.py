@@ -37,19 +37,22 @@ from .plan import (
 )
 
 DEFAULT_MAX_PACKAGES = 4
-MAX_EVALUATIONS = 4000  # latency guard: the bound normally stops the search far earlier
+MAX_EVALUATIONS = 4000
+POOL_SIZE = 10  # all candidates may combine when there are no more than this
+POOL_WHOLE = 5  # else: the best single-package locations ...
+POOL_PER_LINE = 3  # ... plus the cheapest senders of each line  # latency guard: the bound normally stops the search far earlier
 
 
 class Prices(Protocol):
     """Opportunity prices (BRL per unit) of stock and capacity; see pricing.OpportunityPricer."""
 
-    def unit_price(self, location_id: str, sku: str) -> float: ...
+    def unit_price(self, location_id: str, sku: str, penalty: float) -> float: ...
 
     def capacity_price(self, location_id: str) -> float: ...
 
 
 class _Cand:
-    __slots__ = ("cap", "fmin", "lid", "loc", "opts", "rmin", "single", "supply", "unit")
+    __slots__ = ("cap", "fmin", "lid", "loc", "opts", "pool", "rmin", "single", "supply", "unit")
 
     def __init__(self, lid: str, loc: Location, opts: list[Option], cap: int) -> None:
         self.lid = lid
@@ -61,6 +64,7 @@ class _Cand:
         self.supply: list[int] = []
         self.unit: list[float] = []
         self.single: float | None = None
+        self.pool = False  # may be one of several packages (splits search only the pool)
 
 
 def route_order(
@@ -154,11 +158,11 @@ class _Context:
             c = _Cand(lid, loc, opts, cap)
             prices = self.prices
             mu = prices.capacity_price(lid) if prices is not None else 0.0
-            for s, q in zip(self.skus, self.qty, strict=True):
+            for s, q, pen in zip(self.skus, self.qty, self.pen, strict=True):
                 have = net.stock.get((lid, s), 0)
                 c.supply.append(min(have, q, cap))
                 if have > 0:
-                    lam = prices.unit_price(lid, s) if prices is not None else 0.0
+                    lam = prices.unit_price(lid, s, pen) if prices is not None else 0.0
                     c.unit.append(loc.pick_cost + lam + mu)
                 else:
                     c.unit.append(0.0)
@@ -183,6 +187,7 @@ class _Context:
         base_lb = sum(q * u for q, u in zip(qty, cheapest, strict=True))
         best_cost = sum(q * p for q, p in zip(qty, pen, strict=True))
         best: tuple[list[_Cand], list[list[int]], list[int], list[Option]] | None = None
+        self.mark_pool(cands)
         cands.sort(key=lambda c: c.fmin)
         n = len(cands)
         limit = min(self.max_pk, n)
@@ -197,20 +202,53 @@ class _Context:
                 c = cands[j]
                 if lb0 + c.fmin >= best_cost - 1e-9 or self.evaluations >= MAX_EVALUATIONS:
                     break
+                if k and not c.pool:
+                    continue
                 sub = [*members, c]
                 res = self.evaluate(sub)
-                if res is not None:
-                    cost = res[0]
-                    if k == 0:
-                        c.single = cost
-                    if cost < best_cost - 1e-9:
-                        best_cost = cost
-                        best = (sub, res[1], res[2], res[3])
-                if k + 1 < limit:
+                if res is None:
+                    # a member carries nothing here, and adding locations only gives it cheaper rivals
+                    continue
+                cost = res[0]
+                if k == 0:
+                    c.single = cost
+                if cost < best_cost - 1e-9:
+                    best_cost = cost
+                    best = (sub, res[1], res[2], res[3])
+                if k + 1 < limit and c.pool:
                     children.append((j + 1, sub, fsum + c.fmin))
             # deeper subsets of cheaper prefixes first (popped last-in first-out)
             stack.extend(reversed(children))
         return self.build(cands, best)
+
+    def mark_pool(self, cands: list[_Cand]) -> None:
+        """Mark the locations worth combining: for each line the few cheapest ways to send that line
+        alone, and the few cheapest single-package estimates for the whole order."""
+        if len(cands) <= POOL_SIZE:
+            for c in cands:
+                c.pool = True
+            return
+        qty, w, pen = self.qty, self.w, self.pen
+        whole: list[tuple[float, int]] = []
+        for n, c in enumerate(cands):
+            est = c.fmin
+            for i in range(len(qty)):
+                if c.supply[i] > 0:
+                    est += c.supply[i] * min(pen[i], c.unit[i] + c.rmin * w[i]) + (qty[i] - c.supply[i]) * pen[i]
+                else:
+                    est += qty[i] * pen[i]
+            whole.append((est, n))
+        whole.sort()
+        for _, n in whole[:POOL_WHOLE]:
+            cands[n].pool = True
+        for i in range(len(qty)):
+            per_line = sorted(
+                (c.fmin + c.supply[i] * (c.unit[i] + c.rmin * w[i]) - c.supply[i] * pen[i], n)
+                for n, c in enumerate(cands)
+                if c.supply[i] > 0
+            )
+            for _, n in per_line[:POOL_PER_LINE]:
+                cands[n].pool = True
 
     def evaluate(
         self, sub: list[_Cand]
