@@ -9,18 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-
-class DomainError(Exception):
-    """A refused business operation; `status_code` says how the API answers it (409 by default)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
-
-    def __init__(self, message: str, *, field: str | None = None, **data: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.data = data
+from .exceptions import DomainError
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -16,3 +18,80 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     first_name = "Test"
     password = factory.django.Password("correct-horse-battery")
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.Region"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"region-{n}")
+    name = factory.LazyAttribute(lambda r: r.code.title())
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.Location"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"LJ-SP-{n:02d}")
+    name = factory.LazyAttribute(lambda o: f"Loja {o.code}")
+    kind = "store"
+    city = "São Paulo"
+    state = "SP"
+    cep = "01310200"
+    lat = -23.5614
+    lon = -46.6559
+    ships = True
+    offers_pickup = True
+    processing_days = 0
+    handling_cost = Decimal("5.00")
+    pick_cost = Decimal("1.50")
+    daily_capacity = 500
+
+
+class DCFactory(LocationFactory):
+    code = factory.Sequence(lambda n: f"CD-{n:02d}")
+    name = factory.LazyAttribute(lambda o: f"CD {o.code}")
+    kind = "dc"
+    city = "Cajamar"
+    cep = "07776000"
+    lat = -23.3417
+    lon = -46.8918
+    offers_pickup = False
+    processing_days = 1
+    handling_cost = Decimal("2.30")
+    pick_cost = Decimal("0.60")
+    daily_capacity = 5000
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.Product"
+        django_get_or_create = ("sku",)
+
+    sku = factory.Sequence(lambda n: f"CAM-{n:04d}-P")
+    ean = factory.Sequence(lambda n: f"789{n:010d}")
+    name = factory.Sequence(lambda n: f"Camiseta básica {n}")
+    weight_g = 250
+    price = Decimal("59.90")
+
+
+class StockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "inventory.StockLevel"
+        django_get_or_create = ("location", "product")
+
+    location = factory.SubFactory(LocationFactory)
+    product = factory.SubFactory(ProductFactory)
+    on_hand = 10
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "orders.Channel"
+        django_get_or_create = ("code",)
+
+    code = "web"
+    name = "Site"
+    kind = "site"

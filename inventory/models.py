@@ -1,0 +1,226 @@
+"""Locations, products, stock per location, the stock ledger and reservations.
+
+Stock correctness lives in the database: CHECK constraints make `0 <= reserved <= on_hand` and non-negative
+quantities impossible to break, whatever the code above does.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+cep_validator = RegexValidator(r"^\d{8}$", _("A CEP has 8 digits."))
+
+
+class LocationKind(models.TextChoices):
+    DC = "dc", _("Distribution centre")
+    STORE = "store", _("Store")
+    DARK_STORE = "dark_store", _("Dark store")
+
+
+class Region(models.Model):
+    """A set of locations a manager can be tied to (e.g. "Sudeste", "Grande SP")."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["code"]
+        permissions = [("manage_region", _("Can manage the locations of this region"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LocationQuerySet(models.QuerySet["Location"]):
+    def active(self) -> LocationQuerySet:
+        return self.filter(active=True)
+
+
+class Location(models.Model):
+    """A place that holds stock: a distribution centre, a store or a dark store."""
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=LocationKind.choices)
+    region = models.CharField(
+        _("region"),
+        max_length=32,
+        blank=True,
+        db_index=True,
+        help_text=_("Managers can be tied to a region (a set of locations)."),
+    )
+    street = models.CharField(_("street"), max_length=120, blank=True)
+    number = models.CharField(_("number"), max_length=16, blank=True)
+    district = models.CharField(_("district"), max_length=80, blank=True)
+    city = models.CharField(_("city"), max_length=80)
+    state = models.CharField(_("state"), max_length=2)
+    cep = models.CharField(_("CEP"), max_length=8, validators=[cep_validator])
+    lat = models.FloatField(_("latitude"))
+    lon = models.FloatField(_("longitude"))
+    ships = models.BooleanField(_("ships to homes"), default=True)
+    offers_pickup = models.BooleanField(_("offers pickup"), default=False)
+    processing_days = models.PositiveSmallIntegerField(_("processing days"), default=0)
+    handling_cost = models.DecimalField(
+        _("handling cost per package"),
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(0)],
+    )
+    pick_cost = models.DecimalField(
+        _("pick cost per unit"),
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        validators=[MinValueValidator(0)],
+    )
+    daily_capacity = models.PositiveIntegerField(_("daily capacity (units)"), default=1000)
+    opening_hours = models.CharField(_("opening hours"), max_length=120, blank=True, default="")
+    active = models.BooleanField(_("active"), default=True)
+
+    objects = LocationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+        ordering = ["code"]
+        permissions = [("work_at_location", _("Can work at this location (its queue, stock and orders)"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(handling_cost__gte=0) & Q(pick_cost__gte=0), name="location_costs_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Product(models.Model):
+    """A sellable SKU."""
+
+    sku = models.CharField(_("SKU"), max_length=40, unique=True)
+    ean = models.CharField(_("EAN"), max_length=14, unique=True, null=True, blank=True)
+    name = models.CharField(_("name"), max_length=200)
+    weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
+    length_mm = models.PositiveIntegerField(_("length (mm)"), default=0)
+    width_mm = models.PositiveIntegerField(_("width (mm)"), default=0)
+    height_mm = models.PositiveIntegerField(_("height (mm)"), default=0)
+    price = models.DecimalField(
+        _("price"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["sku"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} — {self.name}"
+
+
+class StockLevel(models.Model):
+    """Units of one product at one location. `available = on_hand - reserved - safety_stock`."""
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    safety_stock = models.IntegerField(_("safety stock"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock level")
+        verbose_name_plural = _("stock levels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "product"], name="stock_one_row_per_location_product"
+            ),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_non_negative"),
+            models.CheckConstraint(condition=Q(on_hand__gte=F("reserved")), name="stock_reserved_le_on_hand"),
+            models.CheckConstraint(condition=Q(safety_stock__gte=0), name="stock_safety_non_negative"),
+        ]
+        indexes = [models.Index(fields=["product", "location"])]
+
+    def __str__(self) -> str:
+        return f"{self.location_id}/{self.product_id}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+class MovementKind(models.TextChoices):
+    COUNT = "count", _("Count")
+    ADJUST = "adjust", _("Adjustment")
+    RESERVE = "reserve", _("Reservation")
+    RELEASE = "release", _("Release")
+    COMMIT = "commit", _("Shipped / handed over")
+    RECEIVE = "receive", _("Receipt")
+    SHORT_PICK = "short_pick", _("Short pick")
+
+
+class StockMovement(models.Model):
+    """The append-only stock ledger: every change of on_hand or reserved, why, by whom, for what."""
+
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(_("kind"), max_length=16, choices=MovementKind.choices)
+    on_hand_delta = models.IntegerField(_("on-hand change"), default=0)
+    reserved_delta = models.IntegerField(_("reserved change"), default=0)
+    on_hand_after = models.IntegerField(_("on hand after"))
+    reserved_after = models.IntegerField(_("reserved after"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    ref = models.CharField(
+        _("reference"),
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text=_("What it was for: an order line, fulfilment or transfer."),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock ledger")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["stock", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.on_hand_delta:+}/{self.reserved_delta:+} ({self.reason})"
+
+
+class Reservation(models.Model):
+    """Units held at one stock row for one reference (an order line's allocation).
+
+    `group` (the order number) lets an order release everything it holds at once.
+    """
+
+    stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
+    ref = models.CharField(_("reference"), max_length=64)
+    group = models.CharField(_("group"), max_length=64, db_index=True, blank=True)
+    qty = models.PositiveIntegerField(_("quantity held"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
+        constraints = [
+            models.UniqueConstraint(fields=["ref", "stock"], name="reservation_one_per_ref_and_stock"),
+            models.CheckConstraint(condition=Q(qty__gte=0), name="reservation_qty_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.qty} @ {self.stock_id}"

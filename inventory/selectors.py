@@ -1,0 +1,51 @@
+"""Reads of locations and stock, scoped by what the user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from oms.roles import Role, user_roles
+
+from .models import Location, Region, StockLevel, StockMovement
+
+SEES_ALL_LOCATIONS = {Role.ADMIN, Role.CUSTOMER_SERVICE}
+
+
+def user_sees_all_locations(user: Any) -> bool:
+    return bool(user_roles(user) & SEES_ALL_LOCATIONS) or getattr(user, "is_superuser", False)
+
+
+def location_list(*, user: Any) -> QuerySet[Location]:
+    """The locations a user works with: all for admins and customer service; for staff, the locations they
+    are tied to; for managers, those plus every location of their regions. One query, no Python loop."""
+    if user_sees_all_locations(user):
+        return Location.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return Location.objects.none()
+    direct = get_objects_for_user(
+        user, "inventory.work_at_location", klass=Location, accept_global_perms=False, with_superuser=False
+    )
+    regions = get_objects_for_user(
+        user, "inventory.manage_region", klass=Region, accept_global_perms=False, with_superuser=False
+    )
+    return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("pk")))
+
+
+def stock_list(*, user: Any, location: Location | None = None, query: str = "") -> QuerySet[StockLevel]:
+    stock = StockLevel.objects.select_related("location", "product")
+    if not user_sees_all_locations(user):
+        stock = stock.filter(location__in=location_list(user=user).values("pk"))
+    if location is not None:
+        stock = stock.filter(location=location)
+    if query:
+        stock = stock.filter(
+            Q(product__sku__istartswith=query) | Q(product__ean=query) | Q(product__name__icontains=query)
+        )
+    return stock.order_by("location__code", "product__sku")
+
+
+def stock_movement_list(*, stock: StockLevel) -> QuerySet[StockMovement]:
+    return stock.movements.select_related("actor").order_by("-at", "-id")

@@ -1,0 +1,102 @@
+"""Outbound webhooks: events are fanned out to subscribers after commit and POSTed by a Celery task.
+
+Each delivery is signed: `X-OMS-Signature: sha256=<HMAC-SHA256 of the raw body with the subscriber's secret>`,
+retried with exponential back-off on network errors and non-2xx answers, and logged with every answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from .models import WebhookDelivery, WebhookSubscription
+from .queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "oms.deliver_webhook"
+MAX_ATTEMPTS = 8
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def emit_event(event_type: str, data: dict[str, Any]) -> None:
+    """Record one delivery per interested subscriber and queue them on commit (no-op without subscribers)."""
+    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event_type)]
+    if not subscriptions:
+        return
+    event_id = uuid.uuid4()
+    payload = json.loads(
+        json.dumps(
+            {"id": str(event_id), "type": event_type, "created_at": timezone.now(), "data": data},
+            cls=DjangoJSONEncoder,
+        )
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(subscription=s, event_id=event_id, event_type=event_type, payload=payload)
+            for s in subscriptions
+        ]
+    )
+    for delivery in deliveries:
+        enqueue_on_commit(DELIVER_TASK, delivery.pk)
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def deliver(delivery_id: int, *, timeout: float = 10.0) -> WebhookDelivery:
+    """POST one delivery once; raises DeliveryFailed (so the task retries) unless the answer is 2xx."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update().select_related("subscription").get(pk=delivery_id)
+        )  # one attempt at a time per delivery
+        if delivery.status == WebhookDelivery.Status.DELIVERED:
+            return delivery
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    request = urllib.request.Request(  # noqa: S310 - subscriber URLs are http(s) by URLField validation
+        delivery.subscription.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "OMS-Webhooks/1",
+            "X-OMS-Event": delivery.event_type,
+            "X-OMS-Delivery": str(delivery.event_id),
+            "X-OMS-Signature": sign(delivery.subscription.secret, body),
+        },
+    )
+    code: int | None = None
+    text = ""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            code, text = response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        code, text = exc.code, exc.read(2000).decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        text = f"{exc.__class__.__name__}: {exc}"
+    ok = code is not None and 200 <= code < 300
+    delivery.last_status_code, delivery.last_response = code, text
+    if ok:
+        delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, timezone.now()
+    elif delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+    delivery.save(update_fields=["last_status_code", "last_response", "status", "delivered_at"])
+    if not ok and delivery.status != WebhookDelivery.Status.FAILED:
+        raise DeliveryFailed(f"delivery {delivery_id}: {code or text}")
+    return delivery

@@ -1,0 +1,292 @@
+"""Channels, customers, orders and their lines, fulfilments, and the order timeline."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from inventory.models import Location, Product
+
+
+class ChannelKind(models.TextChoices):
+    SITE = "site", _("Web shop")
+    APP = "app", _("App")
+    MARKETPLACE = "marketplace", _("Marketplace")
+    STORE = "store", _("Store")
+    SOCIAL = "social", _("Social commerce")
+
+
+class Channel(models.Model):
+    """A sales channel. `ref_pattern` is the regular expression its order references must match."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=16, choices=ChannelKind.choices)
+    ref_pattern = models.CharField(
+        _("reference pattern"),
+        max_length=120,
+        blank=True,
+        help_text=_("A regular expression the channel's order references match."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["code"]
+        permissions = [("manage_channel", _("Can see and manage the orders of this channel"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    document = models.CharField(_("CPF/CNPJ"), max_length=14, blank=True, db_index=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        # PostgreSQL also gets a prefix-search index on UPPER(name) (migration 0002).
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryMode(models.TextChoices):
+    HOME = "home", _("Home delivery")
+    PICKUP = "pickup", _("Pickup in store")
+
+
+class OrderStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    AWAITING_ROUTING = "awaiting_routing", _("Awaiting routing")
+    ALLOCATED = "allocated", _("Allocated")
+    BACKORDERED = "backordered", _("Backordered")
+    IN_FULFILMENT = "in_fulfilment", _("In fulfilment")
+    PARTLY_SHIPPED = "partly_shipped", _("Partly shipped")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    ON_HOLD = "on_hold", _("On hold")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class LineStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting routing")
+    ALLOCATED = "allocated", _("Allocated")
+    BACKORDERED = "backordered", _("Backordered")
+    IN_FULFILMENT = "in_fulfilment", _("In fulfilment")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Order(models.Model):
+    number = models.CharField(_("number"), max_length=20, unique=True, null=True, editable=False)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    external_ref = models.CharField(_("channel reference"), max_length=64)
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=128, null=True, blank=True, unique=True
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(
+        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.RECEIVED, db_index=True
+    )
+    status_before_hold = models.CharField(max_length=20, choices=OrderStatus.choices, blank=True)
+    placed_at = models.DateTimeField(_("placed at"), db_index=True)
+    delivery_mode = models.CharField(_("delivery mode"), max_length=8, choices=DeliveryMode.choices)
+    deadline_days = models.PositiveSmallIntegerField(_("deadline (days)"))
+    promised_date = models.DateField(_("promised date"), null=True, blank=True)
+    pickup_location = models.ForeignKey(
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="pickup_orders",
+        verbose_name=_("pickup location"),
+    )
+    ship_street = models.CharField(_("street"), max_length=120, blank=True)
+    ship_number = models.CharField(_("number"), max_length=16, blank=True)
+    ship_complement = models.CharField(_("complement"), max_length=80, blank=True)
+    ship_district = models.CharField(_("district"), max_length=80, blank=True)
+    ship_city = models.CharField(_("city"), max_length=80, blank=True)
+    ship_state = models.CharField(_("state"), max_length=2, blank=True)
+    ship_cep = models.CharField(_("CEP"), max_length=8, blank=True, db_index=True)
+    ship_lat = models.FloatField(_("latitude"), null=True, blank=True)
+    ship_lon = models.FloatField(_("longitude"), null=True, blank=True)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    shipping_price = models.DecimalField(
+        _("shipping price"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    currency = models.CharField(_("currency"), max_length=3, default="BRL")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-placed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_ref"], name="order_unique_channel_ref"),
+            models.CheckConstraint(
+                condition=Q(subtotal__gte=0) & Q(shipping_price__gte=0), name="order_amounts_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_mode="home") | Q(pickup_location__isnull=False),
+                name="order_pickup_needs_location",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["external_ref"]),
+            models.Index(fields=["status", "-placed_at"]),
+            models.Index(fields=["channel", "-placed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+    @property
+    def is_pickup(self) -> bool:
+        return self.delivery_mode == DeliveryMode.PICKUP
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField(_("line"))
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(_("SKU"), max_length=40)
+    qty = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(_("unit price"), max_digits=10, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.PENDING
+    )
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ["order", "line_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_no"], name="orderline_unique_no"),
+            models.CheckConstraint(condition=Q(qty__gte=1), name="orderline_qty_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_no} {self.qty} × {self.sku}"
+
+    @property
+    def reservation_ref(self) -> str:
+        return f"line:{self.pk}"
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.qty
+
+
+class FulfilmentStatus(models.TextChoices):
+    ASSIGNED = "assigned", _("Assigned")
+    PICKING = "picking", _("Picking")
+    PICKED = "picked", _("Picked")
+    PACKED = "packed", _("Packed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    DISPATCHED = "dispatched", _("Transfer dispatched")
+    RECEIVED = "received", _("Transfer received")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FulfilmentKind(models.TextChoices):
+    SHIP = "ship", _("Ship to customer")
+    PICKUP = "pickup", _("Pickup at this store")
+    TRANSFER = "transfer", _("Transfer to the pickup store")
+
+
+class Fulfilment(models.Model):
+    """What one location ships or hands over for one order (or transfers to its pickup store)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfilments")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="fulfilments")
+    kind = models.CharField(_("kind"), max_length=10, choices=FulfilmentKind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=FulfilmentStatus.choices,
+        default=FulfilmentStatus.ASSIGNED,
+        db_index=True,
+    )
+    carrier_service = models.CharField(_("carrier service"), max_length=40, blank=True)
+    tracking_code = models.CharField(_("tracking code"), max_length=64, blank=True, db_index=True)
+    ship_by = models.DateTimeField(_("ship by"), null=True, blank=True)
+    shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("fulfilment")
+        verbose_name_plural = _("fulfilments")
+        ordering = ["ship_by", "id"]
+        indexes = [models.Index(fields=["location", "status", "ship_by"])]
+
+    def __str__(self) -> str:
+        return f"F{self.pk} {self.location_id} {self.status}"
+
+
+class FulfilmentLine(models.Model):
+    fulfilment = models.ForeignKey(Fulfilment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="fulfilment_lines")
+    qty = models.PositiveIntegerField(_("quantity"))
+    qty_picked = models.PositiveIntegerField(_("picked"), default=0)
+
+    class Meta:
+        verbose_name = _("fulfilment line")
+        verbose_name_plural = _("fulfilment lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(qty__gte=1), name="fulfilmentline_qty_positive"),
+            models.CheckConstraint(
+                condition=Q(qty_picked__lte=models.F("qty")), name="fulfilmentline_picked_le_qty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qty} × line {self.order_line_id}"
+
+    @property
+    def reservation_ref(self) -> str:
+        return f"fl:{self.pk}"
+
+
+class OrderEvent(models.Model):
+    """The order timeline: every event, who, what, when, with its data. Append-only."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=40)
+    message = models.CharField(_("message"), max_length=500)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order timeline")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["order", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"

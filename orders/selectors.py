@@ -1,0 +1,115 @@
+"""Reads of orders, scoped by permission: one query each, joins and subqueries, never a Python loop."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from inventory.selectors import location_list, user_sees_all_locations
+from oms.brazil import digits, normalize_phone
+from oms.roles import Role, user_roles
+
+from .models import Channel, Fulfilment, Order, OrderEvent
+
+
+def channel_list(*, user: Any) -> QuerySet[Channel]:
+    """Channels a user sees: all for admins and customer service, the managed ones for managers."""
+    if user_sees_all_locations(user):
+        return Channel.objects.all()
+    if Role.MANAGER not in user_roles(user):
+        return Channel.objects.none()
+    return get_objects_for_user(
+        user, "orders.manage_channel", klass=Channel, accept_global_perms=False, with_superuser=False
+    )
+
+
+def _scope(orders: QuerySet[Order], user: Any) -> QuerySet[Order]:
+    if user_sees_all_locations(user):
+        return orders
+    if not getattr(user, "is_authenticated", False):
+        return orders.none()
+    locations = location_list(user=user).values("pk")
+    at_my_locations = Exists(Fulfilment.objects.filter(order=OuterRef("pk"), location__in=locations))
+    condition = Q(at_my_locations) | Q(pickup_location__in=locations)
+    if Role.MANAGER in user_roles(user):
+        condition |= Q(channel__in=channel_list(user=user).values("pk"))
+    return orders.filter(condition)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    q: str = ""
+    status: str = ""
+    channel: str = ""
+    location: str = ""
+    placed_after: dt.datetime | None = None
+    placed_before: dt.datetime | None = None
+
+
+_NUMERIC = re.compile(r"[\d\s.\-/()+]+")
+
+
+def _search(orders: QuerySet[Order], q: str) -> QuerySet[Order]:
+    """One box: number, channel reference, e-mail, CPF/CNPJ, phone, CEP or customer name (prefix)."""
+    q = q.strip()
+    if not q:
+        return orders
+    if "@" in q:
+        return orders.filter(customer__email=q.lower())
+    if _NUMERIC.fullmatch(q):
+        number = digits(q)
+        match = Q(number=q) | Q(external_ref=q)
+        if len(number) == 8:
+            match |= Q(number=number) | Q(ship_cep=number)
+        if len(number) in (11, 14):
+            match |= Q(customer__document=number)
+        if len(number) >= 10:
+            with contextlib.suppress(ValidationError):
+                match |= Q(customer__phone=normalize_phone(q))
+        return orders.filter(match)
+    return orders.filter(Q(external_ref=q) | Q(customer__name__istartswith=q))
+
+
+def order_list(*, user: Any, filters: OrderFilters | None = None) -> QuerySet[Order]:
+    """Orders the user may see, filtered, newest first."""
+    filters = filters or OrderFilters()
+    orders = _scope(Order.objects.select_related("channel", "customer", "pickup_location"), user)
+    orders = _search(orders, filters.q)
+    if filters.status:
+        orders = orders.filter(status=filters.status)
+    if filters.channel:
+        orders = orders.filter(channel__code=filters.channel)
+    if filters.location:
+        orders = orders.filter(
+            Q(Exists(Fulfilment.objects.filter(order=OuterRef("pk"), location__code=filters.location)))
+            | Q(pickup_location__code=filters.location)
+        )
+    if filters.placed_after:
+        orders = orders.filter(placed_at__gte=filters.placed_after)
+    if filters.placed_before:
+        orders = orders.filter(placed_at__lt=filters.placed_before)
+    return orders.order_by("-placed_at", "-id")
+
+
+def order_get(*, user: Any, number: str) -> Order:
+    """One order with its lines, fulfilments and timeline; `Order.DoesNotExist` outside the user's scope."""
+    return (
+        _scope(Order.objects.all(), user)
+        .select_related("channel", "customer", "pickup_location")
+        .prefetch_related(
+            "lines",
+            Prefetch(
+                "fulfilments",
+                queryset=Fulfilment.objects.select_related("location").prefetch_related("lines"),
+            ),
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("at", "id")),
+        )
+        .get(number=number)
+    )

@@ -1,0 +1,454 @@
+"""Every change to an order: create, cancel, hold, release, change address, note, status moves.
+
+Each public function is one transaction, locks the order row first (then lines, then stock through the
+inventory services), and writes the order timeline. Side effects (routing, webhooks) are queued on commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from inventory.models import Location, Product
+from inventory.services import stock_release_group
+from oms.audit import audit_record
+from oms.calendar import add_business_days
+from oms.queue import enqueue_on_commit
+from oms.webhooks import emit_event
+
+from ..exceptions import InvalidTransition, OrderNotCancellable, OrderNotChangeable, PickupNotOffered
+from ..models import (
+    Channel,
+    Customer,
+    DeliveryMode,
+    Fulfilment,
+    FulfilmentStatus,
+    LineStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
+
+ROUTE_TASK = "routing.route_order"
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    name: str
+    email: str = ""
+    document: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class AddressData:
+    street: str
+    number: str
+    district: str
+    city: str
+    state: str
+    cep: str
+    complement: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class LineData:
+    product: Product
+    qty: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class OrderCreateResult:
+    order: Order
+    created: bool
+
+
+def _actor(by: Any) -> Any:
+    return by if getattr(by, "is_authenticated", False) else None
+
+
+def order_event(
+    *,
+    order: Order,
+    kind: str,
+    message: str,
+    by: Any = None,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Append one entry to the order's timeline."""
+    return OrderEvent.objects.create(
+        order=order, kind=kind, message=message[:500], actor=_actor(by), data=data or {}
+    )
+
+
+def lock_order(order: Order) -> Order:
+    """Lock the order row and return it re-read: every order change starts here."""
+    return Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=order.pk)
+
+
+def _move(
+    order: Order,
+    target: str,
+    *,
+    by: Any,
+    message: str,
+    data: dict[str, Any] | None = None,
+    kind: str = "status",
+) -> Order:
+    """Move a *locked* order to `target` if the transition table allows it, and record it."""
+    if order.status == target:
+        return order
+    if not can_move(order.status, target):
+        raise InvalidTransition(
+            f"Order {order.number} cannot go from {order.get_status_display()} to "
+            f"{OrderStatus(target).label}.",
+            current=order.status,
+            target=target,
+        )
+    previous = order.status
+    order.status = target
+    order.save(update_fields=["status", "status_before_hold", "updated_at"])
+    order_event(
+        order=order, kind=kind, message=message, by=by, data={"from": previous, "to": target, **(data or {})}
+    )
+    emit_event("order.status_changed", {"order": order.number, "from": previous, "to": target})
+    return order
+
+
+def _find_or_create_customer(data: CustomerData) -> Customer:
+    """The customer with this document (or, without one, this e-mail), updated with the newest contact."""
+    fields = {"name": data.name, "email": data.email.strip().lower(), "phone": data.phone}
+    existing = None
+    if data.document:
+        existing = Customer.objects.filter(document=data.document).order_by("pk").first()
+    elif fields["email"]:
+        existing = Customer.objects.filter(email=fields["email"], document="").order_by("pk").first()
+    if existing is None:
+        return Customer.objects.create(document=data.document, **fields)
+    changed = [name for name, value in fields.items() if value and getattr(existing, name) != value]
+    for name in changed:
+        setattr(existing, name, fields[name])
+    if changed:
+        existing.save(update_fields=changed)
+    return existing
+
+
+def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) -> Order | None:
+    order = Order.objects.filter(channel=channel, external_ref=external_ref).first()
+    if order is None and idempotency_key:
+        order = Order.objects.filter(idempotency_key=idempotency_key).first()
+    return order
+
+
+def order_create(
+    *,
+    channel: Channel,
+    external_ref: str,
+    placed_at: dt.datetime,
+    customer: CustomerData,
+    delivery_mode: str,
+    deadline_days: int,
+    lines: Sequence[LineData],
+    address: AddressData | None = None,
+    pickup_location: Location | None = None,
+    shipping_price: Decimal = Decimal("0.00"),
+    idempotency_key: str | None = None,
+    by: Any = None,
+) -> OrderCreateResult:
+    """Take an order in. Idempotent on (channel, external_ref) and on `idempotency_key`.
+
+    Sending the same order again (even concurrently) returns the first one and writes nothing. The order
+    is queued for routing once the transaction commits.
+    """
+    existing = _existing(channel, external_ref, idempotency_key)
+    if existing is not None:
+        return OrderCreateResult(existing, False)
+    if delivery_mode == DeliveryMode.PICKUP:
+        if pickup_location is None or not pickup_location.offers_pickup or not pickup_location.active:
+            raise PickupNotOffered(
+                f"{pickup_location.code if pickup_location else 'That location'} does not offer pickup.",
+                field="pickup_location",
+            )
+    elif address is None:
+        raise OrderNotChangeable("A home delivery needs an address.", field="address")
+    try:
+        with transaction.atomic():
+            return OrderCreateResult(
+                _create(
+                    channel=channel,
+                    external_ref=external_ref,
+                    placed_at=placed_at,
+                    customer=customer,
+                    delivery_mode=delivery_mode,
+                    deadline_days=deadline_days,
+                    lines=lines,
+                    address=address,
+                    pickup_location=pickup_location,
+                    shipping_price=shipping_price,
+                    idempotency_key=idempotency_key,
+                    by=by,
+                ),
+                True,
+            )
+    except IntegrityError:
+        # A concurrent request with the same (channel, reference) or key won the race: answer with its order.
+        existing = _existing(channel, external_ref, idempotency_key)
+        if existing is None:
+            raise
+        return OrderCreateResult(existing, False)
+
+
+def _create(
+    *,
+    channel: Channel,
+    external_ref: str,
+    placed_at: dt.datetime,
+    customer: CustomerData,
+    delivery_mode: str,
+    deadline_days: int,
+    lines: Sequence[LineData],
+    address: AddressData | None,
+    pickup_location: Location | None,
+    shipping_price: Decimal,
+    idempotency_key: str | None,
+    by: Any,
+) -> Order:
+    subtotal = sum((line.unit_price * line.qty for line in lines), Decimal("0.00"))
+    local_day = timezone.localtime(placed_at).date()
+    order = Order(
+        channel=channel,
+        external_ref=external_ref,
+        idempotency_key=idempotency_key or None,
+        customer=_find_or_create_customer(customer),
+        placed_at=placed_at,
+        delivery_mode=delivery_mode,
+        deadline_days=deadline_days,
+        promised_date=add_business_days(local_day, deadline_days),
+        pickup_location=pickup_location if delivery_mode == DeliveryMode.PICKUP else None,
+        subtotal=subtotal,
+        shipping_price=shipping_price,
+        total=subtotal + shipping_price,
+        status=OrderStatus.AWAITING_ROUTING,
+    )
+    if address is not None and delivery_mode == DeliveryMode.HOME:
+        _apply_address(order, address)
+    order.save()
+    order.number = f"{order.pk:08d}"
+    Order.objects.filter(pk=order.pk).update(number=order.number)
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                line_no=no,
+                product=line.product,
+                sku=line.product.sku,
+                qty=line.qty,
+                unit_price=line.unit_price,
+            )
+            for no, line in enumerate(lines, start=1)
+        ]
+    )
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                kind="created",
+                actor=_actor(by),
+                message=f"Order received from {channel.name} ({external_ref}).",
+                data={
+                    "channel": channel.code,
+                    "external_ref": external_ref,
+                    "lines": len(lines),
+                    "total": str(order.total),
+                },
+            ),
+            OrderEvent(
+                order=order,
+                kind="status",
+                actor=_actor(by),
+                message="Queued for routing.",
+                data={"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING},
+            ),
+        ]
+    )
+    enqueue_on_commit(ROUTE_TASK, order.pk)
+    emit_event(
+        "order.created", {"order": order.number, "channel": channel.code, "external_ref": external_ref}
+    )
+    return order
+
+
+def _apply_address(order: Order, address: AddressData) -> None:
+    order.ship_street, order.ship_number, order.ship_complement = (
+        address.street,
+        address.number,
+        address.complement,
+    )
+    order.ship_district, order.ship_city, order.ship_state = address.district, address.city, address.state
+    order.ship_cep, order.ship_lat, order.ship_lon = address.cep, address.lat, address.lon
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, by: Any, reason: str = "") -> Order:
+    """Cancel an order whose units have not left: every reservation is released, open fulfilments closed."""
+    order = lock_order(order)
+    if order.status not in CANCELLABLE:
+        raise OrderNotCancellable(
+            f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled.",
+            current=order.status,
+        )
+    released = stock_release_group(group=order.number or "", reason=f"order {order.number} cancelled", by=by)
+    open_fulfilments = Fulfilment.objects.filter(order=order).exclude(
+        status__in=[
+            FulfilmentStatus.SHIPPED,
+            FulfilmentStatus.DELIVERED,
+            FulfilmentStatus.COLLECTED,
+            FulfilmentStatus.CANCELLED,
+        ]
+    )
+    open_fulfilments.update(status=FulfilmentStatus.CANCELLED, updated_at=timezone.now())
+    order.lines.exclude(status=LineStatus.CANCELLED).update(status=LineStatus.CANCELLED)
+    order.status_before_hold = ""
+    _move(
+        order,
+        OrderStatus.CANCELLED,
+        by=by,
+        kind="cancelled",
+        message=f"Order cancelled{': ' + reason if reason else ''}. {released} reserved units released.",
+        data={"reason": reason, "released_units": released},
+    )
+    audit_record(actor=by, action="order.cancel", obj=order, summary=reason, after={"status": order.status})
+    emit_event("order.cancelled", {"order": order.number, "reason": reason})
+    return order
+
+
+@transaction.atomic
+def order_hold(*, order: Order, by: Any, reason: str) -> Order:
+    """Stop an order before it is released to picking (fraud check, customer request…)."""
+    order = lock_order(order)
+    if order.status not in HOLDABLE:
+        raise InvalidTransition(
+            f"Order {order.number} cannot be put on hold while {order.get_status_display().lower()}.",
+            current=order.status,
+        )
+    order.status_before_hold = order.status
+    _move(
+        order,
+        OrderStatus.ON_HOLD,
+        by=by,
+        kind="hold",
+        message=f"Put on hold: {reason}",
+        data={"reason": reason},
+    )
+    audit_record(actor=by, action="order.hold", obj=order, summary=reason)
+    return order
+
+
+@transaction.atomic
+def order_release_hold(*, order: Order, by: Any) -> Order:
+    """Take an order off hold, back to where its lines say it is (and to routing if it never was)."""
+    order = lock_order(order)
+    if order.status != OrderStatus.ON_HOLD:
+        raise InvalidTransition(f"Order {order.number} is not on hold.", current=order.status)
+    target = derive_order_status(order.lines.values_list("status", flat=True))
+    order.status_before_hold = ""
+    _move(order, target, by=by, kind="release", message="Hold released.")
+    if target == OrderStatus.AWAITING_ROUTING:
+        enqueue_on_commit(ROUTE_TASK, order.pk)
+    audit_record(actor=by, action="order.release_hold", obj=order)
+    return order
+
+
+@transaction.atomic
+def order_change_address(*, order: Order, address: AddressData, by: Any) -> Order:
+    """Change the delivery address before the order is released to picking; it is routed again."""
+    order = lock_order(order)
+    if order.delivery_mode != DeliveryMode.HOME:
+        raise OrderNotChangeable("A pickup order has no delivery address.", field="address")
+    if order.status not in ADDRESS_CHANGEABLE:
+        raise OrderNotChangeable(
+            f"Order {order.number} is already {order.get_status_display().lower()}; "
+            "its address can no longer change.",
+            current=order.status,
+        )
+    before = {
+        "cep": order.ship_cep,
+        "street": order.ship_street,
+        "number": order.ship_number,
+        "city": order.ship_city,
+    }
+    _apply_address(order, address)
+    order.save(
+        update_fields=[
+            "ship_street",
+            "ship_number",
+            "ship_complement",
+            "ship_district",
+            "ship_city",
+            "ship_state",
+            "ship_cep",
+            "ship_lat",
+            "ship_lon",
+            "updated_at",
+        ]
+    )
+    order_event(
+        order=order,
+        kind="address",
+        by=by,
+        message=f"Delivery address changed to {address.street}, "
+        f"{address.number} — {address.city}/{address.state}.",
+        data={"before": before},
+    )
+    audit_record(
+        actor=by,
+        action="order.change_address",
+        obj=order,
+        before=before,
+        after={"cep": address.cep, "street": address.street, "number": address.number, "city": address.city},
+    )
+    if order.status != OrderStatus.ON_HOLD:
+        _send_back_to_routing(order, by=by, reason="address changed")
+    return order
+
+
+def _send_back_to_routing(order: Order, *, by: Any, reason: str) -> None:
+    """Release what the (locked) order holds, reopen its lines and queue it for routing again."""
+    stock_release_group(group=order.number or "", reason=f"order {order.number}: {reason}", by=by)
+    Fulfilment.objects.filter(order=order, status=FulfilmentStatus.ASSIGNED).update(
+        status=FulfilmentStatus.CANCELLED, updated_at=timezone.now()
+    )
+    order.lines.exclude(status=LineStatus.CANCELLED).update(status=LineStatus.PENDING)
+    _move(order, OrderStatus.AWAITING_ROUTING, by=by, message=f"Sent back to routing: {reason}.")
+    enqueue_on_commit(ROUTE_TASK, order.pk)
+
+
+@transaction.atomic
+def order_add_note(*, order: Order, text: str, by: Any) -> OrderEvent:
+    """A customer-service note on the timeline."""
+    text = text.strip()
+    if not text:
+        raise OrderNotChangeable("A note cannot be empty.", field="text")
+    return order_event(order=order, kind="note", message=text, by=by)
+
+
+@transaction.atomic
+def order_refresh_status(*, order: Order, by: Any = None, message: str = "") -> Order:
+    """Set the order status from its lines (after routing, picking, shipping…). Holds are kept."""
+    order = lock_order(order)
+    if order.status in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
+        return order
+    target = derive_order_status(order.lines.values_list("status", flat=True))
+    label = OrderStatus(target).label
+    return _move(order, target, by=by, message=message or f"Now {str(label).lower()}.")

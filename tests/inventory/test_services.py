@@ -1,0 +1,147 @@
+"""Stock services: counts, adjustments, reservations, releases, commits — and the ledger of each."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from inventory.exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
+from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
+from inventory.services import (
+    ReserveItem,
+    stock_adjust,
+    stock_commit,
+    stock_release,
+    stock_release_group,
+    stock_reserve,
+    stock_reserve_many,
+    stock_set_count,
+    stock_short_pick,
+)
+from tests.factories import LocationFactory, ProductFactory, StockFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stock():
+    return StockFactory(on_hand=10)
+
+
+def _reload(stock: StockLevel) -> StockLevel:
+    stock.refresh_from_db()
+    return stock
+
+
+def _ledger_matches(stock: StockLevel) -> None:
+    moves = list(StockMovement.objects.filter(stock=stock).order_by("id"))
+    assert sum(m.on_hand_delta for m in moves) == stock.on_hand - 10
+    assert sum(m.reserved_delta for m in moves) == stock.reserved
+    if moves:
+        assert (moves[-1].on_hand_after, moves[-1].reserved_after) == (stock.on_hand, stock.reserved)
+
+
+def test_count_sets_on_hand_and_writes_the_ledger(stock, admin_user):
+    stock_set_count(
+        location=stock.location, product=stock.product, on_hand=7, reason="cycle count", by=admin_user
+    )
+    stock = _reload(stock)
+    assert stock.on_hand == 7
+    move = StockMovement.objects.get(stock=stock)
+    assert (move.kind, move.on_hand_delta, move.actor, move.reason) == (
+        MovementKind.COUNT,
+        -3,
+        admin_user,
+        "cycle count",
+    )
+
+
+def test_count_below_reserved_is_refused_and_changes_nothing(stock):
+    stock_reserve(location=stock.location, product=stock.product, qty=4, ref="line:1", group="A")
+    with pytest.raises(StockBelowReserved) as err:
+        stock_set_count(location=stock.location, product=stock.product, on_hand=3, reason="count")
+    assert "4 units already reserved" in err.value.message
+    assert _reload(stock).on_hand == 10
+    assert StockMovement.objects.filter(kind=MovementKind.COUNT).count() == 0
+
+
+def test_adjust_up_and_down(stock):
+    stock_adjust(location=stock.location, product=stock.product, delta=5, reason="receipt")
+    stock_adjust(location=stock.location, product=stock.product, delta=-2, reason="damaged")
+    stock = _reload(stock)
+    assert stock.on_hand == 13
+    _ledger_matches(stock)
+    with pytest.raises(InvalidQuantity):
+        stock_adjust(location=stock.location, product=stock.product, delta=0, reason="nothing")
+    with pytest.raises(StockBelowReserved):
+        stock_adjust(location=stock.location, product=stock.product, delta=-14, reason="too much")
+
+
+def test_reserve_respects_available_and_safety_stock(stock):
+    StockLevel.objects.filter(pk=stock.pk).update(safety_stock=2)
+    stock_reserve(location=stock.location, product=stock.product, qty=8, ref="line:1")
+    with pytest.raises(InsufficientStock) as err:
+        stock_reserve(location=stock.location, product=stock.product, qty=1, ref="line:2")
+    assert err.value.shortages == [(stock.location.code, stock.product.sku, 1, 0)]
+    assert _reload(stock).reserved == 8
+
+
+def test_reserve_is_idempotent_per_reference(stock):
+    first = stock_reserve(location=stock.location, product=stock.product, qty=3, ref="line:1")
+    again = stock_reserve(location=stock.location, product=stock.product, qty=3, ref="line:1")
+    assert first.pk == again.pk
+    assert _reload(stock).reserved == 3
+    assert StockMovement.objects.filter(kind=MovementKind.RESERVE).count() == 1
+
+
+def test_reserve_many_is_all_or_nothing_and_lists_every_shortage():
+    a, b, c = StockFactory(on_hand=5), StockFactory(on_hand=1), StockFactory(on_hand=0)
+    items = [ReserveItem(s.location, s.product, 2, f"line:{i}") for i, s in enumerate([a, b, c])]
+    with pytest.raises(InsufficientStock) as err:
+        stock_reserve_many(items=items, group="ORDER-1")
+    assert {s[1] for s in err.value.shortages} == {b.product.sku, c.product.sku}
+    assert Reservation.objects.count() == 0
+    assert _reload(a).reserved == 0
+
+
+def test_release_and_release_group(stock):
+    other = StockFactory(location=LocationFactory(code="LJ-RJ-01"), product=stock.product, on_hand=5)
+    stock_reserve(location=stock.location, product=stock.product, qty=4, ref="line:1", group="O1")
+    stock_reserve(location=other.location, product=stock.product, qty=2, ref="line:1", group="O1")
+    assert stock_release(ref="line:1", location=stock.location, qty=1, reason="qty changed") == 1
+    assert _reload(stock).reserved == 3
+    assert stock_release_group(group="O1", reason="cancelled") == 5
+    assert (_reload(stock).reserved, _reload(other).reserved) == (0, 0)
+    assert stock_release_group(group="O1", reason="cancelled again") == 0
+    _ledger_matches(_reload(stock))
+
+
+def test_commit_takes_units_out_of_on_hand_and_reserved(stock):
+    stock_reserve(location=stock.location, product=stock.product, qty=4, ref="fl:1", group="O1")
+    stock_commit(ref="fl:1", location=stock.location, product=stock.product, qty=3, reason="shipped")
+    stock = _reload(stock)
+    assert (stock.on_hand, stock.reserved) == (7, 1)
+    with pytest.raises(InsufficientStock):
+        stock_commit(ref="fl:1", location=stock.location, product=stock.product, qty=2, reason="shipped")
+    _ledger_matches(_reload(stock))
+
+
+def test_short_pick_removes_missing_units(stock):
+    stock_reserve(location=stock.location, product=stock.product, qty=4, ref="fl:1", group="O1")
+    stock_short_pick(
+        ref="fl:1", location=stock.location, product=stock.product, missing=3, reason="not found"
+    )
+    stock = _reload(stock)
+    assert (stock.on_hand, stock.reserved) == (7, 1)
+
+
+def test_database_refuses_reserved_above_on_hand(stock):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StockLevel.objects.filter(pk=stock.pk).update(reserved=11)
+
+
+def test_reserving_creates_missing_stock_rows_with_zero():
+    location, product = LocationFactory(), ProductFactory()
+    with pytest.raises(InsufficientStock):
+        stock_reserve(location=location, product=product, qty=1, ref="line:9")
+    assert not StockLevel.objects.filter(location=location, product=product).exists()  # rolled back

@@ -1,0 +1,185 @@
+"""Order lifecycle services: create (idempotent), cancel, hold/release, address change, notes, status table."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+
+from inventory.models import StockLevel
+from inventory.services import stock_reserve
+from oms.exceptions import InvalidTransition
+from orders.exceptions import OrderNotCancellable, OrderNotChangeable, PickupNotOffered
+from orders.models import LineStatus, Order, OrderEvent, OrderLine, OrderStatus
+from orders.services import (
+    LineData,
+    order_add_note,
+    order_cancel,
+    order_change_address,
+    order_hold,
+    order_refresh_status,
+    order_release_hold,
+)
+from orders.status import ORDER_TRANSITIONS, can_move, derive_order_status
+from tests.factories import LocationFactory
+
+from .conftest import ADDRESS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_persists_order_lines_customer_and_timeline(make_order):
+    order = make_order()
+    assert order.number == f"{order.pk:08d}"
+    assert order.status == OrderStatus.AWAITING_ROUTING
+    assert order.subtotal == Decimal("119.80") and order.total == Decimal("119.80")
+    assert order.customer.email == "ana@example.com"
+    assert order.promised_date is not None
+    assert list(order.events.values_list("kind", flat=True)) == ["created", "status"]
+    assert order.lines.get().status == LineStatus.PENDING
+
+
+def test_create_is_idempotent_on_channel_and_reference(make_order):
+    first = make_order(ref="WEB-1")
+    again = make_order(ref="WEB-1")
+    assert first.pk == again.pk
+    assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
+
+
+def test_create_is_idempotent_on_idempotency_key(make_order):
+    first = make_order(ref="WEB-1", idempotency_key="k-123")
+    again = make_order(ref="WEB-2", idempotency_key="k-123")
+    assert first.pk == again.pk
+    assert Order.objects.count() == 1
+
+
+def test_pickup_needs_a_location_that_offers_pickup(make_order):
+    dc = LocationFactory(code="CD-SP", kind="dc", offers_pickup=False)
+    with pytest.raises(PickupNotOffered):
+        make_order(mode="pickup", pickup_location=dc)
+    assert Order.objects.count() == 0
+    store = LocationFactory(code="LJ-SP-01")
+    assert make_order(mode="pickup", pickup_location=store).pickup_location == store
+
+
+def test_customer_is_reused_by_document(make_order):
+    a, b = make_order(ref="A"), make_order(ref="B")
+    assert a.customer_id == b.customer_id
+
+
+def test_cancel_releases_every_reservation(make_order, stocked_product, cs_user):
+    order = make_order(lines=[LineData(product=stocked_product.product, qty=3, unit_price=Decimal("10"))])
+    line = order.lines.get()
+    stock_reserve(
+        location=stocked_product.location,
+        product=stocked_product.product,
+        qty=3,
+        ref=line.reservation_ref,
+        group=order.number,
+    )
+    assert StockLevel.objects.get(pk=stocked_product.pk).reserved == 3
+    order_cancel(order=order, by=cs_user, reason="customer asked")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert StockLevel.objects.get(pk=stocked_product.pk).reserved == 0
+    assert order.lines.get().status == LineStatus.CANCELLED
+    event = order.events.get(kind="cancelled")
+    assert event.actor == cs_user and event.data["released_units"] == 3
+    with pytest.raises(OrderNotCancellable):
+        order_cancel(order=order, by=cs_user)
+
+
+def test_shipped_order_cannot_be_cancelled(make_order, cs_user):
+    order = make_order()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.SHIPPED)
+    with pytest.raises(OrderNotCancellable):
+        order_cancel(order=order, by=cs_user)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.SHIPPED
+
+
+def test_hold_and_release(make_order, cs_user):
+    order = make_order()
+    order_hold(order=order, by=cs_user, reason="fraud check")
+    order.refresh_from_db()
+    assert (order.status, order.status_before_hold) == (OrderStatus.ON_HOLD, OrderStatus.AWAITING_ROUTING)
+    with pytest.raises(InvalidTransition):
+        order_hold(order=order, by=cs_user, reason="again")
+    order_release_hold(order=order, by=cs_user)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING_ROUTING
+    assert list(order.events.filter(kind__in=["hold", "release"]).values_list("kind", flat=True)) == [
+        "hold",
+        "release",
+    ]
+    with pytest.raises(InvalidTransition):
+        order_release_hold(order=order, by=cs_user)
+
+
+def test_change_address_before_release_and_refused_after(make_order, cs_user):
+    order = make_order()
+    new = ADDRESS.__class__(
+        **{**ADDRESS.__dict__, "street": "Rua Augusta", "number": "10", "cep": "01305000"}
+    )
+    order_change_address(order=order, address=new, by=cs_user)
+    order.refresh_from_db()
+    assert (order.ship_street, order.ship_cep) == ("Rua Augusta", "01305000")
+    assert order.events.filter(kind="address").exists()
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_FULFILMENT)
+    with pytest.raises(OrderNotChangeable):
+        order_change_address(order=order, address=ADDRESS, by=cs_user)
+
+
+def test_notes(make_order, cs_user):
+    order = make_order()
+    order_add_note(order=order, text="Cliente pediu entrega após 18h", by=cs_user)
+    assert OrderEvent.objects.get(order=order, kind="note").actor == cs_user
+    with pytest.raises(OrderNotChangeable):
+        order_add_note(order=order, text="   ", by=cs_user)
+
+
+def test_refresh_status_follows_lines(make_order):
+    order = make_order()
+    order.lines.update(status=LineStatus.ALLOCATED)
+    assert order_refresh_status(order=order).status == OrderStatus.ALLOCATED
+    order.lines.update(status=LineStatus.IN_FULFILMENT)
+    assert order_refresh_status(order=order).status == OrderStatus.IN_FULFILMENT
+    order.lines.update(status=LineStatus.SHIPPED)
+    assert order_refresh_status(order=order).status == OrderStatus.SHIPPED
+    order.lines.update(status=LineStatus.PENDING)
+    with pytest.raises(InvalidTransition):  # shipped → awaiting routing is not in the table
+        order_refresh_status(order=order)
+
+
+L = LineStatus
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([L.PENDING], OrderStatus.AWAITING_ROUTING),
+        ([L.ALLOCATED, L.ALLOCATED], OrderStatus.ALLOCATED),
+        ([L.ALLOCATED, L.BACKORDERED], OrderStatus.BACKORDERED),
+        ([L.ALLOCATED, L.IN_FULFILMENT], OrderStatus.IN_FULFILMENT),
+        ([L.SHIPPED, L.IN_FULFILMENT], OrderStatus.PARTLY_SHIPPED),
+        ([L.SHIPPED, L.DELIVERED], OrderStatus.SHIPPED),
+        ([L.DELIVERED, L.CANCELLED], OrderStatus.DELIVERED),
+        ([L.READY_FOR_PICKUP, L.READY_FOR_PICKUP], OrderStatus.READY_FOR_PICKUP),
+        ([L.COLLECTED], OrderStatus.COLLECTED),
+        ([L.CANCELLED, L.CANCELLED], OrderStatus.CANCELLED),
+    ],
+)
+def test_derived_status(lines, expected):
+    assert derive_order_status(lines) == expected
+
+
+def test_transition_table_is_closed_and_terminal_states_are_final():
+    statuses = set(OrderStatus.values)
+    assert set(ORDER_TRANSITIONS) == statuses
+    for targets in ORDER_TRANSITIONS.values():
+        assert targets <= statuses
+    for final in (OrderStatus.DELIVERED, OrderStatus.COLLECTED, OrderStatus.CANCELLED):
+        assert not any(can_move(final, other) for other in statuses - {final})
+    allowed = sum(1 for a, b in itertools.product(statuses, statuses) if a != b and can_move(a, b))
+    assert allowed == sum(len(t) for t in ORDER_TRANSITIONS.values())
