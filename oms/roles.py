@@ -31,13 +31,59 @@ ROLE_LABELS = {
     Role.ADMIN: "Admin",
 }
 
-# Model permissions per role. Apps add their models' permissions here as they grow.
+# Model permissions per role. Object permissions (guardian) then narrow *which* objects a role sees.
+_VIEW_CATALOGUE = [
+    "inventory.view_location",
+    "inventory.view_product",
+    "inventory.view_stocklevel",
+    "inventory.view_stockmovement",
+    "inventory.view_region",
+    "orders.view_channel",
+]
+_VIEW_ORDERS = [
+    "orders.view_order",
+    "orders.view_orderline",
+    "orders.view_orderevent",
+    "orders.view_customer",
+    "orders.view_fulfilment",
+    "orders.view_fulfilmentline",
+]
+_WORK_FULFILMENTS = [
+    "orders.change_fulfilment",
+    "orders.change_fulfilmentline",
+    "inventory.change_stocklevel",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.CUSTOMER_SERVICE: ["oms.view_auditevent"],
-    Role.STORE_STAFF: [],
-    Role.WAREHOUSE_STAFF: [],
-    Role.MANAGER: ["oms.view_auditevent"],
-    Role.ADMIN: ["oms.view_auditevent", "auth.view_user", "auth.add_user", "auth.change_user"],
+    Role.CUSTOMER_SERVICE: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, "orders.change_order", "orders.add_orderevent"],
+    Role.STORE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS],
+    Role.WAREHOUSE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS],
+    Role.MANAGER: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, "orders.change_order", "oms.view_auditevent"],
+    Role.ADMIN: [
+        *_VIEW_CATALOGUE,
+        *_VIEW_ORDERS,
+        *_WORK_FULFILMENTS,
+        "orders.change_order",
+        "orders.add_orderevent",
+        "oms.view_auditevent",
+        "oms.view_apikey",
+        "oms.add_apikey",
+        "oms.change_apikey",
+        "oms.view_webhooksubscription",
+        "oms.add_webhooksubscription",
+        "oms.change_webhooksubscription",
+        "inventory.add_location",
+        "inventory.change_location",
+        "inventory.add_product",
+        "inventory.change_product",
+        "orders.add_channel",
+        "orders.change_channel",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.change_group",
+    ],
 }
 
 

@@ -1,4 +1,4 @@
-"""Order lifecycle services: create (idempotent), cancel, hold/release, address change, notes, status table."""
+"""Order lifecycle services: create (idempotent), cancel, hold and release, address change, notes."""
 
 from __future__ import annotations
 
