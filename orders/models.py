@@ -251,6 +251,9 @@ class FulfilmentLine(models.Model):
     order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="fulfilment_lines")
     qty = models.PositiveIntegerField(_("quantity"))
     qty_picked = models.PositiveIntegerField(_("picked"), default=0)
+    qty_short = models.PositiveIntegerField(
+        _("short"), default=0, help_text=_("Units not found at pick time; sent back to routing.")
+    )
 
     class Meta:
         verbose_name = _("fulfilment line")
@@ -258,7 +261,8 @@ class FulfilmentLine(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(qty__gte=1), name="fulfilmentline_qty_positive"),
             models.CheckConstraint(
-                condition=Q(qty_picked__lte=models.F("qty")), name="fulfilmentline_picked_le_qty"
+                condition=Q(qty_picked__lte=models.F("qty") - models.F("qty_short")),
+                name="fulfilmentline_picked_le_qty",
             ),
         ]
 
@@ -268,6 +272,11 @@ class FulfilmentLine(models.Model):
     @property
     def reservation_ref(self) -> str:
         return f"fl:{self.pk}"
+
+    @property
+    def qty_active(self) -> int:
+        """Units this line still stands for (what was not reported short)."""
+        return self.qty - self.qty_short
 
 
 class OrderEvent(models.Model):
