@@ -139,7 +139,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "America/Sao_Paulo")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
+    "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 600.0},
+    "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -253,3 +257,6 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
 if DATABASE_URL and os.environ.get("TEST_DATABASE_NAME"):
     # make test points the Celery worker at this database, so the suite must create exactly this one.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+
+# --- access (login throttling, API rate limits, probe logging): settings owned by the access work ---
+
