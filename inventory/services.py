@@ -9,11 +9,13 @@ are the last line of defence against overselling.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from .locks import lock_stock_row, lock_stock_rows
@@ -105,7 +107,6 @@ class ReserveItem:
     ref: str
 
 
-@transaction.atomic
 def stock_reserve_many(
     *,
     items: Sequence[ReserveItem],
@@ -117,18 +118,31 @@ def stock_reserve_many(
     """Hold units for each item, all or nothing (or, with `allow_partial`, as many as are available).
 
     Idempotent per (ref, location, product): an item whose ref already holds units there is left as it is,
-    so a retried task never reserves twice. Locks the stock rows in pk order. Raises `InsufficientStock`
-    listing every shortage at once (unless `allow_partial`).
+    so a retried task never reserves twice (and is not in the returned list). Locks the stock rows in pk
+    order. Raises `InsufficientStock` listing every shortage at once (unless `allow_partial`).
     """
     for item in items:
         if item.qty < 1:
             raise InvalidQuantity(f"Quantity for {item.product.sku} must be at least 1.", field="qty")
+    if len(items) == 1 and not allow_partial and _fast_path_db() is not None:
+        item = items[0]
+        fast = _reserve_one_fast(item, group=group, reason=reason, by=by)
+        if fast is not _GENERAL:
+            return [fast] if isinstance(fast, Reservation) else []
+    return _reserve_many_locked(items, group=group, reason=reason, by=by, allow_partial=allow_partial)
+
+
+@transaction.atomic
+def _reserve_many_locked(
+    items: Sequence[ReserveItem], *, group: str, reason: str, by: Any, allow_partial: bool
+) -> list[Reservation]:
+    """The general path: lock every stock row (pk order), read what the refs hold, then write."""
     rows = lock_stock_rows((i.location.pk, i.product.pk) for i in items)
+    # A plain read is enough: reservations only change while their stock row is locked, and we hold it.
+    # (Locking them too would take reservation locks after stock locks, the reverse of _release.)
     existing = {
         (r.ref, r.stock_id): r
-        for r in Reservation.objects.select_for_update().filter(
-            stock__in=rows.values(), ref__in={i.ref for i in items}
-        )
+        for r in Reservation.objects.filter(stock__in=rows.values(), ref__in={i.ref for i in items})
     }
     shortages: list[tuple[str, str, int, int]] = []
     plan: list[tuple[ReserveItem, StockLevel, int]] = []
@@ -186,12 +200,139 @@ def stock_reserve(
     reason: str = "",
     by: Any = None,
 ) -> Reservation:
-    """Hold `qty` units of one product at one location for `ref` (see `stock_reserve_many`)."""
+    """Hold `qty` units of one product at one location for `ref` (see `stock_reserve_many`).
+
+    Returns the reservation (the existing one when `ref` already holds units there). On PostgreSQL this is
+    one statement and, outside a transaction, one round trip. Inside a caller's transaction, reserving
+    several rows one by one locks them in call order: use `stock_reserve_many` for several items.
+    """
+    if qty < 1:
+        raise InvalidQuantity(f"Quantity for {product.sku} must be at least 1.", field="qty")
     item = ReserveItem(location=location, product=product, qty=qty, ref=ref)
-    done = stock_reserve_many(items=[item], group=group, reason=reason, by=by)
+    if _fast_path_db() is not None:
+        fast = _reserve_one_fast(item, group=group, reason=reason, by=by)
+        if isinstance(fast, Reservation):
+            return fast
+        if fast is _HELD:
+            return Reservation.objects.get(ref=ref, stock__location=location, stock__product=product)
+    done = _reserve_many_locked([item], group=group, reason=reason, by=by, allow_partial=False)
     if done:
         return done[0]
     return Reservation.objects.get(ref=ref, stock__location=location, stock__product=product)
+
+
+# --- The single-item fast path (PostgreSQL) ---------------------------------------------------------------
+#
+# One statement does the whole reservation: it finds the stock row, checks that `ref` holds nothing there
+# yet, takes the row lock with a conditional UPDATE (the availability test is re-checked on the newest row
+# version once the lock is granted, so two clients can never both take the last unit), then inserts the
+# reservation and the ledger row from the UPDATE's RETURNING values. Outside a transaction the statement
+# commits on its own, so the hot row stays locked only for the rest of that statement and its commit: no
+# client round trip while the lock is held. A refused reservation writes nothing: nothing to roll back.
+#
+# Lock order is the same as the general path's (stock row, then the reservation's unique key), so the two
+# paths cannot deadlock each other. Two concurrent calls with the same ref both pass the "holds nothing yet"
+# test (it reads the statement's snapshot); the second then hits the unique (ref, stock) key and its whole
+# statement is undone, and it returns the first one's reservation.
+
+_GENERAL = object()  # the fast path does not handle this case (a ref whose reservation was fully released)
+_HELD = object()  # the ref already holds units there: nothing to do
+
+_RESERVE_ONE_SQL = """
+WITH s AS (
+    SELECT id FROM {stock} WHERE location_id = %(location)s AND product_id = %(product)s
+), held AS (
+    SELECT r.id, r.qty FROM {reservation} r JOIN s ON r.stock_id = s.id WHERE r.ref = %(ref)s
+), u AS (
+    UPDATE {stock} SET reserved = reserved + %(qty)s, updated_at = %(now)s
+    WHERE id = (SELECT id FROM s)
+      AND on_hand - reserved - safety_stock >= %(qty)s
+      AND NOT EXISTS (SELECT 1 FROM held)
+    RETURNING id, on_hand, reserved
+), r AS (
+    INSERT INTO {reservation} (stock_id, ref, {group}, qty, created_at, updated_at)
+    SELECT id, %(ref)s, %(group)s, %(qty)s, %(now)s, %(now)s FROM u
+    RETURNING id
+), m AS (
+    INSERT INTO {movement} (at, stock_id, kind, on_hand_delta, reserved_delta,
+                            on_hand_after, reserved_after, reason, ref, actor_id)
+    SELECT %(now)s, id, %(kind)s, 0, %(qty)s, on_hand, reserved, %(reason)s, %(ref)s, %(actor)s FROM u
+)
+SELECT (SELECT id FROM s), (SELECT qty FROM held), (SELECT id FROM r)
+"""
+_reserve_one_sql: dict[str, str] = {}
+
+
+def _fast_path_db() -> str | None:
+    """The database alias the fast path runs on, or None when its engine is not PostgreSQL."""
+    alias = router.db_for_write(Reservation) or DEFAULT_DB_ALIAS
+    return alias if connections[alias].vendor == "postgresql" else None
+
+
+def _sql_for(alias: str) -> str:
+    if alias not in _reserve_one_sql:
+        qn = connections[alias].ops.quote_name
+        _reserve_one_sql[alias] = _RESERVE_ONE_SQL.format(
+            stock=qn(StockLevel._meta.db_table),
+            reservation=qn(Reservation._meta.db_table),
+            movement=qn(StockMovement._meta.db_table),
+            group=qn(Reservation._meta.get_field("group").column or "group"),
+        )
+    return _reserve_one_sql[alias]
+
+
+def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) -> Reservation | object:
+    """Reserve one item in one statement. Returns the new reservation, `_HELD` or `_GENERAL`.
+
+    Raises `InsufficientStock` when the units are not available (or the stock row does not exist).
+    """
+    alias = _fast_path_db()
+    assert alias is not None
+    connection = connections[alias]
+    actor = _actor(by)
+    now = timezone.now()
+    params = {
+        "location": item.location.pk,
+        "product": item.product.pk,
+        "ref": item.ref,
+        "group": group,
+        "qty": item.qty,
+        "now": now,
+        "kind": MovementKind.RESERVE.value,
+        "reason": (reason or "reserved")[:200],
+        "actor": actor.pk if actor is not None else None,
+    }
+    try:
+        # In a caller's transaction a savepoint lets a lost race on the ref be undone alone; in autocommit
+        # the statement is its own transaction (and holds the row lock only until its own commit).
+        scope = transaction.atomic(using=alias) if connection.in_atomic_block else nullcontext()
+        with scope, connection.cursor() as cursor:
+            cursor.execute(_sql_for(alias), params)
+            stock_id, held_qty, reservation_id = cursor.fetchone()
+    except IntegrityError:
+        # Lost the race for the same ref (unique key on (ref, stock)): the winner's reservation stands.
+        if (
+            Reservation.objects.using(alias)
+            .filter(ref=item.ref, stock__location=item.location, stock__product=item.product, qty__gt=0)
+            .exists()
+        ):
+            return _HELD
+        raise
+    if reservation_id is not None:
+        return Reservation.from_db(
+            alias,
+            ["id", "stock_id", "ref", "group", "qty", "created_at", "updated_at"],
+            [reservation_id, stock_id, item.ref, group, item.qty, now, now],
+        )
+    if held_qty is not None:
+        return _HELD if held_qty > 0 else _GENERAL
+    available = 0
+    if stock_id is not None:
+        row = StockLevel.objects.using(alias).get(pk=stock_id)
+        # The refusal was decided on the locked, newest row; a release since then may have freed units, but
+        # the figure reported is the one that refused (at most qty - 1).
+        available = min(row.available, item.qty - 1)
+    raise InsufficientStock([(item.location.code, item.product.sku, item.qty, available)])
 
 
 def _release(
