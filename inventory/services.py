@@ -258,7 +258,8 @@ WITH s AS (
                             on_hand_after, reserved_after, reason, ref, actor_id)
     SELECT %(now)s, id, %(kind)s, 0, %(qty)s, on_hand, reserved, %(reason)s, %(ref)s, %(actor)s FROM u
 )
-SELECT (SELECT id FROM s), (SELECT qty FROM held), (SELECT id FROM r)
+SELECT (SELECT id FROM s), (SELECT qty FROM held), (SELECT id FROM r),
+       (SELECT on_hand - reserved - safety_stock FROM {stock} WHERE id = (SELECT id FROM s))
 """
 _reserve_one_sql: dict[str, str] = {}
 
@@ -308,7 +309,7 @@ def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) ->
         scope = transaction.atomic(using=alias) if connection.in_atomic_block else nullcontext()
         with scope, connection.cursor() as cursor:
             cursor.execute(_sql_for(alias), params)
-            stock_id, held_qty, reservation_id = cursor.fetchone()
+            stock_id, held_qty, reservation_id, seen_available = cursor.fetchone()
     except IntegrityError:
         # Lost the race for the same ref (unique key on (ref, stock)): the winner's reservation stands.
         if (
@@ -328,10 +329,12 @@ def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) ->
         return _HELD if held_qty > 0 else _GENERAL
     available = 0
     if stock_id is not None:
-        row = StockLevel.objects.using(alias).get(pk=stock_id)
-        # The refusal was decided on the locked, newest row; a release since then may have freed units, but
-        # the figure reported is the one that refused (at most qty - 1).
-        available = min(row.available, item.qty - 1)
+        # `seen_available` is from the statement's snapshot; when it looks sufficient, the refusal came from
+        # a newer row version (the locked one), so read that. Either way the figure reported is the one that
+        # refused (at most qty - 1), even if a release has freed units since.
+        if seen_available is None or seen_available >= item.qty:
+            seen_available = StockLevel.objects.using(alias).get(pk=stock_id).available
+        available = max(0, min(seen_available, item.qty - 1))
     raise InsufficientStock([(item.location.code, item.product.sku, item.qty, available)])
 
 
