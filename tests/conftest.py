@@ -70,3 +70,69 @@ def needs_worker():
     """Skip nothing: tests that need the worker fail loudly when make test did not start one."""
     if not os.environ.get("REDIS_URL"):
         pytest.fail("this test needs the Redis + Celery worker that `make test` starts")
+
+
+# --- routing: the default carriers/services/policy and a small network to route on ------------------------
+@pytest.fixture
+def routing_defaults(db):
+    """The default carriers, services, transfer terms and default policy (idempotent)."""
+    from routing.services.defaults import routing_defaults_setup
+
+    routing_defaults_setup()
+
+
+@pytest.fixture
+def routing_world(routing_defaults):
+    """A DC in Cajamar, stores on Av. Paulista and in Morumbi (São Paulo) and one in Rio, two products,
+    a web channel and `make_order(lines=[(product, qty)], mode="home"|"pickup", ...)` that creates orders
+    through orders.services.order_create (a home order goes to Av. Paulista unless given lat/lon)."""
+    import datetime as dt
+    import itertools
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from orders.services import AddressData, CustomerData, LineData, order_create
+    from tests.factories import ChannelFactory, DCFactory, LocationFactory, ProductFactory, StockFactory
+
+    dc = DCFactory(code="CD-SP-CAJAMAR", name="CD Cajamar", daily_capacity=5000)
+    paulista = LocationFactory(code="LJ-SP-01", name="Loja Paulista", lat=-23.5614, lon=-46.6559)
+    morumbi = LocationFactory(
+        code="LJ-SP-02", name="Loja Morumbi", cep="05650000", lat=-23.6229, lon=-46.7010
+    )
+    rio = LocationFactory(
+        code="LJ-RJ-01", name="Loja Copacabana", city="Rio de Janeiro", state="RJ", cep="22070011",
+        lat=-22.9711, lon=-43.1822,
+    )  # fmt: skip
+    shirt = ProductFactory(sku="CAM-0001-P", weight_g=250, price=Decimal("59.90"))
+    shoe = ProductFactory(sku="TEN-0001-42", weight_g=900, price=Decimal("299.90"))
+    channel = ChannelFactory()
+    counter = itertools.count(1)
+
+    def make_order(lines, *, mode="home", pickup_location=None, deadline_days=3, channel=channel, lat=None,
+                   lon=None, cep="01310200", ref=None):  # fmt: skip
+        n = next(counter)
+        address = AddressData(
+            street="Av. Paulista", number=str(1000 + n), district="Bela Vista", city="São Paulo", state="SP",
+            cep=cep, lat=-23.5630 if lat is None else lat, lon=-46.6543 if lon is None else lon,
+        )  # fmt: skip
+        return order_create(
+            channel=channel,
+            external_ref=ref or f"RT-{n:05d}",
+            placed_at=timezone.now() - dt.timedelta(minutes=1),
+            customer=CustomerData(name="Ana Souza", email="ana@example.com"),
+            delivery_mode=mode,
+            deadline_days=deadline_days,
+            lines=[LineData(product=p, qty=q, unit_price=p.price) for p, q in lines],
+            address=address if mode == "home" else None,
+            pickup_location=pickup_location,
+        ).order
+
+    def stock(location, product, on_hand):
+        return StockFactory(location=location, product=product, on_hand=on_hand)
+
+    return SimpleNamespace(
+        dc=dc, paulista=paulista, morumbi=morumbi, rio=rio, shirt=shirt, shoe=shoe, channel=channel,
+        make_order=make_order, stock=stock,
+    )  # fmt: skip

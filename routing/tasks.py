@@ -1,0 +1,58 @@
+"""Routing tasks: thin, idempotent, acknowledged late. They take ids and call a service.
+
+`BEAT_SCHEDULE` lists the periodic ones; settings add it to CELERY_BEAT_SCHEDULE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.db import OperationalError
+
+from inventory.exceptions import InsufficientStock
+
+from .models import DecisionTrigger
+from .services.live import CapacityTaken, order_route
+from .services.maintenance import backorders_retry, unreleased_reoptimise
+
+RETRYABLE = (InsufficientStock, CapacityTaken, OperationalError)
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "routing-retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
+    "routing-reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
+}
+
+
+@shared_task(name="routing.route_order", bind=True, acks_late=True, max_retries=5)
+def route_order(self: Any, order_id: int) -> int | None:
+    """Route a newly committed order (or one sent back to routing). Returns the decision id, if any."""
+    try:
+        decision = order_route(order_id=order_id, trigger=DecisionTrigger.NEW)
+    except RETRYABLE as exc:
+        raise self.retry(exc=exc, countdown=1) from exc
+    return decision.pk if decision else None
+
+
+@shared_task(name="routing.reroute_order", bind=True, acks_late=True, max_retries=5)
+def reroute_order(self: Any, order_id: int, trigger: str = DecisionTrigger.SHORT_PICK) -> int | None:
+    """Route again the units of an order left uncovered by a short pick or a cancelled fulfilment."""
+    if trigger not in DecisionTrigger.values:
+        trigger = DecisionTrigger.SHORT_PICK
+    try:
+        decision = order_route(order_id=order_id, trigger=trigger)
+    except RETRYABLE as exc:
+        raise self.retry(exc=exc, countdown=1) from exc
+    return decision.pk if decision else None
+
+
+@shared_task(name="routing.retry_backorders", acks_late=True)
+def retry_backorders(limit: int = 200) -> int:
+    """Route backordered units again (stock may have arrived). Returns the orders that got units."""
+    return backorders_retry(limit=limit)
+
+
+@shared_task(name="routing.reoptimise_unreleased", acks_late=True)
+def reoptimise_unreleased(limit: int = 200) -> int:
+    """Re-decide orders not yet released to picking; swaps only when cheaper. Returns swaps made."""
+    return unreleased_reoptimise(limit=limit)

@@ -1,0 +1,265 @@
+"""The live routing path: route, reserve, create fulfilments, record and explain the decision."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from inventory.models import Reservation, StockLevel
+from inventory.services import stock_adjust
+from orders.models import (
+    Fulfilment,
+    FulfilmentKind,
+    FulfilmentLine,
+    FulfilmentStatus,
+    LineStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+)
+from routing.models import DecisionTrigger, LocationDayCapacity, RoutingDecision, RoutingPolicy
+from routing.services import live
+from routing.services.live import order_route
+from routing.services.maintenance import backorders_retry, order_reoptimise
+from tests.factories import ChannelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def held(order: Order) -> int:
+    return Reservation.objects.filter(group=order.number).aggregate(n=Sum("qty"))["n"] or 0
+
+
+def test_home_order_is_routed_reserved_and_explained(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    w.stock(w.paulista, w.shirt, 5)
+    order = w.make_order([(w.shirt, 2)])
+
+    decision = order_route(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED
+    assert order.lines.get().status == LineStatus.ALLOCATED
+    ful = Fulfilment.objects.get(order=order)
+    assert ful.kind == FulfilmentKind.SHIP and ful.carrier_service and ful.ship_by is not None
+    fl = ful.lines.get()
+    assert fl.qty == 2
+    res = Reservation.objects.get(ref=f"fl:{fl.pk}")
+    assert res.qty == 2 and res.group == order.number and res.stock.location_id == ful.location_id
+    assert decision is not None and decision.trigger == DecisionTrigger.NEW
+    assert decision.total_cost > 0 and decision.units_routed == 2 and decision.units_backordered == 0
+    reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
+    assert reasons[ful.location.code] == "chosen"
+    other = "LJ-SP-01" if ful.location.code == "CD-SP-CAJAMAR" else "CD-SP-CAJAMAR"
+    assert reasons[other] == "costlier"
+    assert decision.plan["packages"][0]["fulfilment"] == ful.pk
+    event = OrderEvent.objects.get(order=order, kind="routed")
+    assert event.message == decision.summary
+    assert event.message.startswith(f"Ships from {ful.location.name} ({ful.location.code}) by ")
+    assert other in event.message and "R$" in event.message
+    assert "more expensive" in event.message or "would cost more" in event.message
+
+
+def test_running_twice_reserves_once(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    order = w.make_order([(w.shirt, 3)])
+    assert order_route(order_id=order.pk) is not None
+    assert order_route(order_id=order.pk) is None
+    assert held(order) == 3
+    assert RoutingDecision.objects.filter(order=order).count() == 1
+    assert StockLevel.objects.get(location=w.dc, product=w.shirt).reserved == 3
+
+
+def test_no_stock_anywhere_backorders(routing_world):
+    w = routing_world
+    order = w.make_order([(w.shirt, 2)])
+    decision = order_route(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.BACKORDERED
+    assert order.lines.get().status == LineStatus.BACKORDERED
+    assert not Fulfilment.objects.filter(order=order).exists()
+    assert decision is not None and decision.units_backordered == 2
+    assert "backordered" in decision.summary
+
+
+def test_partial_stock_allocates_what_exists_and_backorders_the_rest(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 1)
+    order = w.make_order([(w.shirt, 3), (w.shoe, 1)])
+    w.stock(w.dc, w.shoe, 4)
+    order_route(order_id=order.pk)
+    order.refresh_from_db()
+    shirt_line, shoe_line = order.lines.order_by("line_no")
+    assert shirt_line.status == LineStatus.BACKORDERED and shoe_line.status == LineStatus.ALLOCATED
+    assert order.status == OrderStatus.BACKORDERED
+    assert held(order) == 2
+
+
+def test_pickup_order_takes_the_stores_own_stock_then_transfers_the_rest(routing_world):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 1)
+    w.stock(w.dc, w.shirt, 10)
+    order = w.make_order([(w.shirt, 3)], mode="pickup", pickup_location=w.paulista, deadline_days=4)
+    order_route(order_id=order.pk)
+    kinds = {f.kind: f for f in Fulfilment.objects.filter(order=order).prefetch_related("lines")}
+    assert set(kinds) == {FulfilmentKind.PICKUP, FulfilmentKind.TRANSFER}
+    assert kinds[FulfilmentKind.PICKUP].location == w.paulista
+    assert sum(fl.qty for fl in kinds[FulfilmentKind.PICKUP].lines.all()) == 1
+    assert kinds[FulfilmentKind.TRANSFER].location == w.dc
+    assert sum(fl.qty for fl in kinds[FulfilmentKind.TRANSFER].lines.all()) == 2
+    assert held(order) == 3
+
+
+def test_marketplace_policy_allowing_only_dcs_never_uses_a_store(routing_world):
+    w = routing_world
+    marketplace = ChannelFactory(code="mercado-livre", name="Mercado Livre", kind="marketplace")
+    RoutingPolicy.objects.create(name="Marketplace", channel=marketplace, allowed_kinds=["dc"])
+    w.stock(w.paulista, w.shirt, 5)
+    w.stock(w.morumbi, w.shirt, 5)
+    w.stock(w.dc, w.shirt, 5)
+    order = w.make_order([(w.shirt, 1)], channel=marketplace)
+    decision = order_route(order_id=order.pk)
+    assert list(Fulfilment.objects.filter(order=order).values_list("location__kind", flat=True)) == ["dc"]
+    reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
+    assert reasons["LJ-SP-01"] == reasons["LJ-SP-02"] == "not allowed by policy"
+    # with no DC stock the marketplace order is backordered rather than sent from a store
+    order2 = w.make_order([(w.shirt, 6)], channel=marketplace)
+    order_route(order_id=order2.pk)
+    assert not Fulfilment.objects.filter(order=order2, location__kind="store").exists()
+
+
+def test_a_paused_location_is_never_chosen(routing_world):
+    w = routing_world
+    policy = RoutingPolicy.objects.get(channel__isnull=True)
+    policy.paused_locations.add(w.dc)
+    w.stock(w.dc, w.shirt, 10)
+    w.stock(w.morumbi, w.shirt, 10)
+    order = w.make_order([(w.shirt, 1)])
+    decision = order_route(order_id=order.pk)
+    assert Fulfilment.objects.get(order=order).location == w.morumbi
+    reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
+    assert reasons["CD-SP-CAJAMAR"] == "paused"
+    assert "is paused" in decision.summary
+
+
+def test_capacity_is_consumed_and_respected(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 50)
+    w.stock(w.morumbi, w.shirt, 50)
+    order = w.make_order([(w.shirt, 4)])
+    order_route(order_id=order.pk)
+    first = Fulfilment.objects.get(order=order).location
+    today = timezone.localdate()
+    assert LocationDayCapacity.objects.get(location=first, day=today).units_used == 4
+    # that location is now full for today: the next order goes elsewhere
+    LocationDayCapacity.objects.filter(location=first, day=today).update(units_used=first.daily_capacity)
+    order2 = w.make_order([(w.shirt, 1)])
+    decision = order_route(order_id=order2.pk)
+    assert Fulfilment.objects.get(order=order2).location != first
+    reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
+    assert reasons[first.code] == "no capacity"
+
+
+def test_stale_snapshot_is_retried_and_never_oversells(routing_world, monkeypatch):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 2)
+    w.stock(w.morumbi, w.shirt, 5)
+    real = live.snapshot_build
+    calls = {"n": 0}
+
+    def stale(**kwargs):
+        snap = real(**kwargs)
+        calls["n"] += 1
+        if calls["n"] == 1:  # the first snapshot believes the DC still has 10
+            snap.network.set_stock("CD-SP-CAJAMAR", "CAM-0001-P", 10)
+        return snap
+
+    monkeypatch.setattr(live, "snapshot_build", stale)
+    order = w.make_order([(w.shirt, 3)])
+    decision = order_route(order_id=order.pk)
+    assert calls["n"] == 2 and decision.attempts == 2
+    assert held(order) == 3
+    for stock in StockLevel.objects.filter(product=w.shirt):
+        assert stock.reserved <= stock.on_hand
+
+
+def test_backorders_are_retried_when_stock_arrives(routing_world):
+    w = routing_world
+    order = w.make_order([(w.shirt, 2)])
+    order_route(order_id=order.pk)
+    assert backorders_retry() == 0  # still nothing: no new decision
+    assert RoutingDecision.objects.filter(order=order).count() == 1
+    stock_adjust(location=w.dc, product=w.shirt, delta=5, reason="receipt")
+    assert backorders_retry() == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED and held(order) == 2
+    assert RoutingDecision.objects.filter(order=order, trigger=DecisionTrigger.BACKORDER_RETRY).count() == 1
+
+
+def test_short_pick_units_are_routed_again(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    w.stock(w.morumbi, w.shirt, 10)
+    order = w.make_order([(w.shirt, 2)])
+    order_route(order_id=order.pk)
+    fl = FulfilmentLine.objects.get(fulfilment__order=order)
+    FulfilmentLine.objects.filter(pk=fl.pk).update(qty_short=1)
+    decision = order_route(order_id=order.pk, trigger=DecisionTrigger.SHORT_PICK)
+    assert decision is not None and decision.units_routed == 1
+    active = FulfilmentLine.objects.filter(fulfilment__order=order).exclude(
+        fulfilment__status=FulfilmentStatus.CANCELLED
+    )
+    assert sum(x.qty - x.qty_short for x in active) == 2
+
+
+def test_reoptimise_swaps_an_unreleased_order_to_a_cheaper_plan(routing_world):
+    w = routing_world
+    w.stock(w.rio, w.shirt, 5)
+    order = w.make_order([(w.shirt, 1)], deadline_days=6)
+    first = order_route(order_id=order.pk)
+    old = Fulfilment.objects.get(order=order)
+    assert old.location == w.rio
+    w.stock(w.dc, w.shirt, 5)  # stock arrives much closer to the customer
+    new = order_reoptimise(order_id=order.pk)
+    assert new is not None and new.trigger == DecisionTrigger.REOPTIMISE
+    assert new.total_cost < first.total_cost
+    old.refresh_from_db()
+    assert old.status == FulfilmentStatus.CANCELLED
+    assert Fulfilment.objects.exclude(status=FulfilmentStatus.CANCELLED).get(order=order).location == w.dc
+    assert held(order) == 1
+    assert StockLevel.objects.get(location=w.rio, product=w.shirt).reserved == 0
+    assert order_reoptimise(order_id=order.pk) is None  # already the best
+
+
+def test_orders_on_hold_or_cancelled_are_left_alone(routing_world):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    order = w.make_order([(w.shirt, 1)])
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.ON_HOLD)
+    assert order_route(order_id=order.pk) is None
+    assert held(order) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_routes_a_committed_order(routing_world, needs_worker):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    with transaction.atomic():
+        order = w.make_order([(w.shirt, 2)])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        order.refresh_from_db()
+        if order.status == OrderStatus.ALLOCATED:
+            break
+        time.sleep(0.1)
+    assert order.status == OrderStatus.ALLOCATED
+    assert Fulfilment.objects.filter(order=order).count() == 1
+    assert held(order) == 2
+    assert RoutingDecision.objects.filter(order=order, trigger=DecisionTrigger.NEW).count() == 1
+    assert OrderEvent.objects.filter(order=order, kind="routed").exists()
