@@ -1,16 +1,32 @@
-"""Building the demo retailer. Each capability adds its part here; every step is idempotent."""
+"""Building the demo retailer, step by step. Every step is idempotent: it creates only what is missing.
+
+Steps, in order: regions and locations, catalogue, channels, users (every role, with their scopes), then the
+history (stock, customers and 90 days of orders, in `demo.history`). Data tables live in `demo.data`.
+Deterministic for a seed: the same seed gives the same locations, SKUs, customers and order references.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from guardian.shortcuts import assign_perm
 
+from inventory.models import Location, LocationKind, Product, Region
 from oms.roles import Role, setup_roles
+from orders.models import Channel
+
+from .bulk import insert
+from .data import catalogue, locations
+from .data.channels import CHANNELS
+from .history import seed_history
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo credential, refused with DEBUG off
 
@@ -18,45 +34,304 @@ DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo credential, refused with 
 @dataclass
 class SeedReport:
     skipped: bool = False
+    created: dict[str, int] = field(default_factory=dict)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    login_patterns: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, what: str, n: int) -> None:
+        self.created[what] = self.created.get(what, 0) + n
 
 
-def _user(username: str, *, role: str, first_name: str, last_name: str, superuser: bool = False) -> Any:
-    User = get_user_model()
-    user, created = User.objects.get_or_create(
-        username=username,
-        defaults={
-            "first_name": first_name,
-            "last_name": last_name,
-            "email": f"{username}@demo.oms.local",
-            "is_staff": superuser,
-            "is_superuser": superuser,
-        },
+# --- regions and locations ---------------------------------------------------------------------------------
+
+
+def _money(rng: random.Random, band: tuple[Decimal, Decimal]) -> Decimal:
+    low, high = (int(v * 10) for v in band)
+    return Decimal(rng.randint(low, high)) / 10
+
+
+def seed_places(report: SeedReport, *, seed: int) -> None:
+    """The five regions, the DCs and the stores (created when missing; existing ones are left as they are)."""
+    have = set(Region.objects.values_list("code", flat=True))
+    report.count(
+        "regions",
+        len(insert(Region, [Region(code=c, name=n) for c, n in locations.REGIONS if c not in have])),
     )
-    if created:
-        user.set_password(DEMO_PASSWORD)
-        user.save(update_fields=["password"])
-    user.groups.add(Group.objects.get(name=role))
-    return user
+    rng = random.Random(f"demo-places:{seed}")
+    rows = []
+    for place in locations.DCS:
+        rows.append(
+            _location(
+                place,
+                kind=LocationKind.DC,
+                ships=True,
+                offers_pickup=False,
+                processing_days=locations.DC_PROCESSING_DAYS,
+                handling_cost=_money(rng, locations.DC_HANDLING),
+                pick_cost=_money(rng, locations.DC_PICK),
+                daily_capacity=rng.randrange(*locations.DC_DAILY_CAPACITY, 1000),
+                opening_hours="",
+            )
+        )
+    for place in locations.STORES:
+        rows.append(
+            _location(
+                place,
+                kind=LocationKind.STORE,
+                ships=rng.random() < locations.STORE_SHIP_SHARE,
+                offers_pickup=rng.random() < locations.STORE_PICKUP_SHARE,
+                processing_days=0,
+                handling_cost=_money(rng, locations.STORE_HANDLING),
+                pick_cost=_money(rng, locations.STORE_PICK),
+                daily_capacity=rng.randrange(*locations.STORE_DAILY_CAPACITY, 50),
+                opening_hours=locations.STORE_OPENING_HOURS,
+            )
+        )
+    have = set(Location.objects.values_list("code", flat=True))
+    report.count("locations", len(insert(Location, [row for row in rows if row.code not in have])))
+
+
+def _location(place: locations.Place, **fields: Any) -> Location:
+    return Location(
+        code=place.code,
+        name=place.name,
+        region=locations.REGION_OF_STATE[place.state],
+        street=place.street,
+        number=place.number,
+        district=place.district,
+        city=place.city,
+        state=place.state,
+        cep=place.cep,
+        lat=place.lat,
+        lon=place.lon,
+        **fields,
+    )
+
+
+# --- catalogue ---------------------------------------------------------------------------------------------
+
+
+def catalogue_products() -> list[Product]:
+    """Every demo SKU, in a fixed order (unsaved). The same list on every run, whatever the seed."""
+    products = []
+    item = 0
+    for category in catalogue.CATEGORIES:
+        models = len(category.models)
+        low, high = category.price
+        for m, model in enumerate(category.models):
+            # Prices spread over the category's band, ending in ,90 as shop prices do.
+            step = (high - low) / max(1, models - 1)
+            price = (low + step * m).quantize(Decimal("1")) - Decimal("0.10")
+            for c, colour in enumerate(category.colours):
+                family = m * len(category.colours) + c + 1
+                colour_name = catalogue.COLOURS[colour][1 if category.feminine else 0]
+                for s, size in enumerate(category.sizes):
+                    item += 1
+                    grow = 1 + 0.06 * s  # a bigger size weighs and measures a little more
+                    length, width, height = category.box_mm
+                    products.append(
+                        Product(
+                            sku=f"{category.prefix}-{family:04d}-{size}",
+                            ean=catalogue.ean13(f"{catalogue.EAN_PREFIX}{item:05d}"),
+                            name=f"{category.name} {model} {colour_name}"
+                            + ("" if size == "U" else f" {size}"),
+                            weight_g=round(category.weight_g * grow),
+                            length_mm=round(length * grow),
+                            width_mm=width,
+                            height_mm=height,
+                            price=max(price, Decimal("9.90")),
+                        )
+                    )
+    return products
+
+
+def seed_catalogue(report: SeedReport) -> None:
+    """The demo SKUs that do not exist yet (an existing SKU or EAN is never touched)."""
+    products = catalogue_products()
+    have_sku = set(Product.objects.values_list("sku", flat=True))
+    have_ean = set(Product.objects.exclude(ean=None).values_list("ean", flat=True))
+    missing = [p for p in products if p.sku not in have_sku and p.ean not in have_ean]
+    report.count("products", len(insert(Product, missing)))
+
+
+# --- channels ----------------------------------------------------------------------------------------------
+
+
+def seed_channels(report: SeedReport) -> None:
+    have = set(Channel.objects.values_list("code", flat=True))
+    rows = [
+        Channel(code=c.code, name=c.name, kind=c.kind, ref_pattern=c.ref_pattern)
+        for c in CHANNELS
+        if c.code not in have
+    ]
+    report.count("channels", len(insert(Channel, rows)))
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    first_name: str
+    last_name: str
+    superuser: bool = False
+    scope: tuple[str, str, str] | None = None  # (permission, model: "location" | "region" | "channel", code)
+
+
+def demo_users() -> list[DemoUser]:
+    users = [
+        DemoUser("admin", Role.ADMIN, "Ana", "Admin", superuser=True),
+        DemoUser("cs", Role.CUSTOMER_SERVICE, "Carla", "Atendimento"),
+        DemoUser("manager", Role.MANAGER, "Marcos", "Gerente"),
+        DemoUser(
+            "manager.sudeste",
+            Role.MANAGER,
+            "Sérgio",
+            "Regional Sudeste",
+            scope=("inventory.manage_region", "region", "sudeste"),
+        ),
+        DemoUser(
+            "manager.marketplace",
+            Role.MANAGER,
+            "Mariana",
+            "Marketplaces",
+            scope=("orders.manage_channel", "channel", "mercadolivre"),
+        ),
+    ]
+    for place in locations.STORES:
+        users.append(
+            DemoUser(
+                f"store.{place.code.lower()}",
+                Role.STORE_STAFF,
+                "Equipe",
+                place.name.removeprefix("Loja "),
+                scope=("inventory.work_at_location", "location", place.code),
+            )
+        )
+    for place in locations.DCS:
+        users.append(
+            DemoUser(
+                f"warehouse.{place.code.lower()}",
+                Role.WAREHOUSE_STAFF,
+                "Equipe",
+                place.name,
+                scope=("inventory.work_at_location", "location", place.code),
+            )
+        )
+    return users
+
+
+def _scope_objects(users: Iterable[DemoUser]) -> dict[tuple[str, str], Any]:
+    codes: dict[str, set[str]] = {"location": set(), "region": set(), "channel": set()}
+    for user in users:
+        if user.scope:
+            codes[user.scope[1]].add(user.scope[2])
+    found: dict[tuple[str, str], Any] = {}
+    for obj in Location.objects.filter(code__in=codes["location"]):
+        found["location", obj.code] = obj
+    for region in Region.objects.filter(code__in=codes["region"]):
+        found["region", region.code] = region
+    for channel in Channel.objects.filter(code__in=codes["channel"]):
+        found["channel", channel.code] = channel
+    return found
 
 
 def seed_users(report: SeedReport) -> None:
-    setup_roles()
-    _user("admin", role=Role.ADMIN, first_name="Ana", last_name="Admin", superuser=True)
-    _user("cs", role=Role.CUSTOMER_SERVICE, first_name="Carla", last_name="Atendimento")
-    _user("manager", role=Role.MANAGER, first_name="Marcos", last_name="Gerente")
-    report.logins += [("admin", Role.ADMIN), ("cs", Role.CUSTOMER_SERVICE), ("manager", Role.MANAGER)]
+    """A user for every role and every location, all with the password `demo`, tied to their scope."""
+    groups = setup_roles()
+    User = get_user_model()
+    wanted = demo_users()
+    have = set(
+        User.objects.filter(username__in=[u.username for u in wanted]).values_list("username", flat=True)
+    )
+    missing = [u for u in wanted if u.username not in have]
+    if missing:
+        password = make_password(DEMO_PASSWORD)  # one (slow, by design) hash shared by every demo user
+        created = insert(
+            User,
+            [
+                User(
+                    username=u.username,
+                    first_name=u.first_name,
+                    last_name=u.last_name[:150],
+                    email=f"{u.username}@demo.oms.local",
+                    is_staff=u.superuser,
+                    is_superuser=u.superuser,
+                    password=password,
+                )
+                for u in missing
+            ],
+        )
+        report.count("users", len(created))
+    users = {u.username: u for u in User.objects.filter(username__in=[u.username for u in wanted])}
+    Membership = User.groups.through
+    insert(
+        Membership,
+        [Membership(user_id=users[u.username].pk, group_id=groups[u.role].pk) for u in wanted],
+        ignore_conflicts=True,
+    )
+    scopes = _scope_objects(wanted)
+    for u in wanted:
+        if u.scope and (u.scope[1], u.scope[2]) in scopes:
+            assign_perm(u.scope[0], users[u.username], scopes[u.scope[1], u.scope[2]])
+    demo_logins(report)
+
+
+# --- all of it ---------------------------------------------------------------------------------------------
+
+
+def _demo_loaded() -> bool:
+    return get_user_model().objects.filter(username="admin").exists()
 
 
 def seed_demo(
     *, seed: int = 42, if_empty: bool = False, orders: int = 5000, log: Callable[[str], object] = print
 ) -> SeedReport:
-    """Load (or top up) the demo data; with `if_empty`, skip everything when it is already there."""
+    """Load (or top up) the demo data; with `if_empty`, skip everything when it is already there.
+
+    One transaction: a failed run leaves nothing behind. Running it again creates nothing new.
+    """
     report = SeedReport()
-    if if_empty and get_user_model().objects.filter(username="admin").exists():
+    if if_empty and _demo_loaded():
         report.skipped = True
-        report.logins += [("admin", Role.ADMIN), ("cs", Role.CUSTOMER_SERVICE), ("manager", Role.MANAGER)]
+        demo_logins(report)
         return report
+    started = time.monotonic()
     with transaction.atomic():
-        seed_users(report)
+        for name, step in (
+            ("regions and locations", lambda: seed_places(report, seed=seed)),
+            ("catalogue", lambda: seed_catalogue(report)),
+            ("channels", lambda: seed_channels(report)),
+            ("users", lambda: seed_users(report)),
+            (
+                "stock, customers and orders",
+                lambda: seed_history(
+                    report.count, seed=seed, orders=orders, skus=[p.sku for p in catalogue_products()]
+                ),
+            ),
+        ):
+            step_started = time.monotonic()
+            step()
+            log(f"  {name}: {time.monotonic() - step_started:.1f} s")
+    made = ", ".join(f"{n} {what}" for what, n in report.created.items() if n) or "nothing (already loaded)"
+    log(f"Created {made} in {time.monotonic() - started:.1f} s.")
     return report
+
+
+def demo_logins(report: SeedReport) -> None:
+    """A few logins to print, and the pattern of the others (not forty lines)."""
+    report.logins += [
+        ("admin", Role.ADMIN),
+        ("cs", Role.CUSTOMER_SERVICE),
+        ("manager", Role.MANAGER),
+        ("manager.sudeste", f"{Role.MANAGER} (region sudeste)"),
+        ("manager.marketplace", f"{Role.MANAGER} (channel mercadolivre)"),
+        ("store.lj-sp-01", f"{Role.STORE_STAFF} (LJ-SP-01)"),
+        ("warehouse.cd-sp-cajamar", f"{Role.WAREHOUSE_STAFF} (CD-SP-CAJAMAR)"),
+    ]
+    report.login_patterns += [
+        ("store.<store code>", f"{Role.STORE_STAFF}, one per store: store.lj-rj-01, store.lj-ba-02…"),
+        ("warehouse.<DC code>", f"{Role.WAREHOUSE_STAFF}, one per DC: warehouse.cd-pe-cabo…"),
+    ]

@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same data)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing when demo data is loaded")
         parser.add_argument("--force", action="store_true", help="run even with DEBUG off")
-        parser.add_argument("--orders", type=int, default=5000, help="how many historical orders")
+        parser.add_argument(
+            "--orders", type=int, default=5000, help="how many historical orders (on the first run only)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
@@ -37,6 +39,9 @@ class Command(BaseCommand):
         )
         if report.skipped:
             self.stdout.write("Demo data already loaded.")
-        self.stdout.write(self.style.SUCCESS("Demo logins (password: demo):"))
+        self.stdout.write(self.style.SUCCESS("Demo logins (password: demo), for example:"))
         for username, role in report.logins:
             self.stdout.write(f"  {username:<24} {role}")
+        self.stdout.write("and the pattern of the others:")
+        for pattern, meaning in report.login_patterns:
+            self.stdout.write(f"  {pattern:<24} {meaning}")

