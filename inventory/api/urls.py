@@ -1,5 +1,12 @@
 """REST endpoints of the inventory app, mounted under /api/v1/ (namespace "api")."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from . import views
+
+urlpatterns: list[URLPattern] = [
+    path("locations/", views.LocationListView.as_view(), name="location-list"),
+    path("products/", views.ProductListView.as_view(), name="product-list"),
+    path("stock/adjustments/", views.StockAdjustmentBulkView.as_view(), name="stock-adjustments"),
+    path("stock/<str:location>/<str:sku>/", views.StockDetailView.as_view(), name="stock-detail"),
+]

@@ -1,0 +1,392 @@
+"""Input and output shapes of the orders API (see the integration contract, API.md).
+
+Input serializers never query the database: the view resolves every channel, SKU and location a request
+names in a few queries (`load_refs`) and passes them in the context as `refs`, so a bulk of 500 orders
+costs the same handful of lookups as one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from inventory.models import Location, Product
+from oms.brazil import normalize_cep, normalize_document, normalize_phone
+
+from ..models import Channel, DeliveryMode, Order, OrderStatus
+
+MAX_LINES = 200
+
+
+@dataclass
+class OrderRefs:
+    """Everything a batch of order payloads names, loaded up front (one query per kind)."""
+
+    channels: dict[str, Channel] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    locations: dict[str, Location] = field(default_factory=dict)
+    # Orders already taken, by (channel code, external_ref) and by idempotency key.
+    existing: dict[tuple[str, str], Order] = field(default_factory=dict)
+    existing_keys: dict[str, Order] = field(default_factory=dict)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def load_refs(payloads: Iterable[Any], keys: Iterable[str] = ()) -> OrderRefs:
+    """Resolve the channels, SKUs, pickup locations and already-taken orders named by `payloads`.
+
+    Tolerates any shape (bad input is reported later by the serializers): at most four queries.
+    """
+    channel_codes: set[str] = set()
+    skus: set[str] = set()
+    location_codes: set[str] = set()
+    pairs: set[tuple[str, str]] = set()
+    for payload in payloads:
+        if not isinstance(payload, dict):
+            continue
+        channel, ref = _text(payload.get("channel")), _text(payload.get("external_ref"))
+        if channel:
+            channel_codes.add(channel)
+            if ref:
+                pairs.add((channel, ref))
+        lines = payload.get("lines")
+        if isinstance(lines, list):
+            skus.update(sku for line in lines if isinstance(line, dict) and (sku := _text(line.get("sku"))))
+        delivery = payload.get("delivery")
+        if isinstance(delivery, dict) and (code := _text(delivery.get("pickup_location"))):
+            location_codes.add(code)
+    refs = OrderRefs()
+    if channel_codes:
+        refs.channels = {c.code: c for c in Channel.objects.filter(code__in=channel_codes)}
+    if skus:
+        refs.products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    if location_codes:
+        refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}
+    keys = {k for k in keys if k}
+    match = Q()
+    for code, ref in pairs:
+        if code in refs.channels:
+            match |= Q(channel=refs.channels[code], external_ref=ref)
+    if keys:
+        match |= Q(idempotency_key__in=keys)
+    if match:
+        for order in Order.objects.filter(match).select_related("channel", "customer", "pickup_location"):
+            refs.existing[(order.channel.code, order.external_ref)] = order
+            if order.idempotency_key:
+                refs.existing_keys[order.idempotency_key] = order
+    return refs
+
+
+def _refs(serializer: serializers.Field) -> OrderRefs:
+    refs = serializer.context.get("refs")
+    if refs is None:
+        raise RuntimeError("order serializers need context['refs'] (see load_refs)")
+    return refs
+
+
+# --- input ----------------------------------------------------------------------------------------------
+
+
+class CustomerIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254, default="")
+    cpf = serializers.CharField(
+        required=False, allow_blank=True, max_length=20, default="", help_text="CPF or CNPJ."
+    )
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=30, default="")
+
+    def validate_email(self, value: str) -> str:
+        return value.strip().lower()
+
+    def validate_cpf(self, value: str) -> str:
+        return normalize_document(value)[0] if value else ""
+
+    def validate_phone(self, value: str) -> str:
+        return normalize_phone(value) if value else ""
+
+
+class AddressIn(serializers.Serializer):
+    street = serializers.CharField(max_length=120)
+    number = serializers.CharField(max_length=16)
+    complement = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    district = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=80)
+    state = serializers.CharField(min_length=2, max_length=2)
+    cep = serializers.CharField(max_length=9, help_text="8 digits, with or without the dash.")
+    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90, default=None)
+    lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
+
+    def validate_state(self, value: str) -> str:
+        if not value.isalpha():
+            raise serializers.ValidationError(_("A state is its two-letter code, like SP."))
+        return value.upper()
+
+    def validate_cep(self, value: str) -> str:
+        return normalize_cep(value)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("lat") is None) != (attrs.get("lon") is None):
+            raise serializers.ValidationError({"lat": [_("Give both lat and lon, or neither.")]})
+        return attrs
+
+
+class DeliveryIn(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=DeliveryMode.choices)
+    deadline_days = serializers.IntegerField(min_value=0, max_value=60)
+    address = AddressIn(required=False)
+    pickup_location = serializers.CharField(required=False, max_length=32)
+
+    def validate_pickup_location(self, value: str) -> Location:
+        location = _refs(self).locations.get(value)
+        if location is None or not location.active:
+            raise serializers.ValidationError(_("Unknown location %(code)s.") % {"code": value})
+        if not location.offers_pickup:
+            raise serializers.ValidationError(
+                _("%(code)s does not offer pickup.") % {"code": value}, code="pickup_not_offered"
+            )
+        return location
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["mode"] == DeliveryMode.HOME and not attrs.get("address"):
+            raise serializers.ValidationError({"address": [_("A home delivery needs an address.")]})
+        if attrs["mode"] == DeliveryMode.PICKUP and not attrs.get("pickup_location"):
+            raise serializers.ValidationError({"pickup_location": [_("A pickup needs a pickup_location.")]})
+        return attrs
+
+
+class LineIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+    qty = serializers.IntegerField(min_value=1, max_value=100_000)
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
+
+    def validate_sku(self, value: str) -> Product:
+        product = _refs(self).products.get(value)
+        if product is None or not product.active:
+            raise serializers.ValidationError(_("Unknown SKU %(sku)s.") % {"sku": value}, code="unknown_sku")
+        return product
+
+
+class OrderCreateIn(serializers.Serializer):
+    """The body of `POST /api/v1/orders/` (and one item of a bulk)."""
+
+    channel = serializers.CharField(max_length=32)
+    external_ref = serializers.CharField(max_length=64)
+    placed_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    customer = CustomerIn()
+    delivery = DeliveryIn()
+    lines = LineIn(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
+    shipping_price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False, default=Decimal("0.00")
+    )
+
+    def validate_channel(self, value: str) -> Channel:
+        channel = _refs(self).channels.get(value)
+        if channel is None or not channel.active:
+            raise serializers.ValidationError(_("Unknown channel %(code)s.") % {"code": value})
+        return channel
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        channel: Channel = attrs["channel"]
+        if channel.ref_pattern and not re.fullmatch(channel.ref_pattern, attrs["external_ref"]):
+            raise serializers.ValidationError(
+                {
+                    "external_ref": [
+                        _("%(ref)s is not a %(channel)s reference (expected %(pattern)s).")
+                        % {
+                            "ref": attrs["external_ref"],
+                            "channel": channel.code,
+                            "pattern": channel.ref_pattern,
+                        }
+                    ]
+                }
+            )
+        seen: set[str] = set()
+        for line in attrs["lines"]:
+            sku = line["sku"].sku
+            if sku in seen:
+                raise serializers.ValidationError(
+                    {
+                        "lines": [
+                            _("SKU %(sku)s appears twice; send one line with the total qty.") % {"sku": sku}
+                        ]
+                    }
+                )
+            seen.add(sku)
+        attrs.setdefault("placed_at", timezone.now())
+        return attrs
+
+
+class OrderActionReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class OrderHoldIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class OrderNoteIn(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+
+
+class OrderListQuery(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=120, default="")
+    status = serializers.ChoiceField(
+        choices=OrderStatus.choices, required=False, allow_blank=True, default=""
+    )
+    channel = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    location = serializers.CharField(required=False, allow_blank=True, max_length=32, default="")
+    placed_after = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    placed_before = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+# --- output ---------------------------------------------------------------------------------------------
+
+
+class CustomerOut(serializers.Serializer):
+    name = serializers.CharField()
+    email = serializers.CharField()
+    cpf = serializers.CharField(source="document", help_text="CPF or CNPJ digits.")
+    phone = serializers.CharField()
+
+
+class AddressOut(serializers.Serializer):
+    street = serializers.CharField(source="ship_street")
+    number = serializers.CharField(source="ship_number")
+    complement = serializers.CharField(source="ship_complement")
+    district = serializers.CharField(source="ship_district")
+    city = serializers.CharField(source="ship_city")
+    state = serializers.CharField(source="ship_state")
+    cep = serializers.CharField(source="ship_cep")
+    lat = serializers.FloatField(source="ship_lat", allow_null=True)
+    lon = serializers.FloatField(source="ship_lon", allow_null=True)
+
+
+class DeliveryOut(serializers.Serializer):
+    mode = serializers.CharField(source="delivery_mode")
+    deadline_days = serializers.IntegerField()
+    promised_date = serializers.DateField(allow_null=True)
+    pickup_location = serializers.CharField(source="pickup_location.code", allow_null=True)
+    address = serializers.SerializerMethodField()
+
+    def get_address(self, order: Order) -> dict[str, Any] | None:
+        return AddressOut(order).data if order.delivery_mode == DeliveryMode.HOME else None
+
+
+class LineOut(serializers.Serializer):
+    line_no = serializers.IntegerField()
+    sku = serializers.CharField()
+    qty = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    status = serializers.CharField()
+
+
+class LinksOut(serializers.Serializer):
+    self = serializers.CharField()
+    cancel = serializers.CharField()
+    hold = serializers.CharField()
+    release = serializers.CharField()
+    notes = serializers.CharField()
+    address = serializers.CharField()
+
+
+def order_links(number: str) -> dict[str, str]:
+    base = reverse("api:order-detail", args=[number])
+    return {
+        "self": base,
+        "cancel": base + "cancel/",
+        "hold": base + "hold/",
+        "release": base + "release/",
+        "notes": base + "notes/",
+        "address": base + "address/",
+    }
+
+
+class OrderSummaryOut(serializers.Serializer):
+    """An order without its lines: what a bulk answer carries per item."""
+
+    number = serializers.CharField()
+    status = serializers.CharField()
+    channel = serializers.CharField(source="channel.code")
+    external_ref = serializers.CharField()
+    links = serializers.SerializerMethodField()
+
+    def get_links(self, order: Order) -> dict[str, str]:
+        return order_links(order.number or "")
+
+
+class OrderOut(OrderSummaryOut):
+    """An order with its customer, delivery, lines and amounts (list items and create answers)."""
+
+    placed_at = serializers.DateTimeField()
+    customer = CustomerOut()
+    delivery = DeliveryOut(source="*")
+    lines = LineOut(many=True)
+    subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class FulfilmentLineOut(serializers.Serializer):
+    line_no = serializers.IntegerField(source="order_line.line_no")
+    sku = serializers.CharField(source="order_line.sku")
+    qty = serializers.IntegerField()
+    qty_picked = serializers.IntegerField()
+    qty_short = serializers.IntegerField()
+
+
+class FulfilmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    location = serializers.CharField(source="location.code")
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    carrier_service = serializers.CharField()
+    tracking_code = serializers.CharField()
+    ship_by = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    lines = FulfilmentLineOut(many=True)
+
+
+class EventOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True)
+    data = serializers.JSONField()  # type: ignore[assignment]
+
+
+class OrderDetailOut(OrderOut):
+    fulfilments = FulfilmentOut(many=True)
+    timeline = EventOut(many=True, source="events")
+
+
+class BulkItemOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="201 created, 200 already there, 400 refused.")
+    order = OrderSummaryOut(required=False)
+    errors = serializers.DictField(required=False)  # type: ignore[assignment]
+
+
+class BulkOut(serializers.Serializer):
+    results = BulkItemOut(many=True)
+    created = serializers.IntegerField()
+    existing = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False)

@@ -1,0 +1,411 @@
+"""Orders API: create (one or a bulk), list and read, and the order actions. One view per operation.
+
+Writes validate their input, then call one service; domain errors become JSON through oms.api's handler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from oms.exceptions import DomainError
+
+from ..models import Channel, Order, OrderLine
+from ..selectors import OrderFilters, channel_list, order_get, order_list
+from ..services import (
+    AddressData,
+    CustomerData,
+    LineData,
+    OrderCreateResult,
+    order_add_note,
+    order_cancel,
+    order_change_address,
+    order_create,
+    order_hold,
+    order_release_hold,
+)
+from .parsers import BoundedJSONParser, request_data
+from .serializers import (
+    AddressIn,
+    BulkOut,
+    ErrorOut,
+    OrderActionReasonIn,
+    OrderCreateIn,
+    OrderDetailOut,
+    OrderHoldIn,
+    OrderListQuery,
+    OrderNoteIn,
+    OrderOut,
+    OrderRefs,
+    OrderSummaryOut,
+    load_refs,
+)
+
+BULK_MAX = 500
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def model_perm(name: str) -> type[BasePermission]:
+    """A permission class: authenticated and holding the model permission `name` (403 otherwise)."""
+
+    class HasModelPerm(BasePermission):
+        message = f"You need the permission {name}."
+
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return bool(request.user and request.user.is_authenticated and request.user.has_perm(name))
+
+    HasModelPerm.__name__ = f"Has_{name.replace('.', '_')}"
+    return HasModelPerm
+
+
+CanCreateOrders = model_perm("orders.add_order")
+CanViewOrders = model_perm("orders.view_order")
+CanChangeOrders = model_perm("orders.change_order")
+
+
+class OrderCursor(CursorPagination):
+    ordering = ("-placed_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > 128:
+        raise ValidationError({IDEMPOTENCY_HEADER: ["At most 128 characters."]})
+    return key or None
+
+
+def _known(refs: OrderRefs, payload: Any, key: str | None) -> Order | None:
+    """The order already taken for this payload's (channel, external_ref) or idempotency key, if any."""
+    if key and key in refs.existing_keys:
+        return refs.existing_keys[key]
+    if isinstance(payload, dict):
+        channel, ref = payload.get("channel"), payload.get("external_ref")
+        if isinstance(channel, str) and isinstance(ref, str):
+            return refs.existing.get((channel, ref))
+    return None
+
+
+def _create(data: dict[str, Any], *, key: str | None, by: Any) -> OrderCreateResult:
+    customer, delivery = data["customer"], data["delivery"]
+    address = delivery.get("address")
+    return order_create(
+        channel=data["channel"],
+        external_ref=data["external_ref"],
+        placed_at=data["placed_at"],
+        customer=CustomerData(
+            name=customer["name"], email=customer["email"], document=customer["cpf"], phone=customer["phone"]
+        ),
+        delivery_mode=delivery["mode"],
+        deadline_days=delivery["deadline_days"],
+        lines=[
+            LineData(product=ln["sku"], qty=ln["qty"], unit_price=ln["unit_price"]) for ln in data["lines"]
+        ],
+        address=AddressData(**address) if address else None,
+        pickup_location=delivery.get("pickup_location"),
+        shipping_price=data["shipping_price"],
+        idempotency_key=key,
+        by=by,
+    )
+
+
+def _with_lines(order: Order) -> Order:
+    prefetch_related_objects([order], Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
+    return order
+
+
+def _domain_errors(exc: DomainError) -> dict[str, Any]:
+    return {exc.field or "detail": [exc.message], "code": exc.code}
+
+
+class OrderListCreateView(generics.GenericAPIView):
+    """`GET /api/v1/orders/` (scoped, filtered, cursor-paginated) and `POST` (create one order)."""
+
+    parser_classes = [BoundedJSONParser]
+    pagination_class = OrderCursor
+    serializer_class = OrderOut
+    filter_backends: list[Any] = []
+
+    def get_permissions(self) -> list[BasePermission]:
+        perm = CanCreateOrders if self.request.method == "POST" else CanViewOrders
+        return [IsAuthenticated(), perm()]
+
+    def get_queryset(self) -> QuerySet[Order]:
+        query = OrderListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return order_list(
+            user=self.request.user, filters=OrderFilters(**query.validated_data)
+        ).prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[OrderListQuery],
+        responses={200: OrderOut(many=True)},
+        summary="Orders the caller may see, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(OrderOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=OrderCreateIn,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional; the same key again answers 200 with the order it created.",
+            )
+        ],
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="Already taken: the existing order, nothing written."),
+            400: OpenApiResponse(description="Field-by-field errors; nothing written."),
+            413: ErrorOut,
+        },
+        summary="Take one order in (idempotent)",
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        payload = request_data(request)
+        refs = load_refs([payload], [key] if key else [])
+        existing = _known(refs, payload, key)
+        if existing is not None:
+            return Response(OrderOut(_with_lines(existing)).data, status=status.HTTP_200_OK)
+        data = OrderCreateIn(context={"refs": refs}).run_validation(payload)
+        result = _create(data, key=key, by=request.user)
+        return Response(
+            OrderOut(_with_lines(result.order)).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class OrderBulkCreateView(APIView):
+    """`POST /api/v1/orders/bulk/`: up to 500 orders, each taken or refused on its own."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, CanCreateOrders]
+
+    @extend_schema(
+        operation_id="orders_bulk_create",
+        request=inline_serializer(
+            "OrderBulkIn",
+            {
+                "orders": OrderCreateIn(many=True),
+            },
+        ),
+        responses={200: BulkOut, 400: OpenApiResponse(description="Not a list, or more than 500 orders.")},
+        summary="Take up to 500 orders in; per-item results (201/200/400)",
+        description='The body is `{"orders": [...]}` or the bare list. Each item may carry an '
+        "`idempotency_key`. The answer lists, per index, the status and the order or the errors.",
+    )
+    def post(self, request: Request) -> Response:
+        body = request_data(request)
+        payloads = body.get("orders") if isinstance(body, dict) else body
+        if not isinstance(payloads, list):
+            raise ValidationError({"orders": ["Send a list of orders."]})
+        if len(payloads) > BULK_MAX:
+            raise ValidationError(
+                {"orders": [f"At most {BULK_MAX} orders per request; got {len(payloads)}."]}
+            )
+        keys = [_item_key(p) for p in payloads]
+        refs = load_refs(payloads, [k for k in keys if k])
+        serializer = OrderCreateIn(context={"refs": refs})
+        results: list[dict[str, Any]] = []
+        counts = {"created": 0, "existing": 0, "failed": 0}
+        # One transaction for the batch (one commit instead of 500); each order is its own savepoint inside
+        # order_create, so a refused order leaves the others untouched.
+        with transaction.atomic():
+            for index, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
+                item = self._one(serializer, refs, payload, key, request.user)
+                item["index"] = index
+                counts[{201: "created", 200: "existing"}.get(item["status"], "failed")] += 1
+                results.append(item)
+        return Response({"results": results, **counts}, status=status.HTTP_200_OK)
+
+    @staticmethod
+    def _one(
+        serializer: OrderCreateIn, refs: OrderRefs, payload: Any, key: str | None, user: Any
+    ) -> dict[str, Any]:
+        existing = _known(refs, payload, key)
+        if existing is not None:
+            return {"status": 200, "order": OrderSummaryOut(existing).data}
+        try:
+            data = serializer.run_validation(payload)
+            result = _create(data, key=key, by=user)
+        except serializers.ValidationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+            return {"status": 400, "errors": detail}
+        except DomainError as exc:
+            return {"status": exc.status_code, "errors": _domain_errors(exc)}
+        order = result.order
+        # A later item of this batch with the same reference is answered from here.
+        refs.existing[(order.channel.code, order.external_ref)] = order
+        if key:
+            refs.existing_keys[key] = order
+        return {"status": 201 if result.created else 200, "order": OrderSummaryOut(order).data}
+
+
+def _item_key(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        key = payload.get("idempotency_key")
+        if isinstance(key, str) and 0 < len(key) <= 128:
+            return key
+    return None
+
+
+def _get_in_scope(request: Request, number: str) -> Order:
+    try:
+        return order_get(user=request.user, number=number)
+    except Order.DoesNotExist:
+        raise Http404 from None
+
+
+class OrderDetailView(APIView):
+    """`GET /api/v1/orders/{number}/`: lines, fulfilments and the timeline; 404 outside the caller's scope."""
+
+    permission_classes = [IsAuthenticated, CanViewOrders]
+
+    @extend_schema(operation_id="orders_retrieve", responses={200: OrderDetailOut, 404: ErrorOut})
+    def get(self, request: Request, number: str) -> Response:
+        order = _get_in_scope(request, number)
+        lines = sorted(order.lines.all(), key=lambda ln: ln.line_no)
+        by_id = {line.pk: line for line in lines}
+        for fulfilment in order.fulfilments.all():
+            for fl in fulfilment.lines.all():
+                fl.order_line = by_id[fl.order_line_id]  # already loaded: no query per line
+        order._prefetched_objects_cache["lines"] = lines  # type: ignore[attr-defined]
+        return Response(OrderDetailOut(order).data)
+
+
+class _OrderActionView(APIView):
+    """Base of the order actions: `orders.change_order` (403), the order in scope (404), one service."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, CanChangeOrders]
+    input_serializer: type[serializers.Serializer] | None = None
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        raise NotImplementedError
+
+    def post(self, request: Request, number: str) -> Response:
+        data: dict[str, Any] = {}
+        if self.input_serializer is not None:
+            body = self.input_serializer(data=request_data(request))
+            body.is_valid(raise_exception=True)
+            data = dict(body.validated_data)
+        order = _get_in_scope(request, number)
+        self.act(order, data, request.user)
+        return Response(
+            OrderOut(
+                _with_lines(
+                    Order.objects.select_related("channel", "customer", "pickup_location").get(pk=order.pk)
+                )
+            ).data
+        )
+
+
+_ACTION_RESPONSES = {
+    200: OrderOut,
+    403: ErrorOut,
+    404: ErrorOut,
+    409: OpenApiResponse(ErrorOut, description="Not allowed in the order's current status."),
+}
+
+
+class OrderCancelView(_OrderActionView):
+    input_serializer = OrderActionReasonIn
+
+    @extend_schema(operation_id="orders_cancel", request=OrderActionReasonIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return super().post(request, number)
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        return order_cancel(order=order, by=user, reason=data["reason"])
+
+
+class OrderHoldView(_OrderActionView):
+    input_serializer = OrderHoldIn
+
+    @extend_schema(operation_id="orders_hold", request=OrderHoldIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return super().post(request, number)
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        return order_hold(order=order, by=user, reason=data["reason"])
+
+
+class OrderReleaseView(_OrderActionView):
+    @extend_schema(operation_id="orders_release", request=None, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return super().post(request, number)
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        return order_release_hold(order=order, by=user)
+
+
+class OrderNoteView(_OrderActionView):
+    input_serializer = OrderNoteIn
+
+    @extend_schema(operation_id="orders_add_note", request=OrderNoteIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return super().post(request, number)
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        return order_add_note(order=order, text=data["text"], by=user)
+
+
+class OrderAddressView(_OrderActionView):
+    input_serializer = AddressIn
+
+    @extend_schema(operation_id="orders_change_address", request=AddressIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return super().post(request, number)
+
+    def act(self, order: Order, data: dict[str, Any], user: Any) -> Any:
+        return order_change_address(order=order, address=AddressData(**data), by=user)
+
+
+# --- reference data: channels -------------------------------------------------------------------------
+
+
+class ChannelOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    active = serializers.BooleanField()
+
+
+class CodeCursor(CursorPagination):
+    ordering = "code"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ChannelListView(generics.ListAPIView):
+    """`GET /api/v1/channels/`: the channels the caller sees (all for admins and CS, managed ones for
+    managers). Filter: `kind`."""
+
+    serializer_class = ChannelOut
+    pagination_class = CodeCursor
+    permission_classes = [IsAuthenticated, model_perm("orders.view_channel")]
+    filterset_fields = ["kind", "active"]
+
+    def get_queryset(self) -> QuerySet[Channel]:
+        return channel_list(user=self.request.user)

@@ -1,0 +1,82 @@
+"""API keys: `Authorization: Api-Key <key>` acts as the key's user; revoked and wrong keys are refused;
+`manage.py create_api_key` issues one."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.management import CommandError, call_command
+
+from oms.models import ApiKey
+from oms.roles import Role
+from tests.factories import ChannelFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def integration(roles):
+    """An ERP's user: customer service (reads every order) plus taking orders in."""
+    user: Any = UserFactory(username="erp")
+    user.groups.add(Group.objects.get(name=Role.CUSTOMER_SERVICE))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_order", "add_order"]))
+    return user
+
+
+def test_a_valid_key_acts_as_its_user(client, integration):
+    _obj, key = ApiKey.objects.create_key(name="erp", user=integration)
+    response = client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    assert ApiKey.objects.get().last_used_at is not None
+
+
+def test_a_key_without_the_right_is_403(client, roles):
+    user: Any = UserFactory(username="nobody")
+    _obj, key = ApiKey.objects.create_key(name="nobody", user=user)
+    assert client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 403
+
+
+def test_a_revoked_key_is_refused(client, integration):
+    obj, key = ApiKey.objects.create_key(name="erp", user=integration)
+    obj.revoked = True
+    obj.save()
+    response = client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+    assert response.status_code in (401, 403)
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("header", ["Api-Key wrong.key", "Api-Key ", "Api-Key abc.def.ghi"])
+def test_a_wrong_key_is_401(client, integration, header):
+    ApiKey.objects.create_key(name="erp", user=integration)
+    response = client.get("/api/v1/orders/", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+
+
+def test_a_key_of_a_deactivated_user_is_refused(client, integration):
+    _obj, key = ApiKey.objects.create_key(name="erp", user=integration)
+    integration.is_active = False
+    integration.save()
+    assert client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 401
+
+
+def test_create_api_key_prints_a_working_key_once(client, integration):
+    ChannelFactory()
+    out = StringIO()
+    call_command("create_api_key", "erp", "--name", "ERP prod", stdout=out)
+    lines = out.getvalue().splitlines()
+    key = lines[1].strip()
+    obj = ApiKey.objects.get()
+    assert obj.name == "ERP prod" and obj.user == integration and obj.prefix in lines[0]
+    assert key.startswith(obj.prefix) and not obj.hashed_key.endswith(key)
+    assert client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}").status_code == 200
+
+
+def test_create_api_key_refuses_an_unknown_user(db):
+    with pytest.raises(CommandError, match="No user named 'ghost'"):
+        call_command("create_api_key", "ghost", stdout=StringIO())
+    assert not ApiKey.objects.exists()

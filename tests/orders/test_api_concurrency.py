@@ -1,0 +1,62 @@
+"""The same order sent by 10 clients at once is taken exactly once (real threads, real transactions)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from rest_framework.test import APIClient
+
+from oms.celery import app as celery_app
+from orders.models import Order, OrderLine
+from orders.services import ROUTE_TASK
+from tests.factories import ChannelFactory, ProductFactory, UserFactory
+
+from .test_api import ORDERS, base_payload
+
+
+@pytest.fixture
+def no_routing_task_yet(monkeypatch):
+    # Routing runs after commit; until its task is registered, queueing it would raise in this thread.
+    if ROUTE_TASK not in celery_app.tasks:
+        monkeypatch.setattr("oms.queue.send_task_now", lambda *args, **kwargs: None)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("header", [False, True], ids=["same reference", "same idempotency key"])
+def test_ten_clients_sending_the_same_order_make_one(no_routing_task_yet, header):
+    ChannelFactory(code="web")
+    ProductFactory(sku="CAM-0001-P")
+    user: Any = UserFactory(username="integration")
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["add_order", "view_order"]))
+    barrier = threading.Barrier(10)
+    answers: list[tuple[int, str]] = []
+    errors: list[BaseException] = []
+
+    def send(i: int) -> None:
+        client = APIClient()
+        client.force_authenticate(user)
+        body = base_payload("WEB-RACE" if not header else f"WEB-RACE-{i}")
+        extra = {"HTTP_IDEMPOTENCY_KEY": "race-key"} if header else {}
+        try:
+            barrier.wait(timeout=10)
+            response = client.post(ORDERS, body, format="json", **extra)
+            answers.append((response.status_code, response.json()["number"]))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
+    number = Order.objects.get().number
+    assert sorted(code for code, _ in answers) == [200] * 9 + [201]
+    assert {n for _, n in answers} == {number}
