@@ -40,7 +40,7 @@ def test_ten_clients_sending_the_same_order_make_one(no_routing_task_yet, header
         client = APIClient()
         client.force_authenticate(user)
         body = base_payload("WEB-RACE" if not header else f"WEB-RACE-{i}")
-        extra = {"HTTP_IDEMPOTENCY_KEY": "race-key"} if header else {}
+        extra: dict[str, Any] = {"HTTP_IDEMPOTENCY_KEY": "race-key"} if header else {}
         try:
             barrier.wait(timeout=10)
             response = client.post(ORDERS, body, format="json", **extra)
