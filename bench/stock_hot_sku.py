@@ -127,8 +127,8 @@ def scenario(name: str, *, units: int, attempts: int, processes: int, threads: i
     from tests.factories import LocationFactory, ProductFactory
 
     run = f"{name}-{int(time.time() * 1000)}"
-    location = LocationFactory(code=f"BENCH-{run}"[:32])
-    product = ProductFactory(sku=f"BENCH-{run}"[:40], ean=None)
+    location: Any = LocationFactory(code=f"BENCH-{run}"[:32])
+    product: Any = ProductFactory(sku=f"BENCH-{run}"[:40], ean=None)
     stock_set_count(location=location, product=product, on_hand=units, reason="bench")
     clients = processes * threads
     per_client = attempts // clients
@@ -204,7 +204,7 @@ def main() -> int:
         cursor.execute("SHOW fsync")
         fsync = cursor.fetchone()[0]
     print(
-        f"PostgreSQL {connection.pg_version}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs"
+        f"PostgreSQL {getattr(connection, 'pg_version', '?')}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs"
     )
 
     good = True
