@@ -203,9 +203,8 @@ def main() -> int:
         sync = cursor.fetchone()[0]
         cursor.execute("SHOW fsync")
         fsync = cursor.fetchone()[0]
-    print(
-        f"PostgreSQL {getattr(connection, 'pg_version', '?')}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs"
-    )
+    version = getattr(connection, "pg_version", "?")
+    print(f"PostgreSQL {version}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs")
 
     good = True
     shape = {"attempts": args.attempts, "processes": args.processes, "threads": args.threads}
