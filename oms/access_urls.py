@@ -1,6 +1,8 @@
-"""Users, roles, scopes, API keys, audit log (mounted at /access/); namespace "access"."""
+"""Users, roles, scopes, API keys, audit log (mounted at /access/): the `access` app's URLs.
 
-from django.urls import URLPattern
+Included by dotted path so that `oms` imports no app; the namespace comes from `access/urls.py`.
+"""
 
-app_name = "access"
-urlpatterns: list[URLPattern] = []
+from django.urls import URLResolver, include, path
+
+urlpatterns: list[URLResolver] = [path("", include("access.urls"))]

@@ -260,3 +260,17 @@ if DATABASE_URL and os.environ.get("TEST_DATABASE_NAME"):
 
 # --- access (login throttling, API rate limits, probe logging): settings owned by the access work ---
 
+INSTALLED_APPS += ["access"]
+# After authentication (it needs the user), outermost of the rest: it sees the final status of every view.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "oms.middleware.DeniedProbeMiddleware",
+)
+# API rate limits per API key, per user (session) and per address (anonymous); "N/second|minute|hour|day".
+# A key's default is sized for a channel's peak import (1,000 requests/s); lower it per deployment.
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["oms.throttling.ApiRateThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "api_key": os.environ.get("API_RATE_PER_KEY", "60000/min"),
+    "user": os.environ.get("API_RATE_PER_USER", "1200/min"),
+    "anon": os.environ.get("API_RATE_ANON", "60/min"),
+}

@@ -1,0 +1,63 @@
+"""API rate limits: per API key, per user, per address; a tight rate answers 429."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import Client, override_settings
+
+from oms.models import ApiKey
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = "/api/v1/schema/"
+
+
+def _tight(**rates: str) -> dict:
+    return {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": None, "user": None, "anon": None, **rates},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_buckets():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_per_key_rate_answers_429_and_each_key_has_its_own_bucket(cs_user):
+    _k1, first = ApiKey.objects.create_key(user=cs_user, name="one")
+    _k2, second = ApiKey.objects.create_key(user=cs_user, name="two")
+    client = Client()
+    with override_settings(REST_FRAMEWORK=_tight(api_key="2/min")):
+        assert client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {first}").status_code == 200
+        assert client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {first}").status_code == 200
+        refused = client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {first}")
+        assert refused.status_code == 429
+        assert int(refused["Retry-After"]) > 0
+        assert client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {second}").status_code == 200
+
+
+def test_per_user_rate_for_browser_sessions(cs_user, store_user):
+    client, other = Client(), Client()
+    client.force_login(cs_user)
+    other.force_login(store_user)
+    with override_settings(REST_FRAMEWORK=_tight(user="1/min")):
+        assert client.get(SCHEMA).status_code == 200
+        assert client.get(SCHEMA).status_code == 429
+        assert other.get(SCHEMA).status_code == 200
+
+
+def test_anonymous_rate(db):
+    with override_settings(REST_FRAMEWORK=_tight(anon="1/min")):
+        assert Client().get(SCHEMA).status_code == 200
+        assert Client().get(SCHEMA).status_code == 429
+
+
+def test_default_rates_are_configured():
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    assert set(rates) == {"api_key", "user", "anon"}
+    assert "oms.throttling.ApiRateThrottle" in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]

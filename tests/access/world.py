@@ -1,0 +1,162 @@
+"""A small retailer to test scoping against: two stores in two regions, a DC, two channels, one user per role.
+
+- store A (region "reg-a") and store B (region "reg-b"), DC (region "reg-dc"); channels web and marketplace;
+- store staff tied to A, warehouse staff tied to the DC, a manager tied to channel web and region reg-a;
+- orders (marketplace, home delivery): one fulfilled at A, one at B, one at the DC; plus a web order at B
+  (the manager sees it through the channel, store A does not).
+Each role has an object inside its scope and one outside (for customer service and admins both are visible).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from inventory.models import Location, Product, Region
+from oms.models import ApiKey
+from oms.roles import Role, setup_roles
+from orders.models import Channel, Fulfilment, FulfilmentLine, Order
+from orders.services import AddressData, CustomerData, LineData, order_create
+from tests.factories import (
+    ChannelFactory,
+    DCFactory,
+    LocationFactory,
+    ProductFactory,
+    StockFactory,
+    UserFactory,
+)
+
+ROLES = ("anonymous", Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF, Role.MANAGER, Role.ADMIN)
+PASSWORD = "correct-horse-battery"
+
+ADDRESS = AddressData(
+    street="Av. Paulista",
+    number="1578",
+    district="Bela Vista",
+    city="São Paulo",
+    state="SP",
+    cep="01310200",
+    lat=-23.5614,
+    lon=-46.6559,
+)
+
+
+@dataclass
+class World:
+    store_a: Location
+    store_b: Location
+    dc: Location
+    region_a: Region
+    region_b: Region
+    web: Channel
+    marketplace: Channel
+    product: Product
+    order_a: Order
+    order_b: Order
+    order_dc: Order
+    order_web_b: Order
+    users: dict[str, Any]
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def inside(self, role: str) -> dict[str, Any]:
+        """The objects inside a role's scope (an order, its fulfilment, a location)."""
+        order = {Role.WAREHOUSE_STAFF: self.order_dc}.get(role, self.order_a)
+        location = {Role.WAREHOUSE_STAFF: self.dc}.get(role, self.store_a)
+        return {"order": order, "location": location, "fulfilment": order.fulfilments.first()}
+
+    def outside(self, role: str) -> dict[str, Any]:
+        """Objects outside the scope of staff and managers (customer service and admins see them too)."""
+        return {
+            "order": self.order_b,
+            "location": self.store_b,
+            "fulfilment": self.order_b.fulfilments.first(),
+        }
+
+    def visible_orders(self, role: str) -> set[str | None]:
+        everything = {o.number for o in (self.order_a, self.order_b, self.order_dc, self.order_web_b)}
+        return {
+            Role.CUSTOMER_SERVICE: everything,
+            Role.ADMIN: everything,
+            Role.STORE_STAFF: {self.order_a.number},
+            Role.WAREHOUSE_STAFF: {self.order_dc.number},
+            Role.MANAGER: {self.order_a.number, self.order_web_b.number},
+        }[role]
+
+    def visible_locations(self, role: str) -> set[str]:
+        everything = {self.store_a.code, self.store_b.code, self.dc.code}
+        return {
+            Role.CUSTOMER_SERVICE: everything,
+            Role.ADMIN: everything,
+            Role.STORE_STAFF: {self.store_a.code},
+            Role.WAREHOUSE_STAFF: {self.dc.code},
+            Role.MANAGER: {self.store_a.code},
+        }[role]
+
+
+def _order(channel: Channel, ref: str, product: Product, at: Location) -> Order:
+    order = order_create(
+        channel=channel,
+        external_ref=ref,
+        placed_at=timezone.now() - dt.timedelta(hours=1),
+        customer=CustomerData(name="Ana Souza", email="ana@example.com", document="52998224725"),
+        delivery_mode="home",
+        deadline_days=3,
+        lines=[LineData(product=product, qty=1, unit_price=Decimal("59.90"))],
+        address=ADDRESS,
+    ).order
+    fulfilment = Fulfilment.objects.create(order=order, location=at, kind="ship")
+    FulfilmentLine.objects.create(fulfilment=fulfilment, order_line=order.lines.get(), qty=1)
+    return order
+
+
+def build_world(*, with_keys: bool = False) -> World:
+    setup_roles()
+    region_a = Region.objects.create(code="reg-a", name="Região A")
+    region_b = Region.objects.create(code="reg-b", name="Região B")
+    store_a: Any = LocationFactory(code="LJ-A-01", region="reg-a")
+    store_b: Any = LocationFactory(code="LJ-B-01", region="reg-b")
+    dc: Any = DCFactory(code="CD-01", region="reg-dc")
+    web: Any = ChannelFactory(code="web", name="Site", kind="site")
+    marketplace: Any = ChannelFactory(code="marketplace", name="Marketplace", kind="marketplace")
+    product: Any = ProductFactory(sku="CAM-0001-P")
+    for location in (store_a, store_b, dc):
+        StockFactory(location=location, product=product, on_hand=50)
+
+    users: dict[str, Any] = {"anonymous": None}
+    for role in ROLES[1:]:
+        user: Any = UserFactory(username=f"w-{role}", password=PASSWORD)
+        user.groups.add(Group.objects.get(name=role))
+        users[role] = user
+    users[Role.ADMIN].is_staff = users[Role.ADMIN].is_superuser = True
+    users[Role.ADMIN].save(update_fields=["is_staff", "is_superuser"])
+    assign_perm("inventory.work_at_location", users[Role.STORE_STAFF], store_a)
+    assign_perm("inventory.work_at_location", users[Role.WAREHOUSE_STAFF], dc)
+    assign_perm("orders.manage_channel", users[Role.MANAGER], web)
+    assign_perm("inventory.manage_region", users[Role.MANAGER], region_a)
+
+    world = World(
+        store_a=store_a,
+        store_b=store_b,
+        dc=dc,
+        region_a=region_a,
+        region_b=region_b,
+        web=web,
+        marketplace=marketplace,
+        product=product,
+        order_a=_order(marketplace, "MKT-A", product, store_a),
+        order_b=_order(marketplace, "MKT-B", product, store_b),
+        order_dc=_order(marketplace, "MKT-DC", product, dc),
+        order_web_b=_order(web, "WEB-B", product, store_b),
+        users=users,
+    )
+    if with_keys:
+        for role in ROLES[1:]:
+            _key, raw = ApiKey.objects.create_key(user=users[role], name=f"matrix {role}")
+            world.keys[role] = raw
+    return world
