@@ -1,6 +1,11 @@
 """Stock pages (mounted at /inventory/); namespace "inventory"."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from . import views
 
 app_name = "inventory"
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("", views.stock, name="stock"),
+    path("<str:location>/<str:sku>/", views.ledger, name="ledger"),
+]

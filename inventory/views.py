@@ -1,0 +1,238 @@
+"""Stock pages: stock by location and SKU (searchable, HTMX), and one stock row's ledger with count/adjust.
+
+Lists page by keyset ("next" links after the last row shown, fetching one row more than the page): no
+count(*) over the stock table, so a page costs the same on ten rows or ten million.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+
+from oms.exceptions import DomainError
+
+from .forms import StockAdjustForm, StockCountForm, StockFilterForm
+from .models import StockLevel
+from .selectors import location_list, stock_list, stock_movement_list
+from .services import stock_adjust, stock_set_count
+
+STOCK_PAGE_SIZE = 50
+LEDGER_PAGE_SIZE = 50
+
+
+# --- keyset pagination (shared with the order pages) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list[Any]
+    next_cursor: str  # "" on the last page
+    first: bool  # no cursor was given (or it was unreadable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, int | str):
+        return value
+    return str(value)
+
+
+def _encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_jsonable(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, size: int) -> list[Any] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(values, list) or len(values) != size:
+        return None
+    return values
+
+
+def _attribute(obj: Model, path: str) -> Any:
+    value: Any = obj
+    for part in path.split("__"):
+        value = getattr(value, part)
+    return value
+
+
+def keyset_page(queryset: QuerySet[Any], *, ordering: Sequence[str], cursor: str, size: int) -> KeysetPage:
+    """One page of `queryset` in `ordering`, starting after the row `cursor` names.
+
+    Every field of `ordering` runs in the same direction and the last one is unique (the pk), so the
+    order is total. Fetches `size + 1` rows to know whether there is a next page; never counts. An
+    unreadable cursor gives the first page (never an error).
+    """
+    descending = ordering[0].startswith("-")
+    fields = [name.lstrip("-") for name in ordering]
+    ordered = queryset.order_by(*ordering)
+    values = _decode_cursor(cursor, len(fields))
+    page = ordered
+    if values is not None:
+        op = "lt" if descending else "gt"
+        after = Q()
+        for i, name in enumerate(fields):
+            equal = {fields[j]: values[j] for j in range(i)}
+            after |= Q(**equal, **{f"{name}__{op}": values[i]})
+        try:
+            # The leading-column bound (<= / >=) lets the database range-scan the index on that column.
+            page = ordered.filter(Q(**{f"{fields[0]}__{op}e": values[0]}) & after)
+        except (ValidationError, ValueError, TypeError):
+            values, page = None, ordered
+    rows = list(page[: size + 1])
+    next_cursor = ""
+    if len(rows) > size:
+        next_cursor = _encode_cursor([_attribute(rows[size - 1], name) for name in fields])
+    return KeysetPage(rows[:size], next_cursor, values is None)
+
+
+def next_page_query(request: HttpRequest, cursor: str, *, param: str = "after") -> str:
+    """The current query string with the page cursor replaced: the "next" link keeps every filter."""
+    if not cursor:
+        return ""
+    params = request.GET.copy()
+    params[param] = cursor
+    return params.urlencode()
+
+
+def first_page_query(request: HttpRequest, *, param: str = "after") -> str:
+    """The current query string without the page cursor."""
+    params = request.GET.copy()
+    params.pop(param, None)
+    return params.urlencode()
+
+
+def wants_partial(request: HttpRequest) -> bool:
+    """An HTMX refresh of the results (not a history restore, which needs the whole page)."""
+    htmx = getattr(request, "htmx", None)
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+
+@login_required
+@permission_required("inventory.view_stocklevel", raise_exception=True)
+def stock(request: HttpRequest) -> HttpResponse:
+    """Stock by location and SKU, searchable by SKU prefix, EAN or name, filtered by one of my locations."""
+    form = StockFilterForm(request.GET, locations=location_list(user=request.user))
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if form.errors:
+        rows = KeysetPage([], "", True)
+    else:
+        rows = keyset_page(
+            stock_list(user=request.user, location=data.get("location"), query=data.get("q", "").strip()),
+            ordering=["location__code", "product__sku"],
+            cursor=request.GET.get("after", ""),
+            size=STOCK_PAGE_SIZE,
+        )
+    context = {
+        "form": form,
+        "page": rows,
+        "next_query": next_page_query(request, rows.next_cursor),
+        "first_query": first_page_query(request),
+    }
+    partial = wants_partial(request)
+    template = "inventory/_stock_results.html" if partial else "inventory/stock.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _stock_row(request: HttpRequest, location: str, sku: str) -> StockLevel:
+    """The stock row at one of the user's locations; 404 outside the user's scope."""
+    place = get_object_or_404(location_list(user=request.user), code=location)
+    row: StockLevel = get_object_or_404(stock_list(user=request.user, location=place), product__sku=sku)
+    return row
+
+
+@login_required
+@permission_required("inventory.view_stocklevel", raise_exception=True)
+def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
+    """One stock row and its ledger; staff of the location may set a count or apply an adjustment."""
+    row = _stock_row(request, location, sku)
+    can_change = request.user.has_perm("inventory.change_stocklevel")
+    count_form = StockCountForm(prefix="count")
+    adjust_form = StockAdjustForm(prefix="adjust")
+    status = 200
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied
+        action = request.POST.get("action", "")
+        form: StockCountForm | StockAdjustForm
+        if action == "count":
+            form = count_form = StockCountForm(request.POST, prefix="count")
+        elif action == "adjust":
+            form = adjust_form = StockAdjustForm(request.POST, prefix="adjust")
+        else:
+            messages.error(request, _("Unknown action."))
+            return HttpResponseRedirect(request.path)
+        if form.is_valid():
+            _apply(request, row, action, form.cleaned_data)
+            return HttpResponseRedirect(request.path)
+        status = 400
+    movements = keyset_page(
+        stock_movement_list(stock=row),
+        ordering=["-at", "-id"],
+        cursor=request.GET.get("after", ""),
+        size=LEDGER_PAGE_SIZE,
+    )
+    context = {
+        "row": row,
+        "page": movements,
+        "next_query": next_page_query(request, movements.next_cursor),
+        "first_query": first_page_query(request),
+        "can_change": can_change,
+        "count_form": count_form,
+        "adjust_form": adjust_form,
+        "stock_url": reverse("inventory:stock"),
+    }
+    return render(request, "inventory/ledger.html", context, status=status)
+
+
+def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, Any]) -> None:
+    """Call the stock service; a refused change (below reserved…) is an error message, nothing changes."""
+    try:
+        if action == "count":
+            stock_set_count(
+                location=row.location,
+                product=row.product,
+                on_hand=data["on_hand"],
+                reason=data["reason"],
+                by=request.user,
+            )
+            messages.success(request, _("Count saved."))
+        else:
+            stock_adjust(
+                location=row.location,
+                product=row.product,
+                delta=data["delta"],
+                reason=data["reason"],
+                by=request.user,
+            )
+            messages.success(request, _("Adjustment saved."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
