@@ -233,6 +233,27 @@ class Fulfilment(models.Model):
     tracking_code = models.CharField(_("tracking code"), max_length=64, blank=True, db_index=True)
     ship_by = models.DateTimeField(_("ship by"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped at"), null=True, blank=True)
+    picked_at = models.DateTimeField(_("picked at"), null=True, blank=True)
+    packed_at = models.DateTimeField(_("packed at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready for pickup at"), null=True, blank=True)
+    pickup_code = models.CharField(_("pickup code"), max_length=12, blank=True)
+    pickup_hold_days = models.PositiveSmallIntegerField(
+        _("pickup hold (days)"),
+        default=7,
+        help_text=_("Days a ready pickup waits for the customer before its units go back to stock."),
+    )
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    collected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("handed over by"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -299,3 +320,36 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class Package(models.Model):
+    """One parcel of a fulfilment, with its weight and (once shipped) its tracking code."""
+
+    fulfilment = models.ForeignKey(Fulfilment, on_delete=models.CASCADE, related_name="packages")
+    weight_g = models.PositiveIntegerField(_("weight (g)"))
+    tracking_code = models.CharField(_("tracking code"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("package")
+        verbose_name_plural = _("packages")
+        ordering = ["fulfilment", "id"]
+        constraints = [models.CheckConstraint(condition=Q(weight_g__gte=1), name="package_weight_positive")]
+
+    def __str__(self) -> str:
+        return f"F{self.fulfilment_id} {self.weight_g} g {self.tracking_code}"
+
+
+class OrderTrackingLink(models.Model):
+    """The unguessable token of an order's public tracking page (created lazily)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="tracking_link")
+    token = models.CharField(_("token"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tracking link")
+        verbose_name_plural = _("tracking links")
+
+    def __str__(self) -> str:
+        return f"tracking {self.order_id}"

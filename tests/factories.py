@@ -95,3 +95,29 @@ class ChannelFactory(factory.django.DjangoModelFactory):
     code = "web"
     name = "Site"
     kind = "site"
+
+
+def fulfilment_with_reservations(
+    *, order, location, kind="ship", lines=None, ship_by=None, status="assigned"
+):
+    """A fulfilment of `order` at `location` with one line per (order_line, qty) — all the order's lines by
+    default — and each line's units reserved there under ref f"fl:{pk}", group=order.number (as routing does).
+    Stock rows must already hold the units. Order lines become ALLOCATED."""
+    from inventory.services import stock_reserve
+    from orders.models import Fulfilment, FulfilmentLine, LineStatus
+    from orders.services import order_refresh_status
+
+    fulfilment = Fulfilment.objects.create(
+        order=order, location=location, kind=kind, ship_by=ship_by, status=status
+    )
+    pairs = lines if lines is not None else [(line, line.qty) for line in order.lines.all()]
+    for order_line, qty in pairs:
+        fl = FulfilmentLine.objects.create(fulfilment=fulfilment, order_line=order_line, qty=qty)
+        stock_reserve(
+            location=location, product=order_line.product, qty=qty, ref=fl.reservation_ref, group=order.number
+        )
+        if order_line.status == LineStatus.PENDING:
+            order_line.status = LineStatus.ALLOCATED
+            order_line.save(update_fields=["status"])
+    order_refresh_status(order=order)
+    return fulfilment

@@ -1,0 +1,192 @@
+"""Fulfilment pages: scoping (404 elsewhere), queue and pick list (flat query counts), HTMX actions, label."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from inventory.models import StockLevel
+from orders.fulfilment_views import code128_svg, code128_values
+from orders.models import FulfilmentStatus
+from orders.services import LineData
+from tests.factories import LocationFactory, ProductFactory, StockFactory, fulfilment_with_reservations
+
+pytestmark = pytest.mark.django_db
+
+FS = FulfilmentStatus
+
+
+@pytest.fixture
+def store():
+    return LocationFactory(code="LJ-SP-01")
+
+
+@pytest.fixture
+def other_store():
+    return LocationFactory(code="LJ-RJ-02")
+
+
+@pytest.fixture
+def staff(client, store_user, store):
+    assign_perm("inventory.work_at_location", store_user, store)
+    client.force_login(store_user)
+    return client
+
+
+def make_fulfilments(make_order, location, n, *, start=0):
+    product = ProductFactory()
+    StockFactory(location=location, product=product, on_hand=10_000)
+    made = []
+    for i in range(n):
+        order = make_order(
+            ref=f"Q-{location.code}-{start + i}",
+            lines=[LineData(product=product, qty=2, unit_price=Decimal("10"))],
+        )
+        made.append(
+            fulfilment_with_reservations(
+                order=order, location=location, ship_by=timezone.now() + dt.timedelta(hours=n - i)
+            )
+        )
+    return made
+
+
+def test_queue_lists_my_location_due_first(staff, make_order, store, other_store):
+    mine = make_fulfilments(make_order, store, 3)
+    make_fulfilments(make_order, other_store, 2, start=10)
+    response = staff.get(reverse("fulfilment:queue"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    numbers = [f.order.number for f in mine]
+    # Due first: the last one made has the earliest ship-by.
+    positions = [body.index(n) for n in reversed(numbers)]
+    assert positions == sorted(positions)
+    assert body.count('data-testid="queue-item"') == 3
+    assert 'data-testid="count-assigned"' in body
+
+
+def test_queue_filters_by_status_and_mode(staff, make_order, store, store_user):
+    made = make_fulfilments(make_order, store, 3)
+    staff.post(reverse("fulfilment:act", args=[made[0].pk, "start"]))
+    body = staff.get(reverse("fulfilment:queue"), {"status": "picking"}).content.decode()
+    assert body.count('data-testid="queue-item"') == 1 and made[0].order.number in body
+    body = staff.get(reverse("fulfilment:queue"), {"mode": "pickup"}).content.decode()
+    assert 'data-testid="queue-empty"' in body
+
+
+def test_queue_of_another_location_is_404(staff, other_store):
+    assert staff.get(reverse("fulfilment:queue"), {"location": other_store.code}).status_code == 404
+
+
+def test_customer_service_cannot_act(client, cs_user):
+    client.force_login(cs_user)
+    assert client.get(reverse("fulfilment:queue")).status_code == 403
+
+
+def test_another_locations_fulfilment_is_404_everywhere(staff, make_order, other_store):
+    theirs = make_fulfilments(make_order, other_store, 1)[0]
+    assert staff.get(reverse("fulfilment:detail", args=[theirs.pk])).status_code == 404
+    assert staff.get(reverse("fulfilment:label", args=[theirs.pk])).status_code == 404
+    assert staff.post(reverse("fulfilment:act", args=[theirs.pk, "start"])).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == FS.ASSIGNED
+
+
+def _queries(client, url, params=None):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_queue_and_picklist_query_counts_stay_flat(staff, make_order, store):
+    few = make_fulfilments(make_order, store, 5)
+    url = reverse("fulfilment:queue")
+    small_queue = _queries(staff, url)
+    small_pick = _queries(staff, reverse("fulfilment:picklist"), {"f": [f.pk for f in few]})
+    many = few + make_fulfilments(make_order, store, 195, start=100)
+    big_queue = _queries(staff, url)
+    big_pick = _queries(staff, reverse("fulfilment:picklist"), {"f": [f.pk for f in many]})
+    assert small_queue == big_queue
+    assert small_pick == big_pick
+    assert big_queue <= 15
+
+
+def test_picklist_groups_by_sku(staff, make_order, store):
+    a, b = ProductFactory(sku="AAA-1"), ProductFactory(sku="BBB-2")
+    for p in (a, b):
+        StockFactory(location=store, product=p, on_hand=50)
+    o1 = make_order(
+        ref="P1",
+        lines=[
+            LineData(product=b, qty=1, unit_price=Decimal("1")),
+            LineData(product=a, qty=2, unit_price=Decimal("1")),
+        ],
+    )
+    o2 = make_order(ref="P2", lines=[LineData(product=a, qty=3, unit_price=Decimal("1"))])
+    f1 = fulfilment_with_reservations(order=o1, location=store)
+    f2 = fulfilment_with_reservations(order=o2, location=store)
+    response = staff.get(reverse("fulfilment:picklist"), {"f": [f1.pk, f2.pk]})
+    groups = response.context["groups"]
+    assert [(g["sku"], g["qty"]) for g in groups] == [("AAA-1", 5), ("BBB-2", 1)]
+    assert response.context["units"] == 6
+
+
+def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_user, monkeypatch):
+    monkeypatch.setattr("oms.queue.send_task_now", lambda *a, **k: None)
+    product = ProductFactory(sku="CAM-9-P", ean="7891234567895")
+    StockFactory(location=store, product=product, on_hand=10)
+    order = make_order(lines=[LineData(product=product, qty=3, unit_price=Decimal("1"))])
+    f = fulfilment_with_reservations(order=order, location=store)
+    hx = {"HTTP_HX_REQUEST": "true"}
+    act = lambda name, **data: staff.post(reverse("fulfilment:act", args=[f.pk, name]), data, **hx)  # noqa: E731
+    page = staff.get(reverse("fulfilment:detail", args=[f.pk])).content.decode()
+    assert "autofocus" in page and "data-scan" in page
+    response = act("pick", code="WRONG", qty="1")
+    assert response.status_code == 200 and "is not on this fulfilment" in response.content.decode()
+    response = act("pick", code="7891234567895", qty="abc")
+    assert "whole number" in response.content.decode()
+    response = act("pick", code="7891234567895", qty="2")
+    assert 'id="fulfilment-panel"' in response.content.decode()
+    line = f.lines.get()
+    response = act("short", line=str(line.pk), missing="1", reason="damaged")
+    f.refresh_from_db()
+    assert f.status == FS.PICKED
+    act("pack", weight=["400", "300"])
+    act("ship", carrier_service="Correios SEDEX", tracking_code="", generate="1")
+    f.refresh_from_db()
+    assert f.status == FS.SHIPPED and f.tracking_code
+    level = StockLevel.objects.get(location=store, product=product)
+    assert (level.on_hand, level.reserved) == (7, 0)
+    # Without HTMX: post/redirect/get, the refusal shown as a message on the page.
+    response = staff.post(
+        reverse("fulfilment:act", args=[f.pk, "ship"]), {"carrier_service": "X"}, follow=True
+    )
+    assert response.status_code == 200 and "cannot become shipped" in response.content.decode()
+    assert staff.post(reverse("fulfilment:act", args=[f.pk, "nope"])).status_code == 404
+
+
+def test_label_page_has_the_order_number_as_code128(staff, make_order, store):
+    f = make_fulfilments(make_order, store, 1)[0]
+    response = staff.get(reverse("fulfilment:label", args=[f.pk]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<svg" in body and 'class="barcode"' in body and f.order.number in body
+    assert "style=" not in body and "<script>" not in body
+
+
+def test_code128_encoder():
+    # Code set C for an even run of digits: start C (105), pairs, checksum, per ISO/IEC 15417.
+    assert code128_values("00000042") == [105, 0, 0, 0, 42, (105 + 4 * 42) % 103]
+    assert code128_values("A1") == [104, 33, 17, (104 + 33 + 2 * 17) % 103]
+    svg = str(code128_svg("00000042"))
+    # start + 4 symbols + checksum: 6 × 3 bars, stop 4 bars.
+    assert svg.count("<rect") == 6 * 3 + 4
+    with pytest.raises(ValueError):
+        code128_values("")

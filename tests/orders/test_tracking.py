@@ -1,0 +1,65 @@
+"""The public tracking page: reached by token only, no login, nothing personal beyond the first name."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from orders.services import LineData
+from orders.services.fulfilment import (
+    fulfilment_confirm_pick,
+    fulfilment_pack,
+    fulfilment_ship,
+    tracking_link_for,
+)
+from tests.factories import LocationFactory, ProductFactory, StockFactory, fulfilment_with_reservations
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def store():
+    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
+
+
+def test_tracking_shows_status_packages_and_first_name_only(client, make_order, store, store_user):
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))])
+    f = fulfilment_with_reservations(order=order, location=store)
+    fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
+    fulfilment_pack(fulfilment=f, weights_g=[300], by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="LG123BR", by=store_user)
+    token = tracking_link_for(order).token
+    response = client.get(reverse("tracking:order", args=[token]))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Ana" in body and "Souza" not in body
+    assert "LG123BR" in body and "Loggi" in body
+    for personal in ("52998224725", "ana@example.com", "Paulista, 1578", "912345678"):
+        assert personal not in body
+    assert response["X-Robots-Tag"] == "noindex"
+
+
+def test_tracking_shows_pickup_code_only_when_ready(client, make_order, store, store_user):
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    url = reverse("tracking:order", args=[tracking_link_for(order).token])
+    assert 'data-testid="pickup-code"' not in client.get(url).content.decode()
+    fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
+    f.refresh_from_db()
+    body = client.get(url).content.decode()
+    assert f.pickup_code and f.pickup_code in body and "Loja Paulista" in body
+
+
+@pytest.mark.parametrize("token", ["x", "a" * 40, "0" * 64])
+def test_bad_token_is_404(client, token):
+    assert client.get(reverse("tracking:order", args=[token])).status_code == 404
