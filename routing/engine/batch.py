@@ -59,7 +59,11 @@ def _score(plan: Plan) -> float:
 
 
 def _improve(
-    net: Network, orders: list[Order], plans: list[Plan], policy: Policy | None, pricer: OpportunityPricer | None
+    net: Network,
+    orders: list[Order],
+    plans: list[Plan],
+    policy: Policy | None,
+    pricer: OpportunityPricer | None,
 ) -> None:
     users: dict[str, set[int]] = {}  # sku -> wave orders whose plan ships some of it
     for a, p in enumerate(plans):

@@ -2,16 +2,18 @@
 
 Taking a unit of SKU s at location L now may cost a later order: if later demand that would be served
 best from L exceeds what L has left, some of it must go to the next-best location (or be backordered),
-and the difference is the later order's *regret*. The price of the unit is the expected regret of the
-marginal later unit it displaces — a newsvendor estimate:
+and the difference is the later order's *regret*. The price of the unit is the
+expected regret it causes — a newsvendor estimate:
 
-    lambda(L, s) = E_N[ Q_L((N - x + 1/2) / N) ; N >= x ],   N ~ Poisson(m_L),
+    lambda(L, s) = P(N >= x) x mean regret of L's customers,   N ~ Poisson(m_L),
 
-where x is L's stock of s, m_L the remaining forecast demand for s times the share of customers for
-whom L is the best holder of s, and Q_L the quantile function of those customers' regrets (the ones
-with the least to lose are the ones a rationing price diverts). Customers are represented by a
-reservoir sample of *past* orders' destinations and deadlines (never later orders), so the price
-captures geography and urgency: stock near customers who want things tomorrow is worth more.
+where x is L's stock of s and m_L the remaining forecast demand for s times the share of customers
+for whom L is the best holder of s. (A rationing variant — charging only the regret of the customers
+with the least to lose — measured worse on every kit scenario tried: online, the displaced customer
+is whoever comes next, not the cheapest to divert.) Customers are represented by a reservoir sample of
+*past* orders' destinations, deadlines and line counts (never later orders), so the price captures
+geography and urgency: stock near customers who want things tomorrow is worth more, and a missing
+unit of a multi-line order costs a whole extra package.
 
 Capacity is priced the same way per location, from the units our own recent decisions took there
 (projected over the remaining forecast) against the capacity left, with the regret of the cheapest
@@ -33,10 +35,10 @@ from .order import HOME, Order
 from .plan import Plan
 from .scenario import Forecast
 
-import os
-_KL = float(os.environ.get("KL", "1"))
-_KC = float(os.environ.get("KC", "1"))
-SAMPLE_SIZE = 256  # past destinations kept as the picture of where (and how fast) demand comes from
+SAMPLE_SIZE = 512  # past destinations kept as the picture of where (and how fast) demand comes from
+SHARE_WORK = 25_600  # samples x locations walked per SKU at most (all 512 samples at 50 locations)
+STALE_EPOCHS = 3  # per-SKU shares are re-derived at most every this many epochs
+FIRST_LOOK_SAMPLES = 128  # samples walked for a SKU's first estimate
 EPOCH_CHANGES = SAMPLE_SIZE // 8  # re-derive per-SKU demand shares after this many sample changes ...
 EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks meanwhile)
 TYPICAL_KG = 0.6  # weight used to rank locations for a destination (exact weight used for costs)
@@ -74,12 +76,14 @@ class OpportunityPricer:
         self.epoch = 0
         self._changes = 0
         self._epoch_start = 0
-        self._sku_cache: dict[str, tuple[int, int, dict[str, list[float]]]] = {}
+        self._sku_cache: dict[str, tuple[int, int, dict[str, tuple[float, float]]]] = {}
         self._lam_cache: dict[tuple[str, str], tuple[int, int, float]] = {}
+        # the per-SKU walk costs samples x holders: big networks use a random part of the reservoir
+        self._share_samples = min(SAMPLE_SIZE, max(128, SHARE_WORK // max(1, len(network.locations))))
         self._recent: deque[dict[str, int]] = deque()
         self._window_units: dict[str, int] = {}
         self._cap_cache: dict[str, tuple[int, int, float]] = {}
-        self._cap_regrets: tuple[int, dict[str, list[float]]] = (-1, {})
+        self._cap_regrets: tuple[int, dict[str, float]] = (-1, {})
 
     # ------------------------------------------------------------ progress
     def remaining_share(self) -> float:
@@ -101,60 +105,70 @@ class OpportunityPricer:
         if hit is not None and hit[0] == x and hit[1] == self.epoch:
             return hit[2]
         shares = self._shares(sku, penalty)
-        regrets = shares.get(location_id)
+        served = shares.get(location_id)
         lam = 0.0
-        rem = fu * self.remaining_share() / len(self.samples)
-        if regrets:
-            lam = _marginal_regret(regrets, x, rem * len(regrets))
-        lam *= _KL
+        if served:
+            count, mean_regret = served
+            m = fu * self.remaining_share() * count / min(len(self.samples), self._share_samples)
+            lam = mean_regret * _shortfall_probability(x, m)
         self._lam_cache[key] = (x, self.epoch, lam)
         return lam
 
-    def _shares(self, sku: str, penalty: float) -> dict[str, list[float]]:
-        """For each holder of `sku`, the sorted regrets of the sampled customers it serves best."""
+    def _shares(self, sku: str, penalty: float) -> dict[str, tuple[float, float]]:
+        """For each holder of `sku`: how many sampled customers it serves best, and their mean regret
+        (what each would lose if it had to turn to its next-best holder, or backorder)."""
         holders = self.net.holders(sku)
         hit = self._sku_cache.get(sku)
-        if hit is not None and hit[0] == len(holders) and hit[1] == self.epoch:
+        if (
+            hit is not None
+            and self.epoch - hit[1] < STALE_EPOCHS
+            and abs(hit[0] - len(holders)) <= hit[0] // 10
+        ):
+            # a holder or two running out, or a few new samples, barely move the shares
             return hit[2]
         w = self.net.weight(sku)
         out: dict[str, list[float]] = {}
         split = self.net.split_penalty
-        few = len(holders) * 4 < len(self.net.locations)
-        for d in self.samples:
-            c1 = c2 = math.inf
-            l1 = None
-            marginal = 0.0
+        few = len(holders) ** 2 < 4 * len(self.net.locations)
+        inf = math.inf
+        # a SKU seen for the first time gets a quick estimate from part of the sample (decision time
+        # matters) and the full one from the next epoch on
+        n_samples = self._share_samples if hit is not None else min(self._share_samples, FIRST_LOOK_SAMPLES)
+        for d in self.samples[:n_samples]:
             if few:
                 # a rarely held SKU: look its holders up instead of walking the whole ranking
                 walk = [r for lid in holders if (r := d.by_id.get(lid)) is not None]
                 walk.sort(key=_fixed_part)
             else:
                 walk = d.ranked
+            c1 = c2 = inf  # the sampled customer's cheapest one-unit package from a holder, and the next
+            l1 = ""
+            m1 = 0.0
             for lid, fixed, pick, opts in walk:
+                if fixed > c2:
+                    break  # ranked by fixed part: nothing further can beat the second best
                 if lid not in holders:
                     continue
-                extra, rate = min(opts, key=lambda o: o[0] + o[1] * w) if len(opts) > 1 else opts[0]
+                extra, rate = opts[0]
                 c = fixed + extra + rate * w
+                for e, r in opts[1:]:
+                    if fixed + e + r * w < c:
+                        c, rate = fixed + e + r * w, r
                 if c < c1:
-                    c1, c2, l1 = c, c1, lid
-                    marginal = pick + rate * w
+                    c1, c2, l1, m1 = c, c1, lid, pick + rate * w
                 elif c < c2:
                     c2 = c
-                if c2 < math.inf and fixed > c2:
-                    break  # ranked by fixed part: nothing further can beat the second best
-            if l1 is None or c1 >= penalty:
+            if c1 >= penalty:
                 continue
-            if d.multi:
-                # the unit would have ridden in the order's package from l1: without it, an extra
-                # package (and split) or a backorder
-                regret = min(c2 + split, penalty) - marginal
-            else:
-                regret = min(c2, penalty) - c1
+            # a multi-line order's unit would have ridden in its package from l1: without it, an
+            # extra package (and split) or a backorder
+            regret = min(c2 + split, penalty) - m1 if d.multi else min(c2, penalty) - c1
             out.setdefault(l1, []).append(regret)
-        for v in out.values():
-            v.sort()
-        self._sku_cache[sku] = (len(holders), self.epoch, out)
-        return out
+        scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
+        shares = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
+        epoch = self.epoch if hit is not None else self.epoch - STALE_EPOCHS + 1
+        self._sku_cache[sku] = (len(holders), epoch, shares)
+        return shares
 
     # ------------------------------------------------------------ capacity
     def capacity_price(self, location_id: str) -> float:
@@ -166,17 +180,16 @@ class OpportunityPricer:
         mu = 0.0
         n_win = len(self._recent)
         if n_win and self.forecast.orders > 0:
-            regrets = self._capacity_regrets().get(location_id)
-            if regrets:
+            mean_regret = self._capacity_regrets().get(location_id)
+            if mean_regret:
                 rate = self._window_units.get(location_id, 0) / n_win
                 m = rate * self.forecast.orders * self.remaining_share()
-                mu = _marginal_regret(regrets, left, m)
-        mu *= _KC
+                mu = mean_regret * _shortfall_probability(left, m)
         self._cap_cache[location_id] = (left, self.epoch, mu)
         return mu
 
-    def _capacity_regrets(self) -> dict[str, list[float]]:
-        """For each location, the sorted regrets (next location with capacity minus this one, for a
+    def _capacity_regrets(self) -> dict[str, float]:
+        """For each location, the mean regret (next location with capacity minus this one, for a
         typical unit) of the sampled customers it serves best."""
         if self._cap_regrets[0] == self.epoch:
             return self._cap_regrets[1]
@@ -193,10 +206,9 @@ class OpportunityPricer:
             if len(best) == 2:
                 best.sort()
                 out.setdefault(best[0][1], []).append(best[1][0] - best[0][0])
-        for v in out.values():
-            v.sort()
-        self._cap_regrets = (self.epoch, out)
-        return out
+        means = {lid: sum(v) / len(v) for lid, v in out.items()}
+        self._cap_regrets = (self.epoch, means)
+        return means
 
     # ------------------------------------------------------------ learning
     def observe(self, order: Order, plan: Plan) -> None:
@@ -237,9 +249,8 @@ class OpportunityPricer:
                 opts, _ = home_options(loc, net.services, km, order.deadline_days)
                 if opts:
                     f0 = min(o.fixed for o in opts)
-                    ranked.append(
-                        (lid, f0 + loc.pick_cost, loc.pick_cost, tuple((o.fixed - f0, o.per_kg) for o in opts))
-                    )
+                    extras = tuple((o.fixed - f0, o.per_kg) for o in opts)
+                    ranked.append((lid, f0 + loc.pick_cost, loc.pick_cost, extras))
         else:
             store_id = order.pickup_location
             assert store_id is not None
@@ -257,32 +268,18 @@ class OpportunityPricer:
         return _Dest(ranked, len(order.lines) > 1)
 
 
-def _marginal_regret(regrets: list[float], x: int, m: float) -> float:
-    """E[Q((N - x + 1/2) / N); N >= x] for N ~ Poisson(m), Q the empirical quantile of `regrets`:
-    the expected regret of the later unit displaced by taking one of the x units left now."""
-    if m <= 0 or not regrets or x < 1:
-        return 0.0
+def _shortfall_probability(x: int, m: float) -> float:
+    """P(N >= x) for N ~ Poisson(m): the chance later demand wants the x-th unit left."""
+    if m <= 0 or x < 1:
+        return 0.0 if x >= 1 else 1.0
     sd = math.sqrt(m)
     if x > m + 6.0 * sd + 5.0:
         return 0.0
-    k = len(regrets)
-
-    def q(n: float) -> float:
-        return regrets[min(k - 1, max(0, int((n - x + 0.5) / n * k)))]
-
     if m > 60.0:
-        # normal approximation: average over nine equally likely quantiles of N
-        return sum(q(n) for z in _Z9 if (n := m + z * sd) >= x) / len(_Z9)
-    p = math.exp(-m + x * math.log(m) - math.lgamma(x + 1))
-    total = 0.0
-    n = x
-    stop = m + 6.0 * sd + 5.0
-    while n <= stop:
-        total += p * q(n)
-        n += 1
+        return 0.5 * math.erfc((x - 0.5 - m) / (sd * math.sqrt(2.0)))
+    p = math.exp(-m)
+    cdf = p
+    for n in range(1, x):
         p *= m / n
-    return total
-
-
-# nine equally likely standard-normal quantiles (midpoints of ninths)
-_Z9 = (-1.593, -0.967, -0.589, -0.282, 0.0, 0.282, 0.589, 0.967, 1.593)
+        cdf += p
+    return max(0.0, 1.0 - cdf)

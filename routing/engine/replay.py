@@ -34,9 +34,12 @@ class ReplayStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "orders": self.orders, "total_cost": round(self.total_cost, 2),
-            "unfilled_units": self.unfilled_units, "packages": self.packages,
-            "elapsed_s": round(self.elapsed_s, 3), "latency_p50_ms": round(self.percentile(50), 3),
+            "orders": self.orders,
+            "total_cost": round(self.total_cost, 2),
+            "unfilled_units": self.unfilled_units,
+            "packages": self.packages,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "latency_p50_ms": round(self.percentile(50), 3),
             "latency_p99_ms": round(self.percentile(99), 3),
         }
 

@@ -36,26 +36,40 @@ def load_scenario(doc: dict[str, Any]) -> Scenario:
         raise ValueError(f"scenario format must be {SCENARIO_FORMAT!r}")
     locations = build_locations(
         Location(
-            id=loc["id"], kind=loc["kind"], lat=float(loc["lat"]), lon=float(loc["lon"]),
-            ships=bool(loc["ships"]), pickup=bool(loc["pickup"]),
-            processing_days=int(loc["processing_days"]), handling_cost=float(loc["handling_cost"]),
-            pick_cost=float(loc["pick_cost"]), capacity_left=int(loc["capacity_units"]),
+            id=loc["id"],
+            kind=loc["kind"],
+            lat=float(loc["lat"]),
+            lon=float(loc["lon"]),
+            ships=bool(loc["ships"]),
+            pickup=bool(loc["pickup"]),
+            processing_days=int(loc["processing_days"]),
+            handling_cost=float(loc["handling_cost"]),
+            pick_cost=float(loc["pick_cost"]),
+            capacity_left=int(loc["capacity_units"]),
         )
         for loc in doc["locations"]
     )
     services = tuple(
         Service(
-            id=sv["id"], base=float(sv["base"]), per_km=float(sv["per_km"]), per_kg=float(sv["per_kg"]),
-            days_base=int(sv["days_base"]), km_per_day=_opt_float(sv.get("km_per_day")),
-            max_km=_opt_float(sv.get("max_km")), from_kinds=frozenset(sv["from_kinds"]),
+            id=sv["id"],
+            base=float(sv["base"]),
+            per_km=float(sv["per_km"]),
+            per_kg=float(sv["per_kg"]),
+            days_base=int(sv["days_base"]),
+            km_per_day=_opt_float(sv.get("km_per_day")),
+            max_km=_opt_float(sv.get("max_km")),
+            from_kinds=frozenset(sv["from_kinds"]),
             carrier=sv.get("carrier", ""),
         )
         for sv in doc["services"]
     )
     tr = doc["transfer"]
     transfer = TransferTerms(
-        base=float(tr["base"]), per_km=float(tr["per_km"]), per_kg=float(tr["per_kg"]),
-        days_base=int(tr["days_base"]), km_per_day=_opt_float(tr.get("km_per_day")),
+        base=float(tr["base"]),
+        per_km=float(tr["per_km"]),
+        per_kg=float(tr["per_kg"]),
+        days_base=int(tr["days_base"]),
+        km_per_day=_opt_float(tr.get("km_per_day")),
     )
     up = doc["unfilled_penalty"]
     stock: dict[tuple[str, str], int] = {}
@@ -63,10 +77,14 @@ def load_scenario(doc: dict[str, Any]) -> Scenario:
         if units > 0:
             stock[(lid, sku)] = int(units)
     network = Network(
-        locations=locations, services=services, transfer=transfer, road_factor=float(doc["road_factor"]),
+        locations=locations,
+        services=services,
+        transfer=transfer,
+        road_factor=float(doc["road_factor"]),
         split_penalty=float(doc["split_penalty"]),
         unfilled=UnfilledPenalty(float(up["per_unit"]), float(up["price_fraction"])),
-        stock=stock, sku_weight={s["id"]: float(s["weight_kg"]) for s in doc.get("skus", [])},
+        stock=stock,
+        sku_weight={s["id"]: float(s["weight_kg"]) for s in doc.get("skus", [])},
     )
     orders = [order_from_dict(o) for o in doc.get("orders", [])]
     fc = doc.get("forecast")
@@ -82,10 +100,14 @@ def load_scenario(doc: dict[str, Any]) -> Scenario:
 def order_from_dict(o: dict[str, Any]) -> Order:
     """An Order from a scenario order object."""
     return Order(
-        id=o["id"], mode=o["mode"], deadline_days=int(o["deadline_days"]),
+        id=o["id"],
+        mode=o["mode"],
+        deadline_days=int(o["deadline_days"]),
         lines=tuple(OrderLine(ln["sku"], int(ln["qty"]), float(ln["price"])) for ln in o["lines"]),
-        lat=_opt_float(o.get("lat")), lon=_opt_float(o.get("lon")),
-        pickup_location=o.get("pickup_location"), wave=o.get("wave"),
+        lat=_opt_float(o.get("lat")),
+        lon=_opt_float(o.get("lon")),
+        pickup_location=o.get("pickup_location"),
+        wave=o.get("wave"),
     )
 
 

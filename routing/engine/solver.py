@@ -15,12 +15,13 @@ always the real ones, computed term by term like the referee.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
 from .costs import Option, best_option, home_options, local_option, transfer_option
 from .geo import road_km
-from .network import Location, Network, reserved_for_walkins
+from .network import DC, Location, Network, reserved_for_walkins
 from .order import DEFAULT_POLICY, HOME, Order, Policy
 from .plan import (
     CHOSEN,
@@ -37,10 +38,11 @@ from .plan import (
 )
 
 DEFAULT_MAX_PACKAGES = 4
-MAX_EVALUATIONS = 4000
+CANDIDATE_LIMIT = 40  # locations priced per order: all DCs plus the nearest stores holding a line
+MAX_EVALUATIONS = 4000  # latency guard: the bound normally stops the search far earlier
 POOL_SIZE = 10  # all candidates may combine when there are no more than this
 POOL_WHOLE = 5  # else: the best single-package locations ...
-POOL_PER_LINE = 3  # ... plus the cheapest senders of each line  # latency guard: the bound normally stops the search far earlier
+POOL_PER_LINE = 3  # ... plus the cheapest senders of each line
 
 
 class Prices(Protocol):
@@ -90,9 +92,7 @@ def route_order(
 
 
 class _Context:
-    def __init__(
-        self, net: Network, order: Order, pol: Policy, prices: Prices | None, explain: bool
-    ) -> None:
+    def __init__(self, net: Network, order: Order, pol: Policy, prices: Prices | None, explain: bool) -> None:
         self.net = net
         self.order = order
         self.pol = pol
@@ -113,6 +113,8 @@ class _Context:
             self.store = net.locations[order.pickup_location]
             self.extra = self.store.handling_cost
         self.evaluations = 0
+        self.no_stock = 0
+        self.beyond = 0  # farther stores holding a line, not priced
 
     # ------------------------------------------------------------ candidates
     def candidates(self) -> list[_Cand]:
@@ -122,6 +124,9 @@ class _Context:
             seen |= net.holders(s)
         index = net.locations
         ids = sorted(seen, key=net.rank)
+        self.no_stock = len(net.locations) - len(ids)
+        if len(ids) > CANDIDATE_LIMIT:
+            ids = self.nearest(ids)
         cands: list[_Cand] = []
         for lid in ids:
             loc = index[lid]
@@ -167,9 +172,33 @@ class _Context:
                 else:
                     c.unit.append(0.0)
             cands.append(c)
-        if self.explain:
-            self.no_stock = len(net.locations) - len(ids)
         return cands
+
+    def nearest(self, ids: list[str]) -> list[str]:
+        """Every DC plus the stores nearest the destination, CANDIDATE_LIMIT in all (ranked by a
+        flat-earth distance, cheap and monotone enough for ranking); the rest are not priced."""
+        net = self.net
+        if self.home:
+            lat0, lon0 = self.order.lat, self.order.lon
+        else:
+            assert self.store is not None
+            lat0, lon0 = self.store.lat, self.store.lon
+        assert lat0 is not None and lon0 is not None
+        k = math.cos(math.radians(lat0))
+        keep = [lid for lid in ids if net.locations[lid].kind == DC]
+        stores = []
+        for lid in ids:
+            loc = net.locations[lid]
+            if loc.kind != DC:
+                dx = (loc.lon - lon0) * k
+                dy = loc.lat - lat0
+                stores.append((dx * dx + dy * dy, net.rank(lid), lid))
+        stores.sort()
+        room = max(0, CANDIDATE_LIMIT - len(keep))
+        keep += [lid for _, _, lid in stores[:room]]
+        if self.explain:
+            self.beyond = len(stores) - room if len(stores) > room else 0
+        return sorted(keep, key=net.rank)
 
     # ------------------------------------------------------------ search
     def solve(self) -> Plan:
@@ -234,7 +263,9 @@ class _Context:
             est = c.fmin
             for i in range(len(qty)):
                 if c.supply[i] > 0:
-                    est += c.supply[i] * min(pen[i], c.unit[i] + c.rmin * w[i]) + (qty[i] - c.supply[i]) * pen[i]
+                    est += (
+                        c.supply[i] * min(pen[i], c.unit[i] + c.rmin * w[i]) + (qty[i] - c.supply[i]) * pen[i]
+                    )
                 else:
                     est += qty[i] * pen[i]
             whole.append((est, n))
@@ -250,9 +281,7 @@ class _Context:
             for _, n in per_line[:POOL_PER_LINE]:
                 cands[n].pool = True
 
-    def evaluate(
-        self, sub: list[_Cand]
-    ) -> tuple[float, list[list[int]], list[int], list[Option]] | None:
+    def evaluate(self, sub: list[_Cand]) -> tuple[float, list[list[int]], list[int], list[Option]] | None:
         """Decision price of supplying the order from exactly the locations in `sub`; None if one
         of them would carry nothing (a smaller subset covers that case)."""
         self.evaluations += 1
@@ -359,8 +388,11 @@ class _Context:
                 if c.lid in chosen_ids:
                     notes.append(CandidateNote(c.lid, CHOSEN, c.single))
                 else:
-                    notes.append(CandidateNote(c.lid, COSTLIER, c.single,
-                                               "" if c.single is not None else "cut by cost bound"))
+                    notes.append(
+                        CandidateNote(
+                            c.lid, COSTLIER, c.single, "" if c.single is not None else "cut by cost bound"
+                        )
+                    )
             expl.candidates = notes + self.notes
             for s, q in backorder:
                 if not net.holders(s):
@@ -369,6 +401,8 @@ class _Context:
                     expl.notes.append(f"{s}: {q} backordered (no feasible source cheaper than the penalty)")
             if expl.no_stock:
                 expl.notes.append(f"{expl.no_stock} locations hold none of the order's SKUs ({NO_STOCK})")
+            if self.beyond:
+                expl.notes.append(f"{self.beyond} farther stores holding a line were not priced")
         return Plan(order.id, order.mode, packages, backorder, split, handling, unfilled_cost, expl)
 
 

@@ -73,7 +73,7 @@ def test_replay_plans_are_valid_and_costs_agree_with_the_referee(name: str) -> N
 @needs_kit
 def test_replay_beats_both_kit_baselines_on_small() -> None:
     # RESULTS.md: priority 82,913.47 and nearest 84,260.53 on small.json; hindsight optimum 72,331.78
-    plan, stats = replay(_instance("small"))
+    _, stats = replay(_instance("small"))
     assert stats.total_cost < 82_913.47
     assert stats.total_cost < 72_331.78 * 1.10
 
@@ -135,8 +135,9 @@ def test_later_waves_never_change_earlier_waves() -> None:
 
 EXPR = Service("EXPR", base=26.0, per_km=0.018, per_kg=3.0, days_base=0, km_per_day=1200.0)
 ECON = Service("ECON", base=16.0, per_km=0.006, per_kg=1.5, days_base=1, km_per_day=500.0)
-COUR = Service("COUR", base=9.0, per_km=1.2, per_kg=0.8, km_per_day=None, max_km=25.0,
-               from_kinds=frozenset({"store"}))
+COUR = Service(
+    "COUR", base=9.0, per_km=1.2, per_kg=0.8, km_per_day=None, max_km=25.0, from_kinds=frozenset({"store"})
+)
 
 SAO = (-23.55, -46.63)
 RIO = (-22.91, -43.17)
@@ -145,30 +146,66 @@ RIO = (-22.91, -43.17)
 def _network(**stock: int) -> Network:
     """DC in São Paulo, DC in Rio, a shipping store in São Paulo, a pickup-only store in Rio."""
     locs = {
-        "DC-SAO": Location("DC-SAO", "dc", -23.36, -46.88, processing_days=1, handling_cost=2.5,
-                           pick_cost=0.6, capacity_left=100),
-        "DC-RIO": Location("DC-RIO", "dc", -22.70, -43.30, processing_days=1, handling_cost=2.5,
-                           pick_cost=0.6, capacity_left=100),
-        "ST-SAO": Location("ST-SAO", "store", -23.56, -46.64, pickup=True, handling_cost=5.0, pick_cost=1.5,
-                           capacity_left=10),
-        "ST-RIO": Location("ST-RIO", "store", -22.90, -43.18, ships=False, pickup=True, handling_cost=5.0,
-                           pick_cost=1.5, capacity_left=10),
+        "DC-SAO": Location(
+            "DC-SAO",
+            "dc",
+            -23.36,
+            -46.88,
+            processing_days=1,
+            handling_cost=2.5,
+            pick_cost=0.6,
+            capacity_left=100,
+        ),
+        "DC-RIO": Location(
+            "DC-RIO",
+            "dc",
+            -22.70,
+            -43.30,
+            processing_days=1,
+            handling_cost=2.5,
+            pick_cost=0.6,
+            capacity_left=100,
+        ),
+        "ST-SAO": Location(
+            "ST-SAO", "store", -23.56, -46.64, pickup=True, handling_cost=5.0, pick_cost=1.5, capacity_left=10
+        ),
+        "ST-RIO": Location(
+            "ST-RIO",
+            "store",
+            -22.90,
+            -43.18,
+            ships=False,
+            pickup=True,
+            handling_cost=5.0,
+            pick_cost=1.5,
+            capacity_left=10,
+        ),
     }
     stock_map = {}
     for key, units in stock.items():
         lid, sku = key.split("__")
         stock_map[(lid.replace("_", "-"), sku)] = units
     return Network(
-        locations=locs, services=(EXPR, ECON, COUR),
+        locations=locs,
+        services=(EXPR, ECON, COUR),
         transfer=TransferTerms(base=6.0, per_km=0.008, per_kg=0.3, days_base=1, km_per_day=600.0),
-        road_factor=1.3, split_penalty=6.0, unfilled=UnfilledPenalty(60.0, 1.0),
-        stock=stock_map, sku_weight={"A": 0.5, "B": 1.0, "C": 2.0},
+        road_factor=1.3,
+        split_penalty=6.0,
+        unfilled=UnfilledPenalty(60.0, 1.0),
+        stock=stock_map,
+        sku_weight={"A": 0.5, "B": 1.0, "C": 2.0},
     )
 
 
 def _home(deadline: int = 3, where: tuple[float, float] = SAO, **qty: int) -> Order:
-    return Order("O1", "home", tuple(OrderLine(s, q, 50.0) for s, q in qty.items()), deadline,
-                 lat=where[0], lon=where[1])
+    return Order(
+        "O1",
+        "home",
+        tuple(OrderLine(s, q, 50.0) for s, q in qty.items()),
+        deadline,
+        lat=where[0],
+        lon=where[1],
+    )
 
 
 def test_single_location_order_uses_the_cheapest_location_and_service() -> None:
@@ -259,7 +296,9 @@ def test_ship_from_store_off_still_allows_same_store_pickup() -> None:
     assert [p.location for p in plan.packages] == ["DC-SAO"]
     assert "ST-SAO" in plan.explanation.reasons()[NOT_ALLOWED]
     pickup = Order("P1", "pickup", (OrderLine("A", 1, 10.0),), 2, pickup_location="ST-SAO")
-    assert [(p.location, p.service) for p in route_order(net, pickup, policy=off).packages] == [("ST-SAO", None)]
+    assert [(p.location, p.service) for p in route_order(net, pickup, policy=off).packages] == [
+        ("ST-SAO", None)
+    ]
 
 
 def test_paused_location_is_skipped_and_explained() -> None:
