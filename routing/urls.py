@@ -1,6 +1,11 @@
 """Delivery promise, decisions, what-if (mounted at /routing/); namespace "routing"."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from . import views
 
 app_name = "routing"
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("promise/", views.promise_quote, name="promise"),
+    path("decisions/<str:number>/", views.decision_detail, name="decision"),
+]

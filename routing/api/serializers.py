@@ -19,7 +19,7 @@ class PromiseLineSerializer(serializers.Serializer):
 
 
 class PromiseRequestSerializer(serializers.Serializer):
-    lines = PromiseLineSerializer(many=True, allow_empty=False, max_length=100)
+    lines = serializers.ListField(child=PromiseLineSerializer(), allow_empty=False, max_length=100)
     cep = serializers.CharField(max_length=12)
     lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)

@@ -96,10 +96,10 @@ def delivery_promise(
     order = EngineOrder(
         id="promise", mode=HOME, lines=eng_lines, deadline_days=HORIZON_DAYS, lat=lat, lon=lon
     )
-    for code, info in snap.services.items():
+    for code, svc in snap.services.items():
         one = Network(
             locations=net.locations,
-            services=(info.engine,),
+            services=(svc.engine,),
             transfer=net.transfer,
             road_factor=net.road_factor,
             split_penalty=net.split_penalty,
@@ -114,8 +114,8 @@ def delivery_promise(
         out.home.append(
             HomeOption(
                 service=code,
-                service_name=info.name,
-                carrier=info.carrier,
+                service_name=svc.name,
+                carrier=svc.carrier,
                 price=_money(plan.total_cost),
                 delivery_date=add_business_days(snap.start, days),
                 business_days=days,
