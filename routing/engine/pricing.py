@@ -56,12 +56,13 @@ def _fixed_part(r: _Ranked) -> float:
 class _Dest:
     """A past order's destination: every location that could serve it in time, cheapest first."""
 
-    __slots__ = ("by_id", "multi", "ranked")
+    __slots__ = ("by_id", "home", "multi", "ranked")
 
-    def __init__(self, ranked: list[_Ranked], multi: bool) -> None:
+    def __init__(self, ranked: list[_Ranked], multi: bool, home: bool) -> None:
         self.ranked = ranked
         self.by_id = {r[0]: r for r in ranked}
         self.multi = multi  # the order had several lines: a missing unit costs an extra package
+        self.home = home  # extra packages of home orders pay the split penalty
 
 
 class OpportunityPricer:
@@ -162,7 +163,8 @@ class OpportunityPricer:
                 continue
             # a multi-line order's unit would have ridden in its package from l1: without it, an
             # extra package (and split) or a backorder
-            regret = min(c2 + split, penalty) - m1 if d.multi else min(c2, penalty) - c1
+            extra = split if d.home else 0.0
+            regret = min(c2 + extra, penalty) - m1 if d.multi else min(c2, penalty) - c1
             out.setdefault(l1, []).append(regret)
         scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
         shares = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
@@ -265,7 +267,7 @@ class OpportunityPricer:
         if not ranked:
             return None
         ranked.sort(key=lambda t: t[1])
-        return _Dest(ranked, len(order.lines) > 1)
+        return _Dest(ranked, len(order.lines) > 1, order.mode == HOME)
 
 
 def _shortfall_probability(x: int, m: float) -> float:
