@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
 from oms.models import WebhookDelivery, WebhookSubscription
@@ -52,6 +52,15 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted in English (the default language is pt-BR)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 FS = FulfilmentStatus
 

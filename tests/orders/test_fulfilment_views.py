@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
 from inventory.models import StockLevel
@@ -19,6 +19,15 @@ from orders.services import LineData
 from tests.factories import LocationFactory, ProductFactory, StockFactory, fulfilment_with_reservations
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Messages are asserted in English (the default language is pt-BR)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 FS = FulfilmentStatus
 
