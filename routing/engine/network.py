@@ -156,6 +156,27 @@ class Network:
         """Units of `sku` left across the whole network."""
         return self._total.get(sku, 0)
 
+    def nearest(self, lat: float, lon: float, ids: Iterable[str], limit: int) -> list[str]:
+        """Every DC among `ids` plus the stores nearest (lat, lon), `limit` in all, in snapshot order.
+
+        Ranked by a flat-earth distance: cheap, and monotone enough for choosing whom to price."""
+        k = math.cos(math.radians(lat))
+        keep: list[str] = []
+        stores: list[tuple[float, int, str]] = []
+        for lid in ids:
+            loc = self.locations[lid]
+            if loc.kind == DC:
+                keep.append(lid)
+            else:
+                dx = (loc.lon - lon) * k
+                dy = loc.lat - lat
+                stores.append((dx * dx + dy * dy, self._rank[lid], lid))
+        if len(keep) + len(stores) > limit:
+            stores.sort()
+            del stores[max(0, limit - len(keep)) :]
+        keep += [lid for _, _, lid in stores]
+        return sorted(keep, key=self._rank.__getitem__)
+
     # ---------------------------------------------------------------- writes
     def set_stock(self, location_id: str, sku: str, units: int) -> None:
         """Overwrite one stock figure (e.g. from a stock-level change event)."""

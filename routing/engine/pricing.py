@@ -38,6 +38,7 @@ from .scenario import Forecast
 SAMPLE_SIZE = 512  # past destinations kept as the picture of where (and how fast) demand comes from
 SHARE_WORK = 25_600  # samples x locations walked per SKU at most (all 512 samples at 50 locations)
 STALE_EPOCHS = 3  # per-SKU shares are re-derived at most every this many epochs
+SAMPLE_LOCATIONS = 80  # locations kept per sample: all DCs and the nearest stores
 FIRST_LOOK_SAMPLES = 128  # samples walked for a SKU's first estimate
 EPOCH_CHANGES = SAMPLE_SIZE // 8  # re-derive per-SKU demand shares after this many sample changes ...
 EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks meanwhile)
@@ -242,11 +243,15 @@ class OpportunityPricer:
                 self._window_units[lid] -= u
 
     def _destination(self, order: Order) -> _Dest | None:
+        """The sample for a past order: the locations (all DCs, the nearest stores) that could serve it
+        in time, ranked by the fixed part of a one-unit package."""
         net = self.net
         ranked: list[_Ranked] = []
         if order.mode == HOME:
             assert order.lat is not None and order.lon is not None
-            for lid, loc in net.locations.items():
+            ids = net.nearest(order.lat, order.lon, net.locations, SAMPLE_LOCATIONS)
+            for lid in ids:
+                loc = net.locations[lid]
                 km = road_km(net.road_factor, loc.lat, loc.lon, order.lat, order.lon)
                 opts, _ = home_options(loc, net.services, km, order.deadline_days)
                 if opts:
@@ -256,7 +261,9 @@ class OpportunityPricer:
         else:
             store_id = order.pickup_location
             assert store_id is not None
-            for lid, loc in net.locations.items():
+            store = net.locations[store_id]
+            for lid in net.nearest(store.lat, store.lon, net.locations, SAMPLE_LOCATIONS):
+                loc = net.locations[lid]
                 if lid == store_id:
                     opt, _ = local_option(loc, order.deadline_days)
                 else:

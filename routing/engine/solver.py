@@ -15,13 +15,12 @@ always the real ones, computed term by term like the referee.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Protocol
 
 from .costs import Option, best_option, home_options, local_option, transfer_option
 from .geo import road_km
-from .network import DC, Location, Network, reserved_for_walkins
+from .network import Location, Network, reserved_for_walkins
 from .order import DEFAULT_POLICY, HOME, Order, Policy
 from .plan import (
     CHOSEN,
@@ -126,7 +125,13 @@ class _Context:
         ids = sorted(seen, key=net.rank)
         self.no_stock = len(net.locations) - len(ids)
         if len(ids) > CANDIDATE_LIMIT:
-            ids = self.nearest(ids)
+            # big networks: price every DC and the nearest stores only
+            where = self.store if self.store is not None else order
+            lat, lon = where.lat, where.lon
+            assert lat is not None and lon is not None
+            kept = net.nearest(lat, lon, ids, CANDIDATE_LIMIT)
+            self.beyond = len(ids) - len(kept)
+            ids = kept
         cands: list[_Cand] = []
         for lid in ids:
             loc = index[lid]
@@ -173,32 +178,6 @@ class _Context:
                     c.unit.append(0.0)
             cands.append(c)
         return cands
-
-    def nearest(self, ids: list[str]) -> list[str]:
-        """Every DC plus the stores nearest the destination, CANDIDATE_LIMIT in all (ranked by a
-        flat-earth distance, cheap and monotone enough for ranking); the rest are not priced."""
-        net = self.net
-        if self.home:
-            lat0, lon0 = self.order.lat, self.order.lon
-        else:
-            assert self.store is not None
-            lat0, lon0 = self.store.lat, self.store.lon
-        assert lat0 is not None and lon0 is not None
-        k = math.cos(math.radians(lat0))
-        keep = [lid for lid in ids if net.locations[lid].kind == DC]
-        stores = []
-        for lid in ids:
-            loc = net.locations[lid]
-            if loc.kind != DC:
-                dx = (loc.lon - lon0) * k
-                dy = loc.lat - lat0
-                stores.append((dx * dx + dy * dy, net.rank(lid), lid))
-        stores.sort()
-        room = max(0, CANDIDATE_LIMIT - len(keep))
-        keep += [lid for _, _, lid in stores[:room]]
-        if self.explain:
-            self.beyond = len(stores) - room if len(stores) > room else 0
-        return sorted(keep, key=net.rank)
 
     # ------------------------------------------------------------ search
     def solve(self) -> Plan:
