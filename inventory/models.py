@@ -55,7 +55,7 @@ class Location(models.Model):
         max_length=32,
         blank=True,
         db_index=True,
-        help_text=_("Managers can be tied to a region (a set of locations)."),
+        help_text=_("The code of its Region; managers tied to that region see this location."),
     )
     street = models.CharField(_("street"), max_length=120, blank=True)
     number = models.CharField(_("number"), max_length=16, blank=True)

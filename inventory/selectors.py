@@ -31,7 +31,7 @@ def location_list(*, user: Any) -> QuerySet[Location]:
     regions = get_objects_for_user(
         user, "inventory.manage_region", klass=Region, accept_global_perms=False, with_superuser=False
     )
-    return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("pk")))
+    return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("code")))
 
 
 def stock_list(*, user: Any, location: Location | None = None, query: str = "") -> QuerySet[StockLevel]:
