@@ -63,6 +63,8 @@ class World:
     order_web_b: Order
     users: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
+    victim: Any = None  # a user the admin pages act on (not one of the role users)
+    victim_key: Any = None
 
     def inside(self, role: str) -> dict[str, Any]:
         """The objects inside a role's scope (an order, its fulfilment, a location)."""
