@@ -49,7 +49,9 @@ class CandidateNote:
 
     location: str
     reason: str
-    cost: float | None = None  # best cost of the order using this location alone (real BRL)
+    # what the engine compared: the order's decision price (real cost plus opportunity cost of the
+    # stock and capacity used) when supplied from this location alone; None when the bound cut it
+    cost: float | None = None
     detail: str = ""
 
 
