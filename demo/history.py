@@ -19,13 +19,15 @@ import random
 import unicodedata
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, LPad
 from django.utils import timezone
 
 from inventory.models import (
@@ -54,7 +56,7 @@ from orders.models import (
     OrderStatus,
 )
 
-from .bulk import historical_timestamps, insert
+from .bulk import historical_timestamps, insert, insert_values, update_values
 from .data import catalogue, locations, people
 from .data.channels import CHANNELS, ChannelSpec
 
@@ -105,7 +107,7 @@ DC_DEPTH = {
     "CD-PE-CABO": 0.4,
 }
 DC_UNITS = 260_000  # units across the catalogue at a DC of depth 1
-STORE_ASSORTMENT = 650  # the most popular SKUs a store may carry
+STORE_ASSORTMENT = 500  # the most popular SKUs a store may carry
 STORE_UNITS = 1_600
 HOLD_REASONS = ("payment under review", "fraud check", "customer asked to wait", "address to confirm")
 CANCEL_REASONS = ("customer request", "payment not approved", "duplicate order", "address not served")
@@ -157,6 +159,25 @@ class Hold:
     until: dt.datetime
 
 
+class PlannedEvent(NamedTuple):
+    """A timeline entry to write (a light tuple: there are tens of thousands)."""
+
+    order: Order
+    at: dt.datetime
+    kind: str
+    message: str
+    data: dict[str, Any]
+    actor_id: int | None
+
+
+@dataclass(frozen=True)
+class Nearby:
+    store: Location
+    pickup_store: Location
+    ship_store: Location | None  # the nearest store that ships, when within 40 km
+    dcs: list[Location]  # nearest first
+
+
 @dataclass
 class HistoryPlan:
     stock: list[StockPlan] = field(default_factory=list)
@@ -165,7 +186,7 @@ class HistoryPlan:
     lines: list[OrderLine] = field(default_factory=list)
     fulfilments: list[Fulfilment] = field(default_factory=list)
     flines: list[FulfilmentLine] = field(default_factory=list)
-    events: list[OrderEvent] = field(default_factory=list)
+    events: list[PlannedEvent] = field(default_factory=list)
     moves: list[Move] = field(default_factory=list)
     holds: list[Hold] = field(default_factory=list)
     count_at: dt.datetime | None = None
@@ -247,7 +268,7 @@ class _Planner:
         self.agent = agent
         self.plan = HistoryPlan(count_at=(now - 95 * DAY).replace(hour=6, minute=0, second=0))
         self.stock: dict[tuple[str, str], StockPlan] = {}
-        self.event_seq = 0
+        self.nearby: dict[tuple[float, float], Nearby] = {}
 
     # --- stock --------------------------------------------------------------------------------------------
 
@@ -390,8 +411,6 @@ class _Planner:
         rng = self.rng
         statuses = self._status_quota()
         counters = {c.code: c.ref_start for c in CHANNELS}
-        pickup_stores = [s for s in self.stores if s.offers_pickup]
-        ship_stores = [s for s in self.stores if s.ships]
         for status in statuses:
             spec, mode = self._channel(status)
             lo, hi = STATUS_MIX[status][1]
@@ -402,8 +421,8 @@ class _Planner:
             lat, lon = address["ship_lat"], address["ship_lon"]
             pickup_at = None
             if mode == DeliveryMode.PICKUP:
-                pickup_at = min(pickup_stores, key=lambda s: _km(lat, lon, s.lat, s.lon))
-            store_of_sale = pickup_at or min(self.stores, key=lambda s: _km(lat, lon, s.lat, s.lon))
+                pickup_at = self._nearby(lat, lon).pickup_store
+            store_of_sale = pickup_at or self._nearby(lat, lon).store
             n_lines = rng.choices((1, 2, 3, 4), weights=(55, 28, 12, 5))[0]
             if status == S.PARTLY_SHIPPED:
                 n_lines = max(2, n_lines)
@@ -460,7 +479,7 @@ class _Planner:
             order.total = order.subtotal + order.shipping_price
             self.plan.orders.append(order)
             self.plan.lines.extend(lines)
-            self._timeline(order, lines, spec, ship_stores)
+            self._timeline(order, lines, spec)
 
     def _shop_hours(self, at: dt.datetime) -> dt.datetime:
         """People order between 7:00 and 23:59, mostly; keep the time of day plausible."""
@@ -472,16 +491,27 @@ class _Planner:
     # --- one order's story --------------------------------------------------------------------------------
 
     def _event(self, order: Order, at: dt.datetime, kind: str, message: str, **data: Any) -> None:
-        self.plan.events.append(
-            OrderEvent(
-                order=order,
-                at=at,
-                kind=kind,
-                message=message[:500],
-                data=data,
-                actor=self.agent if kind in {"hold", "cancelled"} and self.agent else None,
+        actor = self.agent.pk if kind in {"hold", "cancelled"} and self.agent else None
+        self.plan.events.append(PlannedEvent(order, at, kind, message[:500], data, actor))
+
+    def _nearby(self, lat: float, lon: float) -> Nearby:
+        """The locations around an address (memoised per address: customers order again)."""
+        found = self.nearby.get((lat, lon))
+        if found is None:
+
+            def km(loc: Location) -> float:
+                return _km(lat, lon, loc.lat, loc.lon)
+
+            stores = sorted(self.stores, key=km)
+            ship = next((s for s in stores if s.ships), None)
+            found = Nearby(
+                store=stores[0],
+                pickup_store=next((s for s in stores if s.offers_pickup), stores[0]),
+                ship_store=ship if ship is not None and km(ship) < 40 else None,
+                dcs=sorted(self.dcs, key=km),
             )
-        )
+            self.nearby[lat, lon] = found
+        return found
 
     def _status_event(
         self, order: Order, at: dt.datetime, previous: str, target: str, message: str = ""
@@ -491,7 +521,7 @@ class _Planner:
         )
 
     def _sources(
-        self, order: Order, lines: list[OrderLine], ship_stores: list[Location], *, open_: bool
+        self, order: Order, lines: list[OrderLine], *, open_: bool
     ) -> list[tuple[Location, list[OrderLine]]]:
         """Where each line ships from, as routing would choose: one location for the whole order when one has
         everything (a nearby store sometimes, else the nearest DC), else the nearest DC line by line."""
@@ -504,12 +534,10 @@ class _Planner:
                 return self._available(loc, line.product) >= line.qty
             return (loc.code, line.sku) in self.stock
 
-        near_stores = sorted(
-            (s for s in ship_stores if _km(lat, lon, s.lat, s.lon) < 40),
-            key=lambda s: _km(lat, lon, s.lat, s.lon),
-        )
-        dcs = sorted(self.dcs, key=lambda d: _km(lat, lon, d.lat, d.lon))
-        candidates = ([near_stores[0]] if near_stores and self.rng.random() < 0.35 else []) + dcs
+        nearby = self._nearby(lat, lon)
+        dcs = nearby.dcs
+        ship_store = nearby.ship_store if self.rng.random() < 0.35 else None  # ship-from-store, sometimes
+        candidates = ([ship_store] if ship_store else []) + dcs
         for loc in candidates:
             if all(serves(loc, line) for line in lines):
                 return [(loc, lines)]
@@ -524,9 +552,7 @@ class _Planner:
             split.setdefault(found.code, (found, []))[1].append(line)
         return list(split.values())
 
-    def _timeline(
-        self, order: Order, lines: list[OrderLine], spec: ChannelSpec, ship_stores: list[Location]
-    ) -> None:
+    def _timeline(self, order: Order, lines: list[OrderLine], spec: ChannelSpec) -> None:
         rng = self.rng
         status = order.status
         clock = _Clock(order.placed_at, self.now)
@@ -566,7 +592,7 @@ class _Planner:
         waiting = [line for line in lines if status == S.BACKORDERED and line.line_no == 1]
         to_route = [line for line in lines if line not in waiting]
         open_ = status in {S.ALLOCATED, S.IN_FULFILMENT, S.READY_FOR_PICKUP, S.ON_HOLD, S.BACKORDERED}
-        sources = self._sources(order, to_route, ship_stores, open_=open_ or status == S.PARTLY_SHIPPED)
+        sources = self._sources(order, to_route, open_=open_ or status == S.PARTLY_SHIPPED)
         if not sources and to_route:
             # Nothing has it now: the whole order waits for stock.
             waiting, sources = lines, []
@@ -861,12 +887,24 @@ def seed_history(count: Callable[[str, int], None], *, seed: int, orders: int, s
         count(what, len(rows))
 
 
+LEDGER_COLUMNS = (
+    "stock",
+    "at",
+    "kind",
+    "on_hand_delta",
+    "reserved_delta",
+    "on_hand_after",
+    "reserved_after",
+    "reason",
+    "ref",
+    "actor",
+)
+
+
 def write_history(plan: HistoryPlan, *, now: dt.datetime) -> None:
-    """Insert a planned history. Ledger rows are computed per stock row in time order."""
-    assert plan.count_at is not None
-    with historical_timestamps(
-        StockLevel, StockMovement, Reservation, Customer, Order, Fulfilment, OrderEvent
-    ):
+    """Insert a planned history. Rows that need their primary key back go through bulk_create; the large
+    append-only tables (ledger, timeline, reservations) through plain `executemany`."""
+    with historical_timestamps(StockLevel, Customer, Order, Fulfilment):
         for row in plan.stock:
             row.row = StockLevel(
                 location=row.location,
@@ -880,27 +918,44 @@ def write_history(plan: HistoryPlan, *, now: dt.datetime) -> None:
         insert(Customer, plan.customers)
         insert(Order, plan.orders)
         for order in plan.orders:
-            order.number = f"{order.pk:08d}"
-        Order.objects.bulk_update(plan.orders, ["number"], batch_size=1000)
+            order.number = f"{order.pk:08d}"  # as order_create numbers them
+        _number_orders(plan.orders)
         insert(OrderLine, plan.lines)
         insert(Fulfilment, plan.fulfilments)
         insert(FulfilmentLine, plan.flines)
-        insert(
-            Reservation,
-            [
-                Reservation(
-                    stock=hold.stock.row,
-                    ref=f"fl:{hold.fline.pk}",
-                    group=hold.group_order.number or "",
-                    qty=hold.qty,
-                    created_at=hold.at,
-                    updated_at=hold.until,
-                )
-                for hold in plan.holds
-            ],
-        )
-        insert(StockMovement, _ledger(plan))
-        insert(OrderEvent, plan.events)
+    insert_values(
+        Reservation,
+        ("stock", "ref", "group", "qty", "created_at", "updated_at"),
+        (
+            (
+                hold.stock.row.pk if hold.stock.row else None,
+                f"fl:{hold.fline.pk}",
+                hold.group_order.number or "",
+                hold.qty,
+                hold.at,
+                hold.until,
+            )
+            for hold in plan.holds
+        ),
+    )
+    insert_values(StockMovement, LEDGER_COLUMNS, _ledger(plan))
+    insert_values(
+        OrderEvent,
+        ("order", "at", "actor", "kind", "message", "data"),
+        ((e.order.pk, e.at, e.actor_id, e.kind, e.message, e.data) for e in plan.events),
+    )
+
+
+def _number_orders(orders: list[Order]) -> None:
+    """Number orders as order_create does (f"{pk:08d}"), in one UPDATE when every pk has at most 8 digits."""
+    if not orders:
+        return
+    pks = [order.pk for order in orders]
+    if max(pks) < 10**8:
+        padded = LPad(Cast("pk", output_field=CharField()), 8, Value("0"))
+        Order.objects.filter(pk__gte=min(pks), pk__lte=max(pks), number=None).update(number=padded)
+    else:
+        update_values(Order, "number", ((order.number, order.pk) for order in orders))
 
 
 def _moves_by_row(plan: HistoryPlan) -> dict[int, list[Move]]:
@@ -930,42 +985,39 @@ def _balance(plan: HistoryPlan) -> None:
         row.on_hand += deficit
 
 
-def _ledger(plan: HistoryPlan) -> list[StockMovement]:
+def _ledger(plan: HistoryPlan) -> Iterator[tuple[Any, ...]]:
+    """Ledger rows (LEDGER_COLUMNS order) per stock row: the initial count, then its moves in time order."""
     assert plan.count_at is not None
     moves = _moves_by_row(plan)
-    ledger = []
     for row in plan.stock:
         assert row.row is not None
-        on_hand = row.on_hand + row.committed  # the count before the units shipped since
+        on_hand = row.on_hand + row.committed  # the count came before the units shipped since
         reserved = 0
-        ledger.append(
-            StockMovement(
-                stock=row.row,
-                at=plan.count_at,
-                kind=MovementKind.COUNT,
-                on_hand_delta=on_hand,
-                reserved_delta=0,
-                on_hand_after=on_hand,
-                reserved_after=0,
-                reason="initial count",
-                ref="demo:initial-count",
-            )
+        yield (
+            row.row.pk,
+            plan.count_at,
+            MovementKind.COUNT,
+            on_hand,
+            0,
+            on_hand,
+            0,
+            "initial count",
+            "",
+            None,
         )
         for move in moves.get(id(row), ()):
             on_hand += move.on_hand_delta
             reserved += move.reserved_delta
-            ledger.append(
-                StockMovement(
-                    stock=row.row,
-                    at=move.at,
-                    kind=move.kind,
-                    on_hand_delta=move.on_hand_delta,
-                    reserved_delta=move.reserved_delta,
-                    on_hand_after=on_hand,
-                    reserved_after=reserved,
-                    reason=move.reason,
-                    ref=f"fl:{move.fline.pk}",
-                )
+            yield (
+                row.row.pk,
+                move.at,
+                move.kind,
+                move.on_hand_delta,
+                move.reserved_delta,
+                on_hand,
+                reserved,
+                move.reason,
+                f"fl:{move.fline.pk}",
+                None,
             )
         assert (on_hand, reserved) == (row.on_hand, row.reserved), row
-    return ledger

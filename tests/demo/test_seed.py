@@ -14,7 +14,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import ProgrammingError, transaction
+from django.db import transaction
 from django.db.models import Count, F, Min, Q, Sum
 from guardian.shortcuts import get_objects_for_user
 from stdnum import ean
@@ -255,14 +255,6 @@ def test_demo_users_have_their_roles_and_scopes(demo):
     assert list(regions.values_list("code", flat=True)) == ["sudeste"]
 
 
-# inventory.selectors.location_list compares Location.region (the region code) with Region.pk: PostgreSQL
-# refuses varchar = bigint for every non-admin user. Reported; these pass once it compares with the code.
-_REGION_SELECTOR_BUG = pytest.mark.xfail(
-    raises=ProgrammingError, strict=False, reason="location_list region bug"
-)
-
-
-@_REGION_SELECTOR_BUG
 def test_staff_see_only_their_location(demo):
     User = get_user_model()
     store_user = User.objects.get(username="store.lj-sp-01")
@@ -271,7 +263,6 @@ def test_staff_see_only_their_location(demo):
     assert list(location_list(user=warehouse).values_list("code", flat=True)) == ["CD-SP-CAJAMAR"]
 
 
-@_REGION_SELECTOR_BUG
 def test_the_regional_manager_sees_the_locations_of_the_region(demo):
     regional = get_user_model().objects.get(username="manager.sudeste")
     seen = set(location_list(user=regional).values_list("code", flat=True))
