@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,12 +23,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from guardian.shortcuts import get_objects_for_user
 
-from inventory.models import Location, Region
-from inventory.selectors import location_list, user_sees_all_locations
+from inventory.models import Location
+from inventory.selectors import location_list
 from oms.exceptions import DomainError
 
+from . import selectors
 from .models import Fulfilment, FulfilmentKind, FulfilmentLine, FulfilmentStatus, Package
 from .services import fulfilment as svc
 
@@ -37,49 +37,15 @@ PAGE_SIZE = 50
 WORKS = "orders.change_fulfilment"
 
 
-# --- reads scoped by location (they belong in orders/selectors.py, owned by another engineer) ---------------
-
-
-def my_locations(*, user: Any) -> QuerySet[Location]:
-    """`inventory.selectors.location_list`, working around its region filter on PostgreSQL.
-
-    location_list compares `Location.region` (a code) with Region primary keys, which PostgreSQL refuses
-    (varchar = bigint) for every staff user. Until that is fixed in inventory/selectors.py (not ours), staff
-    and managers get the same rule here: locations they are tied to, plus those of regions they manage.
-    """
-    if user_sees_all_locations(user) or not getattr(user, "is_authenticated", False):
-        return location_list(user=user)
-    direct = get_objects_for_user(
-        user, "inventory.work_at_location", klass=Location, accept_global_perms=False, with_superuser=False
-    )
-    regions = get_objects_for_user(
-        user, "inventory.manage_region", klass=Region, accept_global_perms=False, with_superuser=False
-    )
-    return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("code")))
-
-
-def fulfilment_scope(*, user: Any) -> QuerySet[Fulfilment]:
-    """Fulfilments a user may see and act on: at their locations, or transfers headed to their stores."""
-    mine = my_locations(user=user).values("pk")
-    return Fulfilment.objects.filter(
-        Q(location__in=mine) | Q(kind=FulfilmentKind.TRANSFER, order__pickup_location__in=mine)
-    )
-
-
 def fulfilment_get(*, user: Any, pk: int) -> Fulfilment:
-    fulfilment = (
-        fulfilment_scope(user=user)
-        .select_related("order__customer", "order__channel", "order__pickup_location", "location")
-        .filter(pk=pk)
-        .first()
-    )
-    if fulfilment is None:
-        raise Http404("No such fulfilment here.")
-    return fulfilment
+    try:
+        return selectors.fulfilment_get(user=user, pk=pk)
+    except Fulfilment.DoesNotExist:
+        raise Http404("No such fulfilment here.") from None
 
 
 def _user_locations(request: HttpRequest) -> tuple[list[Location], Location]:
-    locations = list(my_locations(user=request.user).order_by("code"))
+    locations = list(location_list(user=request.user).order_by("code"))
     if not locations:
         raise Http404("You are not tied to any location.")
     code = request.GET.get("location", "")
@@ -146,7 +112,7 @@ def picklist(request: HttpRequest) -> HttpResponse:
     ids = [int(v) for v in request.GET.getlist("f") if v.isdigit()][:500]
     rows = (
         FulfilmentLine.objects.filter(
-            fulfilment__in=fulfilment_scope(user=request.user).filter(
+            fulfilment__in=selectors.fulfilment_list(user=request.user).filter(
                 pk__in=ids, status__in=[FS.ASSIGNED, FS.PICKING]
             )
         )
@@ -211,7 +177,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
     lines = list(fulfilment.lines.all())
     for line in lines:
         line.left = line.qty - line.qty_short - line.qty_picked  # type: ignore[attr-defined]
-    mine = set(my_locations(user=request.user).values_list("pk", flat=True))
+    mine = set(location_list(user=request.user).values_list("pk", flat=True))
     receiving = fulfilment.kind == FulfilmentKind.TRANSFER and fulfilment.order.pickup_location_id in mine
     kind, status = fulfilment.kind, fulfilment.status
     can = {
@@ -322,7 +288,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404("No such action.")
     fulfilment = fulfilment_get(user=request.user, pk=pk)
-    mine = set(my_locations(user=request.user).values_list("pk", flat=True))
+    mine = set(location_list(user=request.user).values_list("pk", flat=True))
     if action != "receive" and fulfilment.location_id not in mine:
         raise Http404("No such fulfilment here.")
     try:

@@ -16,7 +16,7 @@ from inventory.selectors import location_list, user_sees_all_locations
 from oms.brazil import digits, normalize_phone
 from oms.roles import Role, user_roles
 
-from .models import Channel, Fulfilment, Order, OrderEvent
+from .models import Channel, Fulfilment, FulfilmentKind, Order, OrderEvent
 
 
 def channel_list(*, user: Any) -> QuerySet[Channel]:
@@ -112,4 +112,23 @@ def order_get(*, user: Any, number: str) -> Order:
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("at", "id")),
         )
         .get(number=number)
+    )
+
+
+def fulfilment_list(*, user: Any) -> QuerySet[Fulfilment]:
+    """Fulfilments a user may see and act on: at their locations, or transfers headed to their stores."""
+    if user_sees_all_locations(user):
+        return Fulfilment.objects.all()
+    mine = location_list(user=user).values("pk")
+    return Fulfilment.objects.filter(
+        Q(location__in=mine) | Q(kind=FulfilmentKind.TRANSFER, order__pickup_location__in=mine)
+    )
+
+
+def fulfilment_get(*, user: Any, pk: int) -> Fulfilment:
+    """One fulfilment in the user's scope with its order; `Fulfilment.DoesNotExist` otherwise."""
+    return (
+        fulfilment_list(user=user)
+        .select_related("order__customer", "order__channel", "order__pickup_location", "location")
+        .get(pk=pk)
     )
