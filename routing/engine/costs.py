@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .geo import EPS, leg_days
-from .network import Location, Network, Service, TransferTerms
+from .network import Location, Service, TransferTerms
 from .plan import NO_SHIPPING, OUT_OF_RANGE, TOO_SLOW, TRANSFER
 
 
@@ -93,28 +93,3 @@ def best_option(options: list[Option], kg: float) -> Option:
         if c < best_c - 1e-12:
             best, best_c = o, c
     return best
-
-
-def package_costs(loc: Location, option: Option, units: int, kg: float) -> tuple[float, float, float, float]:
-    """(handling, picking, shipping, transfer) of a package, in the referee's arithmetic."""
-    picking = loc.pick_cost * units
-    if option.service is None:
-        return 0.0, picking, 0.0, 0.0
-    variable = option.fixed - loc.handling_cost + option.per_kg * kg
-    if option.service == TRANSFER:
-        return loc.handling_cost, picking, 0.0, variable
-    return loc.handling_cost, picking, variable, 0.0
-
-
-def exact_package_costs(
-    net: Network, loc: Location, service: str | None, km: float, units: int, kg: float
-) -> tuple[float, float, float, float]:
-    """Recompute a package's cost term by term from the network (same formulas as score.py)."""
-    picking = loc.pick_cost * units
-    if service is None:
-        return 0.0, picking, 0.0, 0.0
-    if service == TRANSFER:
-        t = net.transfer
-        return loc.handling_cost, picking, 0.0, t.base + t.per_km * km + t.per_kg * kg
-    sv = next(s for s in net.services if s.id == service)
-    return loc.handling_cost, picking, sv.base + sv.per_km * km + sv.per_kg * kg, 0.0
