@@ -6,19 +6,18 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Reservation
-from inventory.selectors import location_list
 from inventory.services import stock_reserve
 from oms.roles import Role
 from orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderStatus
 from orders.services import CustomerData, LineData
-from tests.factories import ChannelFactory, LocationFactory, ProductFactory, StockFactory, UserFactory
+from tests.factories import ChannelFactory, LocationFactory, ProductFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,17 +25,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 BRUNO = CustomerData(
     name="Bruno Lima", email="bruno@example.com", document="11144477735", phone="+5521987654321"
 )
-
-
-@pytest.fixture
-def scoped_users_work(db):
-    """xfail (only) while `inventory.selectors.location_list` fails on PostgreSQL for a user scoped by
-    location or region: it compares `Location.region` (a region code) with Region primary keys."""
-    try:
-        with transaction.atomic():
-            list(location_list(user=UserFactory(username="scope-probe")))
-    except DatabaseError:
-        pytest.xfail("inventory.selectors.location_list: Location.region (code) compared with Region pk")
 
 
 @pytest.fixture
@@ -67,11 +55,7 @@ def test_anonymous_is_sent_to_login(client):
 
 
 @pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.MANAGER, Role.ADMIN])
-def test_list_renders_for_office_roles_and_is_in_their_navigation(
-    client, user_by_role, two_orders, role, request
-):
-    if role == Role.MANAGER:
-        request.getfixturevalue("scoped_users_work")
+def test_list_renders_for_office_roles_and_is_in_their_navigation(client, user_by_role, two_orders, role):
     user = user_by_role[role]
     if role == Role.MANAGER:
         assign_perm("orders.manage_channel", user, two_orders[0].channel)
@@ -82,7 +66,7 @@ def test_list_renders_for_office_roles_and_is_in_their_navigation(
     assert "R$ 119,80" in response.content.decode()
 
 
-def test_store_user_lists_only_the_orders_of_its_store(client, store_user, make_order, scoped_users_work):
+def test_store_user_lists_only_the_orders_of_its_store(client, store_user, make_order):
     store = LocationFactory(code="LJ-SP-01")
     other = LocationFactory(code="LJ-RJ-01")
     assign_perm("inventory.work_at_location", store_user, store)
@@ -273,9 +257,7 @@ def test_detail_query_count_does_not_grow_with_lines(client, cs_user, make_order
 
 
 @pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.MANAGER, Role.ADMIN, Role.STORE_STAFF])
-def test_detail_renders_for_each_role_in_scope(client, user_by_role, make_order, role, request):
-    if role in (Role.MANAGER, Role.STORE_STAFF):
-        request.getfixturevalue("scoped_users_work")
+def test_detail_renders_for_each_role_in_scope(client, user_by_role, make_order, role):
     store = LocationFactory(code="LJ-SP-01")
     order = make_order(mode="pickup", pickup_location=store)
     user = user_by_role[role]
@@ -290,9 +272,7 @@ def test_detail_renders_for_each_role_in_scope(client, user_by_role, make_order,
     assert ('data-testid="order-actions"' in response.content.decode()) is (role != Role.STORE_STAFF)
 
 
-def test_store_user_gets_404_for_an_order_outside_its_store(
-    client, store_user, make_order, scoped_users_work
-):
+def test_store_user_gets_404_for_an_order_outside_its_store(client, store_user, make_order):
     mine, other = LocationFactory(code="LJ-SP-01"), LocationFactory(code="LJ-RJ-01")
     assign_perm("inventory.work_at_location", store_user, mine)
     order = make_order(mode="pickup", pickup_location=other)
@@ -304,7 +284,7 @@ def test_store_user_gets_404_for_an_order_outside_its_store(
     assert client.get(reverse("orders:detail", args=["99999999"])).status_code == 404
 
 
-def test_store_user_may_not_act_on_its_own_store_order(client, store_user, make_order, scoped_users_work):
+def test_store_user_may_not_act_on_its_own_store_order(client, store_user, make_order):
     store = LocationFactory(code="LJ-SP-01")
     assign_perm("inventory.work_at_location", store_user, store)
     order = make_order(mode="pickup", pickup_location=store)
