@@ -1,0 +1,415 @@
+"""Benchmark of the live routing path: order committed -> routed and reserved by the Celery worker.
+
+Not a test. Phase 1 commits orders one at a time at a gentle pace and measures, per order, the time from the
+commit of the order to the commit of its routing (decision, fulfilments, reservations, status): p50/p99.
+Phase 2 commits orders at a sustained rate (default 150/s for 30 s, from 4 threads) and samples the backlog
+(orders committed but not yet routed) every second, to show whether the workers keep up.
+
+Everything it needs is started by the script when not given: a throwaway PostgreSQL cluster (initdb, as the
+`postgres` user when run as root), Redis, and a Celery worker (`--concurrency`, default 2), on free ports;
+all stopped at exit. Give DATABASE_URL / REDIS_URL to use running servers (then start the worker yourself:
+`DATABASE_URL=... REDIS_URL=... .venv/bin/celery -A oms worker --concurrency=2`).
+
+    nice .venv/bin/python bench/routing_live.py --orders 300 --rate 150 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextmanager
+def servers(*, worker_concurrency: int = 2, start_worker: bool = True) -> Iterator[dict[str, str]]:
+    """PostgreSQL, Redis and a Celery worker for a bench (throwaway unless DATABASE_URL/REDIS_URL are set)."""
+    tmp = Path(tempfile.mkdtemp(prefix="oms-bench-"))
+    os.chmod(tmp, 0o755)  # noqa: S103  (the postgres user must reach the cluster folder)
+    procs: list[subprocess.Popen[bytes]] = []
+    pg_data = None
+    pg_bin = None
+    env = dict(os.environ)
+    try:
+        if not env.get("DATABASE_URL"):
+            pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+            pg_data = tmp / "pg"
+            pg_data.mkdir()
+            if os.geteuid() == 0:
+                shutil.chown(pg_data, "postgres")
+            port = free_port()
+            subprocess.run(
+                _as_postgres([str(pg_bin / "initdb"), "-D", str(pg_data), "-U", "postgres", "-A", "trust"]),
+                check=True,
+                capture_output=True,
+            )
+            opts = f"-p {port} -k {pg_data} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            opts += " -c synchronous_commit=off"
+            subprocess.run(
+                _as_postgres(
+                    [
+                        str(pg_bin / "pg_ctl"),
+                        "-D",
+                        str(pg_data),
+                        "-l",
+                        str(pg_data / "log"),
+                        "-w",
+                        "-o",
+                        opts,
+                        "start",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                ["createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "oms_bench"], check=True
+            )
+            env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{port}/oms_bench"
+        if not env.get("REDIS_URL"):
+            port = free_port()
+            procs.append(
+                subprocess.Popen(
+                    [
+                        "redis-server",
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--dir",
+                        str(tmp),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+            time.sleep(0.3)
+        env.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.production")
+        env.setdefault("SECRET_KEY", "bench-" + "x" * 50)
+        env.setdefault("SECURE_SSL_REDIRECT", "0")
+        env.setdefault("LOG_LEVEL", "WARNING")
+        env.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        if start_worker:
+            log = open(tmp / "worker.log", "wb")  # noqa: SIM115
+            procs.append(
+                subprocess.Popen(
+                    [
+                        PY,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "oms",
+                        "worker",
+                        "--loglevel=WARNING",
+                        f"--concurrency={worker_concurrency}",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "-n",
+                        f"bench-{os.getpid()}@%h",
+                    ],
+                    cwd=ROOT,
+                    env={**env, "DB_POOL": "0"},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")})
+        for k in ("SECRET_KEY", "SECURE_SSL_REDIRECT", "LOG_LEVEL", "ALLOWED_HOSTS"):
+            os.environ[k] = env[k]
+        yield env
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if pg_data is not None and pg_bin is not None:
+            subprocess.run(
+                _as_postgres([str(pg_bin / "pg_ctl"), "-D", str(pg_data), "-m", "immediate", "stop"]),
+                capture_output=True,
+                check=False,
+            )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_network(
+    *, locations: int, skus: int, dc_stock: int = 1_000_000, store_stock: int = 50
+) -> dict[str, Any]:
+    """A Brazilian-looking network: 10 % DCs (deep stock), the rest stores (shallow), SKUs with weights."""
+    import random
+    from decimal import Decimal
+
+    from inventory.models import Location, Product, StockLevel
+    from orders.models import Channel
+    from routing.services.defaults import routing_defaults_setup
+    from routing.services.snapshot import network_changed
+
+    routing_defaults_setup()
+    rng = random.Random(7)
+    cities = [
+        (-23.55, -46.63),
+        (-22.90, -43.20),
+        (-19.92, -43.94),
+        (-25.43, -49.27),
+        (-8.05, -34.88),
+        (-30.03, -51.23),
+        (-12.97, -38.50),
+        (-15.79, -47.88),
+        (-3.73, -38.52),
+        (-16.68, -49.25),
+    ]
+    if not Location.objects.filter(code__startswith="BL-").exists():
+        n_dc = max(1, locations // 10)
+        rows = []
+        for i in range(locations):
+            lat, lon = cities[i % len(cities)]
+            dc = i < n_dc
+            rows.append(
+                Location(
+                    code=f"BL-{'CD' if dc else 'LJ'}-{i:03d}",
+                    name=f"{'CD' if dc else 'Loja'} {i}",
+                    kind="dc" if dc else "store",
+                    city="Cidade",
+                    state="SP",
+                    cep="01310200",
+                    lat=lat + rng.uniform(-0.15, 0.15),
+                    lon=lon + rng.uniform(-0.15, 0.15),
+                    ships=True,
+                    offers_pickup=not dc,
+                    processing_days=1 if dc else 0,
+                    handling_cost=Decimal("2.30") if dc else Decimal("5.00"),
+                    pick_cost=Decimal("0.60") if dc else Decimal("1.50"),
+                    daily_capacity=10_000_000 if dc else 1_000_000,
+                )
+            )
+        Location.objects.bulk_create(rows)
+        prods = [
+            Product(
+                sku=f"BL-{i:05d}",
+                name=f"Produto {i}",
+                weight_g=rng.choice([150, 300, 600, 1200, 2500]),
+                price=Decimal(rng.choice(["29.90", "59.90", "129.90", "349.00"])),
+            )
+            for i in range(skus)
+        ]
+        Product.objects.bulk_create(prods)
+        locs = list(Location.objects.filter(code__startswith="BL-"))
+        prods = list(Product.objects.filter(sku__startswith="BL-"))
+        stock = []
+        for loc in locs:
+            for p in prods:
+                if loc.kind == "dc":
+                    stock.append(StockLevel(location=loc, product=p, on_hand=dc_stock))
+                elif rng.random() < 0.3:
+                    stock.append(StockLevel(location=loc, product=p, on_hand=store_stock))
+        StockLevel.objects.bulk_create(stock, batch_size=5000)
+        network_changed()
+    Channel.objects.get_or_create(code="web", defaults={"name": "Site", "kind": "site"})
+    return {
+        "products": list(Product.objects.filter(sku__startswith="BL-")),
+        "points": cities,
+        "channel": Channel.objects.get(code="web"),
+    }
+
+
+def make_order(world: dict[str, Any], n: int, rng: Any) -> int:
+    """Commit one home order of 1-3 lines (its routing is queued on commit); returns its pk."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from orders.services import AddressData, CustomerData, LineData, order_create
+
+    lat, lon = rng.choice(world["points"])
+    lines = [
+        LineData(product=p, qty=rng.randint(1, 2), unit_price=p.price)
+        for p in rng.sample(world["products"], rng.randint(1, 3))
+    ]
+    address = AddressData(
+        street="Rua",
+        number=str(n),
+        district="Centro",
+        city="Cidade",
+        state="SP",
+        cep="01310200",
+        lat=lat + rng.uniform(-0.1, 0.1),
+        lon=lon + rng.uniform(-0.1, 0.1),
+    )
+    with transaction.atomic():
+        order = order_create(
+            channel=world["channel"],
+            external_ref=f"BENCH-{os.getpid()}-{n}-{time.time_ns()}",
+            placed_at=timezone.now() - dt.timedelta(seconds=1),
+            customer=CustomerData(name="Cliente Bench"),
+            delivery_mode="home",
+            deadline_days=5,
+            lines=lines,
+            address=address,
+        ).order
+    return order.pk
+
+
+def routed_at(pks: list[int]) -> dict[int, float]:
+    """When each routed order's routing finished (its last status event), epoch seconds."""
+    from orders.models import OrderEvent
+
+    out: dict[int, float] = {}
+    for order_id, at in (
+        OrderEvent.objects.filter(order_id__in=pks, kind="status", data__to__in=["allocated", "backordered"])
+        .values_list("order_id", "at")
+        .order_by("at")
+    ):
+        out.setdefault(order_id, at.timestamp())
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def latency_phase(world: dict[str, Any], orders: int, pace: float) -> None:
+    import random
+
+    rng = random.Random(1)
+    committed: dict[int, float] = {}
+    for n in range(orders):
+        pk = make_order(world, n, rng)
+        committed[pk] = time.time()
+        time.sleep(pace)
+    deadline = time.time() + 60
+    done: dict[int, float] = {}
+    while time.time() < deadline:
+        done = routed_at(list(committed))
+        if len(done) == len(committed):
+            break
+        time.sleep(0.2)
+    lat = [(done[pk] - committed[pk]) * 1000 for pk in done]
+    from routing.models import RoutingDecision
+
+    eng = list(
+        RoutingDecision.objects.filter(order_id__in=list(committed)).values_list("latency_ms", flat=True)
+    )
+    print(
+        f"latency: {len(done)}/{orders} routed; commit -> routed+reserved p50 {pct(lat, 0.5):.1f} ms, "
+        f"p90 {pct(lat, 0.9):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms"
+    )
+    print(
+        f"         in-task routing (snapshot + engine + writes) p50 {pct(eng, 0.5):.1f} ms, "
+        f"p99 {pct(eng, 0.99):.1f} ms"
+    )
+
+
+def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads: int) -> None:
+    import random
+
+    from django.db import connection
+
+    from orders.models import Order
+
+    stop = time.time() + duration
+    made: list[int] = []
+    lock = threading.Lock()
+
+    def producer(k: int) -> None:
+        rng = random.Random(100 + k)
+        interval = threads / rate
+        nxt = time.time()
+        n = 0
+        while time.time() < stop:
+            pk = make_order(world, 10_000_000 * (k + 1) + n, rng)
+            n += 1
+            with lock:
+                made.append(pk)
+            nxt += interval
+            delay = nxt - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        connection.close()
+
+    workers = [threading.Thread(target=producer, args=(k,)) for k in range(threads)]
+    t0 = time.time()
+    for w in workers:
+        w.start()
+    samples = []
+    while any(w.is_alive() for w in workers):
+        time.sleep(1.0)
+        backlog = Order.objects.filter(status="awaiting_routing").count()
+        samples.append((time.time() - t0, len(made), backlog))
+        print(f"  t={samples[-1][0]:5.1f}s committed={samples[-1][1]:6d} backlog={backlog}")
+    for w in workers:
+        w.join()
+    intake = len(made) / (time.time() - t0)
+    drain_start = time.time()
+    while Order.objects.filter(status="awaiting_routing").exists() and time.time() - drain_start < 300:
+        time.sleep(0.5)
+    drain = time.time() - drain_start
+    third = max(1, len(samples) // 3)
+    early = statistics.mean(s[2] for s in samples[:third])
+    late = statistics.mean(s[2] for s in samples[-third:])
+    routed_rate = len(made) / (time.time() - t0)
+    print(
+        f"sustained: asked {rate:.0f}/s, committed {intake:.1f} orders/s for {duration:.0f}s; "
+        f"backlog mean first third {early:.0f}, last third {late:.0f}; "
+        f"drained {drain:.1f}s after intake stopped; "
+        f"end-to-end routed {routed_rate:.1f} orders/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=300, help="orders for the latency phase")
+    parser.add_argument("--pace", type=float, default=0.05, help="seconds between latency-phase orders")
+    parser.add_argument("--rate", type=float, default=150.0, help="orders/s asked in the sustained phase")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--locations", type=int, default=50)
+    parser.add_argument("--skus", type=int, default=500)
+    args = parser.parse_args()
+    with servers(worker_concurrency=args.concurrency):
+        import django
+
+        django.setup()
+        world = build_network(locations=args.locations, skus=args.skus)
+        time.sleep(2)  # the worker connects
+        latency_phase(world, args.orders, args.pace)
+        if args.duration > 0:
+            sustained_phase(world, args.rate, args.duration, args.threads)
+
+
+if __name__ == "__main__":
+    main()
