@@ -154,10 +154,12 @@ def main() -> None:
     )
     for kind, values in samples(args.samples).items():
         times, hits = [], 0
+        slowest = (0.0, values[0])
         for value in values:
             start = time.perf_counter()
             response = client.get("/api/v1/orders/?" + urlencode({"q": value}))
             times.append((time.perf_counter() - start) * 1000)
+            slowest = max(slowest, (times[-1], value))
             assert response.status_code == 200, response.content[:300]
             hits += len(response.json()["results"])
         times.sort()
