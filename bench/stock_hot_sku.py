@@ -16,7 +16,8 @@ auth) the script creates the database `oms_bench_stock` if it is missing and mig
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_stock .venv/bin/python bench/stock_hot_sku.py
 
 Options: --processes 8 --threads 8 --attempts 12800 --units N (only the sustained scenario, N units)
---scenario sustained|sell-out|both.
+--scenario sustained|sell-out|both, --path locked (for comparison: the general path, SELECT ... FOR UPDATE
+then one statement per change inside a transaction, instead of the single-statement fast path).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def client_process(
     location_id: int,
     product_id: int,
     run: str,
+    path: str,
     start: Any,
     out: Any,
 ) -> None:
@@ -69,9 +71,17 @@ def client_process(
     django.setup()
     from django.db import connection
 
+    from inventory import services
     from inventory.exceptions import InsufficientStock
     from inventory.models import Location, Product
-    from inventory.services import stock_reserve
+    from inventory.services import ReserveItem, stock_reserve
+
+    def reserve(ref: str) -> None:
+        if path == "locked":
+            item = ReserveItem(location=location, product=product, qty=1, ref=ref)
+            services._reserve_many_locked([item], group="", reason="", by=None, allow_partial=False)
+        else:
+            stock_reserve(location=location, product=product, qty=1, ref=ref)
 
     location, product = Location.objects.get(pk=location_id), Product.objects.get(pk=product_id)
     connection.close()
@@ -89,7 +99,7 @@ def client_process(
         for n in range(per_client):
             began = time.perf_counter()
             try:
-                stock_reserve(location=location, product=product, qty=1, ref=f"{run}:{proc}.{t}.{n}")
+                reserve(f"{run}:{proc}.{t}.{n}")
                 ok.append(time.perf_counter() - began)
             except InsufficientStock:
                 refused.append(time.perf_counter() - began)
@@ -118,7 +128,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def scenario(name: str, *, units: int, attempts: int, processes: int, threads: int) -> bool:
+def scenario(name: str, *, units: int, attempts: int, processes: int, threads: int, path: str) -> bool:
     from django.db import connections
     from django.db.models import Sum
 
@@ -138,7 +148,8 @@ def scenario(name: str, *, units: int, attempts: int, processes: int, threads: i
     start, out = ctx.Event(), ctx.Queue()
     procs = [
         ctx.Process(
-            target=client_process, args=(p, threads, per_client, location.pk, product.pk, run, start, out)
+            target=client_process,
+            args=(p, threads, per_client, location.pk, product.pk, run, path, start, out),
         )
         for p in range(processes)
     ]
@@ -161,7 +172,7 @@ def scenario(name: str, *, units: int, attempts: int, processes: int, threads: i
     oversold = max(0, stock.reserved - stock.on_hand, held - units, len(ok) - units)
     consistent = stock.reserved == ledger == held == len(ok) and stock.on_hand == units
 
-    print(f"\n== {name}: {clients} clients ({processes} processes x {threads} threads), one SKU")
+    print(f"\n== {name}: {clients} clients ({processes} processes x {threads} threads), one SKU, {path} path")
     print(f"units {units}, attempts {per_client * clients}: reserved {len(ok)}, refused {len(refused)}")
     print(
         f"wall {wall:.2f} s: {len(ok) / wall:,.0f} reservations/s, "
@@ -189,6 +200,7 @@ def main() -> int:
     parser.add_argument("--attempts", type=int, default=12_800)
     parser.add_argument("--units", type=int, default=None, help="units for the sustained scenario")
     parser.add_argument("--scenario", choices=["sustained", "sell-out", "both"], default="both")
+    parser.add_argument("--path", choices=["fast", "locked"], default="fast")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -207,7 +219,12 @@ def main() -> int:
     print(f"PostgreSQL {version}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs")
 
     good = True
-    shape = {"attempts": args.attempts, "processes": args.processes, "threads": args.threads}
+    shape = {
+        "attempts": args.attempts,
+        "processes": args.processes,
+        "threads": args.threads,
+        "path": args.path,
+    }
     if args.scenario in ("sustained", "both"):
         good &= scenario("sustained", units=args.units or args.attempts, **shape)
     if args.scenario in ("sell-out", "both"):
