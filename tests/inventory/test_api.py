@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db.utils import ProgrammingError
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
@@ -14,12 +13,6 @@ from inventory.services import stock_reserve
 from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
-
-# inventory.selectors.location_list compares Location.region (a code) with Region primary keys, which
-# PostgreSQL refuses for every user tied to locations; these tests pass as soon as that selector is fixed.
-location_list_bug = pytest.mark.xfail(
-    raises=ProgrammingError, strict=False, reason="location_list: region__in=regions.values('pk')"
-)
 
 
 @pytest.fixture
@@ -56,7 +49,6 @@ def test_locations_have_the_contract_fields_and_filters(client_for, cs_user, net
     assert [loc["code"] for loc in picked] == ["LJ-SP-01"]
 
 
-@location_list_bug
 def test_store_staff_see_only_their_locations(client_for, store_user, network):
     assign_perm("inventory.work_at_location", store_user, network["store"])
     body = client_for(store_user).get("/api/v1/locations/").json()
@@ -89,7 +81,6 @@ def test_products_with_and_without_stock(client_for, cs_user, network, django_as
     assert client.get("/api/v1/products/", {"location": "NOPE"}).status_code == 404
 
 
-@location_list_bug
 def test_product_stock_is_scoped_to_the_callers_locations(client_for, store_user, network):
     assign_perm("inventory.work_at_location", store_user, network["store"])
     client = client_for(store_user)
@@ -188,7 +179,6 @@ def test_changing_stock_needs_the_permission(client_for, cs_user, network):
     assert client_for(cs_user).post("/api/v1/stock/adjustments/", [], format="json").status_code == 403
 
 
-@location_list_bug
 def test_store_staff_change_stock_only_at_their_store(client_for, store_user, network):
     assign_perm("inventory.work_at_location", store_user, network["store"])
     client = client_for(store_user)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.utils import ProgrammingError
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -23,11 +22,6 @@ from tests.factories import ChannelFactory, DCFactory, LocationFactory, ProductF
 
 pytestmark = pytest.mark.django_db
 
-# inventory.selectors.location_list compares Location.region (a code) with Region primary keys, which
-# PostgreSQL refuses for every user tied to locations; these tests pass as soon as that selector is fixed.
-location_list_bug = pytest.mark.xfail(
-    raises=ProgrammingError, strict=False, reason="location_list: region__in=regions.values('pk')"
-)
 
 DROP = object()
 ORDERS = "/api/v1/orders/"
@@ -514,7 +508,6 @@ def test_detail_of_an_unknown_order_is_404(cs_api, some_orders):
 # --- scoping ---------------------------------------------------------------------------------------------
 
 
-@location_list_bug
 def test_store_staff_see_only_orders_at_their_store(client_for, store_user, some_orders, catalogue):
     mine = LocationFactory(code="LJ-SP-09")
     assign_perm("inventory.work_at_location", store_user, mine)
@@ -529,7 +522,6 @@ def test_store_staff_see_only_orders_at_their_store(client_for, store_user, some
     assert client.get(f"{ORDERS}{some_orders[3]}/").status_code == 404
 
 
-@location_list_bug
 def test_managers_see_only_their_channels(client_for, manager_user, some_orders, api, catalogue):
     app = ChannelFactory(code="app", name="App", kind="app")
     app_order = api.post(ORDERS, {**base_payload("APP-1"), "channel": "app"}, format="json").json()["number"]
@@ -593,7 +585,6 @@ def test_note_and_address_change(cs_api, some_orders):
     assert (order.ship_cep, order.ship_state, order.ship_lat) == ("01305000", "SP", None)
 
 
-@location_list_bug
 def test_actions_need_change_order_and_scope(client_for, store_user, manager_user, some_orders):
     number = some_orders[0]
     assert client_for(store_user).post(f"{ORDERS}{number}/cancel/", {}, format="json").status_code == 403
