@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from inventory.exceptions import InsufficientStock
@@ -85,22 +85,35 @@ def destination_point(order: Order) -> tuple[float, float] | None:
 
 def uncovered_units(order: Order) -> list[tuple[OrderLine, int]]:
     """(line, units) of each non-cancelled line not yet covered by active fulfilment lines, in line order."""
+    return _uncovered(order)[0]
+
+
+def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None]:
+    """The uncovered units, and why they are uncovered when the order was routed before: "short_pick" (units
+    reported short), "cancel" (a fulfilment was cancelled), None (never routed)."""
     lines = list(
         order.lines.exclude(status=LineStatus.CANCELLED).select_related("product").order_by("line_no")
     )
-    covered = dict(
+    active = ~Q(fulfilment__status=FulfilmentStatus.CANCELLED)
+    rows = (
         FulfilmentLine.objects.filter(order_line__order=order)
-        .exclude(fulfilment__status=FulfilmentStatus.CANCELLED)
         .values("order_line_id")
-        .annotate(units=Sum(F("qty") - F("qty_short")))
-        .values_list("order_line_id", "units")
+        .annotate(units=Sum(F("qty") - F("qty_short"), filter=active), short=Sum("qty_short"), n=Count("pk"))
+        .values_list("order_line_id", "units", "short", "n")
     )
+    covered: dict[int, int] = {}
+    seen = short = 0
+    for line_id, units, line_short, n in rows:
+        covered[line_id] = units or 0
+        seen += n
+        short += line_short or 0
     out = []
     for line in lines:
-        missing = line.qty - (covered.get(line.pk) or 0)
+        missing = line.qty - covered.get(line.pk, 0)
         if missing > 0:
             out.append((line, missing))
-    return out
+    cause = None if not seen else (DecisionTrigger.SHORT_PICK if short else DecisionTrigger.CANCEL)
+    return out, cause
 
 
 def engine_deadline(order: Order, start: dt.date) -> int:
@@ -174,9 +187,11 @@ def _route_once(order_id: int, trigger: str, by: Any, attempt: int, t0: float) -
         return None
     if order.status not in ROUTABLE:
         return None
-    need = uncovered_units(order)
+    need, cause = _uncovered(order)
     if not need:
         return None
+    if trigger == DecisionTrigger.NEW and cause is not None:
+        trigger = cause  # routed before: these units come back from a short pick or a cancelled fulfilment
     if order.delivery_mode == DeliveryMode.PICKUP:
         order = Order.objects.select_related("channel", "pickup_location").get(pk=order.pk)
     now = timezone.now()

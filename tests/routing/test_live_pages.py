@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db.utils import ProgrammingError
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
@@ -34,11 +33,6 @@ def test_decision_page_explains_the_choice_to_customer_service(client, cs_user, 
     assert 'data-testid="plan"' in html and " ms" in html
 
 
-@pytest.mark.xfail(
-    raises=ProgrammingError,
-    strict=False,
-    reason="inventory.selectors.location_list compares Location.region (text) with Region.pk on PostgreSQL",
-)
 def test_decision_page_is_404_for_a_store_user_outside_the_scope(client, store_user, routed, routing_world):
     assign_perm("inventory.work_at_location", store_user, routing_world.rio)
     client.force_login(store_user)
