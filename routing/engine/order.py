@@ -52,7 +52,7 @@ class Order:
 class Policy:
     """Business rules on top of feasibility. The defaults change nothing.
 
-    * max_packages: most packages (home) or source locations (pickup) per order; None = engine default (4).
+    * max_packages: most packages (home) or source locations (pickup) per order; None = engine default (8).
     * allowed_kinds: location kinds that may supply units (None = all).
     * ship_from_store: False stops stores shipping home or transferring (same-store pickup still works).
     * speed_weight: BRL per delivery day added when *choosing* (never to the reported cost): > 0 buys speed.

@@ -36,7 +36,7 @@ from .plan import (
     Plan,
 )
 
-DEFAULT_MAX_PACKAGES = 4
+DEFAULT_MAX_PACKAGES = 8
 CANDIDATE_LIMIT = 40  # locations priced per order: all DCs plus the nearest stores holding a line
 MAX_EVALUATIONS = 4000  # latency guard: the bound normally stops the search far earlier
 POOL_SIZE = 10  # all candidates may combine when there are no more than this
