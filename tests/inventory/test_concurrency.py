@@ -54,7 +54,11 @@ def big_pool() -> Iterator[None]:
     finally:
         sys.setswitchinterval(interval)
         if pool is not None:
+            # Give the 64 connections back to the server now (a shrunk pool keeps idle ones for minutes, and
+            # the Celery worker of later tests needs its own); the next query opens a fresh, small pool.
             pool.resize(min_size=min_size, max_size=max_size)
+            connection.close()
+            connection.close_pool()  # type: ignore[attr-defined]
 
 
 def run_clients(n: int, work: Callable[[int], None]) -> list[BaseException]:
