@@ -136,7 +136,7 @@ def servers(*, worker_concurrency: int = 2, start_worker: bool = True) -> Iterat
                         f"bench-{os.getpid()}@%h",
                     ],
                     cwd=ROOT,
-                    env={**env, "DB_POOL": "0"},
+                    env={**env, "DB_POOL_MIN": "1", "DB_POOL_MAX": "4"},  # as in production (Procfile)
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
