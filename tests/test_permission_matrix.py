@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db.utils import ProgrammingError
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -34,9 +33,6 @@ ANON, CS, STORE, WH, MGR, ADMIN = ROLES
 DUMP = bool(os.environ.get("ACCESS_MATRIX_DUMP"))
 
 Expect = int | tuple[int, int]
-# inventory.selectors.location_list compares Location.region (a code) with Region ids; PostgreSQL refuses it
-# for every staff user. Until that one-line fix (`regions.values("code")`) lands, URLs hitting it xfail.
-REGION_BUG = "character varying = bigint"
 
 
 def walk(
@@ -245,14 +241,7 @@ def _check(name: str, entry: Entry) -> list[str]:
         client = _client(world, role)
         for inside, expected in zip((True, False), entry.expect[role], strict=True):
             url = reverse(name, kwargs=entry.kwargs(world, _objects(world, role, inside)))
-            try:
-                response = _request(client, entry, url)
-            except ProgrammingError as exc:
-                if REGION_BUG in str(exc):
-                    pytest.xfail(
-                        f"{role} {url}: blocked by the region lookup of inventory.selectors.location_list"
-                    )
-                raise
+            response = _request(client, entry, url)
             got = response.status_code
             where = "inside" if inside else "outside"
             if DUMP:

@@ -65,7 +65,16 @@ def _policy_update():
 
 @pytest.mark.skipif(_policy_update() is None, reason="routing.services.policies.policy_update not built yet")
 def test_configuration_change_is_audited(admin_user):
-    raise AssertionError("write this test against policy_update now that it exists")
+    from routing.models import RoutingPolicy
+
+    policy_update = _policy_update()
+    policy, _created = RoutingPolicy.objects.get_or_create(channel=None, defaults={"name": "Padrão"})
+    was = policy.ship_from_store
+    policy_update(policy=policy, changes={"ship_from_store": not was}, by=admin_user)
+    event = AuditEvent.objects.get(action="routing.policy_update")
+    assert event.actor == admin_user
+    assert (event.object_type, event.object_id) == ("routing.routingpolicy", str(policy.pk))
+    assert event.before == {"ship_from_store": was} and event.after == {"ship_from_store": not was}
 
 
 def test_denied_probe_is_audited(store_user):

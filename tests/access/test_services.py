@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db.utils import ProgrammingError
 from django.test import Client
 
 from access import services
@@ -19,13 +18,6 @@ from tests.factories import ChannelFactory, LocationFactory, RegionFactory, User
 
 User = get_user_model()
 pytestmark = pytest.mark.django_db
-
-# inventory.selectors.location_list compares Location.region (a region *code*) with Region primary keys, which
-# PostgreSQL refuses for every non-admin user; the fix (not ours to make) is `regions.values("code")`.
-# Until it lands these tests are expected to fail with that error; once fixed they pass as they are.
-region_bug = pytest.mark.xfail(
-    raises=ProgrammingError, strict=False, reason="location_list region lookup bug"
-)
 
 
 def test_invite_creates_user_without_password_sends_link_and_audits(
@@ -108,7 +100,6 @@ def test_deactivate_stops_sessions_and_api_keys_at_once(admin_user, cs_user):
     assert AuditEvent.objects.filter(action="user.reactivate", object_id=str(cs_user.pk)).count() == 1
 
 
-@region_bug
 def test_scope_grant_and_revoke_change_what_the_user_sees_and_are_audited(admin_user, store_user):
     store_a, store_b = LocationFactory(code="LJ-A"), LocationFactory(code="LJ-B")
     assert not location_list(user=store_user).exists()
@@ -128,7 +119,6 @@ def test_scope_grant_and_revoke_change_what_the_user_sees_and_are_audited(admin_
     assert revoke.before == {"kind": "location", "code": "LJ-A", "user": store_user.username}
 
 
-@region_bug
 def test_manager_scopes_on_channels_and_regions(admin_user, manager_user):
     web = ChannelFactory(code="web")
     region = RegionFactory(code="sul")
@@ -170,7 +160,6 @@ def test_a_deactivated_user_gets_no_key(admin_user, cs_user):
         services.api_key_issue(user=cs_user, name="erp", by=admin_user)
 
 
-@region_bug
 def test_world_scopes_orders_per_role():
     world = build_world()
     for role in (Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF, Role.MANAGER, Role.ADMIN):
