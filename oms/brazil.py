@@ -32,6 +32,8 @@ def format_cep(value: str) -> str:
 def normalize_document(value: str) -> tuple[str, str]:
     """A CPF (11 digits) or CNPJ (14 digits) with valid check digits → (digits, 'cpf' | 'cnpj')."""
     cleaned = digits(value)
+    if len(set(cleaned)) == 1:  # 111.111.111-11 passes the check digits but is never issued
+        raise ValidationError(_("Not a valid CPF or CNPJ (check the digits)."), code="invalid_document")
     if len(cleaned) == 11 and cpf.is_valid(cleaned):
         return cleaned, "cpf"
     if len(cleaned) == 14 and cnpj.is_valid(cleaned):

@@ -1,7 +1,7 @@
 """A JSON parser that refuses bodies above DATA_UPLOAD_MAX_MEMORY_SIZE with a 413 JSON answer.
 
 DRF reads the request stream itself, so Django's own size check never runs for API bodies; without this
-a 10 MB body would be parsed whole.
+a 10 MB body would be parsed whole. It is the API's default parser (REST_FRAMEWORK settings).
 """
 
 from __future__ import annotations

@@ -153,6 +153,7 @@ class Order(models.Model):
             models.Index(fields=["external_ref"]),
             models.Index(fields=["status", "-placed_at"]),
             models.Index(fields=["channel", "-placed_at"]),
+            models.Index(fields=["customer", "-placed_at"]),
         ]
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from inventory.selectors import location_list, user_sees_all_locations
 from oms.brazil import digits, normalize_phone
 from oms.roles import Role, user_roles
 
-from .models import Channel, Fulfilment, FulfilmentKind, Order, OrderEvent
+from .models import Channel, Customer, Fulfilment, FulfilmentKind, Order, OrderEvent
 
 
 def channel_list(*, user: Any) -> QuerySet[Channel]:
@@ -54,6 +54,13 @@ class OrderFilters:
 
 
 _NUMERIC = re.compile(r"[\d\s.\-/()+]+")
+_MAX_CUSTOMERS = 500
+
+
+def _customer_ids(match: Q) -> list[int]:
+    # Resolved first, on the customer indexes, so that every branch of the order filter below is an index
+    # lookup on orders_order (an OR across the customer join would make PostgreSQL scan every order).
+    return list(Customer.objects.filter(match).values_list("pk", flat=True)[:_MAX_CUSTOMERS])
 
 
 def _search(orders: QuerySet[Order], q: str) -> QuerySet[Order]:
@@ -62,19 +69,24 @@ def _search(orders: QuerySet[Order], q: str) -> QuerySet[Order]:
     if not q:
         return orders
     if "@" in q:
-        return orders.filter(customer__email=q.lower())
+        return orders.filter(customer_id__in=_customer_ids(Q(email=q.lower())))
+    if not any(char.isdigit() for char in q):
+        # Names have no digits; a channel reference always has some.
+        return orders.filter(customer__name__istartswith=q)
+    match = Q(number=q) | Q(external_ref=q)
     if _NUMERIC.fullmatch(q):
         number = digits(q)
-        match = Q(number=q) | Q(external_ref=q)
         if len(number) == 8:
             match |= Q(number=number) | Q(ship_cep=number)
+        customers = Q()
         if len(number) in (11, 14):
-            match |= Q(customer__document=number)
+            customers |= Q(document=number)
         if len(number) >= 10:
             with contextlib.suppress(ValidationError):
-                match |= Q(customer__phone=normalize_phone(q))
-        return orders.filter(match)
-    return orders.filter(Q(external_ref=q) | Q(customer__name__istartswith=q))
+                customers |= Q(phone=normalize_phone(q))
+        if customers:
+            match |= Q(customer_id__in=_customer_ids(customers))
+    return orders.filter(match)
 
 
 def order_list(*, user: Any, filters: OrderFilters | None = None) -> QuerySet[Order]:

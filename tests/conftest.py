@@ -15,6 +15,43 @@ from tests.factories import UserFactory
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def _wait_for_idle_worker(timeout: float = 30.0) -> None:
+    """Block until the worker has no queued, reserved or running task (or `timeout` passes)."""
+    import time
+
+    import redis
+
+    from oms.celery import app
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    deadline = time.monotonic() + timeout
+    inspect = app.control.inspect(timeout=0.5)
+    while time.monotonic() < deadline:
+        queued = client.llen("celery")
+        busy = sum(len(v) for v in (inspect.active() or {}).values())
+        busy += sum(len(v) for v in (inspect.reserved() or {}).values())
+        if not queued and not busy:
+            return
+        time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _worker_idle_before_flush(request):
+    """Transactional tests commit, so the real worker may still be routing their orders when the test
+    ends; the flush that follows would deadlock with it. Wait for the worker first (teardown order:
+    this fixture sets up after `transactional_db`, so it tears down before the flush)."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    if not transactional or not os.environ.get("REDIS_URL"):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    _wait_for_idle_worker()
+
+
 @pytest.fixture
 def roles(db):
     return setup_roles()

@@ -104,8 +104,3 @@ class StockBulkOut(serializers.Serializer):
     results = StockBulkItemOut(many=True)
     applied = serializers.IntegerField()
     failed = serializers.IntegerField()
-
-
-class ErrorOut(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)

@@ -15,14 +15,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from oms.api import ErrorOut
 from oms.exceptions import DomainError
+from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import Location, Product, StockLevel
 from ..selectors import location_list, stock_list
 from ..services import stock_adjust, stock_set_count
-from .parsers import BoundedJSONParser, request_data
 from .serializers import (
-    ErrorOut,
     LocationOut,
     ProductListQuery,
     ProductOut,

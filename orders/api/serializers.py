@@ -385,8 +385,3 @@ class BulkOut(serializers.Serializer):
     created = serializers.IntegerField()
     existing = serializers.IntegerField()
     failed = serializers.IntegerField()
-
-
-class ErrorOut(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField(required=False)

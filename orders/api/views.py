@@ -20,7 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from oms.api import ErrorOut
 from oms.exceptions import DomainError
+from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import Channel, Order, OrderLine
 from ..selectors import OrderFilters, channel_list, order_get, order_list
@@ -36,11 +38,9 @@ from ..services import (
     order_hold,
     order_release_hold,
 )
-from .parsers import BoundedJSONParser, request_data
 from .serializers import (
     AddressIn,
     BulkOut,
-    ErrorOut,
     OrderActionReasonIn,
     OrderCreateIn,
     OrderDetailOut,

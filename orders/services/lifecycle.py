@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from inventory.models import Location, Product
 from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
+from oms.cep import cep_to_point
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
@@ -290,6 +291,11 @@ def _create(
 
 
 def _apply_address(order: Order, address: AddressData) -> None:
+    """Copy the address onto the order; without coordinates it is placed from its CEP."""
+    if address.lat is None or address.lon is None:
+        point = cep_to_point(address.cep)
+        if point is not None:
+            address = replace(address, lat=point[0], lon=point[1])
     order.ship_street, order.ship_number, order.ship_complement = (
         address.street,
         address.number,

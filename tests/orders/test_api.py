@@ -161,14 +161,16 @@ def test_create_answers_201_with_the_order(api, catalogue):
     assert order.ship_cep == "01310200" and order.customer.document == "52998224725"
 
 
-def test_create_without_coordinates_leaves_them_empty(api, catalogue):
+def test_create_without_coordinates_places_the_address_from_its_cep(api, catalogue):
     body = with_change(
         with_change(base_payload(), "delivery.address.lat", DROP), "delivery.address.lon", DROP
     )
     response = api.post(ORDERS, body, format="json")
     assert response.status_code == 201
     order = Order.objects.get()
-    assert order.ship_lat is None and order.ship_lon is None
+    # CEP 01310-200 is in São Paulo capital: placed at the city, within a few km of Av. Paulista.
+    assert order.ship_lat == pytest.approx(-23.56, abs=0.1)
+    assert order.ship_lon == pytest.approx(-46.65, abs=0.1)
 
 
 def test_create_pickup_order(api, catalogue):
@@ -582,7 +584,8 @@ def test_note_and_address_change(cs_api, some_orders):
     assert response.status_code == 200, response.content
     assert response.json()["delivery"]["address"]["street"] == "Rua Augusta"
     order = Order.objects.get(number=number)
-    assert (order.ship_cep, order.ship_state, order.ship_lat) == ("01305000", "SP", None)
+    assert (order.ship_cep, order.ship_state) == ("01305000", "SP")
+    assert order.ship_lat == pytest.approx(-23.55, abs=0.1)  # placed from the new CEP
 
 
 def test_actions_need_change_order_and_scope(client_for, store_user, manager_user, some_orders):

@@ -10,24 +10,15 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from rest_framework.test import APIClient
 
-from oms.celery import app as celery_app
 from orders.models import Order, OrderLine
-from orders.services import ROUTE_TASK
 from tests.factories import ChannelFactory, ProductFactory, UserFactory
 
 from .test_api import ORDERS, base_payload
 
 
-@pytest.fixture
-def no_routing_task_yet(monkeypatch):
-    # Routing runs after commit; until its task is registered, queueing it would raise in this thread.
-    if ROUTE_TASK not in celery_app.tasks:
-        monkeypatch.setattr("oms.queue.send_task_now", lambda *args, **kwargs: None)
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("header", [False, True], ids=["same reference", "same idempotency key"])
-def test_ten_clients_sending_the_same_order_make_one(no_routing_task_yet, header):
+def test_ten_clients_sending_the_same_order_make_one(header):
     ChannelFactory(code="web")
     ProductFactory(sku="CAM-0001-P")
     user: Any = UserFactory(username="integration")
