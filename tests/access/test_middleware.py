@@ -54,3 +54,17 @@ def test_access_pages_probe_is_audited(admin_user):
     assert client.get("/access/users/999999/").status_code == 404
     event = AuditEvent.objects.get(action="access.denied_probe")
     assert event.after["view"] == "access:user" and event.after["kwargs"] == {"pk": "999999"}
+
+
+def test_an_api_key_probe_outside_the_scope_is_audited():
+    from oms.roles import Role
+    from tests.access.world import build_world
+
+    world = build_world(with_keys=True)
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {world.keys[Role.STORE_STAFF]}")
+    assert client.get(f"/api/v1/orders/{world.order_a.number}/").status_code == 200
+    assert client.get(f"/api/v1/orders/{world.order_b.number}/").status_code == 404
+    event = AuditEvent.objects.get(action="access.denied_probe")
+    assert event.actor == world.users[Role.STORE_STAFF]
+    assert event.after["view"] == "api:order-detail"
+    assert event.after["kwargs"] == {"number": world.order_b.number}
