@@ -34,23 +34,26 @@ def sign(secret: str, body: bytes) -> str:
 
 def emit_event(event_type: str, data: dict[str, Any]) -> None:
     """Record one delivery per interested subscriber and queue them on commit (no-op without subscribers)."""
+    emit_events(event_type, [data])
+
+
+def emit_events(event_type: str, datas: list[dict[str, Any]]) -> None:
+    """`emit_event` for many events of one type: the subscribers are read once."""
     subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event_type)]
-    if not subscriptions:
+    if not subscriptions or not datas:
         return
-    event_id = uuid.uuid4()
-    payload = json.loads(
-        json.dumps(
+    deliveries = []
+    for data in datas:
+        event_id = uuid.uuid4()
+        payload = json.loads(json.dumps(
             {"id": str(event_id), "type": event_type, "created_at": timezone.now(), "data": data},
             cls=DjangoJSONEncoder,
-        )
-    )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
+        ))  # fmt: skip
+        deliveries += [
             WebhookDelivery(subscription=s, event_id=event_id, event_type=event_type, payload=payload)
             for s in subscriptions
         ]
-    )
-    for delivery in deliveries:
+    for delivery in WebhookDelivery.objects.bulk_create(deliveries):
         enqueue_on_commit(DELIVER_TASK, delivery.pk)
 
 

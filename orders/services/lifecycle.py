@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, LPad
 from django.utils import timezone
 
 from inventory.models import Location, Product
@@ -21,9 +23,15 @@ from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.queue import enqueue_on_commit
-from oms.webhooks import emit_event
+from oms.webhooks import emit_event, emit_events
 
-from ..exceptions import InvalidTransition, OrderNotCancellable, OrderNotChangeable, PickupNotOffered
+from ..exceptions import (
+    DomainError,
+    InvalidTransition,
+    OrderNotCancellable,
+    OrderNotChangeable,
+    PickupNotOffered,
+)
 from ..models import (
     Channel,
     Customer,
@@ -127,22 +135,40 @@ def _move(
     return order
 
 
-def _find_or_create_customer(data: CustomerData) -> Customer:
-    """The customer with this document (or, without one, this e-mail), updated with the newest contact."""
-    fields = {"name": data.name, "email": data.email.strip().lower(), "phone": data.phone}
-    existing = None
-    if data.document:
-        existing = Customer.objects.filter(document=data.document).order_by("pk").first()
-    elif fields["email"]:
-        existing = Customer.objects.filter(email=fields["email"], document="").order_by("pk").first()
-    if existing is None:
-        return Customer.objects.create(document=data.document, **fields)
-    changed = [name for name, value in fields.items() if value and getattr(existing, name) != value]
-    for name in changed:
-        setattr(existing, name, fields[name])
+def _customers_for(inputs: Sequence[OrderInput]) -> list[Customer]:
+    """One customer per input: the one with this document (or, without one, this e-mail), updated with the
+    newest contact, or a new one. Set-based: a few queries for the whole batch."""
+
+    def key(data: CustomerData) -> tuple[str, str]:
+        return ("document", data.document) if data.document else ("email", data.email.strip().lower())
+
+    wanted = {key(i.customer): i.customer for i in inputs}
+    documents = [value for kind, value in wanted if kind == "document"]
+    emails = [value for kind, value in wanted if kind == "email" and value]
+    found: dict[tuple[str, str], Customer] = {}
+    if documents:
+        for customer in Customer.objects.filter(document__in=documents).order_by("-pk"):
+            found[("document", customer.document)] = customer  # the oldest wins (ordered newest first)
+    if emails:
+        for customer in Customer.objects.filter(email__in=emails, document="").order_by("-pk"):
+            found[("email", customer.email)] = customer
+    new: list[Customer] = []
+    changed: dict[int, Customer] = {}
+    for customer_key, data in wanted.items():
+        fields = {"name": data.name, "email": data.email.strip().lower(), "phone": data.phone}
+        existing = found.get(customer_key)
+        if existing is None:
+            found[customer_key] = Customer(document=data.document, **fields)
+            new.append(found[customer_key])
+            continue
+        for name, value in fields.items():
+            if value and getattr(existing, name) != value:
+                setattr(existing, name, value)
+                changed[existing.pk] = existing
+    Customer.objects.bulk_create(new)
     if changed:
-        existing.save(update_fields=changed)
-    return existing
+        Customer.objects.bulk_update(list(changed.values()), ["name", "email", "phone"])
+    return [found[key(i.customer)] for i in inputs]
 
 
 def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) -> Order | None:
@@ -150,6 +176,35 @@ def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) 
     if order is None and idempotency_key:
         order = Order.objects.filter(idempotency_key=idempotency_key).first()
     return order
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    """Everything an order is created from (already validated for shape by the API or the caller)."""
+
+    channel: Channel
+    external_ref: str
+    placed_at: dt.datetime
+    customer: CustomerData
+    delivery_mode: str
+    deadline_days: int
+    lines: Sequence[LineData]
+    address: AddressData | None = None
+    pickup_location: Location | None = None
+    shipping_price: Decimal = Decimal("0.00")
+    idempotency_key: str | None = None
+
+
+def _check(data: OrderInput) -> None:
+    if data.delivery_mode == DeliveryMode.PICKUP:
+        location = data.pickup_location
+        if location is None or not location.offers_pickup or not location.active:
+            raise PickupNotOffered(
+                f"{location.code if location else 'That location'} does not offer pickup.",
+                field="pickup_location",
+            )
+    elif data.address is None:
+        raise OrderNotChangeable("A home delivery needs an address.", field="address")
 
 
 def order_create(
@@ -167,127 +222,149 @@ def order_create(
     idempotency_key: str | None = None,
     by: Any = None,
 ) -> OrderCreateResult:
-    """Take an order in. Idempotent on (channel, external_ref) and on `idempotency_key`.
+    """Take an order in. Idempotent on (channel, external_ref) and on `idempotency_key`: sending the same
+    order again, even concurrently, returns the first one and writes nothing. The order is queued for
+    routing once the transaction commits."""
+    data = OrderInput(
+        channel=channel, external_ref=external_ref, placed_at=placed_at, customer=customer,
+        delivery_mode=delivery_mode, deadline_days=deadline_days, lines=lines, address=address,
+        pickup_location=pickup_location, shipping_price=shipping_price, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    return _create_one(data, by=by)
 
-    Sending the same order again (even concurrently) returns the first one and writes nothing. The order
-    is queued for routing once the transaction commits.
-    """
-    existing = _existing(channel, external_ref, idempotency_key)
+
+def _create_one(data: OrderInput, *, by: Any) -> OrderCreateResult:
+    existing = _existing(data.channel, data.external_ref, data.idempotency_key)
     if existing is not None:
         return OrderCreateResult(existing, False)
-    if delivery_mode == DeliveryMode.PICKUP:
-        if pickup_location is None or not pickup_location.offers_pickup or not pickup_location.active:
-            raise PickupNotOffered(
-                f"{pickup_location.code if pickup_location else 'That location'} does not offer pickup.",
-                field="pickup_location",
-            )
-    elif address is None:
-        raise OrderNotChangeable("A home delivery needs an address.", field="address")
+    _check(data)
     try:
         with transaction.atomic():
-            return OrderCreateResult(
-                _create(
-                    channel=channel,
-                    external_ref=external_ref,
-                    placed_at=placed_at,
-                    customer=customer,
-                    delivery_mode=delivery_mode,
-                    deadline_days=deadline_days,
-                    lines=lines,
-                    address=address,
-                    pickup_location=pickup_location,
-                    shipping_price=shipping_price,
-                    idempotency_key=idempotency_key,
-                    by=by,
-                ),
-                True,
-            )
+            return OrderCreateResult(_write_orders([data], by=by)[0], True)
     except IntegrityError:
         # A concurrent request with the same (channel, reference) or key won the race: answer with its order.
-        existing = _existing(channel, external_ref, idempotency_key)
+        existing = _existing(data.channel, data.external_ref, data.idempotency_key)
         if existing is None:
             raise
         return OrderCreateResult(existing, False)
 
 
-def _create(
-    *,
-    channel: Channel,
-    external_ref: str,
-    placed_at: dt.datetime,
-    customer: CustomerData,
-    delivery_mode: str,
-    deadline_days: int,
-    lines: Sequence[LineData],
-    address: AddressData | None,
-    pickup_location: Location | None,
-    shipping_price: Decimal,
-    idempotency_key: str | None,
-    by: Any,
-) -> Order:
-    subtotal = sum((line.unit_price * line.qty for line in lines), Decimal("0.00"))
-    local_day = timezone.localtime(placed_at).date()
-    order = Order(
-        channel=channel,
-        external_ref=external_ref,
-        idempotency_key=idempotency_key or None,
-        customer=_find_or_create_customer(customer),
-        placed_at=placed_at,
-        delivery_mode=delivery_mode,
-        deadline_days=deadline_days,
-        promised_date=add_business_days(local_day, deadline_days),
-        pickup_location=pickup_location if delivery_mode == DeliveryMode.PICKUP else None,
-        subtotal=subtotal,
-        shipping_price=shipping_price,
-        total=subtotal + shipping_price,
-        status=OrderStatus.AWAITING_ROUTING,
+def order_create_many(
+    *, inputs: Sequence[OrderInput], by: Any = None
+) -> list[OrderCreateResult | DomainError]:
+    """Take many orders in with a few set-based statements (marketplace imports), each on its own.
+
+    Answers, per input, its result or the domain error that refused it. Orders already taken (same channel
+    and reference, or key — also twice within the batch) answer `created=False`. If a concurrent request
+    takes one of them meanwhile, the batch falls back to `order_create` one by one.
+    """
+    results: list[OrderCreateResult | DomainError | None] = [None] * len(inputs)
+    twins: dict[int, int] = {}  # index → index of the same order earlier in the batch
+    taken = {
+        (o.channel_id, o.external_ref): o
+        for o in Order.objects.filter(external_ref__in={i.external_ref for i in inputs})
+    }
+    keys = {i.idempotency_key for i in inputs if i.idempotency_key}
+    taken_keys = (
+        {o.idempotency_key: o for o in Order.objects.filter(idempotency_key__in=keys)} if keys else {}
     )
-    if address is not None and delivery_mode == DeliveryMode.HOME:
-        _apply_address(order, address)
-    order.save()
-    order.number = f"{order.pk:08d}"
-    Order.objects.filter(pk=order.pk).update(number=order.number)
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                line_no=no,
-                product=line.product,
-                sku=line.product.sku,
-                qty=line.qty,
-                unit_price=line.unit_price,
-            )
-            for no, line in enumerate(lines, start=1)
-        ]
+    fresh: list[tuple[int, OrderInput]] = []
+    seen: dict[tuple[int, str], int] = {}
+    seen_keys: dict[str, int] = {}
+    for index, data in enumerate(inputs):
+        known = taken.get((data.channel.pk, data.external_ref)) or taken_keys.get(data.idempotency_key or "")
+        if known is not None:
+            results[index] = OrderCreateResult(known, False)
+            continue
+        try:
+            _check(data)
+        except DomainError as exc:
+            results[index] = exc
+            continue
+        twin = seen.get((data.channel.pk, data.external_ref))
+        if twin is None and data.idempotency_key:
+            twin = seen_keys.get(data.idempotency_key)
+        if twin is not None:
+            twins[index] = twin
+            continue
+        seen[(data.channel.pk, data.external_ref)] = index
+        if data.idempotency_key:
+            seen_keys[data.idempotency_key] = index
+        fresh.append((index, data))
+    try:
+        with transaction.atomic():
+            orders = _write_orders([data for _, data in fresh], by=by)
+        for (index, _data), order in zip(fresh, orders, strict=True):
+            results[index] = OrderCreateResult(order, True)
+    except IntegrityError:
+        for index, data in fresh:
+            results[index] = _create_one(data, by=by)
+    for index, twin in twins.items():
+        first = results[twin]
+        results[index] = (
+            OrderCreateResult(first.order, False) if isinstance(first, OrderCreateResult) else first
+        )
+    return [result for result in results if result is not None]
+
+
+def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
+    """Insert orders with their lines and timeline, set-based. Runs in the caller's transaction."""
+    if not inputs:
+        return []
+    customers = _customers_for(inputs)
+    orders = []
+    for data, customer in zip(inputs, customers, strict=True):
+        subtotal = sum((line.unit_price * line.qty for line in data.lines), Decimal("0.00"))
+        order = Order(
+            channel=data.channel,
+            external_ref=data.external_ref,
+            idempotency_key=data.idempotency_key or None,
+            customer=customer,
+            placed_at=data.placed_at,
+            delivery_mode=data.delivery_mode,
+            deadline_days=data.deadline_days,
+            promised_date=add_business_days(timezone.localtime(data.placed_at).date(), data.deadline_days),
+            pickup_location=data.pickup_location if data.delivery_mode == DeliveryMode.PICKUP else None,
+            subtotal=subtotal,
+            shipping_price=data.shipping_price,
+            total=subtotal + data.shipping_price,
+            status=OrderStatus.AWAITING_ROUTING,
+        )
+        if data.address is not None and data.delivery_mode == DeliveryMode.HOME:
+            _apply_address(order, data.address)
+        orders.append(order)
+    Order.objects.bulk_create(orders)
+    # The order number is its id, zero-padded: one statement for the whole batch.
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+        number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
     )
-    OrderEvent.objects.bulk_create(
-        [
-            OrderEvent(
-                order=order,
-                kind="created",
-                actor=_actor(by),
-                message=f"Order received from {channel.name} ({external_ref}).",
-                data={
-                    "channel": channel.code,
-                    "external_ref": external_ref,
-                    "lines": len(lines),
-                    "total": str(order.total),
-                },
-            ),
-            OrderEvent(
-                order=order,
-                kind="status",
-                actor=_actor(by),
-                message="Queued for routing.",
-                data={"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING},
-            ),
-        ]
-    )
-    enqueue_on_commit(ROUTE_TASK, order.pk)
-    emit_event(
-        "order.created", {"order": order.number, "channel": channel.code, "external_ref": external_ref}
-    )
-    return order
+    lines: list[OrderLine] = []
+    events: list[OrderEvent] = []
+    actor = _actor(by)
+    for order, data in zip(orders, inputs, strict=True):
+        order.number = f"{order.pk:08d}"
+        lines += [
+            OrderLine(order=order, line_no=no, product=line.product, sku=line.product.sku, qty=line.qty,
+                      unit_price=line.unit_price)
+            for no, line in enumerate(data.lines, start=1)
+        ]  # fmt: skip
+        events += [
+            OrderEvent(order=order, kind="created", actor=actor,
+                       message=f"Order received from {data.channel.name} ({data.external_ref}).",
+                       data={"channel": data.channel.code, "external_ref": data.external_ref,
+                             "lines": len(data.lines), "total": str(order.total)}),
+            OrderEvent(order=order, kind="status", actor=actor, message="Queued for routing.",
+                       data={"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}),
+        ]  # fmt: skip
+        enqueue_on_commit(ROUTE_TASK, order.pk)
+    OrderLine.objects.bulk_create(lines)
+    OrderEvent.objects.bulk_create(events)
+    emit_events(
+        "order.created",
+        [{"order": o.number, "channel": d.channel.code, "external_ref": d.external_ref}
+         for o, d in zip(orders, inputs, strict=True)],
+    )  # fmt: skip
+    return orders
 
 
 def _apply_address(order: Order, address: AddressData) -> None:

@@ -183,3 +183,79 @@ def test_transition_table_is_closed_and_terminal_states_are_final():
         assert not any(can_move(final, other) for other in statuses - {final})
     allowed = sum(1 for a, b in itertools.product(statuses, statuses) if a != b and can_move(a, b))
     assert allowed == sum(len(t) for t in ORDER_TRANSITIONS.values())
+
+
+def _inputs(channel, n, *, start=0, **overrides):
+    from django.utils import timezone
+
+    from orders.services import CustomerData, OrderInput
+    from tests.factories import ProductFactory
+
+    product = ProductFactory(sku="BULK-0001")
+    return [
+        OrderInput(
+            channel=channel,
+            external_ref=f"ML-{start + i:06d}",
+            placed_at=timezone.now(),
+            customer=CustomerData(name=f"Cliente {i}", email=f"c{i}@example.com"),
+            delivery_mode="home",
+            deadline_days=3,
+            address=ADDRESS,
+            lines=[LineData(product=product, qty=1 + i % 3, unit_price=Decimal("10.00"))],
+            **overrides,
+        )  # fmt: skip
+        for i in range(n)
+    ]
+
+
+def test_create_many_writes_every_order_with_lines_timeline_and_numbers(channel):
+    from orders.services import order_create_many
+
+    results = order_create_many(inputs=_inputs(channel, 20))
+    assert all(r.created for r in results)
+    orders = Order.objects.order_by("pk")
+    assert orders.count() == 20 and OrderLine.objects.count() == 20
+    assert all(o.number == f"{o.pk:08d}" for o in orders)
+    assert OrderEvent.objects.filter(kind="created").count() == 20
+    assert {o.subtotal for o in orders} == {Decimal("10.00"), Decimal("20.00"), Decimal("30.00")}
+
+
+def test_create_many_answers_existing_twins_and_refusals_each_on_its_own(channel):
+    from orders.services import order_create_many
+
+    order_create_many(inputs=_inputs(channel, 2))
+    batch = _inputs(channel, 4)  # refs 0 and 1 exist already
+    batch.append(batch[3])  # the same order twice in one batch
+    results = order_create_many(inputs=batch)
+    assert [r.created for r in results] == [False, False, True, True, False]
+    assert results[4].order.pk == results[3].order.pk
+    assert Order.objects.count() == 4
+
+
+def test_create_many_refuses_a_pickup_where_none_is_offered(channel):
+    from dataclasses import replace
+
+    from orders.services import order_create_many
+
+    dc = LocationFactory(code="CD-X", kind="dc", offers_pickup=False)
+    good, bad = _inputs(channel, 2)
+    bad = replace(bad, delivery_mode="pickup", address=None, pickup_location=dc)
+    results = order_create_many(inputs=[good, bad])
+    assert results[0].created is True
+    assert isinstance(results[1], PickupNotOffered)
+    assert Order.objects.count() == 1
+
+
+def test_create_many_runs_the_same_number_of_queries_for_5_and_50_orders(channel):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.services import order_create_many
+
+    counts = []
+    for start, n in ((0, 5), (1000, 50)):
+        batch = _inputs(channel, n, start=start)
+        with CaptureQueriesContext(connection) as ctx:
+            order_create_many(inputs=batch)
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1] <= 12
