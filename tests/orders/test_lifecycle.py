@@ -203,7 +203,7 @@ def _inputs(channel, n, *, start=0, **overrides):
             address=ADDRESS,
             lines=[LineData(product=product, qty=1 + i % 3, unit_price=Decimal("10.00"))],
             **overrides,
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 
