@@ -40,9 +40,9 @@ def route_wave(
         network.apply_plan(p)
         plans[k] = p
     if pricer is not None:
-        for o, p in zip(orders, plans, strict=True):
-            assert p is not None
-            pricer.observe(o, p)
+        for o, maybe in zip(orders, plans, strict=True):
+            assert maybe is not None
+            pricer.observe(o, maybe)
     done = [p for p in plans if p is not None]
     if not improve or len(orders) < 2:
         return done

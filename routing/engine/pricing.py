@@ -50,6 +50,11 @@ CAP_WINDOW = 400  # orders in the capacity-usage window
 _Ranked = tuple[str, float, float, tuple[tuple[float, float], ...]]
 
 
+# per SKU: holder -> (customers it serves best, their mean regret), and holder L2 -> [(L1 it backs up,
+# customers, their mean regret should L2 fail them too)]
+_Shares = tuple[dict[str, tuple[float, float]], dict[str, list[tuple[str, float, float]]]]
+
+
 def _fixed_part(r: _Ranked) -> float:
     return r[1]
 
@@ -78,8 +83,8 @@ class OpportunityPricer:
         self.epoch = 0
         self._changes = 0
         self._epoch_start = 0
-        self._sku_cache: dict[str, tuple[int, int, dict[str, tuple[float, float]]]] = {}
-        self._lam_cache: dict[tuple[str, str], tuple[int, int, float]] = {}
+        self._sku_cache: dict[str, tuple[int, int, _Shares]] = {}
+        self._lam_cache: dict[tuple[str, str], tuple[int, int, int, float]] = {}
         # the per-SKU walk costs samples x holders: big networks use a random part of the reservoir
         self._share_samples = min(SAMPLE_SIZE, max(128, SHARE_WORK // max(1, len(network.locations))))
         self._recent: deque[dict[str, int]] = deque()
@@ -97,28 +102,52 @@ class OpportunityPricer:
 
     # ------------------------------------------------------------ stock
     def unit_price(self, location_id: str, sku: str, penalty: float = math.inf) -> float:
-        """Expected loss to later orders from taking one unit of `sku` at `location_id` now."""
+        """Expected loss to later orders from taking one unit of `sku` at `location_id` now.
+
+        Later demand at L is L's own customers (those it serves best) plus the expected overflow of
+        the holders that are those customers' first choice when they sell out (the customers who
+        would then turn to L): in a scarce network a unit is worth what the *cascade* of later
+        customers would lose, not only L's first-choice customers."""
         fu = self.forecast.sku_units.get(sku, 0.0)
         if fu <= 0 or not self.samples:
             return 0.0
-        x = self.net.stock.get((location_id, sku), 0)
+        stock = self.net.stock
+        x = stock.get((location_id, sku), 0)
         key = (location_id, sku)
+        total = self.net.total_stock(sku)
         hit = self._lam_cache.get(key)
-        if hit is not None and hit[0] == x and hit[1] == self.epoch:
-            return hit[2]
-        shares = self._shares(sku, penalty)
-        served = shares.get(location_id)
+        if hit is not None and hit[0] == x and hit[1] == self.epoch and hit[2] == total:
+            return hit[3]
+        own, spill = self._shares(sku, penalty)
+        scale = fu * self.remaining_share() / min(len(self.samples), self._share_samples)
         lam = 0.0
+        served = own.get(location_id)
+        m_own = r_own = 0.0
         if served:
-            count, mean_regret = served
-            m = fu * self.remaining_share() * count / min(len(self.samples), self._share_samples)
-            lam = mean_regret * _shortfall_probability(x, m)
-        self._lam_cache[key] = (x, self.epoch, lam)
+            m_own = served[0] * scale
+            r_own = served[1]
+        m_sp = w_sp = 0.0
+        for l1, cnt, regret in spill.get(location_id, ()):
+            first = own.get(l1)
+            if not first:
+                continue
+            m1 = first[0] * scale
+            over = _expected_overflow(stock.get((l1, sku), 0), m1)
+            if over > 0:
+                part = over * cnt / first[0]
+                m_sp += part
+                w_sp += part * regret
+        m = m_own + m_sp
+        if m > 0:
+            lam = (m_own * r_own + w_sp) / m * _shortfall_probability(x, m)
+        self._lam_cache[key] = (x, self.epoch, total, lam)
         return lam
 
-    def _shares(self, sku: str, penalty: float) -> dict[str, tuple[float, float]]:
+    def _shares(self, sku: str, penalty: float) -> _Shares:
         """For each holder of `sku`: how many sampled customers it serves best, and their mean regret
-        (what each would lose if it had to turn to its next-best holder, or backorder)."""
+        (what each would lose if it had to turn to its next-best holder, or backorder); and for each
+        holder L2, the customers whose first choice L1 it backs up: (L1, how many, their regret if
+        L2 failed them too)."""
         holders = self.net.holders(sku)
         hit = self._sku_cache.get(sku)
         if (
@@ -130,6 +159,7 @@ class OpportunityPricer:
             return hit[2]
         w = self.net.weight(sku)
         out: dict[str, list[float]] = {}
+        back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
         few = len(holders) ** 2 < 4 * len(self.net.locations)
         inf = math.inf
@@ -139,16 +169,16 @@ class OpportunityPricer:
         for d in self.samples[:n_samples]:
             if few:
                 # a rarely held SKU: look its holders up instead of walking the whole ranking
-                walk = [r for lid in holders if (r := d.by_id.get(lid)) is not None]
+                walk = [rk for lid in holders if (rk := d.by_id.get(lid)) is not None]
                 walk.sort(key=_fixed_part)
             else:
                 walk = d.ranked
-            c1 = c2 = inf  # the sampled customer's cheapest one-unit package from a holder, and the next
-            l1 = ""
-            m1 = 0.0
+            c1 = c2 = c3 = inf  # the sampled customer's three cheapest one-unit packages from holders
+            l1 = l2 = ""
+            m1 = m2 = 0.0
             for lid, fixed, pick, opts in walk:
-                if fixed > c2:
-                    break  # ranked by fixed part: nothing further can beat the second best
+                if fixed > c3:
+                    break  # ranked by fixed part: nothing further can beat the third best
                 if lid not in holders:
                     continue
                 extra, rate = opts[0]
@@ -157,9 +187,11 @@ class OpportunityPricer:
                     if fixed + e + r * w < c:
                         c, rate = fixed + e + r * w, r
                 if c < c1:
-                    c1, c2, l1, m1 = c, c1, lid, pick + rate * w
+                    c1, c2, c3, l1, l2, m1, m2 = c, c1, c2, lid, l1, pick + rate * w, m1
                 elif c < c2:
-                    c2 = c
+                    c2, c3, l2, m2 = c, c2, lid, pick + rate * w
+                elif c < c3:
+                    c3 = c
             if c1 >= penalty:
                 continue
             # a multi-line order's unit would have ridden in its package from l1: without it, an
@@ -167,8 +199,16 @@ class OpportunityPricer:
             extra = split if d.home else 0.0
             regret = min(c2 + extra, penalty) - m1 if d.multi else min(c2, penalty) - c1
             out.setdefault(l1, []).append(regret)
+            if l2 and c2 < penalty:
+                # if l1 sells out this customer turns to l2; should l2 fail too: the third choice
+                r2 = min(c3 + extra, penalty) - m2 if d.multi else min(c3, penalty) - c2
+                back.setdefault(l2, {}).setdefault(l1, []).append(r2)
         scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
-        shares = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
+        own = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
+        spill = {
+            l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
+        }
+        shares = (own, spill)
         epoch = self.epoch if hit is not None else self.epoch - STALE_EPOCHS + 1
         self._sku_cache[sku] = (len(holders), epoch, shares)
         return shares
@@ -275,6 +315,16 @@ class OpportunityPricer:
             return None
         ranked.sort(key=lambda t: t[1])
         return _Dest(ranked, len(order.lines) > 1, order.mode == HOME)
+
+
+def _expected_overflow(x: int, m: float) -> float:
+    """E[(N - x)+] for N ~ Poisson(m): the later demand a holder with x units left cannot serve."""
+    if m <= 0:
+        return 0.0
+    if x <= 0:
+        return m
+    # E[N 1{N > x}] = m P(N >= x), so E[(N - x)+] = m P(N >= x) - x P(N >= x + 1)
+    return max(0.0, m * _shortfall_probability(x, m) - x * _shortfall_probability(x + 1, m))
 
 
 def _shortfall_probability(x: int, m: float) -> float:

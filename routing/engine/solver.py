@@ -278,7 +278,9 @@ class _Context:
                 if m == 1:
                     order_k: list[int] | range = range(1)
                 else:
-                    order_k = sorted(range(m), key=lambda k, i=i, wi=wi: sub[k].unit[i] + rates[k] * wi)
+                    order_k = sorted(
+                        range(m), key=[sub[k].unit[i] + rates[k] * wi for k in range(m)].__getitem__
+                    )
                 for k in order_k:
                     c = sub[k]
                     sup = c.supply[i]
