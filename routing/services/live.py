@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -359,18 +359,25 @@ def _consume_capacity(
     if not per_loc:
         return
     today = timezone.localtime(now).date()
-    LocationDayCapacity.objects.bulk_create(
-        [LocationDayCapacity(location_id=pk, day=today, units_used=0) for pk in sorted(per_loc)],
-        ignore_conflicts=True,
+    table = LocationDayCapacity._meta.db_table
+    # one statement per location: insert today's row or add to it, only while it stays within capacity
+    # the table name is the model's; every value is a parameter
+    sql = (
+        f'INSERT INTO "{table}" ("location_id", "day", "units_used") VALUES (%s, %s, %s) '  # noqa: S608
+        f'ON CONFLICT ("location_id", "day") DO UPDATE SET "units_used" = "{table}"."units_used" + '
+        f'excluded."units_used" WHERE "{table}"."units_used" + excluded."units_used" <= %s RETURNING "id"'
     )
-    for pk in sorted(per_loc):  # capacity rows are updated in location pk order (no deadlock)
-        qty = per_loc[pk]
-        cap = snap.static.by_pk[pk].daily_capacity
-        done = LocationDayCapacity.objects.filter(
-            location_id=pk, day=today, units_used__lte=cap - qty
-        ).update(units_used=F("units_used") + qty)
-        if not done:
-            raise CapacityTaken(f"{snap.static.by_pk[pk].code} has no capacity left for {qty} units today.")
+    with connection.cursor() as cursor:
+        for pk in sorted(per_loc):  # capacity rows are updated in location pk order (no deadlock)
+            qty = per_loc[pk]
+            cap = snap.static.by_pk[pk].daily_capacity
+            done = False
+            if qty <= cap:
+                cursor.execute(sql, [pk, today, qty, cap])
+                done = cursor.fetchone() is not None
+            if not done:
+                code = snap.static.by_pk[pk].code
+                raise CapacityTaken(f"{code} has no capacity left for {qty} units today.")
 
 
 def capacity_give_back(*, location_id: int, units: int, day: dt.date) -> None:
