@@ -264,3 +264,23 @@ def test_the_worker_routes_a_committed_order(routing_world, needs_worker):
     assert held(order) == 2
     assert RoutingDecision.objects.filter(order=order, trigger=DecisionTrigger.NEW).count() == 1
     assert OrderEvent.objects.filter(order=order, kind="routed").exists()
+
+
+def test_tasks_are_registered_thin_and_scheduled(routing_world):
+    from oms.celery import app
+    from routing import tasks
+
+    for name in ("routing.route_order", "routing.reroute_order", "routing.retry_backorders",
+                 "routing.reoptimise_unreleased"):  # fmt: skip
+        assert name in app.tasks
+    assert app.tasks["routing.route_order"].acks_late is True
+    for entry in tasks.BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    order = w.make_order([(w.shirt, 1)])
+    decision_id = tasks.route_order.apply(args=(order.pk,)).get()
+    assert RoutingDecision.objects.get(pk=decision_id).order_id == order.pk
+    assert tasks.route_order.apply(args=(order.pk,)).get() is None  # idempotent
+    assert tasks.retry_backorders.apply().get() == 0
+    assert tasks.reoptimise_unreleased.apply().get() == 0
