@@ -44,6 +44,7 @@ EPOCH_CHANGES = SAMPLE_SIZE // 8  # re-derive per-SKU demand shares after this m
 EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks meanwhile)
 TYPICAL_KG = 0.6  # weight used to rank locations for a destination (exact weight used for costs)
 CAP_WINDOW = 400  # orders in the capacity-usage window
+REFRESH_PER_ORDER = 2  # stale per-SKU estimates re-derived after each decision (off the decision path)
 
 
 # (location id, package fixed part + pick of one unit, pick, ((extra fixed, per_kg) per service))
@@ -91,6 +92,7 @@ class OpportunityPricer:
         self._window_units: dict[str, int] = {}
         self._cap_cache: dict[str, tuple[int, int, float]] = {}
         self._cap_regrets: tuple[int, dict[str, float]] = (-1, {})
+        self._refresh: dict[str, float] = {}  # SKUs whose shares are due for re-derivation -> penalty
 
     # ------------------------------------------------------------ progress
     def remaining_share(self) -> float:
@@ -143,18 +145,18 @@ class OpportunityPricer:
         self._lam_cache[key] = (x, self.epoch, total, lam)
         return lam
 
-    def _shares(self, sku: str, penalty: float) -> _Shares:
+    def _shares(self, sku: str, penalty: float, *, fresh: bool = False) -> _Shares:
         """For each holder of `sku`: how many sampled customers it serves best, and their mean regret
         (what each would lose if it had to turn to its next-best holder, or backorder); and for each
         holder L2, the customers whose first choice L1 it backs up: (L1, how many, their regret if
         L2 failed them too)."""
         holders = self.net.holders(sku)
         hit = self._sku_cache.get(sku)
-        if (
-            hit is not None
-            and self.epoch - hit[1] < STALE_EPOCHS
-            and abs(hit[0] - len(holders)) <= hit[0] // 10
-        ):
+        if hit is not None and not fresh:
+            if self.epoch - hit[1] >= STALE_EPOCHS or abs(hit[0] - len(holders)) > hit[0] // 10:
+                # stale: decide on the last estimate now and re-derive it after the decision (observe),
+                # so the walk over the sample stays off the decision path
+                self._refresh[sku] = penalty
             # a holder or two running out, or a few new samples, barely move the shares
             return hit[2]
         w = self.net.weight(sku)
@@ -165,7 +167,9 @@ class OpportunityPricer:
         inf = math.inf
         # a SKU seen for the first time gets a quick estimate from part of the sample (decision time
         # matters) and the full one from the next epoch on
-        n_samples = self._share_samples if hit is not None else min(self._share_samples, FIRST_LOOK_SAMPLES)
+        n_samples = (
+            self._share_samples if hit is not None or fresh else min(self._share_samples, FIRST_LOOK_SAMPLES)
+        )
         for d in self.samples[:n_samples]:
             if few:
                 # a rarely held SKU: look its holders up instead of walking the whole ranking
@@ -209,8 +213,9 @@ class OpportunityPricer:
             l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
         }
         shares = (own, spill)
-        epoch = self.epoch if hit is not None else self.epoch - STALE_EPOCHS + 1
-        self._sku_cache[sku] = (len(holders), epoch, shares)
+        if n_samples < self._share_samples:
+            self._refresh[sku] = penalty  # a first look: the full estimate follows after the decision
+        self._sku_cache[sku] = (len(holders), self.epoch, shares)
         return shares
 
     # ------------------------------------------------------------ capacity
@@ -272,6 +277,11 @@ class OpportunityPricer:
             self.epoch += 1
             self._changes = 0
             self._epoch_start = self.seen_orders
+            self._capacity_regrets()
+        # learning work between decisions, a bounded amount per order (oldest requests first)
+        for _ in range(min(REFRESH_PER_ORDER, len(self._refresh))):
+            sku = next(iter(self._refresh))
+            self._shares(sku, self._refresh.pop(sku), fresh=True)
         used: dict[str, int] = {}
         for p in plan.packages:
             used[p.location] = used.get(p.location, 0) + p.units
