@@ -6,24 +6,22 @@ to Redis inside a transaction; if the transaction rolls back, nothing is sent at
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
 
 from .celery import app
 
-logger = logging.getLogger(__name__)
-
 
 def send_task_now(name: str, *args: Any, **kwargs: Any) -> None:
-    """Queue a registered task (run inline when Celery is eager, as in the embedded default)."""
-    try:
-        task = app.tasks[name]
-    except KeyError:
-        logger.error("task %s is not registered; %s not queued", name, args)
-        raise
-    task.apply_async(args=args, kwargs=kwargs)
+    """Queue task `name` by name; inline when Celery is eager (the embedded default)."""
+    if not app.conf.task_always_eager:
+        app.send_task(name, args=args, kwargs=kwargs)
+        return
+    if name not in app.tasks:
+        # Autodiscovery is lazy outside the worker: import the apps' tasks modules once.
+        app.loader.import_default_modules()
+    app.tasks[name].apply_async(args=args, kwargs=kwargs)
 
 
 def enqueue_on_commit(name: str, *args: Any, **kwargs: Any) -> None:

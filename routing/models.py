@@ -295,7 +295,3 @@ class RoutingDecision(models.Model):
 
 
 from . import signals as _signals  # noqa: E402, F401  (cache invalidation receivers)
-
-# Register the Celery tasks in every process, web included: oms.queue looks tasks up by name, and Celery's
-# autodiscovery only runs inside the worker.
-from . import tasks as _tasks  # noqa: E402, F401

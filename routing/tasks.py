@@ -1,6 +1,6 @@
 """Routing tasks: thin, idempotent, acknowledged late. They take ids and call a service.
 
-`BEAT_SCHEDULE` lists the periodic ones; settings add it to CELERY_BEAT_SCHEDULE.
+The periodic ones are scheduled in settings (CELERY_BEAT_SCHEDULE).
 """
 
 from __future__ import annotations
@@ -17,11 +17,6 @@ from .services.live import CapacityTaken, order_route
 from .services.maintenance import backorders_retry, unreleased_reoptimise
 
 RETRYABLE = (InsufficientStock, CapacityTaken, OperationalError)
-
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "routing-retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
-    "routing-reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
-}
 
 
 @shared_task(name="routing.route_order", bind=True, acks_late=True, max_retries=5)

@@ -141,7 +141,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "America/Sao_Paulo")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
-    "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 600.0},
+    "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
 }
 
