@@ -533,5 +533,5 @@ def order_refresh_status(*, order: Order, by: Any = None, message: str = "") -> 
     if order.status in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
         return order
     target = derive_order_status(order.lines.values_list("status", flat=True))
-    label = OrderStatus(target).label
-    return _move(order, target, by=by, message=message or f"Now {str(label).lower()}.")
+    # Timeline text is stored once, in English (not in whichever language the caller happens to use).
+    return _move(order, target, by=by, message=message or f"Now {target.replace('_', ' ')}.")
