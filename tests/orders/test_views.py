@@ -226,6 +226,7 @@ def test_detail_shows_header_lines_reservations_fulfilments_and_timeline(client,
     response = _login(client, cs_user).get(reverse("orders:detail", args=[order.number]))
     assert response.status_code == 200
     html = response.content.decode()
+    assert reverse("routing:decision", args=[order.number]) in html  # "why this store"
     for text in (
         order.number,
         "WEB-00001",
