@@ -116,7 +116,7 @@ def samples(n: int) -> dict[str, list[str]]:
         )[:n]
     )
     return {
-        "number": [r[0] for r in rows],
+        "number": [r[0] or "" for r in rows],
         "reference": [r[1] for r in rows],
         "e-mail": [r[2] for r in rows],
         "CPF": [f"{r[3][:3]}.{r[3][3:6]}.{r[3][6:9]}-{r[3][9:]}" for r in rows],

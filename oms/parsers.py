@@ -39,9 +39,13 @@ class BoundedJSONParser(JSONParser):
         if limit and len(raw) > limit:
             raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
         try:
-            return json.loads(raw, parse_constant=_refuse_constant)
+            data = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        if _has_nul(data):
+            # PostgreSQL cannot store a NUL character in text: refuse it here, as bad input.
+            raise ParseError("JSON parse error - a string contains a NUL character (\\u0000).")
+        return data
 
 
 def request_data(request: Any) -> Any:
@@ -52,6 +56,16 @@ def request_data(request: Any) -> Any:
         raise RequestTooLarge(
             f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
         ) from None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:

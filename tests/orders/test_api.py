@@ -622,3 +622,12 @@ def test_the_schema_describes_the_endpoints(cs_api):
     assert {"201", "200", "400"} <= set(create["responses"])
     assert "OrderCreateIn" in schema["components"]["schemas"]
     assert Decimal(1)  # money is sent as strings
+
+
+def test_a_nul_character_anywhere_in_the_body_is_a_400(api, catalogue):
+    body = with_change(base_payload(), "external_ref", "WEB-1\u0000")
+    before = Order.objects.count()
+    response = api.post(ORDERS, body, format="json")
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert Order.objects.count() == before
