@@ -22,6 +22,7 @@ from .selectors import decision_list
 from .services.promise import delivery_promise
 
 QUOTE_ROLES = {Role.CUSTOMER_SERVICE, Role.MANAGER, Role.ADMIN}
+COST_ROLES = {Role.MANAGER, Role.ADMIN}
 
 REASONS = {
     "chosen": gettext_lazy("chosen"),
@@ -96,7 +97,10 @@ def decision_detail(request: HttpRequest, number: str) -> HttpResponse:
     except Order.DoesNotExist:
         raise Http404(_("No such order.")) from None
     decisions = [_decision_view(d) for d in decision_list(order=order)]
-    return render(request, "routing/decision.html", {"order": order, "decisions": decisions})
+    # Customer service sees why, not what it costs: cost figures are for managers and admins.
+    show_costs = bool(user_roles(request.user) & COST_ROLES) or request.user.is_superuser
+    context = {"order": order, "decisions": decisions, "show_costs": show_costs}
+    return render(request, "routing/decision.html", context)
 
 
 @login_required

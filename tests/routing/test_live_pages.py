@@ -27,10 +27,21 @@ def test_decision_page_explains_the_choice_to_customer_service(client, cs_user, 
     resp = client.get(reverse("routing:decision", args=[routed.number]))
     assert resp.status_code == 200
     html = resp.content.decode()
-    decision = routed.routing_decisions.get()
-    assert decision.summary.split(":")[0] in html
     assert 'data-testid="candidates"' in html and "CD-SP-CAJAMAR" in html and "LJ-SP-01" in html
     assert 'data-testid="plan"' in html and " ms" in html
+    # Customer service sees why, never what it costs.
+    assert 'data-testid="decision-total"' not in html and "R$" not in html
+
+
+def test_decision_page_shows_costs_to_managers(client, manager_user, routed):
+    from orders.models import Channel
+
+    assign_perm("orders.manage_channel", manager_user, Channel.objects.get(pk=routed.channel_id))
+    client.force_login(manager_user)
+    html = client.get(reverse("routing:decision", args=[routed.number])).content.decode()
+    decision = routed.routing_decisions.get()
+    assert decision.summary.split(":")[0] in html
+    assert 'data-testid="decision-total"' in html and "R$" in html
 
 
 def test_decision_page_is_404_for_a_store_user_outside_the_scope(client, store_user, routed, routing_world):
