@@ -295,3 +295,54 @@ class RoutingDecision(models.Model):
 
 
 from . import signals as _signals  # noqa: E402, F401  (cache invalidation receivers)
+
+
+class WhatIfStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class WhatIfRun(models.Model):
+    """A manager's what-if: the last `days` days of real orders of a channel (none: the channels the default
+    policy governs) replayed under a draft policy beside the live one. `draft` holds the draft policy's
+    values (JSON-ready); `result` the figures of both ({"live": {...}, "draft": {...}, ...})."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("channel")
+    )
+    days = models.PositiveSmallIntegerField(
+        _("days"), validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    draft = models.JSONField(_("draft policy"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=10, choices=WhatIfStatus.choices, default=WhatIfStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    orders_count = models.PositiveIntegerField(_("orders replayed"), default=0)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("what-if run")
+        verbose_name_plural = _("what-if runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="whatifrun_progress_le_100"),
+            models.CheckConstraint(condition=Q(days__gte=1) & Q(days__lte=90), name="whatifrun_days_1_90"),
+        ]
+        indexes = [models.Index(fields=["created_by", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"what-if {self.pk} ({self.status}, {self.progress} %)"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (WhatIfStatus.DONE, WhatIfStatus.FAILED)
