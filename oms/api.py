@@ -6,6 +6,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -31,3 +33,16 @@ class ErrorOut(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField(required=False)
+
+
+def model_perm(name: str) -> type[BasePermission]:
+    """A permission class: authenticated and holding the model permission `name` (403 otherwise)."""
+
+    class HasModelPerm(BasePermission):
+        message = f"You need the permission {name}."
+
+        def has_permission(self, request: Request, view: Any) -> bool:
+            return bool(request.user and request.user.is_authenticated and request.user.has_perm(name))
+
+    HasModelPerm.__name__ = f"Has_{name.replace('.', '_')}"
+    return HasModelPerm

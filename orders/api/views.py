@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from oms.api import ErrorOut
+from oms.api import ErrorOut, model_perm
 from oms.exceptions import DomainError
 from oms.parsers import BoundedJSONParser, request_data
 
@@ -57,19 +57,6 @@ from .serializers import (
 
 BULK_MAX = 500
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def model_perm(name: str) -> type[BasePermission]:
-    """A permission class: authenticated and holding the model permission `name` (403 otherwise)."""
-
-    class HasModelPerm(BasePermission):
-        message = f"You need the permission {name}."
-
-        def has_permission(self, request: Request, view: Any) -> bool:
-            return bool(request.user and request.user.is_authenticated and request.user.has_perm(name))
-
-    HasModelPerm.__name__ = f"Has_{name.replace('.', '_')}"
-    return HasModelPerm
 
 
 CanCreateOrders = model_perm("orders.add_order")
