@@ -128,3 +128,238 @@ def promise_quote(request: HttpRequest) -> HttpResponse:
     context = {"form": form, "result": result, "error": error}
     template = "routing/_promise_results.html" if request.htmx else "routing/promise.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+# ------------------------------------------------------------------------------------------ what-if
+# (imports of the what-if pages kept with them; the form lives here because it belongs to these pages)
+from django import forms  # noqa: E402
+from django.contrib import messages  # noqa: E402
+from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
+from django.shortcuts import redirect  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from django.utils.formats import number_format  # noqa: E402
+
+from inventory.models import LocationKind  # noqa: E402
+from inventory.selectors import location_list  # noqa: E402
+from oms.exceptions import DomainError  # noqa: E402
+from orders.models import Channel  # noqa: E402
+from orders.selectors import channel_list  # noqa: E402
+
+from .models import WhatIfRun, WhatIfStatus  # noqa: E402
+from .services.whatif import (  # noqa: E402
+    MAX_DAYS,
+    MAX_PACKAGES_LIMIT,
+    can_run_whatif,
+    draft_initial,
+    live_policy,
+    whatif_run_get,
+    whatif_run_list,
+    whatif_run_start,
+)
+
+RUNS_SHOWN = 20
+
+
+class WhatIfForm(forms.Form):
+    """The replay window and the draft policy's values."""
+
+    channel = forms.ModelChoiceField(
+        label=gettext_lazy("Channel"),
+        queryset=Channel.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("Channels on the default policy"),
+    )
+    days = forms.IntegerField(label=gettext_lazy("Last days"), min_value=1, max_value=MAX_DAYS, initial=30)
+    max_packages = forms.IntegerField(
+        label=gettext_lazy("Max packages per order"),
+        min_value=1,
+        max_value=MAX_PACKAGES_LIMIT,
+        required=False,
+        help_text=gettext_lazy("Empty: no limit of our own."),
+    )
+    allowed_kinds = forms.MultipleChoiceField(
+        label=gettext_lazy("Location kinds allowed"),
+        choices=LocationKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ship_from_store = forms.BooleanField(label=gettext_lazy("Ship from store"), required=False)
+    store_walkin_share = forms.DecimalField(
+        label=gettext_lazy("Store capacity kept for walk-in customers (0–1)"),
+        min_value=0,
+        max_value=1,
+        max_digits=4,
+        decimal_places=3,
+    )
+    speed_value = forms.DecimalField(
+        label=gettext_lazy("Value of speed (BRL per day)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    paused_locations = forms.CharField(
+        label=gettext_lazy("Paused locations"),
+        required=False,
+        help_text=gettext_lazy("Location codes, separated by commas or spaces."),
+    )
+    split_penalty = forms.DecimalField(
+        label=gettext_lazy("Penalty per extra package (BRL)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    backorder_per_unit = forms.DecimalField(
+        label=gettext_lazy("Backorder penalty per unit (BRL)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    backorder_price_share = forms.DecimalField(
+        label=gettext_lazy("Backorder penalty (share of the unit price)"),
+        min_value=0,
+        max_digits=5,
+        decimal_places=3,
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["channel"].queryset = channel_list(user=user).order_by("code")  # type: ignore[attr-defined]
+
+    def clean_paused_locations(self) -> list[str]:
+        raw = self.cleaned_data.get("paused_locations") or ""
+        codes = sorted({c for c in raw.replace(",", " ").split() if c})
+        if codes:
+            known = set(location_list(user=self.user).filter(code__in=codes).values_list("code", flat=True))
+            missing = [c for c in codes if c not in known]
+            if missing:
+                raise ValidationError(_("Unknown locations: %(codes)s.") % {"codes": ", ".join(missing)})
+        return codes
+
+    def draft_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "max_packages": data["max_packages"],
+            "allowed_kinds": list(data["allowed_kinds"]),
+            "ship_from_store": data["ship_from_store"],
+            "store_walkin_share": data["store_walkin_share"],
+            "speed_value": data["speed_value"],
+            "paused_locations": data["paused_locations"],
+            "split_penalty": data["split_penalty"],
+            "backorder_per_unit": data["backorder_per_unit"],
+            "backorder_price_share": data["backorder_price_share"],
+        }
+
+
+def _whatif_allowed(request: HttpRequest) -> None:
+    if not can_run_whatif(request.user):
+        raise PermissionDenied(_("Only managers and admins run what-ifs."))
+
+
+def _form_initial(user: Any, code: str) -> tuple[dict[str, Any], Channel | None]:
+    channel = channel_list(user=user).filter(code=code).first() if code else None
+    initial = draft_initial(live_policy(channel))
+    initial["paused_locations"] = " ".join(initial["paused_locations"])
+    initial["channel"] = channel
+    initial["days"] = 30
+    return initial, channel
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def whatif(request: HttpRequest) -> HttpResponse:
+    """Managers and admins start a what-if (the draft starts as a live policy's copy) and see their runs."""
+    _whatif_allowed(request)
+    initial, base = _form_initial(request.user, request.GET.get("from", ""))
+    form = WhatIfForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = whatif_run_start(
+                by=request.user,
+                channel=form.cleaned_data["channel"],
+                days=form.cleaned_data["days"],
+                draft_values=form.draft_values(),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("What-if started: it runs in the background."))
+            return redirect("routing:whatif_detail", pk=run.pk)
+    runs = list(whatif_run_list(user=request.user)[:RUNS_SHOWN])
+    bases = channel_list(user=request.user).order_by("code")
+    return render(request, "routing/whatif.html", {"form": form, "runs": runs, "bases": bases, "base": base})
+
+
+METRICS: list[tuple[str, Any, str, int]] = [
+    # key, label, kind (brl | pct | num | int), which way is better (-1 lower, 1 higher, 0 neither)
+    ("total_cost", gettext_lazy("Total cost"), "brl", -1),
+    ("cost_per_order", gettext_lazy("Cost per order"), "brl", -1),
+    ("packages_per_order", gettext_lazy("Packages per order"), "num", -1),
+    ("split_rate", gettext_lazy("Split orders"), "pct", -1),
+    ("on_time_rate", gettext_lazy("On time (nothing backordered)"), "pct", 1),
+    ("store_share", gettext_lazy("Units shipped from stores"), "pct", 0),
+    ("backordered_units", gettext_lazy("Backordered units"), "int", -1),
+    ("split_penalty", gettext_lazy("Split penalties (weighed, not spent)"), "brl", -1),
+    ("backorder_penalty", gettext_lazy("Backorder penalties (weighed, not spent)"), "brl", -1),
+]
+
+
+def _fmt(kind: str, value: float, *, sign: bool = False) -> str:
+    prefix = "+" if sign and value > 0 else ("−" if sign and value < 0 else "")
+    value = abs(value) if sign else value
+    if kind == "brl":
+        return prefix + format_brl(Decimal(str(round(value, 2))))
+    if kind == "pct":
+        return prefix + number_format(value * 100, 1) + " %"
+    if kind == "num":
+        return prefix + number_format(value, 2)
+    return prefix + str(int(value))
+
+
+def _comparison(run: WhatIfRun) -> dict[str, Any]:
+    live, draft = run.result.get("live", {}), run.result.get("draft", {})
+    rows = []
+    for key, label, kind, better in METRICS:
+        a, b = float(live.get(key, 0)), float(draft.get(key, 0))
+        diff = b - a
+        tone = ""
+        if better and abs(diff) > 1e-9:
+            tone = "ok" if diff * better > 0 else "bad"
+        rows.append(
+            {
+                "key": key,
+                "label": label,
+                "live": _fmt(kind, a),
+                "draft": _fmt(kind, b),
+                "diff": _fmt(kind, diff, sign=True) if abs(diff) > 1e-9 else "=",
+                "tone": tone,
+            }
+        )
+    a, b = float(live.get("cost_per_order", 0)), float(draft.get("cost_per_order", 0))
+    top = max(a, b) or 1.0
+    width = 200.0  # px of the longest bar in the chart's viewBox
+    chart = []
+    for label, value, y, css in ((_("Live"), a, 8, "live"), (_("Draft"), b, 44, "draft")):
+        bar_width = round(width * value / top, 1)
+        chart.append(
+            {
+                "label": label,
+                "value": _fmt("brl", value),
+                "width": bar_width,
+                "y": y,
+                "text_y": y + 17,
+                "text_x": round(70 + bar_width + 6, 1),
+                "css": css,
+            }
+        )
+    return {"rows": rows, "chart": chart, "live": live, "draft": draft}
+
+
+@login_required
+def whatif_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One run: its progress while it runs (HTMX polls this page every second), then the comparison."""
+    _whatif_allowed(request)
+    try:
+        run = whatif_run_get(user=request.user, pk=pk)
+    except WhatIfRun.DoesNotExist:
+        raise Http404(_("No such what-if.")) from None
+    context: dict[str, Any] = {
+        "run": run,
+        "poll_url": reverse("routing:whatif_detail", args=[run.pk]),
+        "done": run.status == WhatIfStatus.DONE,
+        "kinds": dict(LocationKind.choices),
+    }
+    if run.status == WhatIfStatus.DONE:
+        context.update(_comparison(run))
+    template = "routing/whatif_status.html" if request.htmx else "routing/whatif_detail.html"  # type: ignore[attr-defined]
+    return render(request, template, context)

@@ -141,7 +141,7 @@ def draft_initial(policy: RoutingPolicy | None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ draft policy
-def _decimal(values: dict[str, Any], name: str, *, high: Decimal | None = None) -> str:
+def _decimal(values: dict[str, Any], name: str, *, high: Decimal | None = None, places: str = "0.01") -> str:
     try:
         value = Decimal(str(values[name]))
     except (InvalidOperation, ValueError, TypeError):
@@ -149,7 +149,7 @@ def _decimal(values: dict[str, Any], name: str, *, high: Decimal | None = None) 
     if not value.is_finite() or value < 0 or (high is not None and value > high):
         limit = f" and {high}" if high is not None else ""
         raise WhatIfInvalid(f"{name}: must be between 0{limit}.", field=name)
-    return str(value.quantize(Decimal("0.001")))
+    return str(value.quantize(Decimal(places)))
 
 
 def draft_clean(values: dict[str, Any], *, user: Any) -> dict[str, Any]:
@@ -187,12 +187,12 @@ def draft_clean(values: dict[str, Any], *, user: Any) -> dict[str, Any]:
         "max_packages": max_packages,
         "allowed_kinds": kinds,
         "ship_from_store": bool(merged["ship_from_store"]),
-        "store_walkin_share": _decimal(merged, "store_walkin_share", high=Decimal(1)),
+        "store_walkin_share": _decimal(merged, "store_walkin_share", high=Decimal(1), places="0.001"),
         "speed_value": _decimal(merged, "speed_value"),
         "paused_locations": codes,
         "split_penalty": _decimal(merged, "split_penalty"),
         "backorder_per_unit": _decimal(merged, "backorder_per_unit"),
-        "backorder_price_share": _decimal(merged, "backorder_price_share"),
+        "backorder_price_share": _decimal(merged, "backorder_price_share", places="0.001"),
     }
 
 
