@@ -387,6 +387,58 @@ def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads
     )
 
 
+def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
+    """Work per order, measured in this process (no worker, no queue): SQL statements, CPU ms and wall ms of
+    `order_route` per order, and where the CPU goes (cProfile, cumulative)."""
+    import cProfile
+    import io
+    import pstats
+    import random
+    from collections import Counter
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from routing.services.live import order_route
+
+    rng = random.Random(3)
+    pks = [make_order(world, 50_000_000 + n, rng) for n in range(orders)]
+    order_route(order_id=pks[0])  # warm the static network and the code paths
+    stmts: list[int] = []
+    cpu: list[float] = []
+    wall: list[float] = []
+    kinds: Counter[str] = Counter()
+    prof = cProfile.Profile()
+    for pk in pks[1:]:
+        with CaptureQueriesContext(connection) as ctx:
+            c0, w0 = time.process_time(), time.perf_counter()
+            if top:  # the profiler costs CPU: figures without --top are the clean ones
+                prof.enable()
+            order_route(order_id=pk)
+            if top:
+                prof.disable()
+            cpu.append((time.process_time() - c0) * 1000)
+            wall.append((time.perf_counter() - w0) * 1000)
+        stmts.append(len(ctx.captured_queries))
+        for q in ctx.captured_queries:
+            words = q["sql"].split()
+            head = words[:1] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else words[:4]
+            kinds[" ".join(head)[:70]] += 1
+    n = len(stmts)
+    print(
+        f"profile: {n} orders routed in-process; SQL statements per order mean {sum(stmts) / n:.1f} "
+        f"(min {min(stmts)}, max {max(stmts)}); CPU per order (this process: ORM + engine) "
+        f"p50 {pct(cpu, 0.5):.2f} ms, p99 {pct(cpu, 0.99):.2f} ms; wall p50 {pct(wall, 0.5):.2f} ms, "
+        f"p99 {pct(wall, 0.99):.2f} ms; load average {os.getloadavg()[0]:.2f}"
+    )
+    for sql, count in kinds.most_common():
+        print(f"  {count / n:5.2f}/order  {sql}")
+    if top:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -399,12 +451,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--locations", type=int, default=50)
     parser.add_argument("--skus", type=int, default=500)
+    parser.add_argument(
+        "--profile", type=int, default=0, help="only measure the work per order in-process, for N orders"
+    )
+    parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
     args = parser.parse_args()
-    with servers(worker_concurrency=args.concurrency):
+    with servers(worker_concurrency=args.concurrency, start_worker=not args.profile):
         import django
 
         django.setup()
         world = build_network(locations=args.locations, skus=args.skus)
+        if args.profile:
+            profile_phase(world, args.profile, args.top)
+            return
         time.sleep(2)  # the worker connects
         latency_phase(world, args.orders, args.pace)
         if args.duration > 0:

@@ -13,13 +13,14 @@ from django.db import OperationalError
 from inventory.exceptions import InsufficientStock
 
 from .models import DecisionTrigger
-from .services.live import CapacityTaken, order_route
+from .services.live import CapacityTaken, order_route, orders_route_pending
 from .services.maintenance import backorders_retry, unreleased_reoptimise
 
 RETRYABLE = (InsufficientStock, CapacityTaken, OperationalError)
 
 
-@shared_task(name="routing.route_order", bind=True, acks_late=True, max_retries=5)
+# The decision id is in the database: no result is stored (one Redis write fewer per order).
+@shared_task(name="routing.route_order", bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def route_order(self: Any, order_id: int) -> int | None:
     """Route a newly committed order (or one sent back to routing). Returns the decision id, if any."""
     try:
@@ -27,6 +28,14 @@ def route_order(self: Any, order_id: int) -> int | None:
     except RETRYABLE as exc:
         raise self.retry(exc=exc, countdown=1) from exc
     return decision.pk if decision else None
+
+
+@shared_task(name="routing.route_pending", acks_late=True, ignore_result=True)
+def route_pending(limit: int = 100) -> int:
+    """Route up to `limit` orders awaiting routing (oldest first), skipping any another worker holds, so any
+    number of workers can drain at once. Returns how many got a decision. A safety net for orders whose
+    route_order message was lost, and one message for a bulk intake instead of one per order."""
+    return orders_route_pending(limit=limit)
 
 
 @shared_task(name="routing.reroute_order", bind=True, acks_late=True, max_retries=5)
@@ -52,13 +61,3 @@ def reoptimise_unreleased(limit: int = 200) -> int:
     """Re-decide orders not yet released to picking; swaps only when cheaper. Returns swaps made."""
     return unreleased_reoptimise(limit=limit)
 
-
-@shared_task(name="routing.whatif_run", acks_late=True)
-def whatif_run(run_id: int) -> str | None:
-    """Replay a what-if run under its draft and the live policy. Idempotent: a finished run is left alone.
-    Returns the run's final status (None: no such run)."""
-    # imported here so that this task stays a self-contained addition to the module
-    from .services.whatif import whatif_run_execute
-
-    run = whatif_run_execute(run_id=run_id)
-    return run.status if run is not None else None

@@ -10,13 +10,14 @@ cannot go stale. Nothing is ever reserved beyond what is available.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
@@ -28,6 +29,7 @@ from oms.brazil import format_brl
 from oms.calendar import add_business_days
 from oms.exceptions import DomainError
 from oms.webhooks import emit_event
+from orders.exceptions import InvalidTransition
 from orders.models import (
     DeliveryMode,
     Fulfilment,
@@ -36,18 +38,21 @@ from orders.models import (
     FulfilmentStatus,
     LineStatus,
     Order,
+    OrderEvent,
     OrderLine,
     OrderStatus,
 )
 from orders.services import lock_order, order_event, order_refresh_status
+from orders.status import can_move, derive_order_status
 
 from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..models import DecisionTrigger, LocationDayCapacity, RoutingDecision
 from .plans import plan_order
-from .snapshot import Snapshot, after_cutoff, business_days_between, snapshot_build
+from .snapshot import Snapshot, after_cutoff, business_days_between, snapshot_build, static_network
 
+logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 ROUTABLE = frozenset(
     {
@@ -88,32 +93,36 @@ def uncovered_units(order: Order) -> list[tuple[OrderLine, int]]:
     return _uncovered(order)[0]
 
 
-def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None]:
-    """The uncovered units, and why they are uncovered when the order was routed before: "short_pick" (units
-    reported short), "cancel" (a fulfilment was cancelled), None (never routed)."""
+def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None, dict[int, str]]:
+    """The uncovered units, why they are uncovered when the order was routed before ("short_pick": units
+    reported short, "cancel": a fulfilment was cancelled, None: never routed), and the status of every line
+    (cancelled ones too: the order status is derived from them). One statement: lines, their products and
+    what their fulfilment lines cover."""
+    active = ~Q(fulfilment_lines__fulfilment__status=FulfilmentStatus.CANCELLED)
     lines = list(
-        order.lines.exclude(status=LineStatus.CANCELLED).select_related("product").order_by("line_no")
+        OrderLine.objects.filter(order_id=order.pk)
+        .select_related("product")
+        .annotate(
+            covered_units=Sum(F("fulfilment_lines__qty") - F("fulfilment_lines__qty_short"), filter=active),
+            short_units=Sum("fulfilment_lines__qty_short"),
+            fl_count=Count("fulfilment_lines"),
+        )
+        .order_by("line_no")
     )
-    active = ~Q(fulfilment__status=FulfilmentStatus.CANCELLED)
-    rows = (
-        FulfilmentLine.objects.filter(order_line__order=order)
-        .values("order_line_id")
-        .annotate(units=Sum(F("qty") - F("qty_short"), filter=active), short=Sum("qty_short"), n=Count("pk"))
-        .values_list("order_line_id", "units", "short", "n")
-    )
-    covered: dict[int, int] = {}
+    out: list[tuple[OrderLine, int]] = []
     seen = short = 0
-    for line_id, units, line_short, n in rows:
-        covered[line_id] = units or 0
-        seen += n
-        short += line_short or 0
-    out = []
+    statuses: dict[int, str] = {}
     for line in lines:
-        missing = line.qty - covered.get(line.pk, 0)
+        statuses[line.pk] = line.status
+        seen += line.fl_count
+        short += line.short_units or 0
+        if line.status == LineStatus.CANCELLED:
+            continue
+        missing = line.qty - (line.covered_units or 0)
         if missing > 0:
             out.append((line, missing))
     cause = None if not seen else (DecisionTrigger.SHORT_PICK if short else DecisionTrigger.CANCEL)
-    return out, cause
+    return out, cause, statuses
 
 
 def engine_deadline(order: Order, start: dt.date) -> int:
@@ -126,8 +135,13 @@ def engine_deadline(order: Order, start: dt.date) -> int:
 
 
 def engine_order(
-    order: Order, need: list[tuple[OrderLine, int]], deadline: int, point: tuple[float, float] | None
+    order: Order,
+    need: list[tuple[OrderLine, int]],
+    deadline: int,
+    point: tuple[float, float] | None,
+    pickup_code: str | None = None,
 ) -> EngineOrder:
+    """The engine's view of the order's uncovered units (`pickup_code` spares reading the pickup store)."""
     per_sku: dict[str, list[Any]] = {}
     for line, units in need:
         entry = per_sku.setdefault(line.product.sku, [0, 0.0])
@@ -135,13 +149,15 @@ def engine_order(
         entry[1] = max(entry[1], float(line.unit_price))
     lines = tuple(EngineLine(sku, q, price) for sku, (q, price) in per_sku.items())
     if order.delivery_mode == DeliveryMode.PICKUP:
-        assert order.pickup_location is not None
+        if pickup_code is None:
+            assert order.pickup_location is not None
+            pickup_code = order.pickup_location.code
         return EngineOrder(
             id=order.number or str(order.pk),
             mode=PICKUP,
             lines=lines,
             deadline_days=deadline,
-            pickup_location=order.pickup_location.code,
+            pickup_location=pickup_code,
         )
     assert point is not None
     return EngineOrder(
@@ -160,6 +176,14 @@ class RouteOutcome:
     plan: Plan | None
 
 
+@dataclass
+class _Pick:
+    """The cursor of a drain of orders awaiting routing: the last order picked (pk order)."""
+
+    after: int = 0
+    picked: int | None = None
+
+
 def order_route(
     *, order_id: int, trigger: str = DecisionTrigger.NEW, by: Any = None
 ) -> RoutingDecision | None:
@@ -169,8 +193,11 @@ def order_route(
     finished are left alone. Retries (bounded) when stock or capacity moved since the snapshot; raises
     `InsufficientStock` / `CapacityTaken` only if even the locked last attempt could not reserve.
     """
-    t0 = time.perf_counter()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    return _route_attempts(order_id, trigger, by, time.perf_counter(), first=1)
+
+
+def _route_attempts(order_id: int, trigger: str, by: Any, t0: float, *, first: int) -> RoutingDecision | None:
+    for attempt in range(first, MAX_ATTEMPTS + 1):
         try:
             return _route_once(order_id, trigger, by, attempt, t0)
         except (InsufficientStock, CapacityTaken):
@@ -179,45 +206,106 @@ def order_route(
     return None  # pragma: no cover
 
 
+def orders_route_pending(*, limit: int = 100, by: Any = None) -> int:
+    """Route up to `limit` orders awaiting routing, oldest (lowest pk) first; returns how many got a decision.
+
+    Each order is one transaction that picks it with `FOR UPDATE SKIP LOCKED`, so several workers draining
+    at once never wait for, nor route, the same order; an order held by anyone else (its own route_order
+    task, a cancel) is skipped and left to them. Each order is visited once per call. An order whose stock
+    or capacity moved is retried like `order_route`; one that still fails is logged and left awaiting
+    routing (its own task, or the next drain, tries again).
+    """
+    pick = _Pick()
+    routed = 0
+    for _ in range(limit):
+        pick.picked = None
+        t0 = time.perf_counter()
+        try:
+            try:
+                decision = _route_once(None, DecisionTrigger.NEW, by, 1, t0, pick=pick)
+            except (InsufficientStock, CapacityTaken):
+                if pick.picked is None:  # pragma: no cover - raised only once an order is picked
+                    raise
+                decision = _route_attempts(pick.picked, DecisionTrigger.NEW, by, t0, first=2)
+        except (InsufficientStock, CapacityTaken, DatabaseError):
+            logger.warning("routing order %s failed; it stays awaiting routing", pick.picked, exc_info=True)
+            decision = None
+        if pick.picked is None:
+            break  # nothing left that nobody else holds
+        if decision is not None:
+            routed += 1
+    return routed
+
+
 @transaction.atomic
-def _route_once(order_id: int, trigger: str, by: Any, attempt: int, t0: float) -> RoutingDecision | None:
-    try:
-        order = lock_order(Order(pk=order_id))  # one decision per order at a time
-    except Order.DoesNotExist:
-        return None
+def _route_once(
+    order_id: int | None, trigger: str, by: Any, attempt: int, t0: float, *, pick: _Pick | None = None
+) -> RoutingDecision | None:
+    if pick is not None:
+        # the next order awaiting routing that no other transaction holds; locked until we commit
+        order_or_none = (
+            Order.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("channel")
+            .filter(status=OrderStatus.AWAITING_ROUTING, pk__gt=pick.after)
+            .order_by("pk")
+            .first()
+        )
+        if order_or_none is None:
+            return None
+        order = order_or_none
+        pick.picked = pick.after = order.pk
+    else:
+        try:
+            order = lock_order(Order(pk=order_id))  # one decision per order at a time
+        except Order.DoesNotExist:
+            return None
     if order.status not in ROUTABLE:
         return None
-    need, cause = _uncovered(order)
+    need, cause, statuses = _uncovered(order)
     if not need:
         return None
     if trigger == DecisionTrigger.NEW and cause is not None:
         trigger = cause  # routed before: these units come back from a short pick or a cancelled fulfilment
-    if order.delivery_mode == DeliveryMode.PICKUP:
-        order = Order.objects.select_related("channel", "pickup_location").get(pk=order.pk)
     now = timezone.now()
     products = _distinct_products(need)
     units: dict[int, int] = defaultdict(int)
     for line, q in need:
         units[line.product_id] += q
+    static = static_network()
+    pickup_code = None
+    if order.delivery_mode == DeliveryMode.PICKUP and order.pickup_location_id is not None:
+        info = static.by_pk.get(order.pickup_location_id)
+        pickup_code = info.code if info is not None else None
     snap = snapshot_build(
         products=products,
         channel_id=order.channel_id,
         dest_cep=order.ship_cep if order.delivery_mode == DeliveryMode.HOME else "",
-        pickup_code=order.pickup_location.code if order.pickup_location else None,
+        pickup_code=pickup_code,
         now=now,
         lock_stock=attempt == MAX_ATTEMPTS,
         units=dict(units),
+        static=static,
     )
     deadline = engine_deadline(order, snap.start)
     point = destination_point(order) if order.delivery_mode == DeliveryMode.HOME else None
     if order.delivery_mode == DeliveryMode.HOME and point is None:
         plan = None
     else:
-        plan = plan_order(snap.network, engine_order(order, need, deadline, point), snap.engine_policy)
+        eng = engine_order(order, need, deadline, point, pickup_code=pickup_code)
+        plan = plan_order(snap.network, eng, snap.engine_policy)
     if trigger == DecisionTrigger.BACKORDER_RETRY and (plan is None or not plan.packages):
         return None  # still nothing to send: no new decision, no timeline noise
     return persist_plan(
-        order=order, need=need, plan=plan, snap=snap, trigger=trigger, by=by, now=now, attempt=attempt, t0=t0
+        order=order,
+        need=need,
+        plan=plan,
+        snap=snap,
+        trigger=trigger,
+        by=by,
+        now=now,
+        attempt=attempt,
+        t0=t0,
+        line_statuses=statuses,
     )
 
 
@@ -239,10 +327,15 @@ def persist_plan(
     now: dt.datetime,
     attempt: int = 1,
     t0: float | None = None,
+    line_statuses: dict[int, str] | None = None,
 ) -> RoutingDecision:
     """Write a plan for a locked order: fulfilments and lines, reservations, capacity, line statuses, the
-    decision, the timeline event and the order status. Raises InsufficientStock / CapacityTaken (the
-    caller's transaction rolls back) when stock or capacity moved since the snapshot."""
+    decision, the timeline events and the order status. Raises InsufficientStock / CapacityTaken (the
+    caller's transaction rolls back) when stock or capacity moved since the snapshot.
+
+    With `line_statuses` (the status of every line of the order, as read under the order's lock) the new
+    order status is derived from them in memory and written with the timeline in one insert; without it the
+    order status is refreshed from the database (`order_refresh_status`)."""
     static = snap.static
     remaining = {line.pk: q for line, q in need}
     lines_by_sku: dict[str, list[OrderLine]] = defaultdict(list)
@@ -294,9 +387,7 @@ def persist_plan(
             )
             for fl in fl_rows
         ]
-        stock_reserve_many(
-            items=items, group=order.number or "", reason=f"routed order {order.number}", by=by
-        )
+        _reserve(items, snap, group=order.number or "", reason=f"routed order {order.number}", by=by)
     _consume_capacity(fulfilments, packages, snap, now)
     allocated_lines = [line.pk for line, _q in need if remaining[line.pk] == 0]
     short_lines = [line.pk for line, _q in need if remaining[line.pk] > 0]
@@ -306,19 +397,24 @@ def persist_plan(
     OrderLine.objects.filter(pk__in=short_lines, status__in=LINE_OPEN).update(status=LineStatus.BACKORDERED)
     summary = explain(order=order, plan=plan, snap=snap)
     decision = _record(order, plan, snap, trigger, summary, fulfilments, need, remaining, attempt, t0)
-    order_event(
-        order=order,
-        kind="routed",
-        by=by,
-        message=summary,
-        data={
-            "decision": decision.pk,
-            "trigger": trigger,
-            "fulfilments": [f.pk for f in fulfilments],
-            "backordered_units": decision.units_backordered,
-        },
-    )
-    order_refresh_status(order=order, by=by)
+    routed_data = {
+        "decision": decision.pk,
+        "trigger": trigger,
+        "fulfilments": [f.pk for f in fulfilments],
+        "backordered_units": decision.units_backordered,
+    }
+    if line_statuses is None:
+        order_event(order=order, kind="routed", by=by, message=summary, data=routed_data)
+        order_refresh_status(order=order, by=by)
+    else:
+        statuses = dict(line_statuses)
+        for pk in allocated_lines:
+            if statuses.get(pk) in (LineStatus.PENDING, LineStatus.BACKORDERED):
+                statuses[pk] = LineStatus.ALLOCATED
+        for pk in short_lines:
+            if statuses.get(pk) in LINE_OPEN:
+                statuses[pk] = LineStatus.BACKORDERED
+        _status_and_timeline(order, statuses, by, summary, routed_data)
     emit_event(
         "order.routed",
         {
@@ -336,6 +432,60 @@ def persist_plan(
         },
     )
     return decision
+
+
+def _status_and_timeline(
+    order: Order, statuses: dict[int, str], by: Any, summary: str, routed_data: dict[str, Any]
+) -> None:
+    """What `order_event` + `order_refresh_status` do, for an order we hold locked and whose line statuses
+    we know: no re-lock, no re-read; the "routed" and "status" timeline entries in one insert."""
+    actor = by if getattr(by, "is_authenticated", False) else None
+    events = [OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)]
+    if order.status not in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
+        target = derive_order_status(statuses.values())
+        if target != order.status:
+            if not can_move(order.status, target):
+                raise InvalidTransition(
+                    f"Order {order.number} cannot go from {order.get_status_display()} to "
+                    f"{OrderStatus(target).label}.",
+                    current=order.status,
+                    target=target,
+                )
+            previous = order.status
+            order.status = target
+            order.save(update_fields=["status", "status_before_hold", "updated_at"])
+            # timeline text is stored once, in English, as order_refresh_status writes it
+            events.append(
+                OrderEvent(
+                    order=order,
+                    kind="status",
+                    message=f"Now {target.replace('_', ' ')}.",
+                    actor=actor,
+                    data={"from": previous, "to": target},
+                )
+            )
+            emit_event("order.status_changed", {"order": order.number, "from": previous, "to": target})
+    OrderEvent.objects.bulk_create(events)
+
+
+SINGLE_RESERVE_MAX = 3  # up to this many items, one single-item reservation each is the cheaper path
+
+
+def _reserve(items: list[ReserveItem], snap: Snapshot, *, group: str, reason: str, by: Any) -> None:
+    """Reserve every item, all or nothing (an InsufficientStock rolls back the caller's transaction).
+
+    `stock_reserve_many` takes one statement for a single item on PostgreSQL and about 7 + n for n items;
+    for a few items, one single-item call each (in stock-row pk order, the order every reservation locks in,
+    so no deadlock) is fewer round trips. Beyond that, one call for all.
+    """
+    if 1 < len(items) <= SINGLE_RESERVE_MAX and connection.vendor == "postgresql":
+        ids = snap.stock_ids
+        last = 1 << 62  # rows the snapshot did not see (none available) go last
+        ordered = sorted(items, key=lambda i: (ids.get((i.location.pk, i.product.pk), last), i.ref))
+        for item in ordered:
+            stock_reserve_many(items=[item], group=group, reason=reason, by=by)
+        return
+    stock_reserve_many(items=items, group=group, reason=reason, by=by)
 
 
 def _ship_by(snap: Snapshot, processing_days: int, service: str | None, now: dt.datetime) -> dt.datetime:

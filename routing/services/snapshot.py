@@ -24,8 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import Location as LocationRow
@@ -277,6 +276,7 @@ class Snapshot:
     start: dt.date
     services: dict[str, ServiceInfo]
     rate_priced: set[str] = field(default_factory=set)
+    stock_ids: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def snapshot_build(
@@ -291,16 +291,18 @@ def snapshot_build(
     extra_capacity: dict[int, int] | None = None,
     lock_stock: bool = False,
     units: dict[int, int] | None = None,
+    static: StaticNetwork | None = None,
 ) -> Snapshot:
     """The network for a decision about `products` (their stock only) going to `dest_cep` or `pickup_code`.
 
     `extra_stock` / `extra_capacity` add back what the order itself holds (re-optimisation). With
     `lock_stock` the stock rows of these products are locked (in pk order) before they are read, so the
     snapshot cannot go stale before the reservation (the last retry of the live path). `units` maps product
-    pk to the units ordered (for rate-card weight bands).
+    pk to the units ordered (for rate-card weight bands). `static` is the caller's `static_network()`, when it
+    has just read it. `Snapshot.stock_ids` maps (location pk, product pk) to the stock row's pk.
     """
     now = now or timezone.now()
-    static = static_network()
+    static = static or static_network()
     pol = policy or static.policy_for(channel_id)
     today = timezone.localtime(now).date()
     pids = [p.pk for p in products]
@@ -314,24 +316,27 @@ def snapshot_build(
         )
     sku_of = {p.pk: p.sku for p in products}
     stock: dict[tuple[str, str], int] = {}
-    rows = (
-        StockLevel.objects.filter(product_id__in=pids)
-        .annotate(avail=F("on_hand") - F("reserved") - F("safety_stock"))
-        .filter(avail__gt=0)
-        .values_list("location_id", "product_id", "avail")
-    )
     by_pk = static.by_pk
-    for loc_pk, prod_pk, avail in rows:
-        loc = by_pk.get(loc_pk)
-        if loc is None:
-            continue
-        stock[(loc.code, sku_of[prod_pk])] = avail
+    used: dict[int, int] = {}
+    stock_ids: dict[tuple[int, int], int] = {}
+    with connection.cursor() as cursor:
+        # one round trip: the available units of these products, and today's capacity used everywhere
+        ids = ", ".join(["%s"] * len(pids)) or "NULL"
+        day = connection.ops.adapt_datefield_value(today)
+        cursor.execute(_moving_sql(connection).replace("{ids}", ids), [*pids, day])
+        for kind, row_pk, loc_pk, prod_pk, qty in cursor.fetchall():
+            if kind:
+                used[loc_pk] = qty
+                continue
+            stock_ids[(loc_pk, prod_pk)] = row_pk
+            loc = by_pk.get(loc_pk)
+            if loc is not None:
+                stock[(loc.code, sku_of[prod_pk])] = qty
     for (loc_pk, prod_pk), qty in (extra_stock or {}).items():
         loc = by_pk.get(loc_pk)
         if loc is not None and qty > 0:
             key = (loc.code, sku_of[prod_pk])
             stock[key] = stock.get(key, 0) + qty
-    used = dict(LocationDayCapacity.objects.filter(day=today).values_list("location_id", "units_used"))
     for loc_pk, qty in (extra_capacity or {}).items():
         used[loc_pk] = used.get(loc_pk, 0) - qty
     engine_allowed = pol.engine.allowed_kinds or frozenset({DC, STORE})
@@ -378,7 +383,29 @@ def snapshot_build(
         start=start,
         services=services,
         rate_priced=rate_priced,
+        stock_ids=stock_ids,
     )
+
+
+_MOVING_SQL: dict[str, str] = {}
+
+
+def _moving_sql(conn: Any) -> str:
+    """Stock (kind 0: row pk, location, product, available > 0) of the products given as the first
+    parameters, then capacity used (kind 1: 0, location, 0, units) on the day given as the last one. `{ids}`
+    is expanded per call to one placeholder per product."""
+    key = conn.vendor
+    if key not in _MOVING_SQL:
+        qn = conn.ops.quote_name
+        stock = qn(StockLevel._meta.db_table)
+        cap = qn(LocationDayCapacity._meta.db_table)
+        # table names are the models'; every value is a parameter
+        _MOVING_SQL[key] = (
+            f"SELECT 0, id, location_id, product_id, on_hand - reserved - safety_stock FROM {stock} "  # noqa: S608
+            "WHERE product_id IN ({ids}) AND on_hand - reserved - safety_stock > 0 "
+            f'UNION ALL SELECT 1, 0, location_id, 0, units_used FROM {cap} WHERE "day" = %s'
+        )
+    return _MOVING_SQL[key]
 
 
 def _services_for(

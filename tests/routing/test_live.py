@@ -287,3 +287,114 @@ def test_tasks_are_registered_thin_and_scheduled(routing_world):
     assert tasks.route_order.apply(args=(order.pk,)).get() is None  # idempotent
     assert tasks.retry_backorders.apply().get() == 0
     assert tasks.reoptimise_unreleased.apply().get() == 0
+
+
+def test_route_pending_drains_every_awaiting_order_once(routing_world):
+    from routing.services.live import orders_route_pending
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 20)
+    w.stock(w.dc, w.shoe, 20)
+    orders = [w.make_order([(w.shirt, 1), (w.shoe, 2)]) for _ in range(3)]
+    held_back = w.make_order([(w.shirt, 1)])
+    Order.objects.filter(pk=held_back.pk).update(status=OrderStatus.ON_HOLD)
+    assert all(o.status == OrderStatus.AWAITING_ROUTING for o in orders)
+
+    assert orders_route_pending(limit=10) == 3
+    assert orders_route_pending(limit=10) == 0  # nothing left: running it again reserves nothing
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED and held(order) == 3
+        assert RoutingDecision.objects.filter(order=order).count() == 1
+        events = list(OrderEvent.objects.filter(order=order).values_list("kind", "data__to"))
+        assert events[-2:] == [("routed", None), ("status", "allocated")]
+    assert held(held_back) == 0
+    assert StockLevel.objects.get(location=w.dc, product=w.shirt).reserved == 3
+    assert StockLevel.objects.get(location=w.dc, product=w.shoe).reserved == 6
+    assert order_route(order_id=orders[0].pk) is None  # the per-order task afterwards is a no-op
+
+
+def test_route_pending_honours_its_limit(routing_world):
+    from routing.services.live import orders_route_pending
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 20)
+    first, second = w.make_order([(w.shirt, 1)]), w.make_order([(w.shirt, 1)])
+    assert orders_route_pending(limit=1) == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == OrderStatus.ALLOCATED  # oldest first
+    assert second.status == OrderStatus.AWAITING_ROUTING
+
+
+def test_routing_an_order_takes_a_bounded_number_of_statements(routing_world, django_assert_max_num_queries):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    w.stock(w.dc, w.shoe, 10)
+    order = w.make_order([(w.shirt, 1), (w.shoe, 1)])
+    from routing.services.snapshot import static_network
+
+    static_network()  # the static part is cached per process: measure the per-order statements
+    # lock, lines+coverage, stock+capacity, fulfilments, lines, 2 reservations (3 each), capacity,
+    # line statuses, decision, order status, timeline, 2 webhook subscription reads, savepoint pair
+    with django_assert_max_num_queries(20):
+        decision = order_route(order_id=order.pk)
+    assert decision is not None and decision.units_routed == 2
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED and held(order) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_route_pending_skips_an_order_another_transaction_holds(routing_world, monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    from oms import queue
+    from routing.services.live import orders_route_pending
+
+    monkeypatch.setattr(queue, "send_task_now", lambda *a, **k: None)  # the drain, not the worker, routes
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    busy = w.make_order([(w.shirt, 1)])
+    free = w.make_order([(w.shirt, 1)])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Order.objects.select_for_update().filter(pk=busy.pk))
+                locked.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        assert orders_route_pending(limit=10) == 1  # does not wait for the held order
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        holder.join()
+    busy.refresh_from_db()
+    free.refresh_from_db()
+    assert free.status == OrderStatus.ALLOCATED and held(free) == 1
+    assert busy.status == OrderStatus.AWAITING_ROUTING and held(busy) == 0
+    assert orders_route_pending(limit=10) == 1  # once released, the next drain routes it
+    assert held(busy) == 1
+
+
+def test_route_pending_task_is_registered_and_acknowledged_late(routing_world):
+    from oms.celery import app
+    from routing import tasks
+
+    assert app.tasks["routing.route_pending"].acks_late is True
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    order = w.make_order([(w.shirt, 2)])
+    assert tasks.route_pending.apply(kwargs={"limit": 5}).get() == 1
+    assert tasks.route_pending.apply().get() == 0
+    assert held(order) == 2
