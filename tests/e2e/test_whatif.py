@@ -41,3 +41,25 @@ def test_manager_runs_a_what_if_and_sees_the_comparison(
     expect(page.locator("[data-testid=whatif-chart] rect[data-bar=draft]")).to_have_count(1)
     run = WhatIfRun.objects.get()
     assert run.status == WhatIfStatus.DONE and run.orders_count == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_what_if_pages_fit_a_phone_in_portuguese(phone_page, admin_user, routing_world):
+    from routing import tasks
+    from routing.services.whatif import whatif_run_start
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 5)
+    w.make_order([(w.shirt, 1)])
+    run = whatif_run_start(by=admin_user, channel=w.channel, days=1, draft_values={"allowed_kinds": ["dc"]})
+    tasks.whatif_run.apply(args=(run.pk,))
+    page = phone_page
+    login(page, admin_user.username)
+    page.goto("/routing/whatif/")
+    expect(page.locator("h1")).to_have_text("Simulação de roteamento")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.goto(f"/routing/whatif/{run.pk}/")
+    expect(
+        page.locator("[data-testid=whatif-comparison] tr[data-metric=on_time_rate] td").first
+    ).to_have_text("100,0 %")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
