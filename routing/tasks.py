@@ -61,3 +61,13 @@ def reoptimise_unreleased(limit: int = 200) -> int:
     """Re-decide orders not yet released to picking; swaps only when cheaper. Returns swaps made."""
     return unreleased_reoptimise(limit=limit)
 
+
+@shared_task(name="routing.whatif_run", acks_late=True)
+def whatif_run(run_id: int) -> str | None:
+    """Replay a what-if run under its draft and the live policy. Idempotent: a finished run is left alone.
+    Returns the run's final status (None: no such run)."""
+    # imported here so that this task stays a self-contained addition to the module
+    from .services.whatif import whatif_run_execute
+
+    run = whatif_run_execute(run_id=run_id)
+    return run.status if run is not None else None
