@@ -178,6 +178,9 @@ MATRIX: dict[str, Entry] = {
     # --- routing: the decision of an order (scoped like the order), the promise page (404 for staff) -----
     "routing:decision": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=order()),
     "routing:promise": Entry(roles(302, 200, 404, 404, 200, 200)),
+    # what-if: managers and admins only (403 for the other roles); a run is theirs (admins: every run)
+    "routing:whatif": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "routing:whatif_detail": Entry(roles(302, 403, 403, 403, 404, 404), kwargs=lambda w, o: {"pk": 999999}),
     # --- stock pages ---------------------------------------------------------------------------------------
     "inventory:stock": Entry(EVERY_USER),
     "inventory:ledger": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=stock),

@@ -250,6 +250,7 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("fulfilment:queue", _("Work queue"), ("store_staff", "warehouse_staff")),
     ("inventory:stock", _("Stock"), ("store_staff", "warehouse_staff", "manager", "admin")),
     ("routing:promise", _("Delivery promise"), ("customer_service", "manager", "admin")),
+    ("routing:whatif", _("Routing what-if"), ("manager", "admin")),
     ("reporting:dashboard", _("KPIs"), ("manager", "admin")),
     ("access:users", _("Users & roles"), ("admin",)),
     ("admin:index", _("Admin"), ("admin",)),
