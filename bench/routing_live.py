@@ -46,7 +46,9 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def servers(*, worker_concurrency: int = 2, start_worker: bool = True) -> Iterator[dict[str, str]]:
+def servers(
+    *, worker_concurrency: int = 2, start_worker: bool = True, db_reuse: int = 0
+) -> Iterator[dict[str, str]]:
     """PostgreSQL, Redis and a Celery worker for a bench (throwaway unless DATABASE_URL/REDIS_URL are set)."""
     tmp = Path(tempfile.mkdtemp(prefix="oms-bench-"))
     os.chmod(tmp, 0o755)  # noqa: S103  (the postgres user must reach the cluster folder)
@@ -122,10 +124,12 @@ def servers(*, worker_concurrency: int = 2, start_worker: bool = True) -> Iterat
                 subprocess.Popen(
                     [
                         PY,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "oms",
+                        "-c",
+                        # CELERY_DB_REUSE_MAX: Celery's Django fixup closes the connection (and, with a pool
+                        # in prefork, the whole pool) before and after every task unless it is set
+                        "import sys; from oms.celery import app; "
+                        f"app.conf.update(CELERY_DB_REUSE_MAX={db_reuse or None}); "
+                        "app.worker_main(sys.argv[1:])",
                         "worker",
                         "--loglevel=WARNING",
                         f"--concurrency={worker_concurrency}",
@@ -318,16 +322,21 @@ def latency_phase(world: dict[str, Any], orders: int, pace: float) -> None:
     lat = [(done[pk] - committed[pk]) * 1000 for pk in done]
     from routing.models import RoutingDecision
 
-    eng = list(
-        RoutingDecision.objects.filter(order_id__in=list(committed)).values_list("latency_ms", flat=True)
+    rows = list(
+        RoutingDecision.objects.filter(order_id__in=list(committed))
+        .order_by("order_id")
+        .values_list("latency_ms", flat=True)
     )
+    eng = list(rows)
+    slowest = sorted(range(len(rows)), key=lambda i: -rows[i])[:3]
     print(
         f"latency: {len(done)}/{orders} routed; commit -> routed+reserved p50 {pct(lat, 0.5):.1f} ms, "
         f"p90 {pct(lat, 0.9):.1f} ms, p99 {pct(lat, 0.99):.1f} ms, max {max(lat):.1f} ms"
     )
     print(
         f"         in-task routing (snapshot + engine + writes) p50 {pct(eng, 0.5):.1f} ms, "
-        f"p99 {pct(eng, 0.99):.1f} ms"
+        f"p99 {pct(eng, 0.99):.1f} ms; slowest: "
+        + ", ".join(f"order #{i + 1} {rows[i]:.0f} ms" for i in slowest)
     )
 
 
@@ -403,7 +412,16 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
 
     rng = random.Random(3)
     pks = [make_order(world, 50_000_000 + n, rng) for n in range(orders)]
+    cold = cProfile.Profile()
+    w0 = time.perf_counter()
+    cold.enable()
     order_route(order_id=pks[0])  # warm the static network and the code paths
+    cold.disable()
+    print(f"first decision in this process (cold): {(time.perf_counter() - w0) * 1000:.0f} ms")
+    if top:
+        out = io.StringIO()
+        pstats.Stats(cold, stream=out).sort_stats("cumulative").print_stats(top)
+        print(out.getvalue())
     stmts: list[int] = []
     cpu: list[float] = []
     wall: list[float] = []
@@ -435,7 +453,7 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
         print(f"  {count / n:5.2f}/order  {sql}")
     if top:
         out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
         print(out.getvalue())
 
 
@@ -455,8 +473,14 @@ def main() -> None:
         "--profile", type=int, default=0, help="only measure the work per order in-process, for N orders"
     )
     parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
+    parser.add_argument(
+        "--db-reuse",
+        type=int,
+        default=0,
+        help="run the worker with CELERY_DB_REUSE_MAX=N (0: as the settings are, the pool closed per task)",
+    )
     args = parser.parse_args()
-    with servers(worker_concurrency=args.concurrency, start_worker=not args.profile):
+    with servers(worker_concurrency=args.concurrency, start_worker=not args.profile, db_reuse=args.db_reuse):
         import django
 
         django.setup()

@@ -5,12 +5,15 @@ The periodic ones are scheduled in settings (CELERY_BEAT_SCHEDULE).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_init, worker_process_init
 from django.db import OperationalError
 
 from inventory.exceptions import InsufficientStock
+from oms.calendar import add_business_days
 
 from .models import DecisionTrigger
 from .services.live import CapacityTaken, order_route, orders_route_pending
@@ -36,6 +39,27 @@ def route_pending(limit: int = 100) -> int:
     number of workers can drain at once. Returns how many got a decision. A safety net for orders whose
     route_order message was lost, and one message for a bulk intake instead of one per order."""
     return orders_route_pending(limit=limit)
+
+
+@worker_init.connect
+def warm_calendar(**_kwargs: Any) -> None:
+    """Compute this year's and next year's business-day calendar in the worker's main process, before it
+    forks its pool: the first use costs ~400 ms (the holidays library), which otherwise every new pool
+    process pays on its first order."""
+    today = dt.date.today()
+    add_business_days(today, 0)
+    add_business_days(dt.date(today.year + 1, 1, 1), 0)
+
+
+@worker_process_init.connect
+def warm_routing(**_kwargs: Any) -> None:
+    """Build the routing network as a pool process starts (no DB work happens in the parent)."""
+    from .services.snapshot import static_network
+
+    try:
+        static_network()
+    except Exception:  # a cold start is slower, never fatal: the first task builds it again
+        return
 
 
 @shared_task(name="routing.reroute_order", bind=True, acks_late=True, max_retries=5)
