@@ -426,6 +426,30 @@ def stock_commit(
 
 
 @transaction.atomic
+def stock_receive_held(
+    *, location: Location, product: Product, qty: int, ref: str, group: str = "", reason: str, by: Any = None
+) -> Reservation:
+    """Units arrive already promised to `ref` (a transfer for a pickup): on hand and reserved both go up,
+    in one step, so safety stock or other orders can never take them in between. One ledger row."""
+    if qty < 1:
+        raise InvalidQuantity("A receipt must bring at least one unit.", field="qty")
+    stock = lock_stock_row(location=location, product=product)  # on_hand and reserved change together
+    stock.on_hand += qty
+    stock.reserved += qty
+    stock.save(update_fields=["on_hand", "reserved", "updated_at"])
+    held, created = Reservation.objects.get_or_create(
+        stock=stock, ref=ref, defaults={"group": group, "qty": qty}
+    )
+    if not created:
+        held.qty += qty
+        held.save(update_fields=["qty", "updated_at"])
+    _movement(
+        stock, kind=MovementKind.RECEIVE, on_hand_delta=qty, reserved_delta=qty, reason=reason, ref=ref, by=by
+    ).save()
+    return held
+
+
+@transaction.atomic
 def stock_short_pick(
     *, ref: str, location: Location, product: Product, missing: int, reason: str, by: Any = None
 ) -> int:

@@ -9,9 +9,9 @@ A refused move raises a `DomainError` subclass and changes nothing.
 Pickup orders and transfers: a `pickup` fulfilment at the pickup store holds its own units (reserved there
 under its own lines' refs); `transfer` fulfilments at other locations send units to the pickup store. When
 a transfer is dispatched its units leave the sending location (`stock_commit`). When the pickup store
-confirms receipt the units that arrived are added to its on-hand (`stock_adjust`, kind "receive") and
-reserved there under the *transfer line's* ref, so the transfer line keeps standing for those units; units
-missing on receipt are recorded short and sent back to routing. The pickup fulfilment becomes
+confirms receipt the units that arrived are added to its on-hand and reserved in one step
+(`stock_receive_held`) under the *transfer line's* ref, so the transfer line keeps standing for those
+units; units missing on receipt are recorded short and sent back to routing. The pickup fulfilment becomes
 READY_FOR_PICKUP once every unit of the order is at the pickup store (its own lines picked, every transfer
 received); the hand-over then commits both its own lines and the received transfer lines at the store.
 A pickup fulfilment is created at the pickup store (without lines) when routing sent everything by transfer.
@@ -35,12 +35,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inventory.exceptions import InsufficientStock
-from inventory.models import MovementKind
 from inventory.services import (
-    stock_adjust,
     stock_commit,
+    stock_receive_held,
     stock_release_group,
-    stock_reserve,
     stock_short_pick,
 )
 from oms.audit import audit_record
@@ -857,22 +855,13 @@ def fulfilment_receive(
                 field="received",
             )
         if got:
-            stock_adjust(
-                location=store,
-                product=line.order_line.product,
-                delta=got,
-                reason=f"transfer for order {order.number} from {fulfilment.location.code}",
-                ref=line.reservation_ref,
-                kind=MovementKind.RECEIVE,
-                by=by,
-            )
-            stock_reserve(
+            stock_receive_held(
                 location=store,
                 product=line.order_line.product,
                 qty=got,
                 ref=line.reservation_ref,
                 group=order.number or "",
-                reason=f"held for pickup of order {order.number}",
+                reason=f"transfer for order {order.number} from {fulfilment.location.code}, held for pickup",
                 by=by,
             )
         if got < sent:

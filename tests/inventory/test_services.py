@@ -145,3 +145,17 @@ def test_reserving_creates_missing_stock_rows_with_zero():
     with pytest.raises(InsufficientStock):
         stock_reserve(location=location, product=product, qty=1, ref="line:9")
     assert not StockLevel.objects.filter(location=location, product=product).exists()  # rolled back
+
+
+def test_receive_held_raises_on_hand_and_reserved_together_even_under_safety_stock(stock):
+    from inventory.services import stock_receive_held
+
+    # Free stock is below safety stock: a plain adjust-then-reserve would be refused.
+    StockLevel.objects.filter(pk=stock.pk).update(safety_stock=12)
+    held = stock_receive_held(location=stock.location, product=stock.product, qty=3, ref="fl:7", group="O7",
+                              reason="transfer received")  # fmt: skip
+    stock = _reload(stock)
+    assert (stock.on_hand, stock.reserved, held.qty) == (13, 3, 3)
+    move = StockMovement.objects.get(stock=stock)
+    assert (move.kind, move.on_hand_delta, move.reserved_delta) == (MovementKind.RECEIVE, 3, 3)
+    _ledger_matches(stock)
