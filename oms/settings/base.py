@@ -133,6 +133,9 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Keep each worker process's database connection across tasks (Celery would otherwise close it, and with it
+# the pool, around every task); oms.celery returns it to the pool after each task, dropping broken ones.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -140,6 +143,8 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = os.environ.get("TIME_ZONE", "America/Sao_Paulo")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # A safety net for routing messages lost in transit: orders still awaiting routing are picked up.
+    "route-pending": {"task": "routing.route_pending", "schedule": 30.0},
     "retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
     "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
