@@ -397,6 +397,8 @@ def persist_plan(
     OrderLine.objects.filter(pk__in=short_lines, status__in=LINE_OPEN).update(status=LineStatus.BACKORDERED)
     summary = explain(order=order, plan=plan, snap=snap)
     decision = _record(order, plan, snap, trigger, summary, fulfilments, need, remaining, attempt, t0)
+    # The timeline is read by customer service, who see why but not what it costs (the decision has both).
+    summary = explain(order=order, plan=plan, snap=snap, with_costs=False)
     routed_data = {
         "decision": decision.pk,
         "trigger": trigger,
@@ -606,8 +608,10 @@ REASON_WORDS = {
 }
 
 
-def explain(*, order: Order, plan: Plan | None, snap: Snapshot, limit: int = 3) -> str:
-    """Why this plan, in one or two plain sentences for customer service."""
+def explain(
+    *, order: Order, plan: Plan | None, snap: Snapshot, limit: int = 3, with_costs: bool = True
+) -> str:
+    """Why this plan, in one or two plain sentences; `with_costs=False` leaves the money out."""
     static = snap.static
     if plan is None:
         return (
@@ -633,10 +637,8 @@ def explain(*, order: Order, plan: Plan | None, snap: Snapshot, limit: int = 3) 
         when = add_business_days(snap.start, days)
         verb = "ready" if plan.mode == PICKUP else "arrives"
         head = "; ".join(pieces)
-        parts.append(
-            f"{head[0].upper()}{head[1:]}: cheapest option that {verb} by {when:%d/%m} "
-            f"({_brl(plan.total_cost)})"
-        )
+        cost = f" ({_brl(plan.total_cost)})" if with_costs else ""
+        parts.append(f"{head[0].upper()}{head[1:]}: cheapest option that {verb} by {when:%d/%m}{cost}")
     expl = plan.explanation
     chosen = {p.location for p in plan.packages}
     costlier = sorted(
@@ -648,10 +650,12 @@ def explain(*, order: Order, plan: Plan | None, snap: Snapshot, limit: int = 3) 
             parts.append(f"{name(cand.location)} would cost more")
             continue
         delta = cand.cost - plan.total_cost
-        if delta > 0.005:
+        if delta <= 0.005:
+            parts.append(f"{name(cand.location)} cost the same")
+        elif with_costs:
             parts.append(f"{name(cand.location)} was {_brl(delta)} more expensive")
         else:
-            parts.append(f"{name(cand.location)} cost the same")
+            parts.append(f"{name(cand.location)} would cost more")
     rejected = [c for c in expl.candidates if c.reason in REASON_WORDS]
     for cand in rejected[:limit]:
         parts.append(f"{name(cand.location)} {REASON_WORDS[cand.reason]}")
