@@ -7,7 +7,7 @@ inventory services), and writes the order timeline. Side effects (routing, webho
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -106,18 +106,11 @@ def lock_order(order: Order) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=order.pk)
 
 
-def _move(
-    order: Order,
-    target: str,
-    *,
-    by: Any,
-    message: str,
-    data: dict[str, Any] | None = None,
-    kind: str = "status",
-) -> Order:
-    """Move a *locked* order to `target` if the transition table allows it, and record it."""
+def _apply(order: Order, target: str) -> str | None:
+    """Move a *locked* order to `target` if the transition table allows it; returns the previous status
+    (None when it was already there)."""
     if order.status == target:
-        return order
+        return None
     if not can_move(order.status, target):
         raise InvalidTransition(
             f"Order {order.number} cannot go from {order.get_status_display()} to "
@@ -128,10 +121,52 @@ def _move(
     previous = order.status
     order.status = target
     order.save(update_fields=["status", "status_before_hold", "updated_at"])
-    order_event(
-        order=order, kind=kind, message=message, by=by, data={"from": previous, "to": target, **(data or {})}
-    )
     emit_event("order.status_changed", {"order": order.number, "from": previous, "to": target})
+    return previous
+
+
+def _move(
+    order: Order,
+    target: str,
+    *,
+    by: Any,
+    message: str,
+    data: dict[str, Any] | None = None,
+    kind: str = "status",
+) -> Order:
+    """Move a *locked* order to `target` if the transition table allows it, and record it."""
+    previous = _apply(order, target)
+    if previous is not None:
+        order_event(
+            order=order,
+            kind=kind,
+            message=message,
+            by=by,
+            data={"from": previous, "to": target, **(data or {})},
+        )
+    return order
+
+
+def order_status_from_lines(
+    *,
+    order: Order,
+    line_statuses: Iterable[str],
+    by: Any = None,
+    events: Sequence[OrderEvent] = (),
+    message: str = "",
+) -> Order:
+    """Set the status of an order the caller holds *locked* from line statuses it already knows (no re-lock,
+    no re-read), writing `events` and the status change in one insert. Holds and cancellations are kept."""
+    pending = list(events)
+    if order.status not in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
+        target = derive_order_status(line_statuses)
+        previous = _apply(order, target)
+        if previous is not None:
+            # Timeline text is stored once, in English (not in whichever language the caller happens to use).
+            pending.append(OrderEvent(order=order, kind="status", actor=_actor(by),
+                                      message=message or f"Now {target.replace('_', ' ')}.",
+                                      data={"from": previous, "to": target}))  # fmt: skip
+    OrderEvent.objects.bulk_create(pending)
     return order
 
 
@@ -530,8 +565,5 @@ def order_add_note(*, order: Order, text: str, by: Any) -> OrderEvent:
 def order_refresh_status(*, order: Order, by: Any = None, message: str = "") -> Order:
     """Set the order status from its lines (after routing, picking, shipping…). Holds are kept."""
     order = lock_order(order)
-    if order.status in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
-        return order
-    target = derive_order_status(order.lines.values_list("status", flat=True))
-    # Timeline text is stored once, in English (not in whichever language the caller happens to use).
-    return _move(order, target, by=by, message=message or f"Now {target.replace('_', ' ')}.")
+    statuses = order.lines.values_list("status", flat=True)
+    return order_status_from_lines(order=order, line_statuses=statuses, by=by, message=message)

@@ -29,7 +29,6 @@ from oms.brazil import format_brl
 from oms.calendar import add_business_days
 from oms.exceptions import DomainError
 from oms.webhooks import emit_event
-from orders.exceptions import InvalidTransition
 from orders.models import (
     DeliveryMode,
     Fulfilment,
@@ -42,8 +41,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services import lock_order, order_event, order_refresh_status
-from orders.status import can_move, derive_order_status
+from orders.services import lock_order, order_event, order_refresh_status, order_status_from_lines
 
 from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
@@ -439,35 +437,10 @@ def persist_plan(
 def _status_and_timeline(
     order: Order, statuses: dict[int, str], by: Any, summary: str, routed_data: dict[str, Any]
 ) -> None:
-    """What `order_event` + `order_refresh_status` do, for an order we hold locked and whose line statuses
-    we know: no re-lock, no re-read; the "routed" and "status" timeline entries in one insert."""
+    """The "routed" entry and the status the lines now add up to, for the order we hold locked."""
     actor = by if getattr(by, "is_authenticated", False) else None
-    events = [OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)]
-    if order.status not in (OrderStatus.ON_HOLD, OrderStatus.CANCELLED):
-        target = derive_order_status(statuses.values())
-        if target != order.status:
-            if not can_move(order.status, target):
-                raise InvalidTransition(
-                    f"Order {order.number} cannot go from {order.get_status_display()} to "
-                    f"{OrderStatus(target).label}.",
-                    current=order.status,
-                    target=target,
-                )
-            previous = order.status
-            order.status = target
-            order.save(update_fields=["status", "status_before_hold", "updated_at"])
-            # timeline text is stored once, in English, as order_refresh_status writes it
-            events.append(
-                OrderEvent(
-                    order=order,
-                    kind="status",
-                    message=f"Now {target.replace('_', ' ')}.",
-                    actor=actor,
-                    data={"from": previous, "to": target},
-                )
-            )
-            emit_event("order.status_changed", {"order": order.number, "from": previous, "to": target})
-    OrderEvent.objects.bulk_create(events)
+    routed = OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)
+    order_status_from_lines(order=order, line_statuses=statuses.values(), by=by, events=[routed])
 
 
 SINGLE_RESERVE_MAX = 3  # up to this many items, one single-item reservation each is the cheaper path
