@@ -25,8 +25,8 @@ from django.views.decorators.http import require_POST
 
 from inventory.models import Reservation
 from inventory.selectors import location_list
-from inventory.views import first_page_query, keyset_page, next_page_query, wants_partial
 from oms.exceptions import DomainError
+from oms.pagination import first_page_query, keyset_page, next_page_query, wants_partial
 
 from .forms import AddressForm, CancelForm, HoldForm, NoteForm, OrderFilterForm, ReleaseForm
 from .models import Channel, DeliveryMode, Order, OrderStatus
