@@ -160,36 +160,33 @@ def user_set_roles(*, user: Any, roles: Iterable[str], by: Any) -> Any:
     return locked
 
 
+def _set_active(user: Any, *, active: bool, by: Any) -> Any:
+    """Switch a (locked) user on or off and audit it; a no-op when already there."""
+    locked = _lock_user(user)
+    if locked.is_active == active:
+        return locked
+    locked.is_active = active
+    locked.save(update_fields=["is_active"])
+    user.is_active = active
+    action = "user.reactivate" if active else "user.deactivate"
+    audit_record(
+        actor=by, action=action, obj=locked, before={"is_active": not active}, after={"is_active": active}
+    )
+    return locked
+
+
 @transaction.atomic
 def user_deactivate(*, user: Any, by: Any) -> Any:
     """Stop a user at once: their sessions and API keys no longer authenticate."""
-    locked = _lock_user(user)
-    if locked.pk == getattr(by, "pk", None):
+    if user.pk == getattr(by, "pk", None):
         raise AccessError(_("You cannot deactivate yourself."))
-    if not locked.is_active:
-        return locked
-    locked.is_active = False
-    locked.save(update_fields=["is_active"])
-    user.is_active = False
-    audit_record(
-        actor=by, action="user.deactivate", obj=locked, before={"is_active": True}, after={"is_active": False}
-    )
-    return locked
+    return _set_active(user, active=False, by=by)
 
 
 @transaction.atomic
 def user_reactivate(*, user: Any, by: Any) -> Any:
     """Let a deactivated user in again (with the roles and scopes they had)."""
-    locked = _lock_user(user)
-    if locked.is_active:
-        return locked
-    locked.is_active = True
-    locked.save(update_fields=["is_active"])
-    user.is_active = True
-    audit_record(
-        actor=by, action="user.reactivate", obj=locked, before={"is_active": False}, after={"is_active": True}
-    )
-    return locked
+    return _set_active(user, active=True, by=by)
 
 
 def _scope_permission(obj: models.Model) -> str:
