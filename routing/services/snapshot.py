@@ -19,7 +19,7 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -339,30 +339,7 @@ def snapshot_build(
             stock[key] = stock.get(key, 0) + qty
     for loc_pk, qty in (extra_capacity or {}).items():
         used[loc_pk] = used.get(loc_pk, 0) - qty
-    engine_allowed = pol.engine.allowed_kinds or frozenset({DC, STORE})
-    locations: dict[str, Location] = {}
-    for code, info in static.locations.items():
-        if code != pickup_code:
-            if not info.active:
-                continue
-            if info.kind not in pol.allowed_kinds and engine_kind(info.kind) in engine_allowed:
-                # a dark store (or store) the policy excludes while it allows the other store kind
-                continue
-        left = max(0, info.daily_capacity - used.get(info.pk, 0))
-        locations[code] = Location(
-            id=code,
-            kind=engine_kind(info.kind),
-            lat=info.lat,
-            lon=info.lon,
-            ships=info.ships,
-            pickup=info.pickup,
-            processing_days=info.processing_days,
-            handling_cost=info.handling_cost,
-            pick_cost=info.pick_cost,
-            capacity_left=left,
-            capacity_total=info.daily_capacity,
-            paused=not info.active,
-        )
+    locations = engine_locations(static, pol, pickup_code, lambda info: used.get(info.pk, 0))
     stock = {k: v for k, v in stock.items() if k[0] in locations}
     start = start_day(now)
     services, rate_priced = _services_for(static, products, units or {}, dest_cep, now)
@@ -385,6 +362,40 @@ def snapshot_build(
         rate_priced=rate_priced,
         stock_ids=stock_ids,
     )
+
+
+def engine_locations(
+    static: StaticNetwork,
+    pol: PolicyInfo,
+    pickup_code: str | None,
+    used_of: Callable[[LocationInfo], int],
+) -> dict[str, Location]:
+    """The engine's locations under `pol`, by code: active ones of the kinds it allows, plus the pickup
+    location whatever its state; `used_of` gives the capacity a location has already used today."""
+    engine_allowed = pol.engine.allowed_kinds or frozenset({DC, STORE})
+    locations: dict[str, Location] = {}
+    for code, info in static.locations.items():
+        if code != pickup_code:
+            if not info.active:
+                continue
+            if info.kind not in pol.allowed_kinds and engine_kind(info.kind) in engine_allowed:
+                # a dark store (or store) the policy excludes while it allows the other store kind
+                continue
+        locations[code] = Location(
+            id=code,
+            kind=engine_kind(info.kind),
+            lat=info.lat,
+            lon=info.lon,
+            ships=info.ships,
+            pickup=info.pickup,
+            processing_days=info.processing_days,
+            handling_cost=info.handling_cost,
+            pick_cost=info.pick_cost,
+            capacity_left=max(0, info.daily_capacity - used_of(info)),
+            capacity_total=info.daily_capacity,
+            paused=not info.active,
+        )
+    return locations
 
 
 _MOVING_SQL: dict[str, str] = {}

@@ -40,7 +40,7 @@ from oms.roles import Role, user_roles
 from orders.models import Channel, DeliveryMode, LineStatus, Order, OrderLine
 from orders.selectors import OrderFilters, channel_list, order_list
 
-from ..engine import DC, STORE, Location, Network, Plan, Policy, UnfilledPenalty
+from ..engine import DC, STORE, Network, Plan, Policy, UnfilledPenalty
 from ..models import LOCATION_KINDS, RoutingPolicy, WhatIfRun, WhatIfStatus
 from .live import destination_point, engine_deadline, engine_order
 from .plans import plan_order
@@ -52,6 +52,7 @@ from .snapshot import (
     StaticNetwork,
     _services_for,
     engine_kind,
+    engine_locations,
     policy_info,
     start_day,
     static_network,
@@ -312,28 +313,7 @@ class _World:
     ) -> Network:
         """The engine network for one order, as `snapshot_build` makes it for the live path."""
         pol = self.info
-        engine_allowed = pol.engine.allowed_kinds or frozenset({DC, STORE})
-        locations: dict[str, Location] = {}
-        for code, info in static.locations.items():
-            if code != pickup_code:
-                if not info.active:
-                    continue
-                if info.kind not in pol.allowed_kinds and engine_kind(info.kind) in engine_allowed:
-                    continue  # a store kind the policy excludes while it allows the other one
-            locations[code] = Location(
-                id=code,
-                kind=engine_kind(info.kind),
-                lat=info.lat,
-                lon=info.lon,
-                ships=info.ships,
-                pickup=info.pickup,
-                processing_days=info.processing_days,
-                handling_cost=info.handling_cost,
-                pick_cost=info.pick_cost,
-                capacity_left=max(0, info.daily_capacity - self.used.get(code, 0)),
-                capacity_total=info.daily_capacity,
-                paused=not info.active,
-            )
+        locations = engine_locations(static, pol, pickup_code, lambda info: self.used.get(info.code, 0))
         stock = {
             (code, sku): units
             for sku in skus
