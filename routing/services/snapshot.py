@@ -342,7 +342,7 @@ def snapshot_build(
     locations = engine_locations(static, pol, pickup_code, lambda info: used.get(info.pk, 0))
     stock = {k: v for k, v in stock.items() if k[0] in locations}
     start = start_day(now)
-    services, rate_priced = _services_for(static, products, units or {}, dest_cep, now)
+    services, rate_priced = services_for(static, products, units or {}, dest_cep, now)
     network = Network(
         locations=locations,
         services=tuple(s.engine for s in services.values()),
@@ -419,7 +419,7 @@ def _moving_sql(conn: Any) -> str:
     return _MOVING_SQL[key]
 
 
-def _services_for(
+def services_for(
     static: StaticNetwork,
     products: Sequence[Product],
     units: dict[int, int],

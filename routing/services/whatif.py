@@ -50,10 +50,10 @@ from .snapshot import (
     PolicyInfo,
     ServiceInfo,
     StaticNetwork,
-    _services_for,
     engine_kind,
     engine_locations,
     policy_info,
+    services_for,
     start_day,
     static_network,
 )
@@ -467,7 +467,7 @@ def _route_everywhere(worlds: list[_World], static: StaticNetwork, order: Order)
     start = start_day(order.placed_at)
     home = order.delivery_mode == DeliveryMode.HOME
     dest = order.ship_cep if home else ""
-    services, _priced = _services_for(static, list(products.values()), dict(units), dest, order.placed_at)
+    services, _priced = services_for(static, list(products.values()), dict(units), dest, order.placed_at)
     skus = {p.sku: p.weight_g / 1000.0 for p in products.values()}
     deadline = engine_deadline(order, start)
     point = destination_point(order) if home else None
