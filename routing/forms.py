@@ -1,4 +1,4 @@
-"""Forms of the routing pages: the delivery-promise quote and the rate-card upload."""
+"""Forms of the routing pages: the delivery-promise quote, the rate-card upload and the what-if draft."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from inventory.models import Product
+from inventory.models import LocationKind, Product
+from inventory.selectors import location_list
 from oms.brazil import normalize_cep
+from orders.models import Channel
+from orders.selectors import channel_list
+
+from .services.whatif import MAX_DAYS, MAX_PACKAGES_LIMIT
 
 _LINE = re.compile(r"^\s*(\S+)(?:\s+|\s*[x×,;]\s*)(\d+)\s*$|^\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -68,3 +73,84 @@ class RateCardUploadForm(forms.Form):
     replace = forms.BooleanField(
         label=_("Replace the existing rows of the services in the file"), required=False, initial=True
     )
+
+
+class WhatIfForm(forms.Form):
+    """The replay window and the draft policy's values."""
+
+    channel = forms.ModelChoiceField(
+        label=_("Channel"),
+        queryset=Channel.objects.none(),
+        required=False,
+        empty_label=_("Channels on the default policy"),
+    )
+    days = forms.IntegerField(label=_("Last days"), min_value=1, max_value=MAX_DAYS, initial=30)
+    max_packages = forms.IntegerField(
+        label=_("Max packages per order"),
+        min_value=1,
+        max_value=MAX_PACKAGES_LIMIT,
+        required=False,
+        help_text=_("Empty: no limit of our own."),
+    )
+    allowed_kinds = forms.MultipleChoiceField(
+        label=_("Location kinds allowed"),
+        choices=LocationKind.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ship_from_store = forms.BooleanField(label=_("Ship from store"), required=False)
+    store_walkin_share = forms.DecimalField(
+        label=_("Store capacity kept for walk-in customers (0–1)"),
+        min_value=0,
+        max_value=1,
+        max_digits=4,
+        decimal_places=3,
+    )
+    speed_value = forms.DecimalField(
+        label=_("Value of speed (BRL per day)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    paused_locations = forms.CharField(
+        label=_("Paused locations"),
+        required=False,
+        help_text=_("Location codes, separated by commas or spaces."),
+    )
+    split_penalty = forms.DecimalField(
+        label=_("Penalty per extra package (BRL)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    backorder_per_unit = forms.DecimalField(
+        label=_("Backorder penalty per unit (BRL)"), min_value=0, max_digits=8, decimal_places=2
+    )
+    backorder_price_share = forms.DecimalField(
+        label=_("Backorder penalty (share of the unit price)"),
+        min_value=0,
+        max_digits=5,
+        decimal_places=3,
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["channel"].queryset = channel_list(user=user).order_by("code")  # type: ignore[attr-defined]
+
+    def clean_paused_locations(self) -> list[str]:
+        raw = self.cleaned_data.get("paused_locations") or ""
+        codes = sorted({c for c in raw.replace(",", " ").split() if c})
+        if codes:
+            known = set(location_list(user=self.user).filter(code__in=codes).values_list("code", flat=True))
+            missing = [c for c in codes if c not in known]
+            if missing:
+                raise ValidationError(_("Unknown locations: %(codes)s.") % {"codes": ", ".join(missing)})
+        return codes
+
+    def draft_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "max_packages": data["max_packages"],
+            "allowed_kinds": list(data["allowed_kinds"]),
+            "ship_from_store": data["ship_from_store"],
+            "store_walkin_share": data["store_walkin_share"],
+            "speed_value": data["speed_value"],
+            "paused_locations": data["paused_locations"],
+            "split_penalty": data["split_penalty"],
+            "backorder_per_unit": data["backorder_per_unit"],
+            "backorder_price_share": data["backorder_price_share"],
+        }

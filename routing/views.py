@@ -5,21 +5,36 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from inventory.models import LocationKind
 from oms.brazil import format_brl
+from oms.exceptions import DomainError
 from oms.roles import Role, user_roles
-from orders.models import Order
-from orders.selectors import order_get
+from orders.models import Channel, Order
+from orders.selectors import channel_list, order_get
 
-from .forms import PromiseForm
+from .forms import PromiseForm, WhatIfForm
+from .models import WhatIfRun, WhatIfStatus
 from .selectors import decision_list
 from .services.promise import delivery_promise
+from .services.whatif import (
+    can_run_whatif,
+    draft_initial,
+    live_policy,
+    whatif_run_get,
+    whatif_run_list,
+    whatif_run_start,
+)
 
 QUOTE_ROLES = {Role.CUSTOMER_SERVICE, Role.MANAGER, Role.ADMIN}
 COST_ROLES = {Role.MANAGER, Role.ADMIN}
@@ -130,115 +145,7 @@ def promise_quote(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-# ------------------------------------------------------------------------------------------ what-if
-# (imports of the what-if pages kept with them; the form lives here because it belongs to these pages)
-from django import forms  # noqa: E402
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import PermissionDenied, ValidationError  # noqa: E402
-from django.shortcuts import redirect  # noqa: E402
-from django.urls import reverse  # noqa: E402
-from django.utils.formats import number_format  # noqa: E402
-
-from inventory.models import LocationKind  # noqa: E402
-from inventory.selectors import location_list  # noqa: E402
-from oms.exceptions import DomainError  # noqa: E402
-from orders.models import Channel  # noqa: E402
-from orders.selectors import channel_list  # noqa: E402
-
-from .models import WhatIfRun, WhatIfStatus  # noqa: E402
-from .services.whatif import (  # noqa: E402
-    MAX_DAYS,
-    MAX_PACKAGES_LIMIT,
-    can_run_whatif,
-    draft_initial,
-    live_policy,
-    whatif_run_get,
-    whatif_run_list,
-    whatif_run_start,
-)
-
 RUNS_SHOWN = 20
-
-
-class WhatIfForm(forms.Form):
-    """The replay window and the draft policy's values."""
-
-    channel = forms.ModelChoiceField(
-        label=gettext_lazy("Channel"),
-        queryset=Channel.objects.none(),
-        required=False,
-        empty_label=gettext_lazy("Channels on the default policy"),
-    )
-    days = forms.IntegerField(label=gettext_lazy("Last days"), min_value=1, max_value=MAX_DAYS, initial=30)
-    max_packages = forms.IntegerField(
-        label=gettext_lazy("Max packages per order"),
-        min_value=1,
-        max_value=MAX_PACKAGES_LIMIT,
-        required=False,
-        help_text=gettext_lazy("Empty: no limit of our own."),
-    )
-    allowed_kinds = forms.MultipleChoiceField(
-        label=gettext_lazy("Location kinds allowed"),
-        choices=LocationKind.choices,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    ship_from_store = forms.BooleanField(label=gettext_lazy("Ship from store"), required=False)
-    store_walkin_share = forms.DecimalField(
-        label=gettext_lazy("Store capacity kept for walk-in customers (0–1)"),
-        min_value=0,
-        max_value=1,
-        max_digits=4,
-        decimal_places=3,
-    )
-    speed_value = forms.DecimalField(
-        label=gettext_lazy("Value of speed (BRL per day)"), min_value=0, max_digits=8, decimal_places=2
-    )
-    paused_locations = forms.CharField(
-        label=gettext_lazy("Paused locations"),
-        required=False,
-        help_text=gettext_lazy("Location codes, separated by commas or spaces."),
-    )
-    split_penalty = forms.DecimalField(
-        label=gettext_lazy("Penalty per extra package (BRL)"), min_value=0, max_digits=8, decimal_places=2
-    )
-    backorder_per_unit = forms.DecimalField(
-        label=gettext_lazy("Backorder penalty per unit (BRL)"), min_value=0, max_digits=8, decimal_places=2
-    )
-    backorder_price_share = forms.DecimalField(
-        label=gettext_lazy("Backorder penalty (share of the unit price)"),
-        min_value=0,
-        max_digits=5,
-        decimal_places=3,
-    )
-
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-        self.fields["channel"].queryset = channel_list(user=user).order_by("code")  # type: ignore[attr-defined]
-
-    def clean_paused_locations(self) -> list[str]:
-        raw = self.cleaned_data.get("paused_locations") or ""
-        codes = sorted({c for c in raw.replace(",", " ").split() if c})
-        if codes:
-            known = set(location_list(user=self.user).filter(code__in=codes).values_list("code", flat=True))
-            missing = [c for c in codes if c not in known]
-            if missing:
-                raise ValidationError(_("Unknown locations: %(codes)s.") % {"codes": ", ".join(missing)})
-        return codes
-
-    def draft_values(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "max_packages": data["max_packages"],
-            "allowed_kinds": list(data["allowed_kinds"]),
-            "ship_from_store": data["ship_from_store"],
-            "store_walkin_share": data["store_walkin_share"],
-            "speed_value": data["speed_value"],
-            "paused_locations": data["paused_locations"],
-            "split_penalty": data["split_penalty"],
-            "backorder_per_unit": data["backorder_per_unit"],
-            "backorder_price_share": data["backorder_price_share"],
-        }
 
 
 def _whatif_allowed(request: HttpRequest) -> None:
