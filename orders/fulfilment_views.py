@@ -176,7 +176,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
     )
     lines = list(fulfilment.lines.all())
     for line in lines:
-        line.left = line.qty - line.qty_short - line.qty_picked  # type: ignore[attr-defined]
+        line.left = line.qty_left  # type: ignore[attr-defined]  # the template's name
     mine = set(location_list(user=request.user).values_list("pk", flat=True))
     receiving = fulfilment.kind == FulfilmentKind.TRANSFER and fulfilment.order.pickup_location_id in mine
     kind, status = fulfilment.kind, fulfilment.status
@@ -201,7 +201,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
             (svc.ShortReason.LESS_THAN_RESERVED, _("Fewer than reserved")),
         ],
         "carrier_services": ["Correios SEDEX", "Correios PAC", "Loggi", "Jadlog", "Total Express"],
-        "units": sum(line.qty - line.qty_short for line in lines),
+        "units": sum(line.qty_active for line in lines),
         "picked_units": sum(line.qty_picked for line in lines),
     }
 

@@ -300,6 +300,11 @@ class FulfilmentLine(models.Model):
         """Units this line still stands for (what was not reported short)."""
         return self.qty - self.qty_short
 
+    @property
+    def qty_left(self) -> int:
+        """Active units still to pick."""
+        return self.qty_active - self.qty_picked
+
 
 class OrderEvent(models.Model):
     """The order timeline: every event, who, what, when, with its data. Append-only."""

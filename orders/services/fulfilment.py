@@ -301,15 +301,11 @@ def _find_line(lines: Iterable[FulfilmentLine], line_id: int) -> FulfilmentLine:
     raise WrongItem(_("That line is not part of this fulfilment."), field="line")
 
 
-def _remaining(line: FulfilmentLine) -> int:
-    return line.qty - line.qty_short - line.qty_picked
-
-
 def _after_pick_progress(
     order: Order, fulfilment: Fulfilment, lines: list[FulfilmentLine], *, by: Any
 ) -> None:
     """Close picking when every active unit is picked (or cancel the fulfilment when none is left)."""
-    if any(_remaining(line) > 0 for line in lines):
+    if any(line.qty_left > 0 for line in lines):
         return
     if sum(line.qty_active for line in lines) == 0:
         _set_status(fulfilment, FS.CANCELLED)
@@ -378,16 +374,16 @@ def fulfilment_confirm_pick(*, fulfilment: Fulfilment, code: str, qty: int, by: 
     ]
     if not matching:
         raise WrongItem(_("%(code)s is not on this fulfilment.") % {"code": code}, field="code")
-    open_lines = [line for line in matching if _remaining(line) > 0]
+    open_lines = [line for line in matching if line.qty_left > 0]
     if not open_lines:
         raise InvalidPickQuantity(
             _("%(sku)s is already fully picked.") % {"sku": matching[0].order_line.sku}, field="code"
         )
     line = open_lines[0]
-    if qty > _remaining(line):
+    if qty > line.qty_left:
         raise InvalidPickQuantity(
             _("Only %(left)s × %(sku)s left to pick, not %(qty)s.")
-            % {"left": _remaining(line), "sku": line.order_line.sku, "qty": qty},
+            % {"left": line.qty_left, "sku": line.order_line.sku, "qty": qty},
             field="qty",
         )
     line.qty_picked += qty
@@ -448,10 +444,10 @@ def fulfilment_short_pick(
         )
     lines = _lines(fulfilment)
     line = _find_line(lines, line_id)
-    if missing < 1 or missing > _remaining(line):
+    if missing < 1 or missing > line.qty_left:
         raise InvalidPickQuantity(
             _("Between 1 and %(left)s units of %(sku)s can be reported short.")
-            % {"left": _remaining(line), "sku": line.order_line.sku},
+            % {"left": line.qty_left, "sku": line.order_line.sku},
             field="missing",
         )
     _short(order, fulfilment, line, missing=missing, reason=label, by=by)
