@@ -15,7 +15,7 @@ from oms.brazil import normalize_cep
 from orders.models import Channel
 from orders.selectors import channel_list
 
-from .services.whatif import MAX_DAYS, MAX_PACKAGES_LIMIT
+from .services.whatif import DRAFT_FIELDS, MAX_DAYS, MAX_PACKAGES_LIMIT
 
 _LINE = re.compile(r"^\s*(\S+)(?:\s+|\s*[x×,;]\s*)(\d+)\s*$|^\s*(\S+)\s*$", re.IGNORECASE)
 
@@ -142,15 +142,7 @@ class WhatIfForm(forms.Form):
         return codes
 
     def draft_values(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "max_packages": data["max_packages"],
-            "allowed_kinds": list(data["allowed_kinds"]),
-            "ship_from_store": data["ship_from_store"],
-            "store_walkin_share": data["store_walkin_share"],
-            "speed_value": data["speed_value"],
-            "paused_locations": data["paused_locations"],
-            "split_penalty": data["split_penalty"],
-            "backorder_per_unit": data["backorder_per_unit"],
-            "backorder_price_share": data["backorder_price_share"],
-        }
+        """The draft policy's values, keyed as `whatif_run_start` takes them."""
+        values = {name: self.cleaned_data[name] for name in DRAFT_FIELDS}
+        values["allowed_kinds"] = list(values["allowed_kinds"])
+        return values
