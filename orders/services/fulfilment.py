@@ -64,9 +64,6 @@ from .lifecycle import ROUTE_TASK, lock_order, order_event, order_refresh_status
 FS = FulfilmentStatus
 FK = FulfilmentKind
 
-#: Days a ready pickup waits before its units go back to stock (the default of `Fulfilment.pickup_hold_days`).
-PICKUP_HOLD_DAYS = 7
-
 # The fulfilment pipeline as data, per kind: status → statuses it may move to.
 FULFILMENT_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     FK.SHIP: {
