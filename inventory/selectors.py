@@ -34,6 +34,16 @@ def location_list(*, user: Any) -> QuerySet[Location]:
     return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("code")))
 
 
+def product_match(query: str, *, via: str = "") -> Q:
+    """What a product search box matches: a SKU prefix, the exact EAN or part of the name. `via` is the path
+    to the product from the model being filtered (e.g. "product__")."""
+    return (
+        Q(**{f"{via}sku__istartswith": query})
+        | Q(**{f"{via}ean": query})
+        | Q(**{f"{via}name__icontains": query})
+    )
+
+
 def stock_list(*, user: Any, location: Location | None = None, query: str = "") -> QuerySet[StockLevel]:
     stock = StockLevel.objects.select_related("location", "product")
     if not user_sees_all_locations(user):
@@ -41,9 +51,7 @@ def stock_list(*, user: Any, location: Location | None = None, query: str = "") 
     if location is not None:
         stock = stock.filter(location=location)
     if query:
-        stock = stock.filter(
-            Q(product__sku__istartswith=query) | Q(product__ean=query) | Q(product__name__icontains=query)
-        )
+        stock = stock.filter(product_match(query, via="product__"))
     return stock.order_by("location__code", "product__sku")
 
 

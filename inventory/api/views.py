@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -20,7 +20,7 @@ from oms.exceptions import DomainError
 from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import Location, Product, StockLevel
-from ..selectors import location_list, stock_list
+from ..selectors import location_list, product_match, stock_list
 from ..services import stock_adjust, stock_set_count
 from .serializers import (
     LocationOut,
@@ -88,8 +88,7 @@ class ProductListView(generics.GenericAPIView):
         params = query.validated_data
         products = Product.objects.all()
         if params["q"]:
-            q = params["q"]
-            products = products.filter(Q(sku__istartswith=q) | Q(ean=q) | Q(name__icontains=q))
+            products = products.filter(product_match(params["q"]))
         if params["active"] is not None:
             products = products.filter(active=params["active"])
         location = None
