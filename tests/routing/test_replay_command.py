@@ -13,9 +13,10 @@ from django.core.management import CommandError, call_command
 KIT = Path(settings.BASE_DIR).parent / "shared" / "routing-bench"
 TINY = KIT / "instances" / "tiny.json"
 
-pytestmark = pytest.mark.skipif(not TINY.exists(), reason="the routing kit is not beside the repository")
+needs_kit = pytest.mark.skipif(not TINY.exists(), reason="the routing kit is not beside the repository")
 
 
+@needs_kit
 def test_replay_writes_a_plan_the_referee_accepts(tmp_path, db):
     out = tmp_path / "plan.json"
     stdout = StringIO()
@@ -31,6 +32,7 @@ def test_replay_writes_a_plan_the_referee_accepts(tmp_path, db):
     assert referee["total_cost"] == pytest.approx(figures["total_cost"], abs=0.01)
 
 
+@needs_kit
 def test_replay_with_an_unknown_policy_is_refused(tmp_path, db):
     with pytest.raises(CommandError, match="no routing policy named"):
         call_command("routing_replay", str(TINY), "--out", str(tmp_path / "p.json"), "--policy", "nope")
