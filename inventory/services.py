@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
@@ -456,8 +455,3 @@ def stock_short_pick(
     """Units held for `ref` were not found on the shelf: they leave both reserved and on hand."""
     held = _held(ref=ref, stock__location=location, stock__product=product)
     return _release(held, qty=missing, reason=reason, by=by, kind=MovementKind.SHORT_PICK, consume=True)
-
-
-def stock_held_total(*, group: str) -> int:
-    """Units currently held for a group (an order)."""
-    return Reservation.objects.filter(group=group).aggregate(total=Sum("qty"))["total"] or 0

@@ -6,13 +6,9 @@ from django.db.models import QuerySet
 
 from orders.models import Order
 
-from .models import RoutingDecision, RoutingPolicy, RoutingPolicyVersion
+from .models import RoutingDecision
 
 
 def decision_list(*, order: Order) -> QuerySet[RoutingDecision]:
     """The routing decisions of an order the caller may see, newest first, with their policy."""
     return RoutingDecision.objects.filter(order=order).select_related("policy").order_by("-created_at", "-id")
-
-
-def policy_version_list(*, policy: RoutingPolicy) -> QuerySet[RoutingPolicyVersion]:
-    return policy.versions.select_related("created_by").order_by("-number")

@@ -291,15 +291,6 @@ class LineOut(serializers.Serializer):
     status = serializers.CharField()
 
 
-class LinksOut(serializers.Serializer):
-    self = serializers.CharField()
-    cancel = serializers.CharField()
-    hold = serializers.CharField()
-    release = serializers.CharField()
-    notes = serializers.CharField()
-    address = serializers.CharField()
-
-
 def order_links(number: str) -> dict[str, str]:
     base = reverse("api:order-detail", args=[number])
     return {

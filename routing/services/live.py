@@ -86,11 +86,6 @@ def destination_point(order: Order) -> tuple[float, float] | None:
     return None
 
 
-def uncovered_units(order: Order) -> list[tuple[OrderLine, int]]:
-    """(line, units) of each non-cancelled line not yet covered by active fulfilment lines, in line order."""
-    return _uncovered(order)[0]
-
-
 def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None, dict[int, str]]:
     """The uncovered units, why they are uncovered when the order was routed before ("short_pick": units
     reported short, "cancel": a fulfilment was cancelled, None: never routed), and the status of every line
