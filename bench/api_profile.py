@@ -1,0 +1,77 @@
+"""Where the time of one `POST /api/v1/orders/` goes, in-process (no HTTP): statements and a cProfile.
+
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_api REDIS_URL=redis://127.0.0.1:6379/5
+    nice .venv/bin/python bench/api_profile.py [--orders 60] [--top 25]
+
+Needs the database and API key set up by `bench/api_orders.py --setup` (see bench/README.md). Prints the SQL
+statements of one create with their times, then the mean time per create over `--orders` creates and the
+functions that take it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.production")
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=60)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import api_orders
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    key = (ROOT / "var" / "bench_api_key").read_text().strip()
+    client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}", secure=True)
+    rng = random.Random(7)
+    base = int(time.time() * 1000)
+
+    def create(i: int) -> None:
+        body = api_orders.order_body(rng, f"WEB-{base + i}")
+        response = client.post("/api/v1/orders/", json.dumps(body), content_type="application/json")
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"create failed: {response.status_code} {response.content[:300]!r}")
+
+    for i in range(5):  # warm up (connections, caches)
+        create(i)
+    with CaptureQueriesContext(connection) as ctx:
+        create(10)
+    print(f"statements per create: {len(ctx.captured_queries)}")
+    for query in ctx.captured_queries:
+        print(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:110]}")
+    started = time.perf_counter()
+    for i in range(100, 100 + args.orders):
+        create(i)
+    plain = (time.perf_counter() - started) / args.orders * 1000
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(1000, 1000 + args.orders):
+        create(i)
+    profiler.disable()
+    print(f"per create: {plain:.1f} ms (without the profiler), {args.orders} creates")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
