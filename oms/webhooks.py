@@ -15,8 +15,11 @@ import urllib.request
 import uuid
 from typing import Any
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .models import WebhookDelivery, WebhookSubscription
@@ -32,6 +35,27 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+# The active subscriptions, read on every event (each order create and routing emits some), are kept in
+# Django's cache (Redis in production, shared by every process) and dropped whenever one is saved or deleted.
+SUBSCRIBERS_KEY = "oms:webhooks:subscribers"
+SUBSCRIBERS_TTL = 300
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    subscriptions: list[WebhookSubscription] | None = cache.get(SUBSCRIBERS_KEY)
+    if subscriptions is None:
+        subscriptions = list(WebhookSubscription.objects.filter(active=True))
+        cache.set(SUBSCRIBERS_KEY, subscriptions, SUBSCRIBERS_TTL)
+    return subscriptions
+
+
+@receiver([post_save, post_delete], sender=WebhookSubscription, dispatch_uid="oms.webhooks.subscribers")
+def subscribers_changed(**kwargs: Any) -> None:
+    cache.delete(SUBSCRIBERS_KEY)
+    # and again once the change is visible to others (a reader in between would cache the old rows)
+    transaction.on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
+
+
 def emit_event(event_type: str, data: dict[str, Any]) -> None:
     """Record one delivery per interested subscriber and queue them on commit (no-op without subscribers)."""
     emit_events(event_type, [data])
@@ -39,7 +63,7 @@ def emit_event(event_type: str, data: dict[str, Any]) -> None:
 
 def emit_events(event_type: str, datas: list[dict[str, Any]]) -> None:
     """`emit_event` for many events of one type: the subscribers are read once."""
-    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event_type)]
+    subscriptions = [s for s in active_subscriptions() if s.wants(event_type)]
     if not subscriptions or not datas:
         return
     deliveries = []

@@ -27,6 +27,7 @@ from inventory.models import Product
 from inventory.services import ReserveItem, stock_reserve_many
 from oms.brazil import format_brl
 from oms.calendar import add_business_days
+from oms.db import commit_async
 from oms.exceptions import DomainError
 from oms.webhooks import emit_event
 from orders.models import (
@@ -234,6 +235,10 @@ def orders_route_pending(*, limit: int = 100, by: Any = None) -> int:
 def _route_once(
     order_id: int | None, trigger: str, by: Any, attempt: int, t0: float, *, pick: _Pick | None = None
 ) -> RoutingDecision | None:
+    if trigger in (DecisionTrigger.NEW, DecisionTrigger.BACKORDER_RETRY):
+        # Lost in a crash, this transaction is redone on its own: the order is still awaiting routing (or
+        # backordered) until it commits, and the beat's route_pending / retry_backorders pick it up again.
+        commit_async()
     if pick is not None:
         # the next order awaiting routing that no other transaction holds; locked until we commit
         order_or_none = (

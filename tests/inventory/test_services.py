@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory.exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
@@ -18,6 +19,7 @@ from inventory.services import (
     stock_set_count,
     stock_short_pick,
 )
+from oms.db import ASYNC_COMMIT_SQL
 from tests.factories import LocationFactory, ProductFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
@@ -159,3 +161,36 @@ def test_receive_held_raises_on_hand_and_reserved_together_even_under_safety_sto
     move = StockMovement.objects.get(stock=stock)
     assert (move.kind, move.on_hand_delta, move.reserved_delta) == (MovementKind.RECEIVE, 3, 3)
     _ledger_matches(stock)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reservations_in_their_own_transaction_commit_without_waiting_for_the_disk():
+    # A hot SKU's row would otherwise stay locked through every commit's disk flush (see oms.db).
+    stock = StockFactory(on_hand=10)
+    two = StockFactory(on_hand=10)
+    with CaptureQueriesContext(connection) as fast:
+        stock_reserve(location=stock.location, product=stock.product, qty=1, ref="own-1")
+    with CaptureQueriesContext(connection) as general:
+        stock_reserve_many(
+            items=[
+                ReserveItem(location=s.location, product=s.product, qty=1, ref="own-2") for s in (stock, two)
+            ],
+            allow_partial=True,
+        )
+    assert fast.captured_queries[0]["sql"].startswith(ASYNC_COMMIT_SQL)
+    assert ASYNC_COMMIT_SQL in [q["sql"] for q in general.captured_queries]
+    assert _reload(stock).reserved == 2
+    assert _reload(two).reserved == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reservation_inside_the_callers_transaction_leaves_its_durability_alone():
+    stock = StockFactory(on_hand=10)
+    two = StockFactory(on_hand=10)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO on")  # the test server runs with it off
+        stock_reserve(location=stock.location, product=stock.product, qty=1, ref="in-1")
+        stock_reserve_many(items=[ReserveItem(s.location, s.product, 1, "in-2") for s in (stock, two)])
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone()[0] == "on"
+    assert _reload(stock).reserved == 2
