@@ -8,7 +8,7 @@ class OmsConfig(AppConfig):
     verbose_name = _("OMS")
 
     def ready(self) -> None:
-        from . import roles, webhooks  # noqa: F401  (webhooks: its signal receivers)
+        from . import authentication, roles, webhooks  # noqa: F401  (their signal receivers)
 
         # Roles are data every database must have: (re)created after each migrate, idempotently.
         post_migrate.connect(roles.setup_roles_after_migrate, dispatch_uid="oms.setup_roles")

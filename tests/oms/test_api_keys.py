@@ -80,3 +80,61 @@ def test_create_api_key_refuses_an_unknown_user(db):
     with pytest.raises(CommandError, match="No user named 'ghost'"):
         call_command("create_api_key", "ghost", stdout=StringIO())
     assert not ApiKey.objects.exists()
+
+
+def _get(client: Any, key: str) -> Any:
+    return client.get("/api/v1/orders/", HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+
+def test_a_known_key_is_answered_from_the_cache(client, integration):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _obj, key = ApiKey.objects.create_key(name="erp", user=integration)
+    with CaptureQueriesContext(connection) as first:
+        assert _get(client, key).status_code == 200
+    with CaptureQueriesContext(connection) as second:
+        assert _get(client, key).status_code == 200
+    # the key row, its user, and the user's and groups' permissions
+    tables = ('FROM "oms_apikey"', 'FROM "auth_user"', 'AS "content_type__app_label"')
+    assert any(t in q["sql"] for q in first.captured_queries for t in tables)
+    assert not any(t in q["sql"] for q in second.captured_queries for t in tables)
+
+
+def _revoke(key: ApiKey, user: Any) -> None:
+    key.revoked = True
+    key.save()
+
+
+def _deactivate(key: ApiKey, user: Any) -> None:
+    user.is_active = False
+    user.save()
+
+
+def _drop_own_rights(key: ApiKey, user: Any) -> None:
+    user.user_permissions.clear()
+    user.groups.clear()
+
+
+def _drop_group_rights(key: ApiKey, user: Any) -> None:
+    user.user_permissions.clear()
+    Group.objects.get(name=Role.CUSTOMER_SERVICE).permissions.clear()
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda key, user: None, 200),
+        (_revoke, 401),
+        (lambda key, user: key.delete(), 401),
+        (_deactivate, 401),
+        (_drop_own_rights, 403),
+        (_drop_group_rights, 403),
+    ],
+    ids=["unchanged", "revoked", "deleted", "user-deactivated", "own-rights-removed", "group-rights-removed"],
+)
+def test_a_denying_change_takes_effect_on_the_next_request(client, integration, change, status):
+    obj, key = ApiKey.objects.create_key(name="erp", user=integration)
+    assert _get(client, key).status_code == 200  # now cached
+    change(obj, integration)
+    assert _get(client, key).status_code == status
