@@ -269,15 +269,20 @@ def order_create(
 
 
 def _create_one(data: OrderInput, *, by: Any) -> OrderCreateResult:
-    existing = _existing(data.channel, data.external_ref, data.idempotency_key)
-    if existing is not None:
-        return OrderCreateResult(existing, False)
-    _check(data)
+    try:
+        _check(data)
+    except DomainError:
+        existing = _existing(data.channel, data.external_ref, data.idempotency_key)
+        if existing is None:
+            raise
+        return OrderCreateResult(existing, False)  # taken when it was valid: the same answer as then
+    # Optimistic: the unique keys on (channel, external_ref) and on the idempotency key refuse a second
+    # insert, which is then answered with the first order (callers such as the API look it up beforehand).
     try:
         with transaction.atomic():
             return OrderCreateResult(_write_orders([data], by=by)[0], True)
     except IntegrityError:
-        # A concurrent request with the same (channel, reference) or key won the race: answer with its order.
+        # Already taken (maybe by a concurrent request a moment ago): answer with that order.
         existing = _existing(data.channel, data.external_ref, data.idempotency_key)
         if existing is None:
             raise
