@@ -442,6 +442,7 @@ class _Planner:
                 channel=self.channels[spec.code],
                 external_ref=ref,
                 customer=self.plan.customers[c],
+                customer_name=self.plan.customers[c].name,
                 status=status,
                 placed_at=placed_at,
                 delivery_mode=mode,

@@ -7,10 +7,13 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Left, Upper
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location, Product
+
+NAME_KEY_LENGTH = 3  # letters of the customer's name in the search index (see Order.customer_name)
 
 
 class ChannelKind(models.TextChoices):
@@ -101,6 +104,9 @@ class Order(models.Model):
         _("idempotency key"), max_length=128, null=True, blank=True, unique=True
     )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    # The customer's name as on the order (like the address): what the search box matches a name prefix on,
+    # newest first, through the index on its first three letters (Meta.indexes).
+    customer_name = models.CharField(_("customer name"), max_length=120, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.RECEIVED, db_index=True
     )
@@ -154,6 +160,12 @@ class Order(models.Model):
             models.Index(fields=["status", "-placed_at"]),
             models.Index(fields=["channel", "-placed_at"]),
             models.Index(fields=["customer", "-placed_at"]),
+            models.Index(
+                Left(Upper("customer_name"), NAME_KEY_LENGTH),
+                F("placed_at").desc(),
+                F("id").desc(),
+                name="order_name_key_placed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

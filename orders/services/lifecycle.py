@@ -360,6 +360,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             external_ref=data.external_ref,
             idempotency_key=data.idempotency_key or None,
             customer=customer,
+            customer_name=data.customer.name or customer.name,
             placed_at=data.placed_at,
             delivery_mode=data.delivery_mode,
             deadline_days=data.deadline_days,

@@ -461,6 +461,20 @@ def test_search_box(cs_api, some_orders, query):
     assert cs_api.get(ORDERS, {"q": "nobody@example.com"}).json()["results"] == []
 
 
+@pytest.mark.parametrize(
+    ("query", "found"), [("Ana Sou", True), ("ana sou", True), ("An", True), ("Ana Z", False), ("Bia", False)]
+)
+def test_a_name_prefix_shared_by_many_customers_walks_the_name_index(
+    cs_api, some_orders, monkeypatch, query, found
+):
+    import orders.selectors
+
+    monkeypatch.setattr(orders.selectors, "_MAX_NAMESAKES", 0)  # every prefix counts as a common one
+    numbers = [o["number"] for o in cs_api.get(ORDERS, {"q": query}).json()["results"]]
+    assert numbers == (some_orders if found else [])
+    assert Order.objects.filter(customer_name="Ana Souza").count() == len(some_orders)
+
+
 def test_list_takes_the_same_queries_whatever_the_page_size(
     cs_api, some_orders, django_assert_max_num_queries
 ):
