@@ -24,6 +24,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from .models import ApiKey
+from .roles import user_roles
 
 KEYWORD = "Api-Key"
 _TOUCH_EVERY = dt.timedelta(minutes=5)
@@ -40,6 +41,7 @@ def _load(prefix: str, generation: str | None) -> tuple[ApiKey, Any]:
     key = ApiKey.objects.get_usable_keys().select_related("user").get(prefix=prefix)
     user = key.user
     user.get_all_permissions()  # fills the backend's permission cache, which is pickled with the user
+    user_roles(user)  # and its roles (every scoped read asks)
     if generation is None:
         generation = uuid.uuid4().hex
         cache.add(GENERATION_KEY, generation, None)

@@ -95,8 +95,8 @@ def test_a_known_key_is_answered_from_the_cache(client, integration):
         assert _get(client, key).status_code == 200
     with CaptureQueriesContext(connection) as second:
         assert _get(client, key).status_code == 200
-    # the key row, its user, and the user's and groups' permissions
-    tables = ('FROM "oms_apikey"', 'FROM "auth_user"', 'AS "content_type__app_label"')
+    # the key row, its user, the user's and groups' permissions, its roles (groups)
+    tables = ('FROM "oms_apikey"', 'FROM "auth_user"', 'AS "content_type__app_label"', 'FROM "auth_group"')
     assert any(t in q["sql"] for q in first.captured_queries for t in tables)
     assert not any(t in q["sql"] for q in second.captured_queries for t in tables)
 
