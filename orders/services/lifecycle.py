@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, LPad
 from django.utils import timezone
@@ -47,6 +47,8 @@ from ..models import (
 from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
 
 ROUTE_TASK = "routing.route_order"
+ROUTE_PENDING_TASK = "routing.route_pending"  # drains up to its argument's orders awaiting routing
+ROUTE_BATCH = 50  # orders per drain queued for a batch
 
 
 @dataclass(frozen=True)
@@ -374,11 +376,17 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
         if data.address is not None and data.delivery_mode == DeliveryMode.HOME:
             _apply_address(order, data.address)
         orders.append(order)
+    # The order number is its id, zero-padded. On PostgreSQL the ids are drawn from the table's sequence
+    # first, so each row is inserted with its number; elsewhere one UPDATE numbers the batch afterwards.
+    ids = _draw_order_ids(len(orders))
+    if ids is not None:
+        for order, pk in zip(orders, ids, strict=True):
+            order.pk, order.number = pk, f"{pk:08d}"
     Order.objects.bulk_create(orders)
-    # The order number is its id, zero-padded: one statement for the whole batch.
-    Order.objects.filter(pk__in=[o.pk for o in orders]).update(
-        number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
-    )
+    if ids is None:
+        Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+            number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
+        )
     lines: list[OrderLine] = []
     events: list[OrderEvent] = []
     actor = _actor(by)
@@ -397,7 +405,12 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             OrderEvent(order=order, kind="status", actor=actor, message="Queued for routing.",
                        data={"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}),
         ]  # fmt: skip
-        enqueue_on_commit(ROUTE_TASK, order.pk)
+    if len(orders) == 1:
+        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
+    else:
+        # a batch: a few drains that share its orders (SKIP LOCKED) instead of one message per order
+        for _ in range(-(-len(orders) // ROUTE_BATCH)):
+            enqueue_on_commit(ROUTE_PENDING_TASK, ROUTE_BATCH)
     OrderLine.objects.bulk_create(lines)
     OrderEvent.objects.bulk_create(events)
     emit_events(
@@ -406,6 +419,18 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
          for o, d in zip(orders, inputs, strict=True)],
     )  # fmt: skip
     return orders
+
+
+def _draw_order_ids(n: int) -> list[int] | None:
+    """`n` new order ids from the table's sequence (PostgreSQL), or None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Order._meta.db_table, n],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _apply_address(order: Order, address: AddressData) -> None:

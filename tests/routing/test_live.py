@@ -267,6 +267,39 @@ def test_the_worker_routes_a_committed_order(routing_world, needs_worker):
     assert OrderEvent.objects.filter(order=order, kind="routed").exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_routes_a_bulk_intake_through_a_few_drains(routing_world, needs_worker):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from orders.services import AddressData, CustomerData, LineData, OrderInput, order_create_many
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 500)
+    address = AddressData(street="Av. Paulista", number="1000", district="Bela Vista", city="São Paulo",
+                          state="SP", cep="01310200", lat=-23.5630, lon=-46.6543)  # fmt: skip
+    placed_at = timezone.now() - dt.timedelta(minutes=1)
+    customer = CustomerData(name="Ana Souza", email="ana@example.com")
+    lines = [LineData(product=w.shirt, qty=1, unit_price=w.shirt.price)]
+    inputs = [
+        OrderInput(channel=w.channel, external_ref=f"BULK-{i:04d}", placed_at=placed_at, customer=customer,
+                   delivery_mode="home", deadline_days=3, lines=lines, address=address)
+        for i in range(120)
+    ]  # fmt: skip
+    with transaction.atomic():
+        results = order_create_many(inputs=inputs)
+    ids = [r.order.pk for r in results]
+    assert [r.order.number for r in results] == [f"{pk:08d}" for pk in ids]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not Order.objects.filter(pk__in=ids).exclude(status=OrderStatus.ALLOCATED).exists():
+            break
+        time.sleep(0.2)
+    assert Order.objects.filter(pk__in=ids, status=OrderStatus.ALLOCATED).count() == 120
+    assert RoutingDecision.objects.filter(order__in=ids, trigger=DecisionTrigger.NEW).count() == 120
+
+
 def test_tasks_are_registered_thin_and_scheduled(routing_world):
     from django.conf import settings
 
