@@ -235,12 +235,13 @@ class OrderBulkCreateView(APIView):
         keys = [_item_key(p) for p in payloads]
         refs = load_refs(payloads, [k for k in keys if k])
         serializer = OrderCreateIn(context={"refs": refs})
+        summary = OrderSummaryOut().to_representation  # one serializer for every item (building one is dear)
         results: list[dict[str, Any]] = [{} for _ in payloads]
         valid: list[tuple[int, OrderInput]] = []
         for index, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
             existing = _known(refs, payload, key)
             if existing is not None:
-                results[index] = {"status": 200, "order": OrderSummaryOut(existing).data}
+                results[index] = {"status": 200, "order": summary(existing)}
                 continue
             try:
                 valid.append((index, _order_input(serializer.run_validation(payload), key=key)))
@@ -254,7 +255,7 @@ class OrderBulkCreateView(APIView):
                 results[index] = {"status": result.status_code, "errors": _domain_errors(result)}
             else:
                 status_code = 201 if result.created else 200
-                results[index] = {"status": status_code, "order": OrderSummaryOut(result.order).data}
+                results[index] = {"status": status_code, "order": summary(result.order)}
         counts = {"created": 0, "existing": 0, "failed": 0}
         for index, item in enumerate(results):
             item["index"] = index
