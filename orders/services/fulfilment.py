@@ -301,18 +301,19 @@ def _find_line(lines: Iterable[FulfilmentLine], line_id: int) -> FulfilmentLine:
 def _after_pick_progress(
     order: Order, fulfilment: Fulfilment, lines: list[FulfilmentLine], *, by: Any
 ) -> None:
-    """Close picking when every active unit is picked (or cancel the fulfilment when none is left)."""
-    if any(line.qty_left > 0 for line in lines):
-        return
-    if sum(line.qty_active for line in lines) == 0:
-        _set_status(fulfilment, FS.CANCELLED)
-        _event(order, fulfilment, kind="fulfilment", message="nothing left to pick; fulfilment closed", by=by)
-        return
-    _set_status(fulfilment, FS.PICKED, stamp="picked_at")
-    _event(order, fulfilment, kind="fulfilment", message="picking complete", by=by)
-    if fulfilment.kind == FK.PICKUP:
-        _sync_order_lines(order, by=by)
-        _maybe_ready_for_pickup(order, by=by)
+    """Close picking when every active unit is picked (or cancel the fulfilment when none is left), then
+    bring the order lines and the order up to date, once."""
+    if not any(line.qty_left > 0 for line in lines):
+        if sum(line.qty_active for line in lines) == 0:
+            _set_status(fulfilment, FS.CANCELLED)
+            closed = "nothing left to pick; fulfilment closed"
+            _event(order, fulfilment, kind="fulfilment", message=closed, by=by)
+        else:
+            _set_status(fulfilment, FS.PICKED, stamp="picked_at")
+            _event(order, fulfilment, kind="fulfilment", message="picking complete", by=by)
+            if fulfilment.kind == FK.PICKUP and _maybe_ready_for_pickup(order, by=by) is not None:
+                return  # making it ready brought the order up to date
+    _sync_order_lines(order, by=by)
 
 
 # --- picking ------------------------------------------------------------------------------------------------
@@ -395,7 +396,6 @@ def fulfilment_confirm_pick(*, fulfilment: Fulfilment, code: str, qty: int, by: 
         qty=qty,
     )
     _after_pick_progress(order, fulfilment, lines, by=by)
-    _sync_order_lines(order, by=by)
     return PickResult(fulfilment=fulfilment, line=line, qty=qty)
 
 
@@ -460,7 +460,6 @@ def fulfilment_short_pick(
     )
     _reroute(order, fulfilment, missing={line.order_line.sku: missing}, reason=f"short pick, {label}", by=by)
     _after_pick_progress(order, fulfilment, lines, by=by)
-    _sync_order_lines(order, by=by)
     return fulfilment
 
 
@@ -875,8 +874,8 @@ def fulfilment_receive(
     )
     if missing:
         _reroute(order, fulfilment, missing=missing, reason="short transfer receipt", by=by)
-    _sync_order_lines(order, by=by)
-    _maybe_ready_for_pickup(order, by=by)
+    if _maybe_ready_for_pickup(order, by=by) is None:  # which brings the order up to date when it does
+        _sync_order_lines(order, by=by)
     return fulfilment
 
 
