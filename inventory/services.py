@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from oms.db import ASYNC_COMMIT_SQL, commit_async
 
@@ -56,12 +57,15 @@ def stock_set_count(
 ) -> StockLevel:
     """Set on-hand to a physical count (from a WMS or POS). Refuses a count below what is reserved."""
     if on_hand < 0:
-        raise InvalidQuantity("A count cannot be negative.", field="on_hand")
+        raise InvalidQuantity(_("A count cannot be negative."), field="on_hand")
     stock = lock_stock_row(location=location, product=product)  # the count replaces what others may change
     if on_hand < stock.reserved:
         raise StockBelowReserved(
-            f"Count {on_hand} for {product.sku} at {location.code} is below the {stock.reserved} units "
-            "already reserved for orders; cancel or move those reservations first.",
+            _(
+                "Count %(count)s for %(sku)s at %(location)s is below the %(reserved)s units already "
+                "reserved for orders; cancel or move those reservations first."
+            )
+            % {"count": on_hand, "sku": product.sku, "location": location.code, "reserved": stock.reserved},
             field="on_hand",
             reserved=stock.reserved,
         )
@@ -85,12 +89,21 @@ def stock_adjust(
 ) -> StockLevel:
     """Add (or remove, with a negative delta) on-hand units. Refuses to go below what is reserved."""
     if delta == 0:
-        raise InvalidQuantity("An adjustment must change the quantity.", field="delta")
+        raise InvalidQuantity(_("An adjustment must change the quantity."), field="delta")
     stock = lock_stock_row(location=location, product=product)  # read-modify-write of on_hand
     if stock.on_hand + delta < stock.reserved:
         raise StockBelowReserved(
-            f"Adjusting {product.sku} at {location.code} by {delta} would leave {stock.on_hand + delta} "
-            f"on hand, below the {stock.reserved} units reserved.",
+            _(
+                "Adjusting %(sku)s at %(location)s by %(delta)s would leave %(left)s on hand, below the "
+                "%(reserved)s units reserved."
+            )
+            % {
+                "sku": product.sku,
+                "location": location.code,
+                "delta": delta,
+                "left": stock.on_hand + delta,
+                "reserved": stock.reserved,
+            },
             field="delta",
             reserved=stock.reserved,
         )
@@ -124,7 +137,9 @@ def stock_reserve_many(
     """
     for item in items:
         if item.qty < 1:
-            raise InvalidQuantity(f"Quantity for {item.product.sku} must be at least 1.", field="qty")
+            raise InvalidQuantity(
+                _("Quantity for %(sku)s must be at least 1.") % {"sku": item.product.sku}, field="qty"
+            )
     if len(items) == 1 and not allow_partial and _fast_path_db() is not None:
         item = items[0]
         fast = _reserve_one_fast(item, group=group, reason=reason, by=by)
@@ -221,7 +236,9 @@ def stock_reserve(
     several rows one by one locks them in call order: use `stock_reserve_many` for several items.
     """
     if qty < 1:
-        raise InvalidQuantity(f"Quantity for {product.sku} must be at least 1.", field="qty")
+        raise InvalidQuantity(
+            _("Quantity for %(sku)s must be at least 1.") % {"sku": product.sku}, field="qty"
+        )
     item = ReserveItem(location=location, product=product, qty=qty, ref=ref)
     if _fast_path_db() is not None:
         fast = _reserve_one_fast(item, group=group, reason=reason, by=by)
@@ -454,7 +471,7 @@ def stock_receive_held(
     """Units arrive already promised to `ref` (a transfer for a pickup): on hand and reserved both go up,
     in one step, so safety stock or other orders can never take them in between. One ledger row."""
     if qty < 1:
-        raise InvalidQuantity("A receipt must bring at least one unit.", field="qty")
+        raise InvalidQuantity(_("A receipt must bring at least one unit."), field="qty")
     stock = lock_stock_row(location=location, product=product)  # on_hand and reserved change together
     stock.on_hand += qty
     stock.reserved += qty

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, LPad
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.models import Location, Product
 from inventory.services import stock_release_group
@@ -115,8 +116,12 @@ def _apply(order: Order, target: str) -> str | None:
         return None
     if not can_move(order.status, target):
         raise InvalidTransition(
-            f"Order {order.number} cannot go from {order.get_status_display()} to "
-            f"{OrderStatus(target).label}.",
+            _("Order %(number)s cannot go from %(current)s to %(target)s.")
+            % {
+                "number": order.number,
+                "current": order.get_status_display(),
+                "target": OrderStatus(target).label,
+            },
             current=order.status,
             target=target,
         )
@@ -237,11 +242,13 @@ def _check(data: OrderInput) -> None:
         location = data.pickup_location
         if location is None or not location.offers_pickup or not location.active:
             raise PickupNotOffered(
-                f"{location.code if location else 'That location'} does not offer pickup.",
+                _("%(location)s does not offer pickup.") % {"location": location.code}
+                if location
+                else _("That location does not offer pickup."),
                 field="pickup_location",
             )
     elif data.address is None:
-        raise OrderNotChangeable("A home delivery needs an address.", field="address")
+        raise OrderNotChangeable(_("A home delivery needs an address."), field="address")
 
 
 def order_create(
@@ -454,7 +461,8 @@ def order_cancel(*, order: Order, by: Any, reason: str = "") -> Order:
     order = lock_order(order)
     if order.status not in CANCELLABLE:
         raise OrderNotCancellable(
-            f"Order {order.number} is {order.get_status_display().lower()} and can no longer be cancelled.",
+            _("Order %(number)s is %(status)s and can no longer be cancelled.")
+            % {"number": order.number, "status": order.get_status_display().lower()},
             current=order.status,
         )
     released = stock_release_group(group=order.number or "", reason=f"order {order.number} cancelled", by=by)
@@ -488,7 +496,8 @@ def order_hold(*, order: Order, by: Any, reason: str) -> Order:
     order = lock_order(order)
     if order.status not in HOLDABLE:
         raise InvalidTransition(
-            f"Order {order.number} cannot be put on hold while {order.get_status_display().lower()}.",
+            _("Order %(number)s cannot be put on hold while %(status)s.")
+            % {"number": order.number, "status": order.get_status_display().lower()},
             current=order.status,
         )
     order.status_before_hold = order.status
@@ -509,7 +518,9 @@ def order_release_hold(*, order: Order, by: Any) -> Order:
     """Take an order off hold, back to where its lines say it is (and to routing if it never was)."""
     order = lock_order(order)
     if order.status != OrderStatus.ON_HOLD:
-        raise InvalidTransition(f"Order {order.number} is not on hold.", current=order.status)
+        raise InvalidTransition(
+            _("Order %(number)s is not on hold.") % {"number": order.number}, current=order.status
+        )
     target = derive_order_status(order.lines.values_list("status", flat=True))
     order.status_before_hold = ""
     _move(order, target, by=by, kind="release", message="Hold released.")
@@ -524,11 +535,11 @@ def order_change_address(*, order: Order, address: AddressData, by: Any) -> Orde
     """Change the delivery address before the order is released to picking; it is routed again."""
     order = lock_order(order)
     if order.delivery_mode != DeliveryMode.HOME:
-        raise OrderNotChangeable("A pickup order has no delivery address.", field="address")
+        raise OrderNotChangeable(_("A pickup order has no delivery address."), field="address")
     if order.status not in ADDRESS_CHANGEABLE:
         raise OrderNotChangeable(
-            f"Order {order.number} is already {order.get_status_display().lower()}; "
-            "its address can no longer change.",
+            _("Order %(number)s is already %(status)s; its address can no longer change.")
+            % {"number": order.number, "status": order.get_status_display().lower()},
             current=order.status,
         )
     before = {
@@ -588,7 +599,7 @@ def order_add_note(*, order: Order, text: str, by: Any) -> OrderEvent:
     """A customer-service note on the timeline."""
     text = text.strip()
     if not text:
-        raise OrderNotChangeable("A note cannot be empty.", field="text")
+        raise OrderNotChangeable(_("A note cannot be empty."), field="text")
     return order_event(order=order, kind="note", message=text, by=by)
 
 

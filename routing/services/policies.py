@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from inventory.models import Location
 from oms.audit import audit_record
@@ -68,7 +69,10 @@ def policy_values(policy: RoutingPolicy) -> dict[str, Any]:
 def _apply(policy: RoutingPolicy, changes: dict[str, Any]) -> list[Location] | None:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise PolicyInvalid(f"Unknown policy fields: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+        names = ", ".join(sorted(unknown))
+        raise PolicyInvalid(
+            _("Unknown policy fields: %(names)s.") % {"names": names}, field=sorted(unknown)[0]
+        )
     paused: list[Location] | None = None
     for name, value in changes.items():
         if name == "paused_locations":
@@ -77,7 +81,8 @@ def _apply(policy: RoutingPolicy, changes: dict[str, Any]) -> list[Location] | N
             kinds = sorted(set(value or []))
             if not kinds or set(kinds) - set(LOCATION_KINDS):
                 raise PolicyInvalid(
-                    f"Allowed location kinds must be some of {', '.join(LOCATION_KINDS)}.",
+                    _("Allowed location kinds must be some of %(kinds)s.")
+                    % {"kinds": ", ".join(LOCATION_KINDS)},
                     field="allowed_kinds",
                 )
             policy.allowed_kinds = kinds

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Prefetch, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory.models import MovementKind, Product, StockLevel, StockMovement
 from inventory.selectors import location_list
@@ -146,10 +147,14 @@ def _decimal(values: dict[str, Any], name: str, *, high: Decimal | None = None, 
     try:
         value = Decimal(str(values[name]))
     except (InvalidOperation, ValueError, TypeError):
-        raise WhatIfInvalid(f"{name}: not a number.", field=name) from None
+        raise WhatIfInvalid(_("%(field)s: not a number.") % {"field": name}, field=name) from None
     if not value.is_finite() or value < 0 or (high is not None and value > high):
-        limit = f" and {high}" if high is not None else ""
-        raise WhatIfInvalid(f"{name}: must be between 0{limit}.", field=name)
+        message = (
+            _("%(field)s: must be between 0 and %(high)s.") % {"field": name, "high": high}
+            if high is not None
+            else _("%(field)s: must be 0 or more.") % {"field": name}
+        )
+        raise WhatIfInvalid(message, field=name)
     return str(value.quantize(Decimal(places)))
 
 
@@ -159,7 +164,10 @@ def draft_clean(values: dict[str, Any], *, user: Any) -> dict[str, Any]:
     Paused locations are codes of locations the user works with. Raises WhatIfInvalid (400)."""
     unknown = set(values) - set(DRAFT_FIELDS)
     if unknown:
-        raise WhatIfInvalid(f"Unknown draft fields: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+        names = ", ".join(sorted(unknown))
+        raise WhatIfInvalid(
+            _("Unknown draft fields: %(names)s.") % {"names": names}, field=sorted(unknown)[0]
+        )
     merged = {**draft_initial(None), **values}
     max_packages = merged["max_packages"]
     if max_packages in ("", None):
@@ -168,22 +176,25 @@ def draft_clean(values: dict[str, Any], *, user: Any) -> dict[str, Any]:
         try:
             max_packages = int(max_packages)
         except (TypeError, ValueError):
-            raise WhatIfInvalid("max_packages: not a whole number.", field="max_packages") from None
+            raise WhatIfInvalid(_("max_packages: not a whole number."), field="max_packages") from None
         if not 1 <= max_packages <= MAX_PACKAGES_LIMIT:
             raise WhatIfInvalid(
-                f"max_packages: must be between 1 and {MAX_PACKAGES_LIMIT}.", field="max_packages"
+                _("max_packages: must be between 1 and %(high)s.") % {"high": MAX_PACKAGES_LIMIT},
+                field="max_packages",
             )
     kinds = sorted(set(merged["allowed_kinds"] or []))
     if not kinds or set(kinds) - set(LOCATION_KINDS):
         raise WhatIfInvalid(
-            f"Allowed location kinds must be some of {', '.join(LOCATION_KINDS)}.", field="allowed_kinds"
+            _("Allowed location kinds must be some of %(kinds)s.") % {"kinds": ", ".join(LOCATION_KINDS)},
+            field="allowed_kinds",
         )
     codes = sorted({str(c).strip() for c in merged["paused_locations"] or [] if str(c).strip()})
     if codes:
         known = set(location_list(user=user).filter(code__in=codes).values_list("code", flat=True))
         missing = [c for c in codes if c not in known]
         if missing:
-            raise WhatIfInvalid(f"Unknown locations: {', '.join(missing)}.", field="paused_locations")
+            message = _("Unknown locations: %(codes)s.") % {"codes": ", ".join(missing)}
+            raise WhatIfInvalid(message, field="paused_locations")
     return {
         "max_packages": max_packages,
         "allowed_kinds": kinds,
@@ -236,11 +247,11 @@ def whatif_run_start(
     who are neither managers nor admins, NotFoundInScope (404) for a channel outside the user's scope and
     WhatIfInvalid (400) for bad days or draft values."""
     if not can_run_whatif(by):
-        raise WhatIfForbidden("Only managers and admins run what-ifs.")
+        raise WhatIfForbidden(_("Only managers and admins run what-ifs."))
     if channel is not None and not channel_list(user=by).filter(pk=channel.pk).exists():
-        raise NotFoundInScope("No such channel.", field="channel")
+        raise NotFoundInScope(_("No such channel."), field="channel")
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise WhatIfInvalid(f"days: must be between 1 and {MAX_DAYS}.", field="days")
+        raise WhatIfInvalid(_("days: must be between 1 and %(high)s.") % {"high": MAX_DAYS}, field="days")
     draft = draft_clean(draft_values, user=by)
     run = WhatIfRun.objects.create(created_by=by, channel=channel, days=days, draft=draft)
     audit_record(

@@ -129,7 +129,8 @@ def test_a_count_below_reserved_is_a_409_that_says_so(stock_admin, network):
         "/api/v1/stock/LJ-SP-01/CAM-0001-P/", {"on_hand": 4, "reason": "count"}, format="json"
     )
     assert response.status_code == 409
-    assert "reserved" in response.json()["detail"] and response.json()["reserved"] == 6
+    # the default language is pt-BR
+    assert "6 unidades já reservadas" in response.json()["detail"] and response.json()["reserved"] == 6
     too_far = stock_admin.put(
         "/api/v1/stock/LJ-SP-01/CAM-0001-P/", {"delta": -5, "reason": "x"}, format="json"
     )
@@ -214,7 +215,7 @@ def test_bulk_adjustments_each_on_its_own(stock_admin, network):
     assert [r["status"] for r in body["results"]] == [200, 200, 409, 404, 404, 400, 400]
     assert (body["applied"], body["failed"]) == (2, 5)
     assert body["results"][0]["stock"]["on_hand"] == 15
-    assert "reserved" in body["results"][2]["errors"]["on_hand"][0]
+    assert "já reservadas" in body["results"][2]["errors"]["on_hand"][0]
     levels = {
         s.location.code: s.on_hand
         for s in StockLevel.objects.filter(product=network["shirt"]).select_related("location")

@@ -62,7 +62,7 @@ def test_count_below_reserved_is_refused_and_changes_nothing(stock):
     stock_reserve(location=stock.location, product=stock.product, qty=4, ref="line:1", group="A")
     with pytest.raises(StockBelowReserved) as err:
         stock_set_count(location=stock.location, product=stock.product, on_hand=3, reason="count")
-    assert "4 units already reserved" in err.value.message
+    assert "4 unidades já reservadas" in err.value.message  # pt-BR, the default language
     assert _reload(stock).on_hand == 10
     assert StockMovement.objects.filter(kind=MovementKind.COUNT).count() == 0
 

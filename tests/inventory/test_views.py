@@ -210,11 +210,11 @@ def test_count_below_reserved_is_an_error_message_and_changes_nothing(client, ad
         _ledger_url(stock), {"action": "count", "count-on_hand": "2", "count-reason": "contagem"}, follow=True
     )
     assert response.status_code == 200
-    assert any("below the 6 units" in str(m) for m in response.context["messages"])
+    assert any("menor que as 6 unidades" in str(m) for m in response.context["messages"])  # pt-BR page
     response = client.post(
         _ledger_url(stock), {"action": "adjust", "adjust-delta": "-9", "adjust-reason": "perda"}, follow=True
     )
-    assert any("below the 6 units" in str(m) for m in response.context["messages"])
+    assert any("abaixo das 6 unidades" in str(m) for m in response.context["messages"])
     stock.refresh_from_db()
     assert (stock.on_hand, stock.reserved) == (10, 6)
     assert StockMovement.objects.filter(stock=stock).count() == moves

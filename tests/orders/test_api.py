@@ -273,7 +273,8 @@ def test_pickup_at_a_location_without_pickup_is_refused(api, catalogue):
     )
     response = api.post(ORDERS, body, format="json")
     assert response.status_code == 400
-    assert "does not offer pickup" in str(error_at(response.json(), "delivery.pickup_location"))
+    # errors speak the request's language, pt-BR by default
+    assert "não oferece retirada" in str(error_at(response.json(), "delivery.pickup_location"))
     assert counts() == (0, 0, 0, 0)
 
 
@@ -288,7 +289,7 @@ def test_the_same_sku_twice_is_refused(api, catalogue):
     body = base_payload(skus=("CAM-0001-P", "CAM-0002-P", "CAM-0001-P"))
     response = api.post(ORDERS, body, format="json")
     assert response.status_code == 400
-    assert "twice" in str(error_at(response.json(), "lines"))
+    assert "duas vezes" in str(error_at(response.json(), "lines"))
     assert counts() == (0, 0, 0, 0)
 
 
@@ -554,7 +555,7 @@ def test_cancel_then_cancel_again_is_a_409(cs_api, some_orders):
     assert Order.objects.get(number=number).status == OrderStatus.CANCELLED
     again = cs_api.post(f"{ORDERS}{number}/cancel/", {}, format="json")
     assert again.status_code == 409
-    assert "can no longer be cancelled" in again.json()["detail"]
+    assert "não pode mais ser cancelado" in again.json()["detail"]
 
 
 def test_hold_needs_a_reason_then_release(cs_api, some_orders):

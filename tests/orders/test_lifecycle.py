@@ -139,6 +139,20 @@ def test_notes(make_order, cs_user):
         order_add_note(order=order, text="   ", by=cs_user)
 
 
+def test_domain_errors_speak_the_language_of_the_request(make_order, cs_user):
+    from django.utils import translation
+
+    order = make_order()
+    with translation.override("pt-br"):
+        with pytest.raises(OrderNotChangeable, match="Uma nota não pode ficar vazia"):
+            order_add_note(order=order, text="", by=cs_user)
+        Order.objects.filter(pk=order.pk).update(status=OrderStatus.SHIPPED)
+        with pytest.raises(OrderNotCancellable, match="não pode mais ser cancelado"):
+            order_cancel(order=order, by=cs_user)
+    with translation.override("en"), pytest.raises(OrderNotChangeable, match="A note cannot be empty"):
+        order_add_note(order=order, text="", by=cs_user)
+
+
 def test_refresh_status_follows_lines(make_order):
     order = make_order()
     order.lines.update(status=LineStatus.ALLOCATED)
