@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, tra
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oms.db import ASYNC_COMMIT_SQL, commit_async
+from oms.db import commit_async
 
 from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from .locks import lock_stock_row, lock_stock_rows
@@ -292,9 +292,12 @@ WITH s AS (
     SELECT %(now)s, id, %(kind)s, 0, %(qty)s, on_hand, reserved, %(reason)s, %(ref)s, %(actor)s FROM u
 )
 SELECT (SELECT id FROM s), (SELECT qty FROM held), (SELECT id FROM r),
-       (SELECT on_hand - reserved - safety_stock FROM {stock} WHERE id = (SELECT id FROM s))
+       (SELECT on_hand - reserved - safety_stock FROM {stock} WHERE id = (SELECT id FROM s)){own_commit}
 """
-_reserve_one_sql: dict[str, str] = {}
+# In its own (implicit) transaction the statement also sets how that transaction commits: set_config(...,
+# true) lasts until the transaction ends, which is right after this statement.
+OWN_COMMIT_ASYNC = ", set_config('synchronous_commit', 'off', true)"
+_reserve_one_sql: dict[tuple[str, bool], str] = {}
 
 
 def _fast_path_db() -> str | None:
@@ -303,16 +306,17 @@ def _fast_path_db() -> str | None:
     return alias if connections[alias].vendor == "postgresql" else None
 
 
-def _sql_for(alias: str) -> str:
-    if alias not in _reserve_one_sql:
+def _sql_for(alias: str, *, own_commit: bool = False) -> str:
+    if (alias, own_commit) not in _reserve_one_sql:
         qn = connections[alias].ops.quote_name
-        _reserve_one_sql[alias] = _RESERVE_ONE_SQL.format(
+        _reserve_one_sql[(alias, own_commit)] = _RESERVE_ONE_SQL.format(
             stock=qn(StockLevel._meta.db_table),
             reservation=qn(Reservation._meta.db_table),
             movement=qn(StockMovement._meta.db_table),
             group=qn(Reservation._meta.get_field("group").column or "group"),
+            own_commit=OWN_COMMIT_ASYNC if own_commit else "",
         )
-    return _reserve_one_sql[alias]
+    return _reserve_one_sql[(alias, own_commit)]
 
 
 def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) -> Reservation | object:
@@ -342,13 +346,8 @@ def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) ->
         owned = not connection.in_atomic_block
         scope = nullcontext() if owned else transaction.atomic(using=alias)
         with scope, connection.cursor() as cursor:
-            if owned:
-                # one round trip, one implicit transaction: SET LOCAL applies to the statement after it
-                cursor.execute(f"{ASYNC_COMMIT_SQL}; {_sql_for(alias)}", params)
-                cursor.nextset()
-            else:
-                cursor.execute(_sql_for(alias), params)
-            stock_id, held_qty, reservation_id, seen_available = cursor.fetchone()
+            cursor.execute(_sql_for(alias, own_commit=owned), params)
+            stock_id, held_qty, reservation_id, seen_available = cursor.fetchone()[:4]
     except IntegrityError:
         # Lost the race for the same ref (unique key on (ref, stock)): the winner's reservation stands.
         if (
