@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -164,12 +166,23 @@ def test_receive_held_raises_on_hand_and_reserved_together_even_under_safety_sto
 
 
 @pytest.mark.django_db(transaction=True)
-def test_reservations_in_their_own_transaction_commit_without_waiting_for_the_disk():
+def test_reservations_in_their_own_transaction_commit_without_waiting_for_the_disk(monkeypatch):
     # A hot SKU's row would otherwise stay locked through every commit's disk flush (see oms.db).
+    import inventory.services
+
+    sent: list[str] = []
+    real = inventory.services._run_prepared
+
+    def spy(conn: Any, sql: str, params: Any) -> Any:
+        sent.append(sql)
+        return real(conn, sql, params)
+
+    monkeypatch.setattr(inventory.services, "_run_prepared", spy)
     stock = StockFactory(on_hand=10)
     two = StockFactory(on_hand=10)
-    with CaptureQueriesContext(connection) as fast:
-        stock_reserve(location=stock.location, product=stock.product, qty=1, ref="own-1")
+    stock_reserve(location=stock.location, product=stock.product, qty=1, ref="own-1")  # its own transaction
+    with transaction.atomic():
+        stock_reserve(location=stock.location, product=stock.product, qty=1, ref="own-0")  # the caller's
     with CaptureQueriesContext(connection) as general:
         stock_reserve_many(
             items=[
@@ -177,9 +190,10 @@ def test_reservations_in_their_own_transaction_commit_without_waiting_for_the_di
             ],
             allow_partial=True,
         )
-    assert "set_config('synchronous_commit', 'off', true)" in fast.captured_queries[0]["sql"]
+    own_commit = "set_config('synchronous_commit', 'off', true)"
+    assert own_commit in sent[0] and own_commit not in sent[1]
     assert ASYNC_COMMIT_SQL in [q["sql"] for q in general.captured_queries]
-    assert _reload(stock).reserved == 2
+    assert _reload(stock).reserved == 3
     assert _reload(two).reserved == 1
 
 
