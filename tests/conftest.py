@@ -126,9 +126,14 @@ def needs_worker():
 @pytest.fixture
 def routing_defaults(db):
     """The default carriers, services, transfer terms and default policy (idempotent)."""
+    from routing.models import CarrierService
     from routing.services.defaults import routing_defaults_setup
+    from routing.services.snapshot import network_changed
 
     routing_defaults_setup()
+    # No cut-off (24 h): what the tests expect must not depend on the hour they run at (São Paulo time).
+    CarrierService.objects.update(cutoff_hour=24)
+    network_changed()
 
 
 @pytest.fixture
