@@ -58,7 +58,6 @@ class Customer(models.Model):
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
-        # PostgreSQL also gets a prefix-search index on UPPER(name) (migration 0002).
 
     def __str__(self) -> str:
         return self.name
