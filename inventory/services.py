@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, tra
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oms.db import commit_async
+from oms.db import ASYNC_COMMIT_EXPR, commit_async
 
 from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from .locks import lock_stock_row, lock_stock_rows
@@ -294,9 +294,8 @@ WITH s AS (
 SELECT (SELECT id FROM s), (SELECT qty FROM held), (SELECT id FROM r),
        (SELECT on_hand - reserved - safety_stock FROM {stock} WHERE id = (SELECT id FROM s)){own_commit}
 """
-# In its own (implicit) transaction the statement also sets how that transaction commits: set_config(...,
-# true) lasts until the transaction ends, which is right after this statement.
-OWN_COMMIT_ASYNC = ", set_config('synchronous_commit', 'off', true)"
+# In its own (implicit) transaction the statement also sets how that transaction commits (oms.db).
+OWN_COMMIT_ASYNC = f", {ASYNC_COMMIT_EXPR}"
 _reserve_one_sql: dict[tuple[str, bool], str] = {}
 
 

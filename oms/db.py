@@ -15,6 +15,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 # any order left there. What it buys is a hot row that is not held through a disk flush (3 ms here), which
 # is what limits one SKU's reservations per second, not the CPU.
 ASYNC_COMMIT_SQL = "SET LOCAL synchronous_commit TO off"
+# The same, as an expression for a statement that is its own (implicit) transaction: set_config(..., true)
+# lasts until that transaction ends, right after the statement.
+ASYNC_COMMIT_EXPR = "set_config('synchronous_commit', 'off', true)"
 
 
 def commit_async(using: str = DEFAULT_DB_ALIAS) -> None:
