@@ -17,12 +17,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from .db import now_and_on_commit
 from .models import ApiKey
 from .roles import user_roles
 
@@ -52,8 +52,7 @@ def _load(prefix: str, generation: str | None) -> tuple[ApiKey, Any]:
 
 def credentials_changed(**kwargs: Any) -> None:
     """Forget every cached key (now, and again once the change is visible to other transactions)."""
-    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, None))
+    now_and_on_commit(lambda: cache.set(GENERATION_KEY, uuid.uuid4().hex, None))
 
 
 User = get_user_model()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from collections.abc import Callable
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 # Commit without waiting for the disk (PostgreSQL's `synchronous_commit = off`, for one transaction).
 #
@@ -29,3 +31,13 @@ def commit_async(using: str = DEFAULT_DB_ALIAS) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(ASYNC_COMMIT_SQL)
+
+
+def now_and_on_commit(forget: Callable[[], object]) -> None:
+    """Run `forget` (drop or rewrite a cache entry) now and again once the current transaction commits.
+
+    Now, so this transaction does not read the old entry; after commit, because another process may have
+    cached the old rows in between, before the change was visible to it.
+    """
+    forget()
+    transaction.on_commit(forget)

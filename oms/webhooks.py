@@ -22,6 +22,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from .db import now_and_on_commit
 from .models import WebhookDelivery, WebhookSubscription
 from .queue import enqueue_on_commit
 
@@ -51,9 +52,7 @@ def active_subscriptions() -> list[WebhookSubscription]:
 
 @receiver([post_save, post_delete], sender=WebhookSubscription, dispatch_uid="oms.webhooks.subscribers")
 def subscribers_changed(**kwargs: Any) -> None:
-    cache.delete(SUBSCRIBERS_KEY)
-    # and again once the change is visible to others (a reader in between would cache the old rows)
-    transaction.on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
+    now_and_on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
 
 
 def emit_event(event_type: str, data: dict[str, Any]) -> None:

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from inventory.models import Location as LocationRow
 from inventory.models import Product, StockLevel
 from oms.calendar import add_business_days, is_business_day
+from oms.db import now_and_on_commit
 
 from ..engine import DC, STORE, Location, Network, Policy, Service, TransferTerms, UnfilledPenalty
 from ..models import CarrierService, LocationDayCapacity, RateCard, RoutingPolicy
@@ -120,8 +121,7 @@ _local = threading.local()
 
 def network_changed() -> None:
     """Tell every process that locations, services, terms or policies changed (now and after commit)."""
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+    now_and_on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
 
 
 def static_network() -> StaticNetwork:
