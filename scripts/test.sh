@@ -50,9 +50,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
   mkdir -p "$PGDATA_DIR"
   [ "$(id -u)" = 0 ] && chown postgres "$PGDATA_DIR"
   as_postgres "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  # fsync off: a throwaway cluster, speed over durability.
+  # fsync off: a throwaway cluster, speed over durability. A session idle in a transaction for 2 min is a hung
+  # test or task: PostgreSQL ends it, so the others it blocks go on (and the failure says where).
   as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w \
-    -o "-p $PG_PORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p $PG_PORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c idle_in_transaction_session_timeout=120s" \
     start >/dev/null
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/oms"
   echo "==> PostgreSQL on port $PG_PORT"
@@ -96,7 +97,7 @@ fi
 
 # --- Celery worker ------------------------------------------------------------------------------------------
 WORKER_DB_URL="${DATABASE_URL%/*}/$TEST_DATABASE_NAME"
-DATABASE_URL="$WORKER_DB_URL" DB_POOL=0 .venv/bin/celery -A oms worker --loglevel=WARNING --concurrency=2 \
+DATABASE_URL="$WORKER_DB_URL" DB_POOL=0 PGAPPNAME=celery-worker .venv/bin/celery -A oms worker --loglevel=WARNING --concurrency=2 \
   --hostname="test-worker@%h" --without-gossip --without-mingle >"$tmp/worker.log" 2>&1 &
 pids+=($!)
 echo "==> Celery worker started (log: $tmp/worker.log)"
@@ -104,7 +105,7 @@ echo "==> Celery worker started (log: $tmp/worker.log)"
 # --- Tests --------------------------------------------------------------------------------------------------
 echo "==> pytest"
 set +e
-.venv/bin/pytest "$@"
+PGAPPNAME=pytest .venv/bin/pytest "$@"
 status=$?
 set -e
 if [ $status -ne 0 ]; then

@@ -35,6 +35,36 @@ def _wait_for_idle_worker(timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+def _database_activity() -> str:
+    """Every other session on the test cluster: what it runs, its state and who blocks it (for a hang)."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params.pop("prepare_threshold", None)
+    with psycopg.connect(**params, autocommit=True, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT pid, application_name, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+            " now() - xact_start, left(query, 300) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY pid"
+        ).fetchall()
+    return "\n".join(" | ".join(str(value) for value in row) for row in rows) or "(no other session)"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When pytest-timeout stops a hung test, add what PostgreSQL was doing to its report."""
+    report = yield
+    if call.excinfo is not None and "Timeout" in str(call.excinfo.value):
+        try:
+            report.sections.append(("PostgreSQL sessions at the timeout", _database_activity()))
+        except Exception as exc:  # the diagnosis must not hide the failure
+            report.sections.append(("PostgreSQL sessions at the timeout", repr(exc)))
+    return report
+
+
 @pytest.fixture(autouse=True)
 def _worker_idle_before_flush(request):
     """Transactional tests commit, so the real worker may still be routing their orders when the test
