@@ -15,6 +15,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import re
 import secrets
 import signal
 import socket
@@ -254,6 +255,41 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def run_python_clients(port: int, key: str, args: argparse.Namespace, run: str) -> None:
+    procs = max(1, min(args.client_procs, args.clients))
+    per = [args.clients // procs + (1 if i < args.clients % procs else 0) for i in range(procs)]
+    until = time.time() + args.duration
+    start = time.perf_counter()
+    with mp.Pool(procs) as pool:
+        parts = pool.map(single_worker, [(port, key, per[i], until, i, run) for i in range(procs)])
+    elapsed = time.perf_counter() - start
+    latencies = [x for part in parts for x in part[0]]
+    errors = sum(part[1] for part in parts)
+    ok = len(latencies) - errors
+    print(
+        f"single creates, {args.clients} clients, {elapsed:.1f} s: {ok} orders, "
+        f"{ok / elapsed:.0f} orders/s, errors {errors}; latency ms "
+        f"p50 {pct(latencies, 50) * 1000:.1f}  p95 {pct(latencies, 95) * 1000:.1f}  "
+        f"p99 {pct(latencies, 99) * 1000:.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
+    )
+
+
+def run_wrk(port: int, key: str, clients: int, duration: float, run: str) -> None:
+    """The single-create load from wrk: `clients` keep-alive connections on 2 threads, latency percentiles."""
+    env = {**os.environ, "BENCH_API_KEY": key, "BENCH_RUN": run}
+    command = ["wrk", "-t2", f"-c{clients}", f"-d{int(duration)}s", "--latency", "--timeout", "10s"]
+    command += ["-s", str(ROOT / "bench" / "wrk_create.lua"), f"http://127.0.0.1:{port}"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    pcts = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE))
+    print(
+        f"single creates (wrk), {clients} clients, {duration:.0f} s: {rate:.0f} orders/s, "
+        f"errors {bad.group(1) if bad else 0}; latency p50 {pcts.get('50')}  p90 {pcts.get('90')}  "
+        f"p99 {pcts.get('99')}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -268,6 +304,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bulk-batches", type=int, default=12, help="batches of 500 (0 skips the bulk part)")
     parser.add_argument("--bulk-clients", type=int, default=2)
+    parser.add_argument(
+        "--wrk",
+        action="store_true",
+        help="generate the single-create load with wrk (bench/wrk_create.lua) instead of Python clients, "
+        "so the load generator takes less of the machine's CPU",
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -287,22 +329,10 @@ def main() -> None:
         # Warm-up: a few orders so every worker has its connection pool, imports and caches ready.
         warm = (port, key, 4, time.time() + 2, 99, run + "w")
         single_worker(warm)
-        procs = max(1, min(args.client_procs, args.clients))
-        per = [args.clients // procs + (1 if i < args.clients % procs else 0) for i in range(procs)]
-        until = time.time() + args.duration
-        start = time.perf_counter()
-        with mp.Pool(procs) as pool:
-            parts = pool.map(single_worker, [(port, key, per[i], until, i, run) for i in range(procs)])
-        elapsed = time.perf_counter() - start
-        latencies = [x for part in parts for x in part[0]]
-        errors = sum(part[1] for part in parts)
-        ok = len(latencies) - errors
-        print(
-            f"single creates, {args.clients} clients, {elapsed:.1f} s: {ok} orders, "
-            f"{ok / elapsed:.0f} orders/s, errors {errors}; latency ms "
-            f"p50 {pct(latencies, 50) * 1000:.1f}  p95 {pct(latencies, 95) * 1000:.1f}  "
-            f"p99 {pct(latencies, 99) * 1000:.1f}  mean {statistics.fmean(latencies) * 1000:.1f}"
-        )
+        if args.wrk:
+            run_wrk(port, key, args.clients, args.duration, run)
+        else:
+            run_python_clients(port, key, args, run)
         if args.bulk_batches:
             clients = max(1, args.bulk_clients)
             per_client = max(1, args.bulk_batches // clients)

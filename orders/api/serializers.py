@@ -44,8 +44,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def load_refs(payloads: Iterable[Any], keys: Iterable[str] = ()) -> OrderRefs:
-    """Resolve the channels, SKUs, pickup locations and already-taken orders named by `payloads`.
+def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bool = True) -> OrderRefs:
+    """Resolve the channels, SKUs, pickup locations and (unless `existing` is False) already-taken orders
+    named by `payloads`.
 
     Tolerates any shape (bad input is reported later by the serializers): at most four queries.
     """
@@ -74,6 +75,8 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = ()) -> OrderRefs:
         refs.products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
     if location_codes:
         refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}
+    if not existing:
+        return refs
     keys = {k for k in keys if k}
     match = Q()
     for code, ref in pairs:

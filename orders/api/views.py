@@ -192,12 +192,19 @@ class OrderListCreateView(generics.GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         key = _idempotency_key(request)
+        keys = [key] if key else []
         payload = request_data(request)
-        refs = load_refs([payload], [key] if key else [])
-        existing = _known(refs, payload, key)
-        if existing is not None:
+        # Insert first: a repeat is caught by the unique keys (order_create answers with the first order), so
+        # a new order, the common case, is not looked up beforehand.
+        refs = load_refs([payload], keys, existing=False)
+        try:
+            data = OrderCreateIn(context={"refs": refs}).run_validation(payload)
+        except ValidationError:
+            # A repeat of an order taken when it was valid (a SKU retired since, say) still gets that order.
+            existing = _known(load_refs([payload], keys), payload, key)
+            if existing is None:
+                raise
             return Response(OrderOut(_with_lines(existing)).data, status=status.HTTP_200_OK)
-        data = OrderCreateIn(context={"refs": refs}).run_validation(payload)
         result = _create(data, key=key, by=request.user)
         if not result.created:  # a concurrent twin won: answer with what it wrote
             return Response(OrderOut(_with_lines(result.order)).data, status=status.HTTP_200_OK)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
+from inventory.models import Product
 from orders.models import Customer, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus
 from tests.factories import ChannelFactory, DCFactory, LocationFactory, ProductFactory, UserFactory
 
@@ -213,6 +214,19 @@ def test_same_idempotency_key_answers_200_with_the_first_order(api, catalogue):
     assert again.status_code == 200 and again.json()["number"] == first.json()["number"]
     assert counts() == before
     assert Order.objects.get().idempotency_key == "k-42"
+
+
+def test_a_repeat_gets_its_order_even_when_it_would_no_longer_validate(api, catalogue):
+    first = api.post(ORDERS, base_payload(), format="json")
+    assert first.status_code == 201
+    Product.objects.filter(sku="CAM-0001-P").update(active=False)
+    before = counts()
+    again = api.post(ORDERS, base_payload(), format="json")
+    assert again.status_code == 200, again.json()
+    assert again.json()["number"] == first.json()["number"]
+    assert counts() == before
+    fresh = api.post(ORDERS, base_payload("WEB-NEW"), format="json")
+    assert fresh.status_code == 400 and "lines" in fresh.json()
 
 
 def test_overlong_idempotency_key_is_refused(api, catalogue):
