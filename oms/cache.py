@@ -21,11 +21,10 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         django_client: Any = self  # its private helpers are not in django-stubs
-        index = django_client._get_connection_pool_index(write)
-        client = self._clients.get(index)
+        pool = django_client._get_connection_pool(write)  # Django keeps one pool per server
+        client = self._clients.get(id(pool))
         if client is None:
-            pool = django_client._get_connection_pool(write)
-            client = self._clients[index] = django_client._client(connection_pool=pool)
+            client = self._clients[id(pool)] = django_client._client(connection_pool=pool)
         return client
 
 
