@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 from oms.cache import RedisCache
 
 
 def test_the_cache_reuses_one_client_and_round_trips():
+    cache = caches["default"]
     assert isinstance(cache, RedisCache)
     backend = cache._cache
     assert backend.get_client() is backend.get_client(write=True)
