@@ -1,7 +1,7 @@
 """Where the time of one `POST /api/v1/orders/` goes, in-process (no HTTP): statements and a cProfile.
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_api REDIS_URL=redis://127.0.0.1:6379/5
-    nice .venv/bin/python bench/api_profile.py [--orders 60] [--top 25]
+    nice .venv/bin/python bench/api_profile.py [--orders 60] [--top 25] [--bulk 500]
 
 Needs the database and API key set up by `bench/api_orders.py --setup` (see bench/README.md). Prints the SQL
 statements of one create with their times, then the mean time per create over `--orders` creates and the
@@ -19,6 +19,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=60)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative", help="cProfile order: cumulative, tottime, ...")
+    parser.add_argument(
+        "--bulk", type=int, default=0, metavar="N", help="profile POST /orders/bulk/ of N orders instead"
+    )
     args = parser.parse_args()
 
     import django
@@ -49,9 +53,13 @@ def main() -> None:
     base = int(time.time() * 1000)
 
     def create(i: int) -> None:
-        body = api_orders.order_body(rng, f"WEB-{base + i}")
-        response = client.post("/api/v1/orders/", json.dumps(body), content_type="application/json")
-        if response.status_code not in (200, 201):
+        if args.bulk:
+            body: Any = [api_orders.order_body(rng, f"BLK-{base}-{i}-{n}") for n in range(args.bulk)]
+            url = "/api/v1/orders/bulk/"
+        else:
+            body, url = api_orders.order_body(rng, f"WEB-{base + i}"), "/api/v1/orders/"
+        response = client.post(url, json.dumps(body), content_type="application/json")
+        if response.status_code not in (200, 201) or (args.bulk and response.json()["failed"]):
             raise SystemExit(f"create failed: {response.status_code} {response.content[:300]!r}")
 
     for i in range(5):  # warm up (connections, caches)
@@ -71,7 +79,8 @@ def main() -> None:
     for i in range(1000, 1000 + args.orders):
         create(i)
     profiler.disable()
-    print(f"per create: {plain:.1f} ms wall, {cpu:.1f} ms CPU here (no profiler), {args.orders} creates")
+    what = f"bulk of {args.bulk}" if args.bulk else "create"
+    print(f"per {what}: {plain:.1f} ms wall, {cpu:.1f} ms CPU here (no profiler), {args.orders} requests")
     stats = pstats.Stats(profiler)
     print_by_package(stats, args.orders)
     stats.sort_stats(args.sort).print_stats(args.top)
@@ -88,7 +97,7 @@ def print_by_package(stats: pstats.Stats, n: int) -> None:
         else:
             package = "python"
         totals[package] = totals.get(package, 0.0) + tottime
-    print("own time per create by package (profiled ms):")
+    print("own time per request by package (profiled ms):")
     for package, seconds in sorted(totals.items(), key=lambda item: -item[1])[:14]:
         print(f"  {seconds / n * 1000:6.2f}  {package}")
 

@@ -53,16 +53,17 @@ FROM generate_series(1, {customers}) AS g;
 INSERT INTO orders_order (number, channel_id, external_ref, customer_id, status, status_before_hold,
     placed_at, delivery_mode, deadline_days, promised_date, ship_street, ship_number, ship_complement,
     ship_district, ship_city, ship_state, ship_cep, subtotal, shipping_price, total, currency, created_at,
-    updated_at)
-SELECT NULL, c.ids[1 + g % array_length(c.ids, 1)], 'SRCH-' || g, cu.first + (g::bigint * 31) % {customers},
+    updated_at, customer_name)
+SELECT NULL, c.ids[1 + g % array_length(c.ids, 1)], 'SRCH-' || g, cust.id,
        (ARRAY['allocated','shipped','delivered','in_fulfilment','cancelled'])[1 + g % 5], '',
        now() - (g % 525600) * interval '1 minute', 'home', 3,
        (now() - (g % 525600) * interval '1 minute')::date + 3,
        'Rua Busca', (g % 2000)::text, '', 'Centro', 'São Paulo', 'SP',
-       lpad(((g::bigint * 7777) % 99999999 + 1)::text, 8, '0'), 100, 0, 100, 'BRL', now(), now()
-FROM generate_series(1, {orders}) AS g,
-     (SELECT array_agg(id ORDER BY id) AS ids FROM orders_channel) AS c,
-     (SELECT min(id) AS first FROM orders_customer WHERE email LIKE 'cliente%@example.com') AS cu;
+       lpad(((g::bigint * 7777) % 99999999 + 1)::text, 8, '0'), 100, 0, 100, 'BRL', now(), now(), cust.name
+FROM generate_series(1, {orders}) AS g
+     CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM orders_channel) AS c
+     CROSS JOIN (SELECT min(id) AS first FROM orders_customer WHERE email LIKE 'cliente%@example.com') AS cu
+     JOIN orders_customer AS cust ON cust.id = cu.first + (g::bigint * 31) % {customers};
 
 UPDATE orders_order SET number = lpad(id::text, 8, '0') WHERE number IS NULL;
 """

@@ -78,16 +78,22 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bo
     if not existing:
         return refs
     keys = {k for k in keys if k}
+    pairs = {(code, ref) for code, ref in pairs if code in refs.channels}
     match = Q()
-    for code, ref in pairs:
-        if code in refs.channels:
-            match |= Q(channel=refs.channels[code], external_ref=ref)
+    if pairs:
+        # Every (channel, reference) combination of the batch, narrowed to its pairs below: one flat
+        # condition instead of an OR of 500 pairs, which Django takes tens of milliseconds to compile.
+        match |= Q(
+            channel__in=[refs.channels[code] for code, _ in pairs], external_ref__in={ref for _, ref in pairs}
+        )
     if keys:
         match |= Q(idempotency_key__in=keys)
     if match:
         for order in Order.objects.filter(match).select_related("channel", "customer", "pickup_location"):
-            refs.existing[(order.channel.code, order.external_ref)] = order
-            if order.idempotency_key:
+            pair = (order.channel.code, order.external_ref)
+            if pair in pairs:
+                refs.existing[pair] = order
+            if order.idempotency_key in keys:
                 refs.existing_keys[order.idempotency_key] = order
     return refs
 

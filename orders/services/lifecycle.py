@@ -23,6 +23,7 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
+from oms.db import insert_rows
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event, emit_events
 
@@ -394,23 +395,27 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
         Order.objects.filter(pk__in=[o.pk for o in orders]).update(
             number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
         )
-    lines: list[OrderLine] = []
-    events: list[OrderEvent] = []
+    # Lines and timeline as plain rows (oms.db.insert_rows): for a batch of 500 orders that is 2,500 rows, and
+    # building model instances for them was a third of the write.
+    lines: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     actor = _actor(by)
+    actor_id = actor.pk if actor is not None else None
+    queued = {"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}
     for order, data in zip(orders, inputs, strict=True):
         order.number = f"{order.pk:08d}"
         lines += [
-            OrderLine(order=order, line_no=no, product=line.product, sku=line.product.sku, qty=line.qty,
-                      unit_price=line.unit_price)
+            {"order_id": order.pk, "line_no": no, "product_id": line.product.pk, "sku": line.product.sku,
+             "qty": line.qty, "unit_price": line.unit_price}
             for no, line in enumerate(data.lines, start=1)
         ]  # fmt: skip
         events += [
-            OrderEvent(order=order, kind="created", actor=actor,
-                       message=f"Order received from {data.channel.name} ({data.external_ref}).",
-                       data={"channel": data.channel.code, "external_ref": data.external_ref,
-                             "lines": len(data.lines), "total": str(order.total)}),
-            OrderEvent(order=order, kind="status", actor=actor, message="Queued for routing.",
-                       data={"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}),
+            {"order_id": order.pk, "kind": "created", "actor_id": actor_id,
+             "message": f"Order received from {data.channel.name} ({data.external_ref}).",
+             "data": {"channel": data.channel.code, "external_ref": data.external_ref,
+                      "lines": len(data.lines), "total": str(order.total)}},
+            {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": "Queued for routing.",
+             "data": queued},
         ]  # fmt: skip
     if len(orders) == 1:
         enqueue_on_commit(ROUTE_TASK, orders[0].pk)
@@ -418,8 +423,8 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
         # a batch: a few drains that share its orders (SKIP LOCKED) instead of one message per order
         for _ in range(-(-len(orders) // ROUTE_BATCH)):
             enqueue_on_commit(ROUTE_PENDING_TASK, ROUTE_BATCH)
-    OrderLine.objects.bulk_create(lines)
-    OrderEvent.objects.bulk_create(events)
+    insert_rows(OrderLine, lines)
+    insert_rows(OrderEvent, events)
     emit_events(
         "order.created",
         [{"order": o.number, "channel": d.channel.code, "external_ref": d.external_ref}
