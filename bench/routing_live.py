@@ -47,7 +47,7 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 @contextmanager
 def servers(
-    *, worker_concurrency: int = 2, start_worker: bool = True, db_reuse: int = 0
+    *, worker_concurrency: int = 2, start_worker: bool = True, db_reuse: int = -1
 ) -> Iterator[dict[str, str]]:
     """PostgreSQL, Redis and a Celery worker for a bench (throwaway unless DATABASE_URL/REDIS_URL are set)."""
     tmp = Path(tempfile.mkdtemp(prefix="oms-bench-"))
@@ -120,16 +120,16 @@ def servers(
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         if start_worker:
             log = open(tmp / "worker.log", "wb")  # noqa: SIM115
+            reuse = f"app.conf.update(CELERY_DB_REUSE_MAX={db_reuse or None}); " if db_reuse >= 0 else ""
             procs.append(
                 subprocess.Popen(
                     [
                         PY,
                         "-c",
                         # CELERY_DB_REUSE_MAX: Celery's Django fixup closes the connection (and, with a pool
-                        # in prefork, the whole pool) before and after every task unless it is set
-                        "import sys; from oms.celery import app; "
-                        f"app.conf.update(CELERY_DB_REUSE_MAX={db_reuse or None}); "
-                        "app.worker_main(sys.argv[1:])",
+                        # in prefork, the whole pool) before and after every task unless it is set. Only
+                        # --db-reuse overrides the settings' value (0: never reuse).
+                        "import sys; from oms.celery import app; " + reuse + "app.worker_main(sys.argv[1:])",
                         "worker",
                         "--loglevel=WARNING",
                         f"--concurrency={worker_concurrency}",
@@ -476,8 +476,9 @@ def main() -> None:
     parser.add_argument(
         "--db-reuse",
         type=int,
-        default=0,
-        help="run the worker with CELERY_DB_REUSE_MAX=N (0: as the settings are, the pool closed per task)",
+        default=-1,
+        help="run the worker with CELERY_DB_REUSE_MAX=N (0: none, the pool closed around every task); "
+        "without it the worker runs with the settings as they are (1000)",
     )
     args = parser.parse_args()
     with servers(worker_concurrency=args.concurrency, start_worker=not args.profile, db_reuse=args.db_reuse):

@@ -128,12 +128,17 @@ def stock_reserve_many(
     reason: str = "",
     by: Any = None,
     allow_partial: bool = False,
+    new_refs: bool = False,
 ) -> list[Reservation]:
     """Hold units for each item, all or nothing (or, with `allow_partial`, as many as are available).
 
     Idempotent per (ref, location, product): an item whose ref already holds units there is left as it is,
     so a retried task never reserves twice (and is not in the returned list). Locks the stock rows in pk
     order. Raises `InsufficientStock` listing every shortage at once (unless `allow_partial`).
+
+    `new_refs`: the caller made these refs in its own, still open transaction (routing: one per fulfilment
+    line it just inserted), so no one else can be reserving under them. The one-statement path then runs
+    without its savepoint (two round trips per item), which only served to undo a lost race on a ref alone.
     """
     for item in items:
         if item.qty < 1:
@@ -142,7 +147,7 @@ def stock_reserve_many(
             )
     if len(items) == 1 and not allow_partial and _fast_path_db() is not None:
         item = items[0]
-        fast = _reserve_one_fast(item, group=group, reason=reason, by=by)
+        fast = _reserve_one_fast(item, group=group, reason=reason, by=by, savepoint=not new_refs)
         if fast is not _GENERAL:
             return [fast] if isinstance(fast, Reservation) else []
     return _reserve_many_locked(items, group=group, reason=reason, by=by, allow_partial=allow_partial)
@@ -334,7 +339,9 @@ def _run_prepared(connection: Any, sql: str, params: dict[str, Any]) -> Any:
         return cursor.fetchone()
 
 
-def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) -> Reservation | object:
+def _reserve_one_fast(
+    item: ReserveItem, *, group: str, reason: str, by: Any, savepoint: bool = True
+) -> Reservation | object:
     """Reserve one item in one statement. Returns the new reservation, `_HELD` or `_GENERAL`.
 
     Raises `InsufficientStock` when the units are not available (or the stock row does not exist).
@@ -359,7 +366,7 @@ def _reserve_one_fast(item: ReserveItem, *, group: str, reason: str, by: Any) ->
         # In a caller's transaction a savepoint lets a lost race on the ref be undone alone; in autocommit
         # the statement is its own transaction (and holds the row lock only until its own commit).
         owned = not connection.in_atomic_block
-        scope = nullcontext() if owned else transaction.atomic(using=alias)
+        scope = nullcontext() if owned or not savepoint else transaction.atomic(using=alias)
         with scope:
             row = _run_prepared(connection, _sql_for(alias, own_commit=owned), params)
         stock_id, held_qty, reservation_id, seen_available = row[:4]

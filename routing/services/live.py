@@ -458,9 +458,10 @@ def _reserve(items: list[ReserveItem], snap: Snapshot, *, group: str, reason: st
         last = 1 << 62  # rows the snapshot did not see (none available) go last
         ordered = sorted(items, key=lambda i: (ids.get((i.location.pk, i.product.pk), last), i.ref))
         for item in ordered:
-            stock_reserve_many(items=[item], group=group, reason=reason, by=by)
+            # the refs are this transaction's new fulfilment lines: no savepoint needed (see new_refs)
+            stock_reserve_many(items=[item], group=group, reason=reason, by=by, new_refs=True)
         return
-    stock_reserve_many(items=items, group=group, reason=reason, by=by)
+    stock_reserve_many(items=items, group=group, reason=reason, by=by, new_refs=True)
 
 
 def _ship_by(snap: Snapshot, processing_days: int, service: str | None, now: dt.datetime) -> dt.datetime:

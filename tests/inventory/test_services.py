@@ -207,3 +207,20 @@ def test_a_reservation_inside_the_callers_transaction_leaves_its_durability_alon
         cursor.execute("SELECT current_setting('synchronous_commit')")
         assert cursor.fetchone()[0] == "on"
     assert _reload(stock).reserved == 2
+
+
+def test_new_refs_reserve_without_a_savepoint_and_a_taken_ref_still_holds_once(stock):
+    item = ReserveItem(stock.location, stock.product, 2, "fl:new-1")
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        stock_reserve_many(items=[item], group="G-1", new_refs=True)
+        # a retry in the same transaction finds the ref holding its units
+        again = stock_reserve_many(items=[item], group="G-1", new_refs=True)
+    assert not [q for q in ctx.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+    assert again == []
+    assert _reload(stock).reserved == 2
+    assert Reservation.objects.get(ref="fl:new-1").qty == 2
+    _ledger_matches(stock)
+    # without new_refs the same call in a caller's transaction takes a savepoint (a ref race is undone alone)
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        stock_reserve_many(items=[ReserveItem(stock.location, stock.product, 1, "fl:new-2")])
+    assert [q for q in ctx.captured_queries if "SAVEPOINT" in q["sql"].upper()]
