@@ -426,6 +426,7 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
     cpu: list[float] = []
     wall: list[float] = []
     kinds: Counter[str] = Counter()
+    kind_ms: Counter[str] = Counter()
     prof = cProfile.Profile()
     for pk in pks[1:]:
         with CaptureQueriesContext(connection) as ctx:
@@ -442,6 +443,7 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
             words = q["sql"].split()
             head = words[:1] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else words[:4]
             kinds[" ".join(head)[:70]] += 1
+            kind_ms[" ".join(head)[:70]] += float(q["time"]) * 1000
     n = len(stmts)
     print(
         f"profile: {n} orders routed in-process; SQL statements per order mean {sum(stmts) / n:.1f} "
@@ -449,8 +451,9 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
         f"p50 {pct(cpu, 0.5):.2f} ms, p99 {pct(cpu, 0.99):.2f} ms; wall p50 {pct(wall, 0.5):.2f} ms, "
         f"p99 {pct(wall, 0.99):.2f} ms; load average {os.getloadavg()[0]:.2f}"
     )
+    print("  statements per order, and their round-trip time per order (client side, ms):")
     for sql, count in kinds.most_common():
-        print(f"  {count / n:5.2f}/order  {sql}")
+        print(f"  {count / n:5.2f}/order {kind_ms[sql] / n:6.2f} ms  {sql}")
     if top:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
