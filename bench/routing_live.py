@@ -426,7 +426,7 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
     cpu: list[float] = []
     wall: list[float] = []
     kinds: Counter[str] = Counter()
-    kind_ms: Counter[str] = Counter()
+    kind_ms: dict[str, float] = {}
     prof = cProfile.Profile()
     for pk in pks[1:]:
         with CaptureQueriesContext(connection) as ctx:
@@ -443,7 +443,8 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
             words = q["sql"].split()
             head = words[:1] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else words[:4]
             kinds[" ".join(head)[:70]] += 1
-            kind_ms[" ".join(head)[:70]] += float(q["time"]) * 1000
+            key = " ".join(head)[:70]
+            kind_ms[key] = kind_ms.get(key, 0.0) + float(q["time"]) * 1000
     n = len(stmts)
     print(
         f"profile: {n} orders routed in-process; SQL statements per order mean {sum(stmts) / n:.1f} "
