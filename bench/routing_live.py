@@ -442,8 +442,8 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
         for q in ctx.captured_queries:
             words = q["sql"].split()
             head = words[:1] if words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK") else words[:4]
-            kinds[" ".join(head)[:70]] += 1
             key = " ".join(head)[:70]
+            kinds[key] += 1
             kind_ms[key] = kind_ms.get(key, 0.0) + float(q["time"]) * 1000
     n = len(stmts)
     print(
