@@ -1,13 +1,15 @@
 """Starting background work from a service: by task name, after the transaction commits.
 
 Lower apps start work in higher ones this way (orders → routing) without importing them. Nothing is sent
-to Redis inside a transaction; if the transaction rolls back, nothing is sent at all.
+to Redis inside a transaction; if the transaction rolls back, nothing is sent at all. `request_on_commit`
+is for work that drains a queue in the database (orders awaiting routing): at most one message waits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from .celery import app
@@ -27,3 +29,37 @@ def send_task_now(name: str, *args: Any, **kwargs: Any) -> None:
 def enqueue_on_commit(name: str, *args: Any, **kwargs: Any) -> None:
     """Queue task `name` once the current transaction commits."""
     transaction.on_commit(lambda: send_task_now(name, *args, **kwargs))
+
+
+# How long a request stays set if its task never clears it (a lost message): then the next commit asks again.
+REQUEST_TTL = 60
+
+
+def _request_key(name: str) -> str:
+    return f"oms:task-requested:{name}"
+
+
+def request_on_commit(name: str) -> None:
+    """Queue task `name` once the current transaction commits, unless a run of it is already requested and
+    has not started its next pass yet (a Redis key set with NX): at a high intake, one message serves many
+    commits instead of one message each.
+
+    The task calls `request_taken(name)` before each pass over its work and passes until a pass finds
+    nothing. That order makes it safe: a commit either sets the key (and queues a run that starts after the
+    commit) or finds it set, and then a pass that starts after the key is next cleared sees the commit.
+    """
+
+    def send() -> None:
+        if cache.add(_request_key(name), 1, REQUEST_TTL):
+            try:
+                send_task_now(name)
+            except BaseException:
+                request_taken(name)  # nothing was queued: the next commit must ask again
+                raise
+
+    transaction.on_commit(send)
+
+
+def request_taken(name: str) -> None:
+    """Called by task `name` before each pass: a commit from now on queues a new run (request_on_commit)."""
+    cache.delete(_request_key(name))

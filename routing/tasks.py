@@ -16,7 +16,7 @@ from inventory.exceptions import InsufficientStock
 from oms.calendar import add_business_days
 
 from .models import DecisionTrigger
-from .services.live import CapacityTaken, order_route, orders_route_pending
+from .services.live import CapacityTaken, order_route, orders_drain, orders_route_pending
 from .services.maintenance import backorders_retry, unreleased_reoptimise
 
 RETRYABLE = (InsufficientStock, CapacityTaken, OperationalError)
@@ -39,6 +39,13 @@ def route_pending(limit: int = 100) -> int:
     number of workers can drain at once. Returns how many got a decision. A safety net for orders whose
     route_order message was lost, and one message for a bulk intake instead of one per order."""
     return orders_route_pending(limit=limit)
+
+
+@shared_task(name="routing.drain", acks_late=True, ignore_result=True)
+def drain() -> int:
+    """Route orders awaiting routing until none is left: what a new order queues on commit (at most one run
+    waits, however many orders come in; see routing.services.live.orders_drain)."""
+    return orders_drain()
 
 
 @worker_init.connect

@@ -24,7 +24,7 @@ from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.db import insert_rows
-from oms.queue import enqueue_on_commit
+from oms.queue import enqueue_on_commit, request_on_commit
 from oms.webhooks import emit_event, emit_events
 
 from ..exceptions import (
@@ -49,6 +49,9 @@ from ..models import (
 from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
 
 ROUTE_TASK = "routing.route_order"
+# New orders ask for a drain of the orders awaiting routing (oms.queue.request_on_commit): one waiting run
+# serves any number of commits. Its name is routing.services.live.DRAIN_TASK.
+ROUTE_DRAIN_TASK = "routing.drain"
 ROUTE_PENDING_TASK = "routing.route_pending"  # drains up to its argument's orders awaiting routing
 ROUTE_BATCH = 50  # orders per drain queued for a batch
 
@@ -418,7 +421,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
              "data": queued},
         ]  # fmt: skip
     if len(orders) == 1:
-        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
+        request_on_commit(ROUTE_DRAIN_TASK)
     else:
         # a batch: a few drains that share its orders (SKIP LOCKED) instead of one message per order
         for _ in range(-(-len(orders) // ROUTE_BATCH)):

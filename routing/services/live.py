@@ -29,6 +29,7 @@ from oms.brazil import format_brl
 from oms.calendar import add_business_days
 from oms.db import commit_async
 from oms.exceptions import DomainError
+from oms.queue import request_taken, send_task_now
 from oms.webhooks import emit_event
 from orders.models import (
     DeliveryMode,
@@ -53,6 +54,10 @@ from .snapshot import Snapshot, after_cutoff, business_days_between, snapshot_bu
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+# New orders ask for this task on commit (oms.queue.request_on_commit; the name is in orders.services too).
+DRAIN_TASK = "routing.drain"
+DRAIN_PASS = 100  # orders visited per pass
+DRAIN_PASSES = 50  # passes per run, then a fresh run takes over
 ROUTABLE = frozenset(
     {
         OrderStatus.AWAITING_ROUTING,
@@ -228,6 +233,27 @@ def orders_route_pending(*, limit: int = 100, by: Any = None) -> int:
             break  # nothing left that nobody else holds
         if decision is not None:
             routed += 1
+    return routed
+
+
+def orders_drain(*, by: Any = None) -> int:
+    """Route the orders awaiting routing, pass after pass, until a pass routes none; returns how many.
+
+    The task behind new orders (`oms.queue.request_on_commit`): a commit queues a run only if none is
+    waiting, so at a high intake one run serves many orders, without a Celery message per order. The request
+    is cleared before each pass, which is what makes it safe (see request_on_commit). Each pass is
+    `orders_route_pending`, so several runs (one per worker process) share the backlog with SKIP LOCKED.
+    After DRAIN_PASSES passes a fresh run takes over, so under a steady intake no run holds a worker process
+    for ever while other tasks wait.
+    """
+    routed = 0
+    for _ in range(DRAIN_PASSES):
+        request_taken(DRAIN_TASK)
+        done = orders_route_pending(limit=DRAIN_PASS, by=by)
+        routed += done
+        if not done:
+            return routed
+    send_task_now(DRAIN_TASK)
     return routed
 
 

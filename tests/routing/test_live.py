@@ -435,3 +435,36 @@ def test_route_pending_task_is_registered_and_acknowledged_late(routing_world):
     assert tasks.route_pending.apply(kwargs={"limit": 5}).get() == 1
     assert tasks.route_pending.apply().get() == 0
     assert held(order) == 2
+
+
+def test_the_drain_routes_the_backlog_pass_after_pass_and_hands_over(routing_world, monkeypatch):
+    from django.core.cache import cache
+
+    from oms import queue
+    from routing import tasks
+    from routing.services import live
+
+    assert app_task_acks_late("routing.drain")
+    w = routing_world
+    w.stock(w.dc, w.shirt, 20)
+    orders = [w.make_order([(w.shirt, 1)]) for _ in range(5)]
+    sent: list[str] = []
+    monkeypatch.setattr(live, "send_task_now", lambda name, *a, **k: sent.append(name))
+    monkeypatch.setattr(live, "DRAIN_PASS", 2)
+    monkeypatch.setattr(live, "DRAIN_PASSES", 2)
+    cache.set(queue._request_key(live.DRAIN_TASK), 1, 60)  # as a commit leaves it
+    assert live.orders_drain() == 4  # two passes of two, then a fresh run takes over
+    assert sent == [live.DRAIN_TASK]
+    assert cache.get(queue._request_key(live.DRAIN_TASK)) is None  # taken: the next commit asks again
+    assert tasks.drain.apply().get() == 1  # the fresh run: the last one, then a pass that finds none
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED and held(order) == 1
+    assert sent == [live.DRAIN_TASK]
+
+
+def app_task_acks_late(name: str) -> bool:
+    from oms.celery import app
+
+    app.loader.import_default_modules()
+    return app.tasks[name].acks_late is True
