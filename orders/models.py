@@ -159,6 +159,11 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["external_ref"]),
             models.Index(fields=["status", "-placed_at"]),
+            # The routing queue (routing.services.live.orders_route_pending picks the oldest by pk): only the
+            # orders awaiting routing are in it, so a pick never walks the routed ones.
+            models.Index(
+                fields=["id"], condition=Q(status="awaiting_routing"), name="order_awaiting_routing_idx"
+            ),
             models.Index(fields=["channel", "-placed_at"]),
             models.Index(fields=["customer", "-placed_at"]),
             models.Index(
