@@ -15,9 +15,14 @@ from django.db import transaction
 from .celery import app
 
 
+def tasks_inline() -> bool:
+    """Whether tasks run inline in the caller's process (no Redis, no worker: the embedded default)."""
+    return bool(app.conf.task_always_eager)
+
+
 def send_task_now(name: str, *args: Any, **kwargs: Any) -> None:
     """Queue task `name` by name; inline when Celery is eager (the embedded default)."""
-    if not app.conf.task_always_eager:
+    if not tasks_inline():
         app.send_task(name, args=args, kwargs=kwargs)
         return
     if name not in app.tasks:

@@ -24,7 +24,7 @@ from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.db import insert_rows
-from oms.queue import enqueue_on_commit, request_on_commit
+from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events
 
 from ..exceptions import (
@@ -420,7 +420,10 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": "Queued for routing.",
              "data": queued},
         ]  # fmt: skip
-    if len(orders) == 1:
+    if len(orders) == 1 and tasks_inline():
+        # no worker (the embedded default): route this order in the request, not every order waiting
+        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
+    elif len(orders) == 1:
         request_on_commit(ROUTE_DRAIN_TASK)
     else:
         # a batch: a few drains that share its orders (SKIP LOCKED) instead of one message per order

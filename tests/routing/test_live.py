@@ -468,3 +468,28 @@ def app_task_acks_late(name: str) -> bool:
 
     app.loader.import_default_modules()
     return app.tasks[name].acks_late is True
+
+
+def test_a_new_order_asks_for_a_drain_or_inline_is_routed_alone(
+    routing_world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from oms import queue
+    from oms.celery import app
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    waiting = w.make_order([(w.shirt, 1)])  # committed earlier, still awaiting routing
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(queue, "send_task_now", lambda name, *a, **k: sent.append((name, a)))
+    with django_capture_on_commit_callbacks(execute=True):
+        w.make_order([(w.shirt, 1)])
+    assert sent == [("routing.drain", ())]  # with a worker: one drain for the queue, not a message per order
+
+    monkeypatch.undo()
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: tasks run inline
+    with django_capture_on_commit_callbacks(execute=True):
+        mine = w.make_order([(w.shirt, 2)])
+    mine.refresh_from_db()
+    waiting.refresh_from_db()
+    assert mine.status == OrderStatus.ALLOCATED and held(mine) == 2
+    assert waiting.status == OrderStatus.AWAITING_ROUTING  # the request routes its own order only
