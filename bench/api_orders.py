@@ -281,12 +281,20 @@ def run_wrk(port: int, key: str, clients: int, duration: float, run: str) -> Non
     command += ["-s", str(ROOT / "bench" / "wrk_create.lua"), f"http://127.0.0.1:{port}"]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     pcts = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.MULTILINE))
+    # Every request must have made a new order (a repeated reference is answered 200, and wrk counts it too).
+    import django
+
+    django.setup()
+    from orders.models import Order
+
+    created = Order.objects.filter(external_ref__startswith=f"{run}-").count()
     print(
-        f"single creates (wrk), {clients} clients, {duration:.0f} s: {rate:.0f} orders/s, "
-        f"errors {bad.group(1) if bad else 0}; latency p50 {pcts.get('50')}  p90 {pcts.get('90')}  "
-        f"p99 {pcts.get('99')}"
+        f"single creates (wrk), {clients} clients, {duration:.0f} s: {rate:.0f} requests/s, "
+        f"{created} of {requests} created, errors {bad.group(1) if bad else 0}; "
+        f"latency p50 {pcts.get('50')}  p90 {pcts.get('90')}  p99 {pcts.get('99')}"
     )
 
 

@@ -4,11 +4,14 @@ local key = os.getenv("BENCH_API_KEY")
 local run = os.getenv("BENCH_RUN") or "w"
 local channels = {"web", "app", "mkt"}
 local counter = 0
-local thread_id = 0
+local threads = 0
 
+-- setup runs in the main Lua state, once per wrk thread: each thread gets its own number as the global
+-- `thread_id` of its own state (a local of the same name here would hide it, and every thread would send
+-- the same references: repeats, answered 200 with the first order).
 function setup(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("thread_id", threads)
+  threads = threads + 1
 end
 
 function init(args)
