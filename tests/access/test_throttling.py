@@ -61,3 +61,25 @@ def test_default_rates_are_configured():
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     assert set(rates) == {"api_key", "user", "anon"}
     assert "oms.throttling.ApiRateThrottle" in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
+
+
+def test_a_key_gets_exactly_its_rate_under_concurrent_requests(cs_user, monkeypatch):
+    """The window's counter is incremented atomically: 16 threads racing for 25 places get exactly 25
+    (a whole-history entry rewritten by each request, as DRF's own throttle does, loses updates)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from oms import throttling
+
+    key, _secret = ApiKey.objects.create_key(user=cs_user, name="burst")
+    request = SimpleNamespace(auth=key, user=cs_user)
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1_800_000_010.0))  # one window
+    with override_settings(REST_FRAMEWORK=_tight(api_key="25/min")):
+        with ThreadPoolExecutor(16) as pool:
+            allowed = list(
+                pool.map(lambda _: throttling.ApiRateThrottle().allow_request(request, None), range(80))
+            )
+        refused = throttling.ApiRateThrottle()
+        assert refused.allow_request(request, None) is False
+        assert refused.wait() == pytest.approx(50.0)  # until the window (…000, …060) ends
+    assert allowed.count(True) == 25
