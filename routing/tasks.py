@@ -25,7 +25,8 @@ RETRYABLE = (InsufficientStock, CapacityTaken, OperationalError)
 # The decision id is in the database: no result is stored (one Redis write fewer per order).
 @shared_task(name="routing.route_order", bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def route_order(self: Any, order_id: int) -> int | None:
-    """Route a newly committed order (or one sent back to routing). Returns the decision id, if any."""
+    """Route one order: one sent back to routing (hold released, address changed, short pick), or a new
+    one when tasks run inline (with a worker, new orders ask for `routing.drain`). Returns the decision id."""
     try:
         decision = order_route(order_id=order_id, trigger=DecisionTrigger.NEW)
     except RETRYABLE as exc:
@@ -36,8 +37,8 @@ def route_order(self: Any, order_id: int) -> int | None:
 @shared_task(name="routing.route_pending", acks_late=True, ignore_result=True)
 def route_pending(limit: int = 100) -> int:
     """Route up to `limit` orders awaiting routing (oldest first), skipping any another worker holds, so any
-    number of workers can drain at once. Returns how many got a decision. A safety net for orders whose
-    route_order message was lost, and one message for a bulk intake instead of one per order."""
+    number of workers can drain at once. Returns how many got a decision. The beat's safety net for orders
+    whose message was lost, and a few messages for a bulk intake instead of one per order."""
     return orders_route_pending(limit=limit)
 
 
