@@ -1,4 +1,5 @@
-"""Django's Redis cache, with one redis-py client per pool instead of a new one per cache call.
+"""Django's Redis cache, with one redis-py client per pool instead of a new one per cache call; and an
+atomic expiring counter (`incr_expiring`, the API rate limits).
 
 `django.core.cache.backends.redis.RedisCacheClient.get_client` builds a `redis.Redis` for every operation.
 With redis-py 8 that costs ~0.2 ms of CPU (its response-callback table and event dispatcher are rebuilt each
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import caches
 from django.core.cache.backends import redis as django_redis
 
 
@@ -32,3 +34,22 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+
+def incr_expiring(key: str, timeout: int, *, alias: str = "default") -> int:
+    """Add one to the counter `key` (0 if missing) and return it. It expires `timeout` seconds after the last
+    add. Atomic: on Redis one round trip (INCR and EXPIRE, pipelined); on other caches `add` then `incr`.
+    """
+    backend = caches[alias]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, timeout)
+        return int(pipe.execute()[0])
+    backend.add(key, 0, timeout)
+    try:
+        return int(backend.incr(key))
+    except ValueError:  # expired between the two calls: this add opens a new counter
+        backend.set(key, 1, timeout)
+        return 1

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from .cache import RedisCache
+from .cache import incr_expiring
 from .models import ApiKey
 
 
@@ -53,7 +52,8 @@ class ApiRateThrottle(SimpleRateThrottle):
         limit, seconds = int(num_requests or 0), int(duration or 1)
         now = time.time()
         window = int(now // seconds)
-        count = _count(f"throttle:{self.scope}:{ident}:{window}", seconds)
+        # the counter outlives its window by a second, so a request at its very end still finds it
+        count = incr_expiring(f"throttle:{self.scope}:{ident}:{window}", seconds + 1)
         if count <= limit:
             return True
         self.retry_after = (window + 1) * seconds - now
@@ -61,20 +61,3 @@ class ApiRateThrottle(SimpleRateThrottle):
 
     def wait(self) -> float | None:
         return self.retry_after
-
-
-def _count(key: str, seconds: int) -> int:
-    """Add one to the window's counter and return it; the counter lives a little longer than its window."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, seconds + 1)
-        return int(pipe.execute()[0])
-    backend.add(key, 0, seconds + 1)
-    try:
-        return int(backend.incr(key))
-    except ValueError:  # expired between the two calls: this request opens a new counter
-        backend.set(key, 1, seconds + 1)
-        return 1

@@ -16,3 +16,22 @@ def test_the_cache_reuses_one_client_and_round_trips():
     assert cache.get_many(["oms-cache-test", "absent"]) == {"oms-cache-test": {"n": 1}}
     cache.delete("oms-cache-test")
     assert cache.get("oms-cache-test") is None
+
+
+def test_incr_expiring_counts_and_expires_on_redis_and_elsewhere(settings):
+    from oms.cache import incr_expiring
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "incr-test"},
+    }
+    for alias in ("default", "local"):
+        cache = caches[alias]
+        cache.delete("oms-counter")
+        assert [incr_expiring("oms-counter", 30, alias=alias) for _ in range(3)] == [1, 2, 3]
+        assert cache.get("oms-counter") == 3
+        cache.delete("oms-counter")
+    redis_key = caches["default"].make_and_validate_key("oms-counter")
+    incr_expiring("oms-counter", 30)
+    assert 0 < caches["default"]._cache.get_client().ttl(redis_key) <= 30  # it expires
+    caches["default"].delete("oms-counter")
