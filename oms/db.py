@@ -60,6 +60,9 @@ def insert_rows(
     if not rows:
         return
     connection = connections[using]
+    if connection.vendor != "postgresql":
+        model._default_manager.using(using).bulk_create([model(**row) for row in rows])
+        return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     now = timezone.now()
     defaults: dict[str, Any] = {}
@@ -70,9 +73,6 @@ def insert_rows(
             defaults[field.attname] = field.get_default()
         else:
             defaults[field.attname] = None
-    if connection.vendor != "postgresql":
-        model._default_manager.using(using).bulk_create([model(**{**defaults, **row}) for row in rows])
-        return
     columns: list[list[Any]] = []
     for field in fields:
         name, default = field.attname, defaults[field.attname]

@@ -50,18 +50,15 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bo
 
     Tolerates any shape (bad input is reported later by the serializers): at most four queries.
     """
+    payloads = list(payloads)
     channel_codes: set[str] = set()
     skus: set[str] = set()
     location_codes: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
     for payload in payloads:
         if not isinstance(payload, dict):
             continue
-        channel, ref = _text(payload.get("channel")), _text(payload.get("external_ref"))
-        if channel:
+        if channel := _text(payload.get("channel")):
             channel_codes.add(channel)
-            if ref:
-                pairs.add((channel, ref))
         lines = payload.get("lines")
         if isinstance(lines, list):
             skus.update(sku for line in lines if isinstance(line, dict) and (sku := _text(line.get("sku"))))
@@ -75,10 +72,20 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bo
         refs.products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
     if location_codes:
         refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}
-    if not existing:
-        return refs
+    return load_taken(refs, payloads, keys) if existing else refs
+
+
+def load_taken(refs: OrderRefs, payloads: Iterable[Any], keys: Iterable[str] = ()) -> OrderRefs:
+    """Fill `refs.existing` and `refs.existing_keys`: the orders already taken under the payloads' (channel,
+    reference) pairs (channels as resolved in `refs`) or under `keys`. One query; returns `refs`."""
+    pairs = {
+        (channel, ref)
+        for payload in payloads
+        if isinstance(payload, dict)
+        and (channel := _text(payload.get("channel"))) in refs.channels
+        and (ref := _text(payload.get("external_ref")))
+    }
     keys = {k for k in keys if k}
-    pairs = {(code, ref) for code, ref in pairs if code in refs.channels}
     match = Q()
     if pairs:
         # Every (channel, reference) combination of the batch, narrowed to its pairs below: one flat

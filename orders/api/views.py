@@ -53,6 +53,7 @@ from .serializers import (
     OrderRefs,
     OrderSummaryOut,
     load_refs,
+    load_taken,
 )
 
 BULK_MAX = 500
@@ -201,7 +202,7 @@ class OrderListCreateView(generics.GenericAPIView):
             data = OrderCreateIn(context={"refs": refs}).run_validation(payload)
         except ValidationError:
             # A repeat of an order taken when it was valid (a SKU retired since, say) still gets that order.
-            existing = _known(load_refs([payload], keys), payload, key)
+            existing = _known(load_taken(refs, [payload], keys), payload, key)
             if existing is None:
                 raise
             return Response(OrderOut(_with_lines(existing)).data, status=status.HTTP_200_OK)

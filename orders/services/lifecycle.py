@@ -420,15 +420,15 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": "Queued for routing.",
              "data": queued},
         ]  # fmt: skip
-    if len(orders) == 1 and tasks_inline():
-        # no worker (the embedded default): route this order in the request, not every order waiting
-        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
-    elif len(orders) == 1:
-        request_on_commit(ROUTE_DRAIN_TASK)
-    else:
-        # a batch: a few drains that share its orders (SKIP LOCKED) instead of one message per order
+    if len(orders) > 1:
+        # a batch: a few drains that share its orders (SKIP LOCKED) over the worker processes
         for _ in range(-(-len(orders) // ROUTE_BATCH)):
             enqueue_on_commit(ROUTE_PENDING_TASK, ROUTE_BATCH)
+    elif tasks_inline():
+        # no worker (the embedded default): route this order in the request, not every order waiting
+        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
+    else:
+        request_on_commit(ROUTE_DRAIN_TASK)
     insert_rows(OrderLine, lines)
     insert_rows(OrderEvent, events)
     emit_events(
