@@ -87,7 +87,7 @@ def main() -> None:
 
 
 def print_by_package(stats: pstats.Stats, n: int) -> None:
-    """Own time (profiled) per create, by the package the function lives in."""
+    """Own time (profiled) per request, by the package the function lives in."""
     totals: dict[str, float] = {}
     for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         if "site-packages/" in filename:

@@ -441,12 +441,13 @@ def test_the_drain_routes_the_backlog_pass_after_pass_and_hands_over(routing_wor
     from django.core.cache import cache
 
     from oms import queue
+    from oms.celery import app
     from orders.services.lifecycle import ROUTE_DRAIN_TASK
     from routing import tasks
     from routing.services import live
 
     assert ROUTE_DRAIN_TASK == live.DRAIN_TASK  # orders names the task it cannot import
-    assert app_task_acks_late(live.DRAIN_TASK)
+    assert app.tasks[live.DRAIN_TASK].acks_late is True
     w = routing_world
     w.stock(w.dc, w.shirt, 20)
     orders = [w.make_order([(w.shirt, 1)]) for _ in range(5)]
@@ -463,13 +464,6 @@ def test_the_drain_routes_the_backlog_pass_after_pass_and_hands_over(routing_wor
         order.refresh_from_db()
         assert order.status == OrderStatus.ALLOCATED and held(order) == 1
     assert sent == [live.DRAIN_TASK]
-
-
-def app_task_acks_late(name: str) -> bool:
-    from oms.celery import app
-
-    app.loader.import_default_modules()
-    return app.tasks[name].acks_late is True
 
 
 def test_a_new_order_asks_for_a_drain_or_inline_is_routed_alone(
