@@ -46,37 +46,68 @@ def now_and_on_commit(forget: Callable[[], object]) -> None:
     transaction.on_commit(forget)
 
 
-def insert_rows(
-    model: type[Model], rows: Sequence[Mapping[str, Any]], *, using: str = DEFAULT_DB_ALIAS
-) -> None:
+Rows = Sequence[Mapping[str, Any]]
+
+
+def model_row(instance: Model) -> dict[str, Any]:
+    """A model instance as a plain row for `insert_rows` (every concrete field's attname and value)."""
+    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+
+
+def insert_rows(model: type[Model], rows: Rows, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Insert plain rows (field attname -> value) of `model` without building model instances.
 
     For the bulk writes of hundreds of rows (order lines, timeline entries), where `bulk_create` spends most
     of its time creating instances and preparing every value of every field. On PostgreSQL: one
     `INSERT ... SELECT * FROM unnest(<one array per column>)`; elsewhere `bulk_create`. A field left out of a
-    row takes its default (`auto_now_add`: now). Values go to the driver as they are (ints, strings, decimals,
-    datetimes, None); JSON fields are adapted by Django. No signals are sent, as with `bulk_create`.
+    row takes its default (`auto_now_add`: now); the primary key is inserted when every row gives it. Values
+    go to the driver as they are (ints, strings, decimals, datetimes, None); JSON fields are adapted by
+    Django. No signals are sent, as with `bulk_create`.
     """
-    if not rows:
+    insert_many([(model, rows)], using=using)
+
+
+def insert_many(tables: Sequence[tuple[type[Model], Rows]], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """`insert_rows` into several tables, in the order given, as *one* statement on PostgreSQL.
+
+    Each table's insert is a data-modifying CTE of the next, so rows that refer to each other (an order and
+    its lines, with ids drawn beforehand) go in together in one round trip, and all or nothing even outside a
+    transaction: a statement is its own transaction (foreign keys are checked at its end). Elsewhere, one
+    `bulk_create` per table (run it in a transaction there).
+    """
+    tables = [(model, rows) for model, rows in tables if rows]
+    if not tables:
         return
     connection = connections[using]
     if connection.vendor != "postgresql":
-        model._default_manager.using(using).bulk_create([model(**row) for row in rows])
+        for model, rows in tables:
+            model._default_manager.using(using).bulk_create([model(**row) for row in rows])
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     now = timezone.now()
-    defaults: dict[str, Any] = {}
-    for field in fields:
-        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
-            defaults[field.attname] = now
-        elif field.has_default():
-            defaults[field.attname] = field.get_default()
-        else:
-            defaults[field.attname] = None
+    parts = [_unnest_insert(model, rows, connection, now) for model, rows in tables]
+    *first, (last_sql, _) = parts
+    sql = (
+        "".join(f"{'WITH' if n == 0 else ','} i{n} AS ({part}) " for n, (part, _) in enumerate(first))
+        + last_sql
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param for _, params in parts for param in params])
+
+
+def _unnest_insert(model: type[Model], rows: Rows, connection: Any, now: Any) -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) SELECT * FROM unnest(<one array per column>)` and its parameters."""
+    meta = model._meta
+    with_pk = all(meta.pk.attname in row for row in rows)
+    fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
     columns: list[list[Any]] = []
     for field in fields:
-        name, default = field.attname, defaults[field.attname]
-        values = [row.get(name, default) for row in rows]
+        if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
+            default = now
+        elif field.has_default():
+            default = field.get_default()
+        else:
+            default = None
+        values = [row.get(field.attname, default) for row in rows]
         if field.get_internal_type() == "JSONField":
             values = [field.get_db_prep_save(value, connection) for value in values]
         columns.append(values)
@@ -84,6 +115,30 @@ def insert_rows(
     names = ", ".join(quote(field.column or field.attname) for field in fields)
     arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
     # Only quoted names and type names from the model's own metadata go into the text; values are parameters.
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return sql, columns
+
+
+def draw_ids(
+    counts: Mapping[type[Model], int], *, using: str = DEFAULT_DB_ALIAS
+) -> dict[type[Model], list[int]]:
+    """New primary keys from each model's id sequence, `counts[model]` of each, in one round trip.
+
+    PostgreSQL only: elsewhere there is no sequence to draw from, and the answer is an empty dict (let the
+    database number the rows).
+    """
+    connection = connections[using]
+    wanted = [(model, n) for model, n in counts.items() if n > 0]
+    if connection.vendor != "postgresql" or not wanted:
+        return {}
+    selects: list[str] = []
+    params: list[int | str | None] = []
+    for tag, (model, n) in enumerate(wanted):
+        selects.append("SELECT %s, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)")
+        params += [tag, model._meta.db_table, model._meta.pk.column, n]
+    ids: dict[type[Model], list[int]] = {model: [] for model, _ in wanted}
     with connection.cursor() as cursor:
-        cursor.execute(sql, columns)
+        cursor.execute(" UNION ALL ".join(selects), params)
+        for tag, pk in cursor.fetchall():
+            ids[wanted[tag][0]].append(pk)
+    return ids

@@ -55,6 +55,11 @@ def subscribers_changed(**kwargs: Any) -> None:
     now_and_on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
 
 
+def subscribed(event_type: str) -> bool:
+    """Whether any active subscription wants `event_type` (then emitting it writes deliveries)."""
+    return any(s.wants(event_type) for s in active_subscriptions())
+
+
 def emit_event(event_type: str, data: dict[str, Any]) -> None:
     """Record one delivery per interested subscriber and queue them on commit (no-op without subscribers)."""
     emit_events(event_type, [data])

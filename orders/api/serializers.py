@@ -1,15 +1,23 @@
 """Input and output shapes of the orders API (see the integration contract, API.md).
 
 Input serializers never query the database: the view resolves every channel, SKU and location a request
-names in a few queries (`load_refs`) and passes them in the context as `refs`, so a bulk of 500 orders
+names in a few queries (`load_refs`) and validates under them (`validate_order`), so a bulk of 500 orders
 costs the same handful of lookups as one.
+
+Building a serializer is dear (DRF deep-copies every declared field of every nested serializer: about 70
+fields for an order in and out, more than the validation itself), so each request shape has one instance per
+process, built on first use and shared by every request and thread: `run_validation` and `to_representation`
+keep no state on the instance. The references a validation resolves against travel in a context variable,
+not in the serializer's context.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -105,10 +113,23 @@ def load_taken(refs: OrderRefs, payloads: Iterable[Any], keys: Iterable[str] = (
     return refs
 
 
-def _refs(serializer: serializers.Field) -> OrderRefs:
-    refs = serializer.context.get("refs")
+_REFS: ContextVar[OrderRefs | None] = ContextVar("order_refs", default=None)
+
+
+@contextmanager
+def resolving(refs: OrderRefs) -> Iterator[None]:
+    """Validate order payloads against `refs` (from `load_refs`) inside this block."""
+    token = _REFS.set(refs)
+    try:
+        yield
+    finally:
+        _REFS.reset(token)
+
+
+def _refs() -> OrderRefs:
+    refs = _REFS.get()
     if refs is None:
-        raise RuntimeError("order serializers need context['refs'] (see load_refs)")
+        raise RuntimeError("order payloads are validated inside resolving(refs) (see load_refs)")
     return refs
 
 
@@ -165,7 +186,7 @@ class DeliveryIn(serializers.Serializer):
     pickup_location = serializers.CharField(required=False, max_length=32)
 
     def validate_pickup_location(self, value: str) -> Location:
-        location = _refs(self).locations.get(value)
+        location = _refs().locations.get(value)
         if location is None or not location.active:
             raise serializers.ValidationError(_("Unknown location %(code)s.") % {"code": value})
         if not location.offers_pickup:
@@ -188,7 +209,7 @@ class LineIn(serializers.Serializer):
     unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
 
     def validate_sku(self, value: str) -> Product:
-        product = _refs(self).products.get(value)
+        product = _refs().products.get(value)
         if product is None or not product.active:
             raise serializers.ValidationError(_("Unknown SKU %(sku)s.") % {"sku": value}, code="unknown_sku")
         return product
@@ -208,7 +229,7 @@ class OrderCreateIn(serializers.Serializer):
     )
 
     def validate_channel(self, value: str) -> Channel:
-        channel = _refs(self).channels.get(value)
+        channel = _refs().channels.get(value)
         if channel is None or not channel.active:
             raise serializers.ValidationError(_("Unknown channel %(code)s.") % {"code": value})
         return channel
@@ -242,6 +263,17 @@ class OrderCreateIn(serializers.Serializer):
             seen.add(sku)
         attrs.setdefault("placed_at", timezone.now())
         return attrs
+
+
+@functools.cache
+def _order_in() -> OrderCreateIn:
+    return OrderCreateIn()
+
+
+def validate_order(payload: Any) -> dict[str, Any]:
+    """One order payload validated (inside `resolving(refs)`); a ValidationError names each bad field."""
+    data: dict[str, Any] = _order_in().run_validation(payload)
+    return data
 
 
 class OrderActionReasonIn(serializers.Serializer):
@@ -355,6 +387,22 @@ class OrderOut(OrderSummaryOut):
     currency = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+@functools.cache
+def _out(serializer: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer()
+
+
+def order_out(order: Order) -> dict[str, Any]:
+    """`OrderOut` of an order whose lines are prefetched (one serializer per process, see the module doc)."""
+    data: dict[str, Any] = _out(OrderOut).to_representation(order)
+    return data
+
+
+def order_summary_out(order: Order) -> dict[str, Any]:
+    data: dict[str, Any] = _out(OrderSummaryOut).to_representation(order)
+    return data
 
 
 class FulfilmentLineOut(serializers.Serializer):

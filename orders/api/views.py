@@ -51,9 +51,12 @@ from .serializers import (
     OrderNoteIn,
     OrderOut,
     OrderRefs,
-    OrderSummaryOut,
     load_refs,
     load_taken,
+    order_out,
+    order_summary_out,
+    resolving,
+    validate_order,
 )
 
 BULK_MAX = 500
@@ -169,8 +172,8 @@ class OrderListCreateView(generics.GenericAPIView):
         summary="Orders the caller may see, newest first",
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(OrderOut(page, many=True).data)
+        page = self.paginate_queryset(self.get_queryset()) or []
+        return self.get_paginated_response([order_out(order) for order in page])
 
     @extend_schema(
         operation_id="orders_create",
@@ -199,17 +202,18 @@ class OrderListCreateView(generics.GenericAPIView):
         # a new order, the common case, is not looked up beforehand.
         refs = load_refs([payload], keys, existing=False)
         try:
-            data = OrderCreateIn(context={"refs": refs}).run_validation(payload)
+            with resolving(refs):
+                data = validate_order(payload)
         except ValidationError:
             # A repeat of an order taken when it was valid (a SKU retired since, say) still gets that order.
             existing = _known(load_taken(refs, [payload], keys), payload, key)
             if existing is None:
                 raise
-            return Response(OrderOut(_with_lines(existing)).data, status=status.HTTP_200_OK)
+            return Response(order_out(_with_lines(existing)), status=status.HTTP_200_OK)
         result = _create(data, key=key, by=request.user)
         if not result.created:  # a concurrent twin won: answer with what it wrote
-            return Response(OrderOut(_with_lines(result.order)).data, status=status.HTTP_200_OK)
-        return Response(OrderOut(_fresh_lines(result.order, data)).data, status=status.HTTP_201_CREATED)
+            return Response(order_out(_with_lines(result.order)), status=status.HTTP_200_OK)
+        return Response(order_out(_fresh_lines(result.order, data)), status=status.HTTP_201_CREATED)
 
 
 class OrderBulkCreateView(APIView):
@@ -242,20 +246,19 @@ class OrderBulkCreateView(APIView):
             )
         keys = [_item_key(p) for p in payloads]
         refs = load_refs(payloads, [k for k in keys if k])
-        serializer = OrderCreateIn(context={"refs": refs})
-        summary = OrderSummaryOut().to_representation  # one serializer for every item (building one is dear)
         results: list[dict[str, Any]] = [{} for _ in payloads]
         valid: list[tuple[int, OrderInput]] = []
-        for index, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
-            existing = _known(refs, payload, key)
-            if existing is not None:
-                results[index] = {"status": 200, "order": summary(existing)}
-                continue
-            try:
-                valid.append((index, _order_input(serializer.run_validation(payload), key=key)))
-            except serializers.ValidationError as exc:
-                detail = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
-                results[index] = {"status": 400, "errors": detail}
+        with resolving(refs):
+            for index, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
+                existing = _known(refs, payload, key)
+                if existing is not None:
+                    results[index] = {"status": 200, "order": order_summary_out(existing)}
+                    continue
+                try:
+                    valid.append((index, _order_input(validate_order(payload), key=key)))
+                except serializers.ValidationError as exc:
+                    detail = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+                    results[index] = {"status": 400, "errors": detail}
         # One set-based write for every valid order (a few statements, one commit).
         created = order_create_many(inputs=[data for _, data in valid], by=request.user)
         for (index, _data), result in zip(valid, created, strict=True):
@@ -263,7 +266,7 @@ class OrderBulkCreateView(APIView):
                 results[index] = {"status": result.status_code, "errors": _domain_errors(result)}
             else:
                 status_code = 201 if result.created else 200
-                results[index] = {"status": status_code, "order": summary(result.order)}
+                results[index] = {"status": status_code, "order": order_summary_out(result.order)}
         counts = {"created": 0, "existing": 0, "failed": 0}
         for index, item in enumerate(results):
             item["index"] = index
@@ -331,11 +334,11 @@ class _OrderActionView(APIView):
         order = _scope_check(request, number)
         self.act(order, data, request.user)
         return Response(
-            OrderOut(
+            order_out(
                 _with_lines(
                     Order.objects.select_related("channel", "customer", "pickup_location").get(pk=order.pk)
                 )
-            ).data
+            )
         )
 
 

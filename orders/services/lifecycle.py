@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Model, Value
 from django.db.models.functions import Cast, LPad
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,9 +24,9 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
-from oms.db import insert_rows
+from oms.db import draw_ids, insert_many, model_row
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
-from oms.webhooks import emit_event, emit_events
+from oms.webhooks import emit_event, emit_events, subscribed
 
 from ..exceptions import (
     DomainError,
@@ -181,9 +182,18 @@ def order_status_from_lines(
     return order
 
 
-def _customers_for(inputs: Sequence[OrderInput]) -> list[Customer]:
+@dataclass
+class _Customers:
+    """The customer of each input, and which of them are new or have changed contact data (not yet saved)."""
+
+    each: list[Customer]
+    new: list[Customer]
+    changed: list[Customer]
+
+
+def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
     """One customer per input: the one with this document (or, without one, this e-mail), updated with the
-    newest contact, or a new one. Set-based: a few queries for the whole batch."""
+    newest contact, or a new one. Reads in at most two queries for the whole batch; writes nothing."""
 
     def key(data: CustomerData) -> tuple[str, str]:
         return ("document", data.document) if data.document else ("email", data.email.strip().lower())
@@ -211,10 +221,7 @@ def _customers_for(inputs: Sequence[OrderInput]) -> list[Customer]:
             if value and getattr(existing, name) != value:
                 setattr(existing, name, value)
                 changed[existing.pk] = existing
-    Customer.objects.bulk_create(new)
-    if changed:
-        Customer.objects.bulk_update(list(changed.values()), ["name", "email", "phone"])
-    return [found[key(i.customer)] for i in inputs]
+    return _Customers([found[key(i.customer)] for i in inputs], new, list(changed.values()))
 
 
 def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) -> Order | None:
@@ -292,8 +299,7 @@ def _create_one(data: OrderInput, *, by: Any) -> OrderCreateResult:
     # Optimistic: the unique keys on (channel, external_ref) and on the idempotency key refuse a second
     # insert, which is then answered with the first order (callers such as the API look it up beforehand).
     try:
-        with transaction.atomic():
-            return OrderCreateResult(_write_orders([data], by=by)[0], True)
+        return OrderCreateResult(_write_orders([data], by=by)[0], True)
     except IntegrityError:
         # Already taken (maybe by a concurrent request a moment ago): answer with that order.
         existing = _existing(data.channel, data.external_ref, data.idempotency_key)
@@ -345,8 +351,7 @@ def order_create_many(
             seen_keys[data.idempotency_key] = index
         fresh.append((index, data))
     try:
-        with transaction.atomic():
-            orders = _write_orders([data for _, data in fresh], by=by)
+        orders = _write_orders([data for _, data in fresh], by=by)
         for (index, _data), order in zip(fresh, orders, strict=True):
             results[index] = OrderCreateResult(order, True)
     except IntegrityError:
@@ -361,12 +366,25 @@ def order_create_many(
 
 
 def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
-    """Insert orders with their lines and timeline, set-based. Runs in the caller's transaction."""
+    """Insert orders with their customers, lines and timeline, set-based and all or nothing; then ask for
+    their routing and emit `order.created`, once committed.
+
+    On PostgreSQL the ids are drawn first and everything is written by one statement (`oms.db.insert_many`):
+    outside a transaction that statement is the transaction, so a new order costs two round trips (the ids,
+    the rows) instead of a BEGIN, six statements and a COMMIT. A transaction (a savepoint inside the
+    caller's) is opened only when there is more to write: customers' changed contact data, webhook
+    deliveries, or another database. An IntegrityError (the order is already taken) leaves nothing written.
+    """
     if not inputs:
         return []
     customers = _customers_for(inputs)
+    now = timezone.now()
+    # The order number is its id, zero-padded: with ids drawn first (PostgreSQL) each row goes in numbered.
+    ids = draw_ids({Order: len(inputs), Customer: len(customers.new)})
+    for customer, pk in zip(customers.new, ids.get(Customer, ()), strict=False):
+        customer.pk, customer.created_at = pk, now
     orders = []
-    for data, customer in zip(inputs, customers, strict=True):
+    for data, customer in zip(inputs, customers.each, strict=True):
         subtotal = sum((line.unit_price * line.qty for line in data.lines), Decimal("0.00"))
         order = Order(
             channel=data.channel,
@@ -383,30 +401,64 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             shipping_price=data.shipping_price,
             total=subtotal + data.shipping_price,
             status=OrderStatus.AWAITING_ROUTING,
+            created_at=now,
+            updated_at=now,
         )
         if data.address is not None and data.delivery_mode == DeliveryMode.HOME:
             _apply_address(order, data.address)
         orders.append(order)
-    # The order number is its id, zero-padded. On PostgreSQL the ids are drawn from the table's sequence
-    # first, so each row is inserted with its number; elsewhere one UPDATE numbers the batch afterwards.
-    ids = _draw_order_ids(len(orders))
-    if ids is not None:
-        for order, pk in zip(orders, ids, strict=True):
-            order.pk, order.number = pk, f"{pk:08d}"
-    Order.objects.bulk_create(orders)
-    if ids is None:
-        Order.objects.filter(pk__in=[o.pk for o in orders]).update(
-            number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
-        )
-    # Lines and timeline as plain rows (oms.db.insert_rows): for a batch of 500 orders that is 2,500 rows, and
-    # building model instances for them was a third of the write.
+    for order, pk in zip(orders, ids.get(Order, ()), strict=False):
+        order.pk, order.number = pk, f"{pk:08d}"
+    webhooks = subscribed("order.created")
+    one_statement = bool(ids) and not (customers.changed or webhooks or connection.in_atomic_block)
+    with nullcontext() if one_statement else transaction.atomic():
+        if ids:
+            head = [
+                (Customer, [model_row(c) for c in customers.new]),
+                (Order, [model_row(o) for o in orders]),
+            ]
+        else:  # no sequences to draw from: the database numbers the rows
+            Customer.objects.bulk_create(customers.new)
+            Order.objects.bulk_create(orders)
+            Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+                number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
+            )
+            for order in orders:
+                order.number = f"{order.pk:08d}"
+            head = []
+        insert_many([*head, *_lines_and_timeline(orders, inputs, by=by)])
+        if customers.changed:
+            Customer.objects.bulk_update(customers.changed, ["name", "email", "phone"])
+        if webhooks:
+            emit_events(
+                "order.created",
+                [{"order": o.number, "channel": d.channel.code, "external_ref": d.external_ref}
+                 for o, d in zip(orders, inputs, strict=True)],
+            )  # fmt: skip
+        # Registered after the rows are written: outside a transaction on_commit runs at once.
+        if len(orders) > 1:
+            # a batch: a few drains that share its orders (SKIP LOCKED) over the worker processes
+            for _ in range(-(-len(orders) // ROUTE_BATCH)):
+                enqueue_on_commit(ROUTE_PENDING_TASK, ROUTE_BATCH)
+        elif tasks_inline():
+            # no worker (the embedded default): route this order in the request, not every order waiting
+            enqueue_on_commit(ROUTE_TASK, orders[0].pk)
+        else:
+            request_on_commit(ROUTE_DRAIN_TASK)
+    return orders
+
+
+def _lines_and_timeline(
+    orders: Sequence[Order], inputs: Sequence[OrderInput], *, by: Any
+) -> list[tuple[type[Model], list[dict[str, Any]]]]:
+    """The orders' lines and first timeline entries, as plain rows for `oms.db.insert_many`: for a batch of
+    500 orders that is 2,500 rows, and building model instances for them was a third of the write."""
     lines: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     actor = _actor(by)
     actor_id = actor.pk if actor is not None else None
     queued = {"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}
     for order, data in zip(orders, inputs, strict=True):
-        order.number = f"{order.pk:08d}"
         lines += [
             {"order_id": order.pk, "line_no": no, "product_id": line.product.pk, "sku": line.product.sku,
              "qty": line.qty, "unit_price": line.unit_price}
@@ -420,35 +472,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": "Queued for routing.",
              "data": queued},
         ]  # fmt: skip
-    if len(orders) > 1:
-        # a batch: a few drains that share its orders (SKIP LOCKED) over the worker processes
-        for _ in range(-(-len(orders) // ROUTE_BATCH)):
-            enqueue_on_commit(ROUTE_PENDING_TASK, ROUTE_BATCH)
-    elif tasks_inline():
-        # no worker (the embedded default): route this order in the request, not every order waiting
-        enqueue_on_commit(ROUTE_TASK, orders[0].pk)
-    else:
-        request_on_commit(ROUTE_DRAIN_TASK)
-    insert_rows(OrderLine, lines)
-    insert_rows(OrderEvent, events)
-    emit_events(
-        "order.created",
-        [{"order": o.number, "channel": d.channel.code, "external_ref": d.external_ref}
-         for o, d in zip(orders, inputs, strict=True)],
-    )  # fmt: skip
-    return orders
-
-
-def _draw_order_ids(n: int) -> list[int] | None:
-    """`n` new order ids from the table's sequence (PostgreSQL), or None elsewhere."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Order._meta.db_table, n],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return [(OrderLine, lines), (OrderEvent, events)]
 
 
 def _apply_address(order: Order, address: AddressData) -> None:
