@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import datetime as dt
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Model
@@ -59,10 +63,10 @@ def insert_rows(model: type[Model], rows: Rows, *, using: str = DEFAULT_DB_ALIAS
 
     For the bulk writes of hundreds of rows (order lines, timeline entries), where `bulk_create` spends most
     of its time creating instances and preparing every value of every field. On PostgreSQL: one
-    `INSERT ... SELECT * FROM unnest(<one array per column>)`; elsewhere `bulk_create`. A field left out of a
-    row takes its default (`auto_now_add`: now); the primary key is inserted when every row gives it. Values
-    go to the driver as they are (ints, strings, decimals, datetimes, None); JSON fields are adapted by
-    Django. No signals are sent, as with `bulk_create`.
+    `INSERT ... SELECT ... FROM json_populate_recordset(...)` with the rows as one JSON parameter; elsewhere
+    `bulk_create`. A field left out of a row takes its default (`auto_now_add`: now); the primary key is
+    inserted when every row gives it. Values are column values (ints, strings, decimals, dates and times,
+    UUIDs, None; a JSON field's value as it is). No signals are sent, as with `bulk_create`.
     """
     insert_many([(model, rows)], using=using)
 
@@ -84,7 +88,7 @@ def insert_many(tables: Sequence[tuple[type[Model], Rows]], *, using: str = DEFA
             model._default_manager.using(using).bulk_create([model(**row) for row in rows])
         return
     now = timezone.now()
-    parts = [_unnest_insert(model, rows, connection, now) for model, rows in tables]
+    parts = [_recordset_insert(model, rows, connection, now) for model, rows in tables]
     *first, (last_sql, _) = parts
     sql = (
         "".join(f"{'WITH' if n == 0 else ','} i{n} AS ({part}) " for n, (part, _) in enumerate(first))
@@ -94,29 +98,87 @@ def insert_many(tables: Sequence[tuple[type[Model], Rows]], *, using: str = DEFA
         cursor.execute(sql, [param for _, params in parts for param in params])
 
 
-def _unnest_insert(model: type[Model], rows: Rows, connection: Any, now: Any) -> tuple[str, list[Any]]:
-    """`INSERT INTO <table> (<columns>) SELECT * FROM unnest(<one array per column>)` and its parameters."""
+def _recordset_insert(model: type[Model], rows: Rows, connection: Any, now: Any) -> tuple[str, list[Any]]:
+    """`INSERT INTO <table> (<columns>) SELECT <columns> FROM json_populate_recordset(NULL::<table>, %s)`
+    and its one parameter: the rows as a JSON array, every column filled (defaults included).
+
+    One JSON text encoded in C by the json module and parsed in C by PostgreSQL, where an array parameter per
+    column would have each of its values adapted one by one in Python by the driver.
+    """
     meta = model._meta
     with_pk = all(meta.pk.attname in row for row in rows)
     fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
-    columns: list[list[Any]] = []
+    defaults: dict[str, Any] = {}
     for field in fields:
         if getattr(field, "auto_now_add", False) or getattr(field, "auto_now", False):
-            default = now
+            defaults[field.attname] = now
         elif field.has_default():
-            default = field.get_default()
+            defaults[field.attname] = field.get_default()
         else:
-            default = None
-        values = [row.get(field.attname, default) for row in rows]
-        if field.get_internal_type() == "JSONField":
-            values = [field.get_db_prep_save(value, connection) for value in values]
-        columns.append(values)
+            defaults[field.attname] = None
+    records = [
+        {field.column: row.get(field.attname, defaults[field.attname]) for field in fields} for row in rows
+    ]
     quote = connection.ops.quote_name
-    names = ", ".join(quote(field.column or field.attname) for field in fields)
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    # Only quoted names and type names from the model's own metadata go into the text; values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
-    return sql, columns
+    table, names = quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
+    # Only quoted names from the model's own metadata go into the text; the rows are one parameter.
+    sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s)"  # noqa: S608
+    return sql, [json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))]
+
+
+def _json_value(value: Any) -> Any:
+    """Dates and times as ISO 8601 (to the microsecond, with their offset), decimals and UUIDs as text."""
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def fetch_in[M: Model](
+    model: type[M],
+    key: str,
+    values: Collection[Any],
+    *,
+    where: str = "",
+    order_by: str = "",
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[M]:
+    """The rows of `model` whose field `key` is one of `values` and for which `where` (SQL over its own
+    columns) holds, ordered by `order_by` (SQL), as instances.
+
+    The same instances as the ORM's (every concrete field, through `Model.from_db` and the fields' own
+    converters), without its query compiler: on the hot path of an order create, compiling a simple
+    `filter(code__in=...)` took three times as long as running it (about 0.4 ms against 0.1). Only for
+    plain lookups by key; anything else belongs in the ORM.
+    """
+    if not values:
+        return []
+    connection = connections[using]
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column or field.attname) for field in fields)
+    column = quote(next(f.column or f.attname for f in fields if key in (f.name, f.attname)))
+    condition = f"{column} IN ({', '.join(['%s'] * len(values))})" + (f" AND ({where})" if where else "")
+    # Names from the model's metadata and the caller's SQL (never input) go into the text; values are params.
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"  # noqa: S608
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    converters = [
+        (index, field.from_db_value) for index, field in enumerate(fields) if hasattr(field, "from_db_value")
+    ]
+    names = [field.attname for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(values))
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for index, convert in converters:
+                row[index] = convert(row[index], None, connection)
+        instances.append(model.from_db(using, names, row))
+    return instances
 
 
 def draw_ids(

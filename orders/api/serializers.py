@@ -30,6 +30,7 @@ from rest_framework import serializers
 
 from inventory.models import Location, Product
 from oms.brazil import normalize_cep, normalize_document, normalize_phone
+from oms.db import fetch_in
 
 from ..models import Channel, DeliveryMode, Order, OrderStatus
 
@@ -74,10 +75,9 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bo
         if isinstance(delivery, dict) and (code := _text(delivery.get("pickup_location"))):
             location_codes.add(code)
     refs = OrderRefs()
-    if channel_codes:
-        refs.channels = {c.code: c for c in Channel.objects.filter(code__in=channel_codes)}
-    if skus:
-        refs.products = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    # Plain lookups by key on every create: without the ORM's query compiler (oms.db.fetch_in)
+    refs.channels = {c.code: c for c in fetch_in(Channel, "code", channel_codes)}
+    refs.products = {p.sku: p for p in fetch_in(Product, "sku", skus)}
     if location_codes:
         refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}
     return load_taken(refs, payloads, keys) if existing else refs

@@ -24,7 +24,7 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
-from oms.db import draw_ids, insert_many, model_row
+from oms.db import draw_ids, fetch_in, insert_many, model_row
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscribed
 
@@ -202,12 +202,11 @@ def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
     documents = [value for kind, value in wanted if kind == "document"]
     emails = [value for kind, value in wanted if kind == "email" and value]
     found: dict[tuple[str, str], Customer] = {}
-    if documents:
-        for customer in Customer.objects.filter(document__in=documents).order_by("-pk"):
-            found[("document", customer.document)] = customer  # the oldest wins (ordered newest first)
-    if emails:
-        for customer in Customer.objects.filter(email__in=emails, document="").order_by("-pk"):
-            found[("email", customer.email)] = customer
+    # The oldest wins (ordered newest first). Plain lookups by key, without the ORM's compiler (fetch_in).
+    for customer in fetch_in(Customer, "document", documents, order_by="id DESC"):
+        found[("document", customer.document)] = customer
+    for customer in fetch_in(Customer, "email", emails, where="document = ''", order_by="id DESC"):
+        found[("email", customer.email)] = customer
     new: list[Customer] = []
     changed: dict[int, Customer] = {}
     for customer_key, data in wanted.items():

@@ -1,4 +1,5 @@
-"""oms.db.insert_rows: plain rows in one statement, with the model's defaults, JSON and nulls."""
+"""oms.db: plain rows in one statement (insert_rows, insert_many, with the model's defaults, JSON and nulls),
+ids drawn beforehand (draw_ids) and instances read by key without the ORM's compiler (fetch_in)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from oms.db import insert_rows
-from orders.models import LineStatus, OrderEvent, OrderLine
+from inventory.models import Product
+from oms.db import draw_ids, fetch_in, insert_many, insert_rows
+from orders.models import Customer, LineStatus, OrderEvent, OrderLine
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,3 +54,53 @@ def test_nothing_to_insert_runs_nothing():
     with CaptureQueriesContext(connection) as ctx:
         insert_rows(OrderLine, [])
     assert ctx.captured_queries == []
+
+
+def test_insert_many_is_one_statement_and_all_or_nothing(make_order):
+    """Rows of several tables in one statement; a refused row in the last table leaves none of them."""
+    order = make_order()
+    product = ProductFactory(sku="DB-SKU-2")
+    ids = draw_ids({Customer: 1})
+    customer = {
+        "id": ids[Customer][0],
+        "name": "Nova",
+        "email": "nova@example.com",
+        "document": "",
+        "phone": "",
+    }
+    line = {"order_id": order.pk, "line_no": 9, "product_id": product.pk, "sku": product.sku, "qty": 1,
+            "unit_price": Decimal("1.00")}  # fmt: skip
+    with CaptureQueriesContext(connection) as ctx:
+        insert_many([(Customer, [customer]), (OrderLine, [line])])
+    assert len(ctx.captured_queries) == 1
+    assert Customer.objects.get(pk=customer["id"]).name == "Nova"
+    assert OrderLine.objects.filter(order=order, line_no=9).exists()
+    second = {**customer, "id": draw_ids({Customer: 1})[Customer][0], "name": "Outra"}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many([(Customer, [second]), (OrderLine, [line])])  # line 9 again: orderline_unique_no
+    assert not Customer.objects.filter(pk=second["id"]).exists()
+
+
+def test_draw_ids_draws_distinct_ids_from_each_sequence():
+    ids = draw_ids({Customer: 3, OrderLine: 2, OrderEvent: 0})
+    assert len(set(ids[Customer])) == 3 and len(set(ids[OrderLine])) == 2
+    assert OrderEvent not in ids
+
+
+def test_fetch_in_builds_the_same_instances_as_the_orm():
+    ProductFactory(sku="DB-A", price=Decimal("10.50"), active=True)
+    ProductFactory(sku="DB-B", price=Decimal("0.99"), active=False)
+    ProductFactory(sku="DB-C")
+    with CaptureQueriesContext(connection) as ctx:
+        fetched = fetch_in(Product, "sku", ["DB-A", "DB-B", "nope"], where="active", order_by="sku")
+        assert fetch_in(Product, "sku", []) == []
+    assert len(ctx.captured_queries) == 1
+    [a] = fetched
+    orm = Product.objects.get(sku="DB-A")
+    assert a == orm and not a._state.adding
+    assert {f.attname: getattr(a, f.attname) for f in Product._meta.concrete_fields} == {
+        f.attname: getattr(orm, f.attname) for f in Product._meta.concrete_fields
+    }
+    assert [p.sku for p in fetch_in(Product, "sku", ["DB-C", "DB-A", "DB-B"], order_by="sku DESC")] == [
+        "DB-C", "DB-B", "DB-A"
+    ]  # fmt: skip

@@ -6,13 +6,17 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import StockLevel
 from inventory.services import stock_reserve
 from oms.exceptions import InvalidTransition
+from oms.webhooks import active_subscriptions
 from orders.exceptions import OrderNotCancellable, OrderNotChangeable, PickupNotOffered
-from orders.models import LineStatus, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Customer, LineStatus, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import (
+    CustomerData,
     LineData,
     order_add_note,
     order_cancel,
@@ -22,7 +26,7 @@ from orders.services import (
     order_release_hold,
 )
 from orders.status import ORDER_TRANSITIONS, can_move, derive_order_status
-from tests.factories import LocationFactory
+from tests.factories import LocationFactory, ProductFactory
 
 from .conftest import ADDRESS
 
@@ -52,6 +56,24 @@ def test_create_is_idempotent_on_idempotency_key(make_order):
     again = make_order(ref="WEB-2", idempotency_key="k-123")
     assert first.pk == again.pk
     assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_outside_a_transaction_is_one_statement_and_all_or_nothing(make_order):
+    """No transaction around it: the customer lookup, the ids, then one INSERT that is its own transaction.
+    A repeat (same channel and reference) from a new customer is refused by that statement as a whole: it
+    answers the first order and leaves no customer behind."""
+    lines = [LineData(product=ProductFactory(), qty=2, unit_price=Decimal("59.90"))]
+    active_subscriptions()  # the webhook subscribers are read from the cache (none here)
+    with CaptureQueriesContext(connection) as ctx:
+        first = make_order(ref="WEB-AC-1", lines=lines)
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT", "SELECT", "WITH"]
+    assert first.lines.count() == 1 and first.events.count() == 2 and first.customer.orders.get() == first
+    customers = Customer.objects.count()
+    newcomer = CustomerData(name="Outra Pessoa", email="outra@example.com", document="11144477735", phone="")
+    again = make_order(ref="WEB-AC-1", customer=newcomer, lines=lines)
+    assert again.pk == first.pk
+    assert Customer.objects.count() == customers and not Customer.objects.filter(document="11144477735")
 
 
 def test_pickup_needs_a_location_that_offers_pickup(make_order):
