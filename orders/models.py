@@ -183,7 +183,8 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # indexed by (order, line_no)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveSmallIntegerField(_("line"))
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(_("SKU"), max_length=40)
@@ -327,7 +328,8 @@ class FulfilmentLine(models.Model):
 class OrderEvent(models.Model):
     """The order timeline: every event, who, what, when, with its data. Append-only."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # indexed by (order, at)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField(_("at"), auto_now_add=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
