@@ -75,11 +75,7 @@ def seed() -> str:
     django.setup()
     from decimal import Decimal
 
-    from django.contrib.auth.models import Group, Permission, User
-
     from inventory.models import Location, Product
-    from oms.models import ApiKey
-    from oms.roles import Role
     from orders.models import Channel
 
     for code, name, kind in CHANNELS:
@@ -115,14 +111,25 @@ def seed() -> str:
         ],
         ignore_conflicts=True,
     )
-    user, _ = User.objects.get_or_create(username="bench-integration")
-    user.groups.add(Group.objects.get(name=Role.CUSTOMER_SERVICE))
-    user.user_permissions.add(*Permission.objects.filter(codename__in=["add_order", "view_order"]))
-    ApiKey.objects.filter(name="bench").delete()
-    _obj, key = ApiKey.objects.create_key(name="bench", user=user)
+    key = integration_key()
     Path(ROOT / "var").mkdir(exist_ok=True)
     (ROOT / "var" / "bench_api_key").write_text(key)
     return key
+
+
+def integration_key(name: str = "bench") -> str:
+    """A new API key `name` (any older one of that name is deleted) of a user who may create orders."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    from oms.models import ApiKey
+    from oms.roles import Role
+
+    user, _ = User.objects.get_or_create(username="bench-integration")
+    user.groups.add(Group.objects.get(name=Role.CUSTOMER_SERVICE))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["add_order", "view_order"]))
+    ApiKey.objects.filter(name=name).delete()
+    _obj, key = ApiKey.objects.create_key(name=name, user=user)
+    return str(key)
 
 
 def free_port() -> int:

@@ -3,14 +3,17 @@
 Not a test. Phase 1 commits orders one at a time at a gentle pace and measures, per order, the time from the
 commit of the order to the commit of its routing (decision, fulfilments, reservations, status): p50/p99.
 Phase 2 commits orders at a sustained rate (default 150/s for 30 s, from 4 threads) and samples the backlog
-(orders committed but not yet routed) every second, to show whether the workers keep up.
+(orders committed but not yet routed) every second, to show whether the workers keep up. With `--api` the
+orders of phase 2 come in through the API instead: `POST /api/v1/orders/` to gunicorn (`--gunicorn W T`,
+gthread), over one keep-alive connection per thread, as an integration would send them; the gunicorn workers,
+the Celery worker and the clients share the machine.
 
 Everything it needs is started by the script when not given: a throwaway PostgreSQL cluster (initdb, as the
 `postgres` user when run as root), Redis, and a Celery worker (`--concurrency`, default 2), on free ports;
 all stopped at exit. Give DATABASE_URL / REDIS_URL to use running servers (then start the worker yourself:
 `DATABASE_URL=... REDIS_URL=... .venv/bin/celery -A oms worker --concurrency=2`).
 
-    nice .venv/bin/python bench/routing_live.py --orders 300 --rate 150 --duration 30
+    nice .venv/bin/python bench/routing_live.py --orders 300 --rate 150 --duration 30 [--api]
 """
 
 from __future__ import annotations
@@ -70,7 +73,6 @@ def servers(
                 capture_output=True,
             )
             opts = f"-p {port} -k {pg_data} -c listen_addresses=127.0.0.1 -c max_connections=200"
-            opts += " -c synchronous_commit=off"
             subprocess.run(
                 _as_postgres(
                     [
@@ -340,7 +342,57 @@ def latency_phase(world: dict[str, Any], orders: int, pace: float) -> None:
     )
 
 
-def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads: int) -> None:
+def order_payload(world: dict[str, Any], ref: str, rng: Any) -> dict[str, Any]:
+    """The API body of a home order like make_order's (1-3 lines, near one of the network's cities)."""
+    lat, lon = rng.choice(world["points"])
+    return {
+        "channel": world["channel"].code,
+        "external_ref": ref,
+        "customer": {"name": "Cliente Bench"},
+        "delivery": {
+            "mode": "home",
+            "deadline_days": 5,
+            "address": {
+                "street": "Rua",
+                "number": "1",
+                "district": "Centro",
+                "city": "Cidade",
+                "state": "SP",
+                "cep": "01310200",
+                "lat": lat + rng.uniform(-0.1, 0.1),
+                "lon": lon + rng.uniform(-0.1, 0.1),
+            },
+        },
+        "lines": [
+            {"sku": p.sku, "qty": rng.randint(1, 2), "unit_price": str(p.price)}
+            for p in rng.sample(world["products"], rng.randint(1, 3))
+        ],
+    }
+
+
+def api_poster(port: int, key: str) -> Any:
+    """A function that POSTs one order body over this thread's keep-alive connection; returns the status."""
+    import http.client
+    import json
+
+    local = threading.local()
+    headers = {"Content-Type": "application/json", "Authorization": f"Api-Key {key}"}
+
+    def post(body: dict[str, Any]) -> int:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        local.conn.request("POST", "/api/v1/orders/", json.dumps(body), headers)
+        response = local.conn.getresponse()
+        response.read()
+        return response.status
+
+    return post
+
+
+def sustained_phase(
+    world: dict[str, Any], rate: float, duration: float, threads: int, post: Any = None
+) -> None:
+    """Orders at `rate` for `duration` s from `threads` threads: committed in-process, or POSTed (`post`)."""
     import random
 
     from django.db import connection
@@ -349,6 +401,7 @@ def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads
 
     stop = time.time() + duration
     made: list[int] = []
+    failed: list[int] = []
     lock = threading.Lock()
 
     def producer(k: int) -> None:
@@ -357,10 +410,15 @@ def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads
         nxt = time.time()
         n = 0
         while time.time() < stop:
-            pk = make_order(world, 10_000_000 * (k + 1) + n, rng)
+            number = 10_000_000 * (k + 1) + n
             n += 1
+            if post is None:
+                make_order(world, number, rng)
+                code = 201
+            else:
+                code = post(order_payload(world, f"API-{os.getpid()}-{number}-{time.time_ns()}", rng))
             with lock:
-                made.append(pk)
+                (made if code == 201 else failed).append(number if code == 201 else code)
             nxt += interval
             delay = nxt - time.time()
             if delay > 0:
@@ -388,8 +446,11 @@ def sustained_phase(world: dict[str, Any], rate: float, duration: float, threads
     early = statistics.mean(s[2] for s in samples[:third])
     late = statistics.mean(s[2] for s in samples[-third:])
     routed_rate = len(made) / (time.time() - t0)
+    if failed:
+        print(f"  {len(failed)} orders refused by the API: statuses {sorted(set(failed))}")
     print(
-        f"sustained: asked {rate:.0f}/s, committed {intake:.1f} orders/s for {duration:.0f}s; "
+        f"sustained{' through the API' if post else ''}: asked {rate:.0f}/s, committed {intake:.1f} orders/s "
+        f"for {duration:.0f}s; "
         f"backlog mean first third {early:.0f}, last third {late:.0f}; "
         f"drained {drain:.1f}s after intake stopped; "
         f"end-to-end routed {routed_rate:.1f} orders/s"
@@ -478,6 +539,12 @@ def main() -> None:
     )
     parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
     parser.add_argument(
+        "--api", action="store_true", help="phase 2 through the API (gunicorn) instead of in-process commits"
+    )
+    parser.add_argument(
+        "--gunicorn", type=int, nargs=2, default=(2, 4), metavar=("WORKERS", "THREADS"), help="with --api"
+    )
+    parser.add_argument(
         "--db-reuse",
         type=int,
         default=-1,
@@ -495,8 +562,22 @@ def main() -> None:
             return
         time.sleep(2)  # the worker connects
         latency_phase(world, args.orders, args.pace)
-        if args.duration > 0:
+        if args.duration <= 0:
+            return
+        if not args.api:
             sustained_phase(world, args.rate, args.duration, args.threads)
+            return
+        sys.path.insert(0, str(ROOT / "bench"))
+        from api_orders import integration_key, start_gunicorn
+
+        key = integration_key("bench-live")
+        server, port = start_gunicorn(*args.gunicorn)
+        try:
+            print(f"gunicorn: {args.gunicorn[0]} workers x {args.gunicorn[1]} threads (gthread) on :{port}")
+            sustained_phase(world, args.rate, args.duration, args.threads, post=api_poster(port, key))
+        finally:
+            os.killpg(server.pid, 15)
+            server.wait(timeout=10)
 
 
 if __name__ == "__main__":

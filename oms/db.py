@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 from django.utils import timezone
 
 # Commit without waiting for the disk (PostgreSQL's `synchronous_commit = off`, for one transaction).
@@ -54,8 +54,68 @@ Rows = Sequence[Mapping[str, Any]]
 
 
 def model_row(instance: Model) -> dict[str, Any]:
-    """A model instance as a plain row for `insert_rows` (every concrete field's attname and value)."""
-    return {field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields}
+    """A model instance as a plain row for `insert_rows`: every concrete field's attname and value (the
+    primary key left out while it has none)."""
+    return {
+        field.attname: value
+        for field in instance._meta.concrete_fields
+        if (value := getattr(instance, field.attname)) is not None or not field.primary_key
+    }
+
+
+def assign_ids(groups: Sequence[Sequence[Model]], *, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Give new model instances their primary keys before they are written (by `save_new`), so that other
+    rows can name them first: drawn from each model's sequence, every group in one round trip (`draw_ids`).
+
+    PostgreSQL only: elsewhere there is nothing to draw from, nothing is done and the answer is False (the
+    instances get their keys when they are written).
+    """
+    groups = [list(group) for group in groups if group and group[0].pk is None]
+    ids = draw_ids({type(group[0]): len(group) for group in groups}, using=using)
+    if not ids:
+        return not groups
+    for group in groups:
+        for instance, pk in zip(group, ids[type(group[0])], strict=True):
+            instance.pk = pk
+    return True
+
+
+def save_new(
+    groups: Sequence[Sequence[Model]],
+    *,
+    rows: Sequence[tuple[type[Model], Rows]] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """Write the new model instances of `groups` (each group one model, parents before their children; those
+    already written are skipped) and then plain `rows` (as for `insert_rows`).
+
+    On PostgreSQL as one statement (`insert_many`): each instance's foreign keys are taken from the related
+    instances it was built with (give the parents their keys first with `assign_ids`), its `auto_now` fields
+    set. Elsewhere: `bulk_create` per group, in order, then the rows (run it in a transaction there).
+    """
+    pending = [list(group) for group in groups if group and group[0]._state.adding]
+    if connections[using].vendor != "postgresql":
+        for group in pending:
+            type(group[0])._default_manager.using(using).bulk_create(group)
+        insert_many(rows, using=using)
+        return
+    now = timezone.now()
+    for group in pending:
+        for field in group[0]._meta.concrete_fields:
+            stamp = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+            for instance in group:
+                if stamp and getattr(instance, field.attname) is None:
+                    setattr(instance, field.attname, now)
+                elif (
+                    isinstance(field, ForeignKey)
+                    and field.is_cached(instance)
+                    and (related := field.get_cached_value(instance)) is not None
+                ):
+                    setattr(instance, field.attname, related.pk)
+    insert_many([*((type(g[0]), [model_row(i) for i in g]) for g in pending), *rows], using=using)
+    for group in pending:
+        for instance in group:
+            instance._state.adding, instance._state.db = False, using
 
 
 def insert_rows(model: type[Model], rows: Rows, *, using: str = DEFAULT_DB_ALIAS) -> None:

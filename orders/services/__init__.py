@@ -17,6 +17,7 @@ from .lifecycle import (
     order_hold,
     order_refresh_status,
     order_release_hold,
+    order_status_events,
     order_status_from_lines,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "order_hold",
     "order_refresh_status",
     "order_release_hold",
+    "order_status_events",
     "order_status_from_lines",
 ]

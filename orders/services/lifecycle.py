@@ -169,6 +169,22 @@ def order_status_from_lines(
 ) -> Order:
     """Set the status of an order the caller holds *locked* from line statuses it already knows (no re-lock,
     no re-read), writing `events` and the status change in one insert. Holds and cancellations are kept."""
+    OrderEvent.objects.bulk_create(
+        order_status_events(order=order, line_statuses=line_statuses, by=by, events=events, message=message)
+    )
+    return order
+
+
+def order_status_events(
+    *,
+    order: Order,
+    line_statuses: Iterable[str],
+    by: Any = None,
+    events: Sequence[OrderEvent] = (),
+    message: str = "",
+) -> list[OrderEvent]:
+    """`order_status_from_lines`, leaving the timeline to the caller: the order's status is set, and `events`
+    with the status change are returned unwritten (for a caller that writes them with its own rows)."""
     pending = list(events)
     if order.status not in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
         target = derive_order_status(line_statuses)
@@ -178,8 +194,7 @@ def order_status_from_lines(
             pending.append(OrderEvent(order=order, kind="status", actor=_actor(by),
                                       message=message or f"Now {target.replace('_', ' ')}.",
                                       data={"from": previous, "to": target}))  # fmt: skip
-    OrderEvent.objects.bulk_create(pending)
-    return order
+    return pending
 
 
 @dataclass

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from inventory.exceptions import InsufficientStock
@@ -27,7 +27,7 @@ from inventory.models import Product
 from inventory.services import ReserveItem, stock_reserve_many
 from oms.brazil import format_brl
 from oms.calendar import add_business_days
-from oms.db import commit_async
+from oms.db import assign_ids, commit_async, save_new
 from oms.exceptions import DomainError
 from oms.queue import request_taken, send_task_now
 from oms.webhooks import emit_event
@@ -43,7 +43,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services import lock_order, order_event, order_refresh_status, order_status_from_lines
+from orders.services import lock_order, order_event, order_refresh_status, order_status_events
 
 from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
@@ -97,31 +97,64 @@ def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None, d
     reported short, "cancel": a fulfilment was cancelled, None: never routed), and the status of every line
     (cancelled ones too: the order status is derived from them). One statement: lines, their products and
     what their fulfilment lines cover."""
-    active = ~Q(fulfilment_lines__fulfilment__status=FulfilmentStatus.CANCELLED)
-    lines = list(
-        OrderLine.objects.filter(order_id=order.pk)
-        .select_related("product")
-        .annotate(
-            covered_units=Sum(F("fulfilment_lines__qty") - F("fulfilment_lines__qty_short"), filter=active),
-            short_units=Sum("fulfilment_lines__qty_short"),
-            fl_count=Count("fulfilment_lines"),
-        )
-        .order_by("line_no")
-    )
     out: list[tuple[OrderLine, int]] = []
     seen = short = 0
     statuses: dict[int, str] = {}
-    for line in lines:
+    for line, covered_units, short_units, fl_count in _lines_covered(order.pk):
         statuses[line.pk] = line.status
-        seen += line.fl_count
-        short += line.short_units or 0
+        seen += fl_count
+        short += short_units
         if line.status == LineStatus.CANCELLED:
             continue
-        missing = line.qty - (line.covered_units or 0)
+        missing = line.qty - covered_units
         if missing > 0:
             out.append((line, missing))
     cause = None if not seen else (DecisionTrigger.SHORT_PICK if short else DecisionTrigger.CANCEL)
     return out, cause, statuses
+
+
+def _lines_covered(order_id: int) -> list[tuple[OrderLine, int, int, int]]:
+    """Each line of the order (its product loaded), by line number, with the units its fulfilment lines cover
+    (not counting cancelled fulfilments, nor units reported short), the units reported short and how many
+    fulfilment lines it has.
+
+    Read on every routing decision: one plain statement, built from the models' own columns, with the
+    instances made by `Model.from_db` (the ORM's compiler took longer for this aggregate than the query).
+    """
+    line_fields, product_fields = OrderLine._meta.concrete_fields, Product._meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = [
+        f"{alias}.{quote(f.column or f.attname)}"
+        for alias, fields in (("l", line_fields), ("p", product_fields))
+        for f in fields
+    ]
+    tables = {
+        name: quote(model._meta.db_table)
+        for name, model in (("l", OrderLine), ("p", Product), ("fl", FulfilmentLine), ("f", Fulfilment))
+    }
+    # Only quoted names from the models' metadata go into the text; the order id and status are parameters.
+    sql = (
+        f"SELECT {', '.join(columns)},"  # noqa: S608
+        " COALESCE(SUM(fl.qty - fl.qty_short) FILTER (WHERE f.status <> %s), 0),"
+        " COALESCE(SUM(fl.qty_short), 0), COUNT(fl.id)"
+        f" FROM {tables['l']} l JOIN {tables['p']} p ON p.id = l.product_id"
+        f" LEFT JOIN {tables['fl']} fl ON fl.order_line_id = l.id"
+        f" LEFT JOIN {tables['f']} f ON f.id = fl.fulfilment_id"
+        " WHERE l.order_id = %s GROUP BY l.id, p.id ORDER BY l.line_no"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [FulfilmentStatus.CANCELLED, order_id])
+        rows = cursor.fetchall()
+    n_line, n_product = len(line_fields), len(product_fields)
+    line_names = [f.attname for f in line_fields]
+    product_names = [f.attname for f in product_fields]
+    out = []
+    for row in rows:
+        line = OrderLine.from_db(connection.alias, line_names, row[:n_line])
+        line.product = Product.from_db(connection.alias, product_names, row[n_line : n_line + n_product])
+        covered, short, count = row[n_line + n_product :]
+        out.append((line, int(covered), int(short), int(count)))
+    return out
 
 
 def engine_deadline(order: Order, start: dt.date) -> int:
@@ -384,7 +417,6 @@ def persist_plan(
                 ship_by=_ship_by(snap, loc.processing_days, pkg.service, now),
             )
         )
-    Fulfilment.objects.bulk_create(fulfilments)
     fl_rows: list[FulfilmentLine] = []
     for pkg, ful in zip(packages, fulfilments, strict=True):
         for sku, qty in pkg.lines:
@@ -398,7 +430,13 @@ def persist_plan(
                 left -= take
                 if left == 0:
                     break
-    FulfilmentLine.objects.bulk_create(fl_rows)
+    # Keys first (one round trip), so that the reservations can name the fulfilment lines and the timeline the
+    # decision; the rows themselves go in together at the end (oms.db.save_new). Without sequences to draw
+    # from (SQLite), each is written as soon as it is complete instead.
+    decision = RoutingDecision(order=order)
+    keyed = assign_ids([fulfilments, fl_rows, [decision]])
+    if not keyed:
+        save_new([fulfilments, fl_rows])
     if fl_rows:
         items = [
             ReserveItem(
@@ -415,12 +453,11 @@ def persist_plan(
     _consume_capacity(fulfilments, packages, snap, now)
     allocated_lines = [line.pk for line, _q in need if remaining[line.pk] == 0]
     short_lines = [line.pk for line, _q in need if remaining[line.pk] > 0]
-    OrderLine.objects.filter(
-        pk__in=allocated_lines, status__in=[LineStatus.PENDING, LineStatus.BACKORDERED]
-    ).update(status=LineStatus.ALLOCATED)
-    OrderLine.objects.filter(pk__in=short_lines, status__in=LINE_OPEN).update(status=LineStatus.BACKORDERED)
+    _line_statuses(allocated_lines, short_lines)
     summary = explain(order=order, plan=plan, snap=snap)
-    decision = _record(order, plan, snap, trigger, summary, fulfilments, need, remaining, attempt, t0)
+    _record(decision, plan, snap, trigger, summary, fulfilments, need, remaining, attempt, t0)
+    if not keyed:
+        save_new([[decision]])
     # The timeline is read by customer service, who see why but not what it costs (the decision has both).
     summary = explain(order=order, plan=plan, snap=snap, with_costs=False)
     routed_data = {
@@ -430,17 +467,22 @@ def persist_plan(
         "backordered_units": decision.units_backordered,
     }
     if line_statuses is None:
+        save_new([fulfilments, fl_rows, [decision]])
         order_event(order=order, kind="routed", by=by, message=summary, data=routed_data)
         order_refresh_status(order=order, by=by)
     else:
         statuses = dict(line_statuses)
         for pk in allocated_lines:
-            if statuses.get(pk) in (LineStatus.PENDING, LineStatus.BACKORDERED):
+            if statuses.get(pk) in ALLOCATABLE:
                 statuses[pk] = LineStatus.ALLOCATED
         for pk in short_lines:
             if statuses.get(pk) in LINE_OPEN:
                 statuses[pk] = LineStatus.BACKORDERED
-        _status_and_timeline(order, statuses, by, summary, routed_data)
+        # the status the lines now add up to, and the "routed" entry with it, written with the plan's rows
+        actor = by if getattr(by, "is_authenticated", False) else None
+        routed = OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)
+        events = order_status_events(order=order, line_statuses=statuses.values(), by=by, events=[routed])
+        save_new([fulfilments, fl_rows, [decision], events])
     emit_event(
         "order.routed",
         {
@@ -458,15 +500,6 @@ def persist_plan(
         },
     )
     return decision
-
-
-def _status_and_timeline(
-    order: Order, statuses: dict[int, str], by: Any, summary: str, routed_data: dict[str, Any]
-) -> None:
-    """The "routed" entry and the status the lines now add up to, for the order we hold locked."""
-    actor = by if getattr(by, "is_authenticated", False) else None
-    routed = OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)
-    order_status_from_lines(order=order, line_statuses=statuses.values(), by=by, events=[routed])
 
 
 SINGLE_RESERVE_MAX = 3  # up to this many items, one single-item reservation each is the cheaper path
@@ -539,8 +572,33 @@ def capacity_give_back(*, location_id: int, units: int, day: dt.date) -> None:
     )
 
 
+ALLOCATABLE = (LineStatus.PENDING, LineStatus.BACKORDERED)
+
+
+def _line_statuses(allocated: list[int], short: list[int]) -> None:
+    """Lines now wholly covered become allocated (from pending or backordered), lines left short backordered
+    (while open): one UPDATE for both."""
+    if not allocated and not short:
+        return
+
+    def marks(values: Any) -> str:
+        return f"({', '.join(['%s'] * len(values))})" if values else "(NULL)"
+
+    table = connection.ops.quote_name(OrderLine._meta.db_table)
+    # The table name is the model's; every id and status is a parameter.
+    sql = (
+        f"UPDATE {table} SET status = CASE WHEN id IN {marks(allocated)} THEN %s ELSE %s END"  # noqa: S608
+        f" WHERE (id IN {marks(allocated)} AND status IN {marks(ALLOCATABLE)})"
+        f" OR (id IN {marks(short)} AND status IN {marks(LINE_OPEN)})"
+    )
+    params: list[int | str] = [*allocated, LineStatus.ALLOCATED, LineStatus.BACKORDERED, *allocated]
+    params += [*ALLOCATABLE, *short, *sorted(LINE_OPEN)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _record(
-    order: Order,
+    decision: RoutingDecision,
     plan: Plan | None,
     snap: Snapshot,
     trigger: str,
@@ -550,7 +608,8 @@ def _record(
     remaining: dict[int, int],
     attempt: int,
     t0: float | None,
-) -> RoutingDecision:
+) -> None:
+    """Fill in the decision: the plan, the candidates considered and why, its costs and timings."""
     static = snap.static
     if plan is not None:
         plan_doc = plan.to_dict()
@@ -575,22 +634,14 @@ def _record(
         candidates = {"candidates": [], "notes": ["the delivery address has no coordinates and no known CEP"]}
         total, breakdown, engine_ms = Decimal("0.00"), {}, 0.0
     latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else engine_ms
-    return RoutingDecision.objects.create(
-        order=order,
-        trigger=trigger,
-        policy_id=snap.policy.pk,
-        policy_version=snap.policy.version if snap.policy.pk else None,
-        latency_ms=latency,
-        engine_ms=engine_ms,
-        attempts=attempt,
-        total_cost=total,
-        cost_breakdown=breakdown,
-        plan=plan_doc,
-        candidates=candidates,
-        summary=summary,
-        units_routed=sum(q for _l, q in need) - sum(remaining.values()),
-        units_backordered=sum(remaining.values()),
-    )
+    decision.trigger = trigger
+    decision.policy_id = snap.policy.pk
+    decision.policy_version = snap.policy.version if snap.policy.pk else None
+    decision.latency_ms, decision.engine_ms, decision.attempts = latency, engine_ms, attempt
+    decision.total_cost, decision.cost_breakdown = total, breakdown
+    decision.plan, decision.candidates, decision.summary = plan_doc, candidates, summary
+    decision.units_routed = sum(q for _l, q in need) - sum(remaining.values())
+    decision.units_backordered = sum(remaining.values())
 
 
 # ------------------------------------------------------------------------------------------ plain words
