@@ -57,12 +57,10 @@ EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks 
 TYPICAL_KG = 0.6  # weight used to rank locations for a destination (exact weight used for costs)
 CAP_WINDOW = 400  # orders in the capacity-usage window
 REFRESH_PER_ORDER = 2  # stale per-SKU estimates re-derived after each decision (off the decision path)
-SURE = (
-    0.05  # a backup holder this unlikely to sell out counts as sure: dearer holders behind it do not matter
-)
-PRICE_SCALE = (
-    0.75  # prices from the availability-weighted regrets, scaled (x0.6-0.8 measured best, x1.25 far worse)
-)
+# a backup holder this unlikely to sell out counts as sure: dearer holders behind it do not matter
+SURE = 0.05
+# prices from the availability-weighted regrets are scaled (x0.6-0.8 measured best, x1.25 far worse)
+PRICE_SCALE = 0.75
 
 
 # (location id, package fixed part + pick of one unit, pick, ((extra fixed, per_kg) per service))
