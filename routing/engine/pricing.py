@@ -10,7 +10,19 @@ expected regret it causes — a newsvendor estimate:
 where x is L's stock of s and m_L the remaining forecast demand for s times the share of customers
 for whom L is the best holder of s. (A rationing variant — charging only the regret of the customers
 with the least to lose — measured worse on every kit scenario tried: online, the displaced customer
-is whoever comes next, not the cheapest to divert.) Customers are represented by a reservoir sample of
+is whoever comes next, not the cheapest to divert.)
+
+A customer's regret is measured against the backups that will *still have stock* when it needs them:
+a first pass over the sample finds who turns to whom and so how likely each holder is to sell out
+(P(N >= x) with its own customers and the overflow turning to it); a second pass prices each
+customer's loss as the expected cost of its next holders, each there with 1 - P(sold out), or the
+penalty. Where a whole region of holders will sell out, the loss is the cost of reaching the holder
+that will not (or the penalty), not the few reais to the next holder that is about to empty too; so
+flexible customers are steered to stock nobody else can use. Prices are then scaled by
+PRICE_SCALE (measured: x0.6-0.8 all better than x1, x1.25 far worse — overpriced units are left
+unfilled for sure, underpriced ones only maybe cost a later customer).
+
+Customers are represented by a reservoir sample of
 *past* orders' destinations, deadlines and line counts (never later orders), so the price captures
 geography and urgency: stock near customers who want things tomorrow is worth more, and a missing
 unit of a multi-line order costs a whole extra package.
@@ -45,6 +57,10 @@ EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks 
 TYPICAL_KG = 0.6  # weight used to rank locations for a destination (exact weight used for costs)
 CAP_WINDOW = 400  # orders in the capacity-usage window
 REFRESH_PER_ORDER = 2  # stale per-SKU estimates re-derived after each decision (off the decision path)
+# a backup holder this unlikely to sell out counts as sure: dearer holders behind it do not matter
+SURE = 0.05
+# prices from the availability-weighted regrets are scaled (x0.6-0.8 measured best, x1.25 far worse)
+PRICE_SCALE = 0.75
 
 
 # (location id, package fixed part + pick of one unit, pick, ((extra fixed, per_kg) per service))
@@ -85,7 +101,8 @@ class OpportunityPricer:
         self._changes = 0
         self._epoch_start = 0
         self._sku_cache: dict[str, tuple[int, int, _Shares]] = {}
-        self._lam_cache: dict[tuple[str, str], tuple[int, int, int, float]] = {}
+        # (location, sku) -> (stock, epoch, total stock, the shares it came from, price)
+        self._lam_cache: dict[tuple[str, str], tuple[int, int, int, _Shares | None, float]] = {}
         # the per-SKU walk costs samples x holders: big networks use a random part of the reservoir
         self._share_samples = min(SAMPLE_SIZE, max(128, SHARE_WORK // max(1, len(network.locations))))
         self._recent: deque[dict[str, int]] = deque()
@@ -119,10 +136,26 @@ class OpportunityPricer:
         total = self.net.total_stock(sku)
         hit = self._lam_cache.get(key)
         if hit is not None and hit[0] == x and hit[1] == self.epoch and hit[2] == total:
-            return hit[3]
-        own, spill = self._shares(sku, penalty)
+            cached = self._sku_cache.get(sku)
+            if cached is not None and hit[3] is cached[2]:  # not re-derived since (observe)
+                return hit[4]
+        shares = self._shares(sku, penalty)
+        lam = PRICE_SCALE * self._price(shares[0], shares[1], location_id, sku)
+        self._lam_cache[key] = (x, self.epoch, total, shares, lam)
+        return lam
+
+    def _price(
+        self,
+        own: dict[str, tuple[float, float]],
+        spill: dict[str, list[tuple[str, float, float]]],
+        location_id: str,
+        sku: str,
+    ) -> float:
+        """The newsvendor price of L's next unit of `sku` from the shares (see unit_price)."""
+        stock = self.net.stock
+        x = stock.get((location_id, sku), 0)
+        fu = self.forecast.sku_units.get(sku, 0.0)
         scale = fu * self.remaining_share() / min(len(self.samples), self._share_samples)
-        lam = 0.0
         served = own.get(location_id)
         m_own = r_own = 0.0
         if served:
@@ -140,10 +173,30 @@ class OpportunityPricer:
                 m_sp += part
                 w_sp += part * regret
         m = m_own + m_sp
-        if m > 0:
-            lam = (m_own * r_own + w_sp) / m * _shortfall_probability(x, m)
-        self._lam_cache[key] = (x, self.epoch, total, lam)
-        return lam
+        if m <= 0:
+            return 0.0
+        return (m_own * r_own + w_sp) / m * _shortfall_probability(x, m)
+
+    def _fail(
+        self,
+        own: dict[str, tuple[float, float]],
+        spill: dict[str, list[tuple[str, float, float]]],
+        location_id: str,
+        sku: str,
+    ) -> float:
+        """P(later demand at L takes all L has left): the chance L fails a customer who turns to it."""
+        stock = self.net.stock
+        x = stock.get((location_id, sku), 0)
+        fu = self.forecast.sku_units.get(sku, 0.0)
+        scale = fu * self.remaining_share() / min(len(self.samples), self._share_samples)
+        served = own.get(location_id)
+        m = served[0] * scale if served else 0.0
+        for l1, cnt, _regret in spill.get(location_id, ()):
+            first = own.get(l1)
+            if first:
+                over = _expected_overflow(stock.get((l1, sku), 0), first[0] * scale)
+                m += over * cnt / first[0]
+        return _shortfall_probability(x, m)
 
     def _shares(self, sku: str, penalty: float, *, fresh: bool = False) -> _Shares:
         """For each holder of `sku`: how many sampled customers it serves best, and their mean regret
@@ -159,17 +212,35 @@ class OpportunityPricer:
                 self._refresh[sku] = penalty
             # a holder or two running out, or a few new samples, barely move the shares
             return hit[2]
+        # a SKU seen for the first time gets a quick estimate from part of the sample (decision time
+        # matters) and the full one from the next epoch on
+        n_samples = (
+            self._share_samples if hit is not None or fresh else min(self._share_samples, FIRST_LOOK_SAMPLES)
+        )
+        if fresh:
+            # off the decision path: a customer's loss when its choice fails is the expected cost of the
+            # backups that will still have stock, given how likely each is to sell out (from a first
+            # walk: who turns to whom)
+            own, spill = self._walk(sku, penalty, holders, n_samples)
+            fail = {lid: self._fail(own, spill, lid, sku) for lid in holders}
+            if any(f >= SURE for f in fail.values()):  # else every backup is sure: the first walk's regrets
+                own, spill = self._walk_avail(sku, penalty, holders, n_samples, fail)
+        else:
+            own, spill = self._walk(sku, penalty, holders, n_samples)
+            self._refresh[sku] = penalty  # a first look: the full estimate follows after the decision
+        shares = (own, spill)
+        self._sku_cache[sku] = (len(holders), self.epoch, shares)
+        return shares
+
+    def _walk(self, sku: str, penalty: float, holders: set[str], n_samples: int) -> _Shares:
+        """First pass over the sample: each customer's three cheapest holders, and what it would lose
+        if its first (or second) choice failed it and it turned to the next one."""
         w = self.net.weight(sku)
         out: dict[str, list[float]] = {}
         back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
         few = len(holders) ** 2 < 4 * len(self.net.locations)
         inf = math.inf
-        # a SKU seen for the first time gets a quick estimate from part of the sample (decision time
-        # matters) and the full one from the next epoch on
-        n_samples = (
-            self._share_samples if hit is not None or fresh else min(self._share_samples, FIRST_LOOK_SAMPLES)
-        )
         for d in self.samples[:n_samples]:
             if few:
                 # a rarely held SKU: look its holders up instead of walking the whole ranking
@@ -187,9 +258,9 @@ class OpportunityPricer:
                     continue
                 extra, rate = opts[0]
                 c = fixed + extra + rate * w
-                for e, r in opts[1:]:
-                    if fixed + e + r * w < c:
-                        c, rate = fixed + e + r * w, r
+                for ex, r in opts[1:]:
+                    if fixed + ex + r * w < c:
+                        c, rate = fixed + ex + r * w, r
                 if c < c1:
                     c1, c2, c3, l1, l2, m1, m2 = c, c1, c2, lid, l1, pick + rate * w, m1
                 elif c < c2:
@@ -212,11 +283,58 @@ class OpportunityPricer:
         spill = {
             l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
         }
-        shares = (own, spill)
-        if n_samples < self._share_samples:
-            self._refresh[sku] = penalty  # a first look: the full estimate follows after the decision
-        self._sku_cache[sku] = (len(holders), self.epoch, shares)
-        return shares
+        return own, spill
+
+    def _walk_avail(
+        self, sku: str, penalty: float, holders: set[str], n_samples: int, fail: dict[str, float]
+    ) -> _Shares:
+        """Like _walk, but a customer's loss when its choice fails is the expected cost of the holders
+        that will still have stock for it: each next-best holder is there with 1 - fail[holder]."""
+        w = self.net.weight(sku)
+        out: dict[str, list[float]] = {}
+        back: dict[str, dict[str, list[float]]] = {}
+        split = self.net.split_penalty
+        few = len(holders) ** 2 < 4 * len(self.net.locations)
+        for d in self.samples[:n_samples]:
+            if few:
+                walk = [rk for lid in holders if (rk := d.by_id.get(lid)) is not None]
+                walk.sort(key=_fixed_part)
+            else:
+                walk = d.ranked
+            found: list[tuple[float, float, str]] = []  # (one-unit package cost, marginal unit cost, holder)
+            sure = penalty  # cost of the cheapest holder sure to have stock: nothing dearer matters
+            for lid, fixed, pick, opts in walk:
+                if fixed >= sure:
+                    break
+                if lid not in holders:
+                    continue
+                extra, rate = opts[0]
+                c = fixed + extra + rate * w
+                for ex, r in opts[1:]:
+                    if fixed + ex + r * w < c:
+                        c, rate = fixed + ex + r * w, r
+                if c >= sure:
+                    continue
+                found.append((c, pick + rate * w, lid))
+                if fail.get(lid, 0.0) < SURE:
+                    sure = c
+            if not found:
+                continue
+            found.sort()
+            add = split if d.home else 0.0
+            c1, m1, l1 = found[0]
+            alt1 = _expected_alternative(found, 1, fail, penalty, add if d.multi else 0.0)
+            out.setdefault(l1, []).append(alt1 - (m1 if d.multi else c1))
+            if len(found) > 1:
+                c2, m2, l2 = found[1]
+                alt2 = _expected_alternative(found, 2, fail, penalty, add if d.multi else 0.0)
+                back.setdefault(l2, {}).setdefault(l1, []).append(alt2 - (m2 if d.multi else c2))
+        scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
+        own = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
+        spill = {
+            l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
+        }
+        return own, spill
 
     # ------------------------------------------------------------ capacity
     def capacity_price(self, location_id: str) -> float:
@@ -325,6 +443,23 @@ class OpportunityPricer:
             return None
         ranked.sort(key=lambda t: t[1])
         return _Dest(ranked, len(order.lines) > 1, order.mode == HOME)
+
+
+def _expected_alternative(
+    found: list[tuple[float, float, str]], start: int, fail: dict[str, float], penalty: float, add: float
+) -> float:
+    """Expected cost of the cheapest holder from found[start:] that still has stock (each fails
+    independently with fail[holder]), or the penalty if all fail."""
+    total = 0.0
+    reach = 1.0
+    for c, _m, lid in found[start:]:
+        cost = min(c + add, penalty)
+        f = fail.get(lid, 0.0)
+        total += reach * (1.0 - f) * cost
+        reach *= f
+        if reach < 1e-3:
+            break
+    return total + reach * penalty
 
 
 def _expected_overflow(x: int, m: float) -> float:

@@ -56,3 +56,32 @@ def test_stale_estimates_are_re_derived_after_the_decision() -> None:
     pricer.observe(order, route_order(pricer.net, order, prices=pricer))
     assert "A" not in pricer._refresh  # ... and it was re-derived once the decision was made
     assert pricer._sku_cache["A"][1] == pricer.epoch
+
+
+def _store_prices(dc_units: int) -> tuple[float, float]:
+    # A: 2 units at the São Paulo store (every São Paulo customer's first choice: courier) and
+    # `dc_units` at the São Paulo DC, their only backup; the forecast expects far more A than the store
+    # holds, so what a unit at the store is worth depends on whether the DC will still have stock
+    net = _network(ST_SAO__A=2, DC_SAO__A=dc_units)
+    pricer = OpportunityPricer(net, Forecast(orders=100, sku_units={"A": 60.0}))
+    for _ in range(10):
+        order = _home(deadline=3, where=SAO, B=1)  # destinations only: B is not stocked, nothing moves
+        pricer.observe(order, route_order(net, order, prices=pricer))
+    first = pricer.unit_price("ST-SAO", "A", penalty=110.0)  # a first look, on the decision path
+    assert "A" in pricer._refresh
+    order = _home(deadline=3, where=SAO, B=1)
+    pricer.observe(order, route_order(net, order, prices=pricer))  # the full estimate, after the decision
+    assert "A" not in pricer._refresh
+    return first, pricer.unit_price("ST-SAO", "A", penalty=110.0)
+
+
+def test_the_loss_counts_only_backups_that_will_still_have_stock() -> None:
+    _, sure_backup = _store_prices(dc_units=500)
+    first_look, failing_backup = _store_prices(dc_units=1)
+    # with a deep DC behind it, the store's customers lose only the dearer DC package; with one unit
+    # at the DC, which the overflow will take, they lose the penalty
+    assert sure_backup < 20.0
+    assert failing_backup > 3 * sure_backup
+    # the first look (one pass, on the decision path) sees only the next holder; the decision after
+    # the re-derivation uses the new estimate, not the first look's cached price
+    assert first_look < failing_backup / 3
