@@ -281,12 +281,30 @@ def run_python_clients(port: int, key: str, args: argparse.Namespace, run: str) 
     )
 
 
-def run_wrk(port: int, key: str, clients: int, duration: float, run: str) -> None:
-    """The single-create load from wrk: `clients` keep-alive connections on 2 threads, latency percentiles."""
-    env = {**os.environ, "BENCH_API_KEY": key, "BENCH_RUN": run}
-    command = ["wrk", "-t2", f"-c{clients}", f"-d{int(duration)}s", "--latency", "--timeout", "10s"]
-    command += ["-s", str(ROOT / "bench" / "wrk_create.lua"), f"http://127.0.0.1:{port}"]
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup: float = 0) -> None:
+    """The single-create load from wrk: `clients` keep-alive connections on 2 threads, latency percentiles.
+
+    `warmup` seconds of the same load come first, not counted: every gunicorn thread gets its database
+    connection and every code path its first run (a cold start stalls the first requests for up to 2 s).
+    """
+
+    def wrk(seconds: float, tag: str) -> str:
+        env = {**os.environ, "BENCH_API_KEY": key, "BENCH_RUN": tag}
+        command = [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{max(1, int(seconds))}s",
+            "--latency",
+            "--timeout",
+            "10s",
+        ]
+        command += ["-s", str(ROOT / "bench" / "wrk_create.lua"), f"http://127.0.0.1:{port}"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+
+    if warmup > 0:
+        wrk(warmup, run + "w")
+    out = wrk(duration, run)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -317,6 +335,9 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of uncounted wrk load first (with --wrk)"
+    )
     parser.add_argument("--bulk-batches", type=int, default=12, help="batches of 500 (0 skips the bulk part)")
     parser.add_argument("--bulk-clients", type=int, default=2)
     parser.add_argument(
@@ -345,7 +366,7 @@ def main() -> None:
         warm = (port, key, 4, time.time() + 2, 99, run + "w")
         single_worker(warm)
         if args.wrk:
-            run_wrk(port, key, args.clients, args.duration, run)
+            run_wrk(port, key, args.clients, args.duration, run, args.warmup)
         else:
             run_python_clients(port, key, args, run)
         if args.bulk_batches:
