@@ -245,20 +245,26 @@ class OrderBulkCreateView(APIView):
                 {"orders": [f"At most {BULK_MAX} orders per request; got {len(payloads)}."]}
             )
         keys = [_item_key(p) for p in payloads]
-        refs = load_refs(payloads, [k for k in keys if k])
+        # Orders already taken are found by order_create_many, which looks them up anyway: only a repeat that
+        # no longer validates (a SKU retired since, say) is looked up here, to answer it with its order.
+        refs = load_refs(payloads, existing=False)
         results: list[dict[str, Any]] = [{} for _ in payloads]
         valid: list[tuple[int, OrderInput]] = []
+        refused: list[int] = []
         with resolving(refs):
             for index, (payload, key) in enumerate(zip(payloads, keys, strict=True)):
-                existing = _known(refs, payload, key)
-                if existing is not None:
-                    results[index] = {"status": 200, "order": order_summary_out(existing)}
-                    continue
                 try:
                     valid.append((index, _order_input(validate_order(payload), key=key)))
                 except serializers.ValidationError as exc:
                     detail = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
                     results[index] = {"status": 400, "errors": detail}
+                    refused.append(index)
+        if refused:
+            load_taken(refs, [payloads[i] for i in refused], [k for i in refused if (k := keys[i])])
+            for index in refused:
+                existing = _known(refs, payloads[index], keys[index])
+                if existing is not None:
+                    results[index] = {"status": 200, "order": order_summary_out(existing)}
         # One set-based write for every valid order (a few statements, one commit).
         created = order_create_many(inputs=[data for _, data in valid], by=request.user)
         for (index, _data), result in zip(valid, created, strict=True):

@@ -335,11 +335,18 @@ def order_create_many(
     twins: dict[int, int] = {}  # index → index of the same order earlier in the batch
     taken = {
         (o.channel_id, o.external_ref): o
-        for o in Order.objects.filter(external_ref__in={i.external_ref for i in inputs})
+        for o in Order.objects.filter(external_ref__in={i.external_ref for i in inputs}).select_related(
+            "channel"
+        )
     }
     keys = {i.idempotency_key for i in inputs if i.idempotency_key}
     taken_keys = (
-        {o.idempotency_key: o for o in Order.objects.filter(idempotency_key__in=keys)} if keys else {}
+        {
+            o.idempotency_key: o
+            for o in Order.objects.filter(idempotency_key__in=keys).select_related("channel")
+        }
+        if keys
+        else {}
     )
     fresh: list[tuple[int, OrderInput]] = []
     seen: dict[tuple[int, str], int] = {}

@@ -398,6 +398,23 @@ def test_bulk_takes_each_order_on_its_own(api, catalogue):
     assert OrderLine.objects.filter(order__external_ref="WEB-B3").count() == 2
 
 
+def test_bulk_answers_repeats_with_their_orders_even_when_they_no_longer_validate(api, catalogue):
+    items = [base_payload("WEB-R1"), base_payload("WEB-R2", skus=("CAM-0002-P",))]
+    first = api.post(BULK, items, format="json").json()
+    assert [r["status"] for r in first["results"]] == [201, 201]
+    Product.objects.filter(sku="CAM-0002-P").update(active=False)  # retired since
+    orders = Order.objects.count()
+    with CaptureQueriesContext(connection) as ctx:
+        again = api.post(BULK, items, format="json").json()
+    assert [r["status"] for r in again["results"]] == [200, 200]
+    assert [r["order"]["number"] for r in again["results"]] == [
+        r["order"]["number"] for r in first["results"]
+    ]
+    assert again["existing"] == 2 and Order.objects.count() == orders
+    # channels, SKUs, the taken order that no longer validates, the taken ones that do: none per order
+    assert len(ctx.captured_queries) <= 4
+
+
 def test_bulk_accepts_a_bare_list_and_refuses_more_than_500(api, catalogue):
     assert api.post(BULK, [base_payload("WEB-L1")], format="json").json()["created"] == 1
     response = api.post(BULK, [base_payload(f"WEB-{i}") for i in range(501)], format="json")
