@@ -152,6 +152,33 @@ class OpportunityPricer:
         sku: str,
     ) -> float:
         """The newsvendor price of L's next unit of `sku` from the shares (see unit_price)."""
+        x, m_own, r_own, m_sp, w_sp = self._demand(own, spill, location_id, sku)
+        m = m_own + m_sp
+        if m <= 0:
+            return 0.0
+        return (m_own * r_own + w_sp) / m * _shortfall_probability(x, m)
+
+    def _fail(
+        self,
+        own: dict[str, tuple[float, float]],
+        spill: dict[str, list[tuple[str, float, float]]],
+        location_id: str,
+        sku: str,
+    ) -> float:
+        """P(later demand at L takes all L has left): the chance L fails a customer who turns to it."""
+        x, m_own, _r_own, m_sp, _w_sp = self._demand(own, spill, location_id, sku)
+        return _shortfall_probability(x, m_own + m_sp)
+
+    def _demand(
+        self,
+        own: dict[str, tuple[float, float]],
+        spill: dict[str, list[tuple[str, float, float]]],
+        location_id: str,
+        sku: str,
+    ) -> tuple[int, float, float, float, float]:
+        """Later demand for `sku` at L, from the shares: L's stock left; the units of its own first-choice
+        customers and their mean regret; the expected overflow it catches from the holders it backs up, and
+        that overflow weighted by those customers' regret."""
         stock = self.net.stock
         x = stock.get((location_id, sku), 0)
         fu = self.forecast.sku_units.get(sku, 0.0)
@@ -166,37 +193,12 @@ class OpportunityPricer:
             first = own.get(l1)
             if not first:
                 continue
-            m1 = first[0] * scale
-            over = _expected_overflow(stock.get((l1, sku), 0), m1)
+            over = _expected_overflow(stock.get((l1, sku), 0), first[0] * scale)
             if over > 0:
                 part = over * cnt / first[0]
                 m_sp += part
                 w_sp += part * regret
-        m = m_own + m_sp
-        if m <= 0:
-            return 0.0
-        return (m_own * r_own + w_sp) / m * _shortfall_probability(x, m)
-
-    def _fail(
-        self,
-        own: dict[str, tuple[float, float]],
-        spill: dict[str, list[tuple[str, float, float]]],
-        location_id: str,
-        sku: str,
-    ) -> float:
-        """P(later demand at L takes all L has left): the chance L fails a customer who turns to it."""
-        stock = self.net.stock
-        x = stock.get((location_id, sku), 0)
-        fu = self.forecast.sku_units.get(sku, 0.0)
-        scale = fu * self.remaining_share() / min(len(self.samples), self._share_samples)
-        served = own.get(location_id)
-        m = served[0] * scale if served else 0.0
-        for l1, cnt, _regret in spill.get(location_id, ()):
-            first = own.get(l1)
-            if first:
-                over = _expected_overflow(stock.get((l1, sku), 0), first[0] * scale)
-                m += over * cnt / first[0]
-        return _shortfall_probability(x, m)
+        return x, m_own, r_own, m_sp, w_sp
 
     def _shares(self, sku: str, penalty: float, *, fresh: bool = False) -> _Shares:
         """For each holder of `sku`: how many sampled customers it serves best, and their mean regret
