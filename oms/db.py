@@ -217,28 +217,47 @@ def fetch_in[M: Model](
     connection = connections[using]
     fields = model._meta.concrete_fields
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column or field.attname) for field in fields)
+    columns = columns_of(model, quote(model._meta.db_table), using=using)
     column = quote(next(f.column or f.attname for f in fields if key in (f.name, f.attname)))
     condition = f"{column} IN ({', '.join(['%s'] * len(values))})" + (f" AND ({where})" if where else "")
     # Names from the model's metadata and the caller's SQL (never input) go into the text; values are params.
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"  # noqa: S608
     if order_by:
         sql += f" ORDER BY {order_by}"
-    converters = [
-        (index, field.from_db_value) for index, field in enumerate(fields) if hasattr(field, "from_db_value")
-    ]
-    names = [field.attname for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, list(values))
-        rows = cursor.fetchall()
-    instances = []
+        return [instances[0] for instances in rows_to_instances(cursor.fetchall(), [model], using=using)]
+
+
+def columns_of(model: type[Model], alias: str, *, using: str = DEFAULT_DB_ALIAS) -> str:
+    """`alias."col", ...` for every concrete field of `model`, in field order (for `rows_to_instances`)."""
+    quote = connections[using].ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column or f.attname)}" for f in model._meta.concrete_fields)
+
+
+def rows_to_instances(
+    rows: Sequence[Sequence[Any]], models: Sequence[type[Model]], *, using: str = DEFAULT_DB_ALIAS
+) -> list[list[Any]]:
+    """Each row (the columns of `models`, one after the other, as `columns_of` lists them, then anything
+    else) as the models' instances, made as the ORM makes them (`Model.from_db`, the fields' converters),
+    followed by the rest of the row's values."""
+    connection = connections[using]
+    layout = []
+    for model in models:
+        fields = model._meta.concrete_fields
+        converters = [(i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")]
+        layout.append((model, [f.attname for f in fields], converters))
+    out = []
     for row in rows:
-        if converters:
-            row = list(row)
+        start, made = 0, []
+        for model, names, converters in layout:
+            values = list(row[start : start + len(names)])
             for index, convert in converters:
-                row[index] = convert(row[index], None, connection)
-        instances.append(model.from_db(using, names, row))
-    return instances
+                values[index] = convert(values[index], None, connection)
+            made.append(model.from_db(using, names, values))
+            start += len(names)
+        out.append([*made, *row[start:]])
+    return out
 
 
 def draw_ids(

@@ -27,11 +27,12 @@ from inventory.models import Product
 from inventory.services import ReserveItem, stock_reserve_many
 from oms.brazil import format_brl
 from oms.calendar import add_business_days
-from oms.db import assign_ids, commit_async, save_new
+from oms.db import assign_ids, columns_of, commit_async, rows_to_instances, save_new
 from oms.exceptions import DomainError
 from oms.queue import request_taken, send_task_now
 from oms.webhooks import emit_event
 from orders.models import (
+    Channel,
     DeliveryMode,
     Fulfilment,
     FulfilmentKind,
@@ -121,20 +122,14 @@ def _lines_covered(order_id: int) -> list[tuple[OrderLine, int, int, int]]:
     Read on every routing decision: one plain statement, built from the models' own columns, with the
     instances made by `Model.from_db` (the ORM's compiler took longer for this aggregate than the query).
     """
-    line_fields, product_fields = OrderLine._meta.concrete_fields, Product._meta.concrete_fields
     quote = connection.ops.quote_name
-    columns = [
-        f"{alias}.{quote(f.column or f.attname)}"
-        for alias, fields in (("l", line_fields), ("p", product_fields))
-        for f in fields
-    ]
     tables = {
         name: quote(model._meta.db_table)
         for name, model in (("l", OrderLine), ("p", Product), ("fl", FulfilmentLine), ("f", Fulfilment))
     }
     # Only quoted names from the models' metadata go into the text; the order id and status are parameters.
     sql = (
-        f"SELECT {', '.join(columns)},"  # noqa: S608
+        f"SELECT {columns_of(OrderLine, 'l')}, {columns_of(Product, 'p')},"  # noqa: S608
         " COALESCE(SUM(fl.qty - fl.qty_short) FILTER (WHERE f.status <> %s), 0),"
         " COALESCE(SUM(fl.qty_short), 0), COUNT(fl.id)"
         f" FROM {tables['l']} l JOIN {tables['p']} p ON p.id = l.product_id"
@@ -144,17 +139,34 @@ def _lines_covered(order_id: int) -> list[tuple[OrderLine, int, int, int]]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [FulfilmentStatus.CANCELLED, order_id])
-        rows = cursor.fetchall()
-    n_line, n_product = len(line_fields), len(product_fields)
-    line_names = [f.attname for f in line_fields]
-    product_names = [f.attname for f in product_fields]
+        rows = rows_to_instances(cursor.fetchall(), [OrderLine, Product])
     out = []
-    for row in rows:
-        line = OrderLine.from_db(connection.alias, line_names, row[:n_line])
-        line.product = Product.from_db(connection.alias, product_names, row[n_line : n_line + n_product])
-        covered, short, count = row[n_line + n_product :]
+    for line, product, covered, short, count in rows:
+        line.product = product
         out.append((line, int(covered), int(short), int(count)))
     return out
+
+
+def _pick_next(after: int) -> Order | None:
+    """The next order awaiting routing after `after` (by pk) that no other transaction holds, locked until
+    the caller's transaction ends (FOR UPDATE SKIP LOCKED), its channel loaded. A plain statement: the ORM's
+    compiler took longer than the pick itself, which the partial index of the queue makes one index step."""
+    quote = connection.ops.quote_name
+    orders, channels = quote(Order._meta.db_table), quote(Channel._meta.db_table)
+    # Only quoted names from the models' metadata go into the text; the status and pk are parameters.
+    sql = (
+        f"SELECT {columns_of(Order, 'o')}, {columns_of(Channel, 'c')}"  # noqa: S608
+        f" FROM {orders} o JOIN {channels} c ON c.id = o.channel_id"
+        " WHERE o.status = %s AND o.id > %s ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [OrderStatus.AWAITING_ROUTING, after])
+        rows = rows_to_instances(cursor.fetchall(), [Order, Channel])
+    if not rows:
+        return None
+    order, channel = rows[0]
+    order.channel = channel
+    return order
 
 
 def engine_deadline(order: Order, start: dt.date) -> int:
@@ -300,13 +312,7 @@ def _route_once(
         commit_async()
     if pick is not None:
         # the next order awaiting routing that no other transaction holds; locked until we commit
-        order_or_none = (
-            Order.objects.select_for_update(of=("self",), skip_locked=True)
-            .select_related("channel")
-            .filter(status=OrderStatus.AWAITING_ROUTING, pk__gt=pick.after)
-            .order_by("pk")
-            .first()
-        )
+        order_or_none = _pick_next(pick.after)
         if order_or_none is None:
             return None
         order = order_or_none
