@@ -24,7 +24,7 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
-from oms.db import draw_ids, fetch_in, insert_many, model_row
+from oms.db import assign_ids, fetch_in, save_new
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscribed
 
@@ -396,7 +396,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
     """Insert orders with their customers, lines and timeline, set-based and all or nothing; then ask for
     their routing and emit `order.created`, once committed.
 
-    On PostgreSQL the ids are drawn first and everything is written by one statement (`oms.db.insert_many`):
+    On PostgreSQL the ids are drawn first and everything is written by one statement (`oms.db.save_new`):
     outside a transaction that statement is the transaction, so a new order costs two round trips (the ids,
     the rows) instead of a BEGIN, six statements and a COMMIT. A transaction (a savepoint inside the
     caller's) is opened only when there is more to write: customers' changed contact data, webhook
@@ -406,10 +406,6 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
         return []
     customers = _customers_for(inputs)
     now = timezone.now()
-    # The order number is its id, zero-padded: with ids drawn first (PostgreSQL) each row goes in numbered.
-    ids = draw_ids({Order: len(inputs), Customer: len(customers.new)})
-    for customer, pk in zip(customers.new, ids.get(Customer, ()), strict=False):
-        customer.pk, customer.created_at = pk, now
     orders = []
     for data, customer in zip(inputs, customers.each, strict=True):
         subtotal = sum((line.unit_price * line.qty for line in data.lines), Decimal("0.00"))
@@ -434,26 +430,21 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
         if data.address is not None and data.delivery_mode == DeliveryMode.HOME:
             _apply_address(order, data.address)
         orders.append(order)
-    for order, pk in zip(orders, ids.get(Order, ()), strict=False):
-        order.pk, order.number = pk, f"{pk:08d}"
+    # The order number is its id, zero-padded: with ids drawn first (PostgreSQL) each row goes in numbered.
+    keyed = assign_ids([customers.new, orders])
+    for order in orders if keyed else ():
+        order.number = f"{order.pk:08d}"
     webhooks = subscribed("order.created")
-    one_statement = bool(ids) and not (customers.changed or webhooks or connection.in_atomic_block)
+    one_statement = keyed and not (customers.changed or webhooks or connection.in_atomic_block)
     with nullcontext() if one_statement else transaction.atomic():
-        if ids:
-            head = [
-                (Customer, [model_row(c) for c in customers.new]),
-                (Order, [model_row(o) for o in orders]),
-            ]
-        else:  # no sequences to draw from: the database numbers the rows
-            Customer.objects.bulk_create(customers.new)
-            Order.objects.bulk_create(orders)
+        if not keyed:  # no sequences to draw from: the database numbers the rows, the lines need their ids
+            save_new([customers.new, orders])
             Order.objects.filter(pk__in=[o.pk for o in orders]).update(
                 number=LPad(Cast("id", output_field=CharField()), 8, Value("0"))
             )
             for order in orders:
                 order.number = f"{order.pk:08d}"
-            head = []
-        insert_many([*head, *_lines_and_timeline(orders, inputs, by=by)])
+        save_new([customers.new, orders], rows=_lines_and_timeline(orders, inputs, by=by))
         if customers.changed:
             Customer.objects.bulk_update(customers.changed, ["name", "email", "phone"])
         if webhooks:

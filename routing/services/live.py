@@ -157,8 +157,10 @@ def _pick_next(after: int) -> Order | None:
     sql = (
         f"SELECT {columns_of(Order, 'o')}, {columns_of(Channel, 'c')}"  # noqa: S608
         f" FROM {orders} o JOIN {channels} c ON c.id = o.channel_id"
-        " WHERE o.status = %s AND o.id > %s ORDER BY o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED"
+        " WHERE o.status = %s AND o.id > %s ORDER BY o.id LIMIT 1"
     )
+    if connection.features.has_select_for_update_skip_locked:  # not SQLite: one writer at a time there
+        sql += " FOR UPDATE OF o SKIP LOCKED"
     with connection.cursor() as cursor:
         cursor.execute(sql, [OrderStatus.AWAITING_ROUTING, after])
         rows = rows_to_instances(cursor.fetchall(), [Order, Channel])
