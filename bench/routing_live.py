@@ -390,7 +390,13 @@ def api_poster(port: int, key: str) -> Any:
 
 
 def sustained_phase(
-    world: dict[str, Any], rate: float, duration: float, threads: int, post: Any = None
+    world: dict[str, Any],
+    rate: float,
+    duration: float,
+    threads: int,
+    post: Any = None,
+    *,
+    quiet: bool = False,
 ) -> None:
     """Orders at `rate` for `duration` s from `threads` threads: committed in-process, or POSTed (`post`)."""
     import random
@@ -434,7 +440,8 @@ def sustained_phase(
         time.sleep(1.0)
         backlog = Order.objects.filter(status="awaiting_routing").count()
         samples.append((time.time() - t0, len(made), backlog))
-        print(f"  t={samples[-1][0]:5.1f}s committed={samples[-1][1]:6d} backlog={backlog}")
+        if not quiet:
+            print(f"  t={samples[-1][0]:5.1f}s committed={samples[-1][1]:6d} backlog={backlog}")
     for w in workers:
         w.join()
     intake = len(made) / (time.time() - t0)
@@ -545,6 +552,9 @@ def main() -> None:
         "--gunicorn", type=int, nargs=2, default=(2, 4), metavar=("WORKERS", "THREADS"), help="with --api"
     )
     parser.add_argument(
+        "--api-warmup", type=float, default=0.0, metavar="S", help="with --api: S s at 20 orders/s first"
+    )
+    parser.add_argument(
         "--db-reuse",
         type=int,
         default=-1,
@@ -574,7 +584,13 @@ def main() -> None:
         server, port = start_gunicorn(*args.gunicorn)
         try:
             print(f"gunicorn: {args.gunicorn[0]} workers x {args.gunicorn[1]} threads (gthread) on :{port}")
-            sustained_phase(world, args.rate, args.duration, args.threads, post=api_poster(port, key))
+            post = api_poster(port, key)
+            if args.api_warmup > 0:
+                # Fresh gunicorn threads stall their first requests (connections, first runs) and starve the
+                # worker for a few seconds: warm them at a gentle rate, let the worker catch up, then measure.
+                print(f"warm-up: {args.api_warmup:.0f} s at 20 orders/s through the API (not counted)")
+                sustained_phase(world, 20, args.api_warmup, args.threads, post=post, quiet=True)
+            sustained_phase(world, args.rate, args.duration, args.threads, post=post)
         finally:
             os.killpg(server.pid, 15)
             server.wait(timeout=10)
