@@ -469,7 +469,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
 def _lines_and_timeline(
     orders: Sequence[Order], inputs: Sequence[OrderInput], *, by: Any
 ) -> list[tuple[type[Model], list[dict[str, Any]]]]:
-    """The orders' lines and first timeline entries, as plain rows for `oms.db.insert_many`: for a batch of
+    """The orders' lines and first timeline entries, as plain rows for `oms.db.save_new`: for a batch of
     500 orders that is 2,500 rows, and building model instances for them was a third of the write."""
     lines: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
