@@ -107,7 +107,7 @@ STAGES = [
     ("orders.services.lifecycle", "_customers_for"),
     ("orders.services.lifecycle", "draw_ids"),
     ("orders.services.lifecycle", "insert_many"),
-    ("orders.services.lifecycle", "subscribed"),
+    ("orders.services.lifecycle", "subscriptions_for"),
     ("orders.services.lifecycle", "request_on_commit"),
     ("orders.api.views", "order_out"),
 ]

@@ -55,9 +55,9 @@ def subscribers_changed(**kwargs: Any) -> None:
     now_and_on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
 
 
-def subscribed(event_type: str) -> bool:
-    """Whether any active subscription wants `event_type` (then emitting it writes deliveries)."""
-    return any(s.wants(event_type) for s in active_subscriptions())
+def subscriptions_for(event_type: str) -> list[WebhookSubscription]:
+    """The active subscriptions that want `event_type` (emitting it writes one delivery for each)."""
+    return [s for s in active_subscriptions() if s.wants(event_type)]
 
 
 def emit_event(event_type: str, data: dict[str, Any]) -> None:
@@ -65,9 +65,13 @@ def emit_event(event_type: str, data: dict[str, Any]) -> None:
     emit_events(event_type, [data])
 
 
-def emit_events(event_type: str, datas: list[dict[str, Any]]) -> None:
-    """`emit_event` for many events of one type: the subscribers are read once."""
-    subscriptions = [s for s in active_subscriptions() if s.wants(event_type)]
+def emit_events(
+    event_type: str, datas: list[dict[str, Any]], *, subscriptions: list[WebhookSubscription] | None = None
+) -> None:
+    """`emit_event` for many events of one type: the subscribers are read once (not at all when the caller
+    has them already, from `subscriptions_for`)."""
+    if subscriptions is None:
+        subscriptions = subscriptions_for(event_type)
     if not subscriptions or not datas:
         return
     deliveries = []

@@ -55,13 +55,12 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bool = True) -> OrderRefs:
-    """Resolve the channels, SKUs, pickup locations and (unless `existing` is False) already-taken orders
-    named by `payloads`.
+def load_refs(payloads: Iterable[Any]) -> OrderRefs:
+    """Resolve the channels, SKUs and pickup locations named by `payloads` (orders already taken under them:
+    `load_taken`, only where needed).
 
-    Tolerates any shape (bad input is reported later by the serializers): at most four queries.
+    Tolerates any shape (bad input is reported later by the serializers): at most three queries.
     """
-    payloads = list(payloads)
     channel_codes: set[str] = set()
     skus: set[str] = set()
     location_codes: set[str] = set()
@@ -82,7 +81,7 @@ def load_refs(payloads: Iterable[Any], keys: Iterable[str] = (), *, existing: bo
     refs.products = {p.sku: p for p in fetch_in(Product, "sku", skus)}
     if location_codes:
         refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}
-    return load_taken(refs, payloads, keys) if existing else refs
+    return refs
 
 
 def load_taken(refs: OrderRefs, payloads: Iterable[Any], keys: Iterable[str] = ()) -> OrderRefs:

@@ -200,7 +200,7 @@ class OrderListCreateView(generics.GenericAPIView):
         payload = request_data(request)
         # Insert first: a repeat is caught by the unique keys (order_create answers with the first order), so
         # a new order, the common case, is not looked up beforehand.
-        refs = load_refs([payload], keys, existing=False)
+        refs = load_refs([payload])
         try:
             with resolving(refs):
                 data = validate_order(payload)
@@ -247,7 +247,7 @@ class OrderBulkCreateView(APIView):
         keys = [_item_key(p) for p in payloads]
         # Orders already taken are found by order_create_many, which looks them up anyway: only a repeat that
         # no longer validates (a SKU retired since, say) is looked up here, to answer it with its order.
-        refs = load_refs(payloads, existing=False)
+        refs = load_refs(payloads)
         results: list[dict[str, Any]] = [{} for _ in payloads]
         valid: list[tuple[int, OrderInput]] = []
         refused: list[int] = []

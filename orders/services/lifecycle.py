@@ -26,7 +26,7 @@ from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.db import assign_ids, fetch_in, save_new
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
-from oms.webhooks import emit_event, emit_events, subscribed
+from oms.webhooks import emit_event, emit_events, subscriptions_for
 
 from ..exceptions import (
     DomainError,
@@ -405,7 +405,6 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
     if not inputs:
         return []
     customers = _customers_for(inputs)
-    now = timezone.now()
     orders = []
     for data, customer in zip(inputs, customers.each, strict=True):
         subtotal = sum((line.unit_price * line.qty for line in data.lines), Decimal("0.00"))
@@ -424,8 +423,6 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             shipping_price=data.shipping_price,
             total=subtotal + data.shipping_price,
             status=OrderStatus.AWAITING_ROUTING,
-            created_at=now,
-            updated_at=now,
         )
         if data.address is not None and data.delivery_mode == DeliveryMode.HOME:
             _apply_address(order, data.address)
@@ -434,7 +431,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
     keyed = assign_ids([customers.new, orders])
     for order in orders if keyed else ():
         order.number = f"{order.pk:08d}"
-    webhooks = subscribed("order.created")
+    webhooks = subscriptions_for("order.created")
     one_statement = keyed and not (customers.changed or webhooks or connection.in_atomic_block)
     with nullcontext() if one_statement else transaction.atomic():
         if not keyed:  # no sequences to draw from: the database numbers the rows, the lines need their ids
@@ -452,6 +449,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
                 "order.created",
                 [{"order": o.number, "channel": d.channel.code, "external_ref": d.external_ref}
                  for o, d in zip(orders, inputs, strict=True)],
+                subscriptions=webhooks,
             )  # fmt: skip
         # Registered after the rows are written: outside a transaction on_commit runs at once.
         if len(orders) > 1:

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from inventory.models import StockLevel
 from inventory.services import stock_reserve
 from oms.exceptions import InvalidTransition
+from oms.models import WebhookDelivery, WebhookSubscription
 from oms.webhooks import active_subscriptions
 from orders.exceptions import OrderNotCancellable, OrderNotChangeable, PickupNotOffered
 from orders.models import Customer, LineStatus, Order, OrderEvent, OrderLine, OrderStatus
@@ -74,6 +75,24 @@ def test_create_outside_a_transaction_is_one_statement_and_all_or_nothing(make_o
     again = make_order(ref="WEB-AC-1", customer=newcomer, lines=lines)
     assert again.pk == first.pk
     assert Customer.objects.count() == customers and not Customer.objects.filter(document="11144477735")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_writes_its_webhook_deliveries_with_the_order_and_none_for_a_repeat(make_order):
+    """With a subscriber the create is a transaction: the order and its `order.created` delivery together; a
+    repeat refused by the unique keys writes neither."""
+    WebhookSubscription.objects.create(name="ERP", url="https://erp.example/hook", secret="s",
+                                       event_types=["order.created"])  # fmt: skip
+    WebhookSubscription.objects.create(name="Other", url="https://other.example/hook", secret="s",
+                                       event_types=["order.cancelled"])  # fmt: skip
+    lines = [LineData(product=ProductFactory(), qty=1, unit_price=Decimal("9.90"))]
+    order = make_order(ref="WEB-WH-1", lines=lines)
+    [delivery] = WebhookDelivery.objects.all()
+    assert (delivery.event_type, delivery.subscription.name) == ("order.created", "ERP")
+    assert delivery.payload["data"] == {"order": order.number, "channel": order.channel.code,
+                                        "external_ref": "WEB-WH-1"}  # fmt: skip
+    assert make_order(ref="WEB-WH-1", lines=lines).pk == order.pk
+    assert WebhookDelivery.objects.count() == 1
 
 
 def test_pickup_needs_a_location_that_offers_pickup(make_order):
@@ -283,10 +302,6 @@ def test_create_many_refuses_a_pickup_where_none_is_offered(channel):
 
 
 def test_create_many_runs_the_same_number_of_queries_for_5_and_50_orders(channel):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from oms.webhooks import active_subscriptions
     from orders.services import order_create_many
 
     active_subscriptions()  # the first read of the subscribers fills the cache
