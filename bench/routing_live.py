@@ -527,6 +527,22 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
         print(out.getvalue())
+    # The drain's way: the same number of new orders routed by orders_route_pending (DRAIN_BATCH per
+    # transaction), as the worker does under a backlog.
+    from routing.services.live import DRAIN_BATCH, orders_route_pending
+
+    for n in range(orders):
+        make_order(world, 60_000_000 + n, rng)
+    with CaptureQueriesContext(connection) as ctx:
+        c0, w0 = time.process_time(), time.perf_counter()
+        routed = orders_route_pending(limit=orders)
+        cpu_all, wall_all = time.process_time() - c0, time.perf_counter() - w0
+    print(
+        f"drain: {routed} orders routed by orders_route_pending, {DRAIN_BATCH} per transaction; "
+        f"SQL statements per order {len(ctx.captured_queries) / max(routed, 1):.2f}; "
+        f"CPU per order {cpu_all * 1000 / max(routed, 1):.2f} ms, "
+        f"wall per order {wall_all * 1000 / max(routed, 1):.2f} ms"
+    )
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, tra
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oms.db import ASYNC_COMMIT_EXPR, commit_async
+from oms.db import ASYNC_COMMIT_EXPR, assign_ids, commit_async, model_row, save_new
 
 from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from .locks import lock_stock_row, lock_stock_rows
@@ -115,10 +115,15 @@ def stock_adjust(
 
 @dataclass(frozen=True)
 class ReserveItem:
+    """Units to hold for `ref`; `group` and `reason`, when given, replace the call's own for this item (one
+    call can reserve for several orders, each under its own group)."""
+
     location: Location
     product: Product
     qty: int
     ref: str
+    group: str | None = None
+    reason: str | None = None
 
 
 def stock_reserve_many(
@@ -138,7 +143,9 @@ def stock_reserve_many(
 
     `new_refs`: the caller made these refs in its own, still open transaction (routing: one per fulfilment
     line it just inserted), so no one else can be reserving under them. The one-statement path then runs
-    without its savepoint (two round trips per item), which only served to undo a lost race on a ref alone.
+    without its savepoint (two round trips per item), which only served to undo a lost race on a ref alone;
+    the general path too. The caller's transaction is then marked for rollback by a refusal (it is undone
+    whole, as routing does when stock moved since its snapshot).
     """
     for item in items:
         if item.qty < 1:
@@ -150,11 +157,19 @@ def stock_reserve_many(
         fast = _reserve_one_fast(item, group=group, reason=reason, by=by, savepoint=not new_refs)
         if fast is not _GENERAL:
             return [fast] if isinstance(fast, Reservation) else []
-    return _reserve_many_locked(items, group=group, reason=reason, by=by, allow_partial=allow_partial)
+    return _reserve_many_locked(
+        items, group=group, reason=reason, by=by, allow_partial=allow_partial, new_refs=new_refs
+    )
 
 
 def _reserve_many_locked(
-    items: Sequence[ReserveItem], *, group: str, reason: str, by: Any, allow_partial: bool
+    items: Sequence[ReserveItem],
+    *,
+    group: str,
+    reason: str,
+    by: Any,
+    allow_partial: bool,
+    new_refs: bool = False,
 ) -> list[Reservation]:
     """The general path: lock every stock row (pk order), read what the refs hold, then write.
 
@@ -162,24 +177,42 @@ def _reserve_many_locked(
     transaction the caller decides.
     """
     owned = not transaction.get_connection().in_atomic_block
-    with transaction.atomic():
+    # New refs: the caller undoes its whole transaction on a refusal (see stock_reserve_many), no savepoint.
+    with transaction.atomic(savepoint=not new_refs):
         if owned:
             commit_async()
-        return _reserve_locked(items, group=group, reason=reason, by=by, allow_partial=allow_partial)
+        return _reserve_locked(
+            items, group=group, reason=reason, by=by, allow_partial=allow_partial, new_refs=new_refs
+        )
 
 
 def _reserve_locked(
-    items: Sequence[ReserveItem], *, group: str, reason: str, by: Any, allow_partial: bool
+    items: Sequence[ReserveItem],
+    *,
+    group: str,
+    reason: str,
+    by: Any,
+    allow_partial: bool,
+    new_refs: bool = False,
 ) -> list[Reservation]:
+    """Lock the stock rows (pk order), check every item, then write everything in one statement on
+    PostgreSQL (stock rows, reservations and ledger, `oms.db.save_new`): five round trips for any number
+    of items. With `new_refs` (see `stock_reserve_many`) no ref can hold anything yet: that read is skipped.
+    """
     rows = lock_stock_rows((i.location.pk, i.product.pk) for i in items)
     # A plain read is enough: reservations only change while their stock row is locked, and we hold it.
     # (Locking them too would take reservation locks after stock locks, the reverse of _release.)
-    existing = {
-        (r.ref, r.stock_id): r
-        for r in Reservation.objects.filter(stock__in=rows.values(), ref__in={i.ref for i in items})
-    }
+    existing = (
+        {}
+        if new_refs
+        else {
+            (r.ref, r.stock_id): r
+            for r in Reservation.objects.filter(stock__in=rows.values(), ref__in={i.ref for i in items})
+        }
+    )
     shortages: list[tuple[str, str, int, int]] = []
     plan: list[tuple[ReserveItem, StockLevel, int]] = []
+    movements: list[StockMovement] = []
     for item in items:
         stock = rows[(item.location.pk, item.product.pk)]
         held = existing.get((item.ref, stock.pk))
@@ -194,33 +227,41 @@ def _reserve_locked(
         if qty > 0:
             stock.reserved += qty
             plan.append((item, stock, qty))
+            # the ledger row carries the stock row as it is after this item (several items may share a row)
+            movements.append(
+                _movement(
+                    stock,
+                    kind=MovementKind.RESERVE,
+                    reserved_delta=qty,
+                    reason=item.reason or reason or "reserved",
+                    ref=item.ref,
+                    by=by,
+                )
+            )
     if shortages:
         raise InsufficientStock(shortages)
+    now = timezone.now()
     created: list[Reservation] = []
     reused: list[Reservation] = []
-    movements = []
+    changed: dict[int, StockLevel] = {}
     for item, stock, qty in plan:
-        stock.save(update_fields=["reserved", "updated_at"])
+        stock.updated_at = now
+        changed[stock.pk] = stock
         held = existing.get((item.ref, stock.pk))
         if held is None:
-            created.append(Reservation(stock=stock, ref=item.ref, group=group, qty=qty))
+            group_of = item.group if item.group is not None else group
+            created.append(Reservation(stock=stock, ref=item.ref, group=group_of, qty=qty))
         else:
-            held.qty = qty
+            held.qty, held.updated_at = qty, now
             reused.append(held)
-        movements.append(
-            _movement(
-                stock,
-                kind=MovementKind.RESERVE,
-                reserved_delta=qty,
-                reason=reason or "reserved",
-                ref=item.ref,
-                by=by,
-            )
-        )
-    Reservation.objects.bulk_create(created)
-    for held in reused:
-        held.save(update_fields=["qty", "updated_at"])
-    StockMovement.objects.bulk_create(movements)
+    assign_ids([created])  # the caller gets the reservations with their keys
+    save_new(
+        [created, movements],
+        updates=[
+            (StockLevel, ["reserved", "updated_at"], [model_row(s) for s in changed.values()]),
+            (Reservation, ["qty", "updated_at"], [model_row(r) for r in reused]),
+        ],
+    )
     return created + reused
 
 
@@ -355,11 +396,11 @@ def _reserve_one_fast(
         "location": item.location.pk,
         "product": item.product.pk,
         "ref": item.ref,
-        "group": group,
+        "group": item.group if item.group is not None else group,
         "qty": item.qty,
         "now": now,
         "kind": MovementKind.RESERVE.value,
-        "reason": (reason or "reserved")[:200],
+        "reason": (item.reason or reason or "reserved")[:200],
         "actor": actor.pk if actor is not None else None,
     }
     try:
@@ -383,7 +424,7 @@ def _reserve_one_fast(
         return Reservation.from_db(
             alias,
             ["id", "stock_id", "ref", "group", "qty", "created_at", "updated_at"],
-            [reservation_id, stock_id, item.ref, group, item.qty, now, now],
+            [reservation_id, stock_id, item.ref, params["group"], item.qty, now, now],
         )
     if held_qty is not None:
         return _HELD if held_qty > 0 else _GENERAL

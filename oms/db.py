@@ -80,14 +80,19 @@ def assign_ids(groups: Sequence[Sequence[Model]], *, using: str = DEFAULT_DB_ALI
     return True
 
 
+Updates = Sequence[tuple[type[Model], Sequence[str], Rows]]
+
+
 def save_new(
     groups: Sequence[Sequence[Model]],
     *,
     rows: Sequence[tuple[type[Model], Rows]] = (),
+    updates: Updates = (),
     using: str = DEFAULT_DB_ALIAS,
 ) -> None:
     """Write the new model instances of `groups` (each group one model, parents before their children; those
-    already written are skipped) and then plain `rows` (as for `insert_rows`).
+    already written are skipped) and then plain `rows` (as for `insert_rows`), after the `updates` (as for
+    `insert_many`).
 
     On PostgreSQL as one statement (`insert_many`): each instance's foreign keys are taken from the related
     instances it was built with (give the parents their keys first with `assign_ids`), its `auto_now` fields
@@ -95,6 +100,7 @@ def save_new(
     """
     pending = [list(group) for group in groups if group and group[0]._state.adding]
     if connections[using].vendor != "postgresql":
+        _update_each(updates, using=using)
         for group in pending:
             type(group[0])._default_manager.using(using).bulk_create(group)
         insert_many(rows, using=using)
@@ -112,7 +118,9 @@ def save_new(
                     and (related := field.get_cached_value(instance)) is not None
                 ):
                     setattr(instance, field.attname, related.pk)
-    insert_many([*((type(g[0]), [model_row(i) for i in g]) for g in pending), *rows], using=using)
+    insert_many(
+        [*((type(g[0]), [model_row(i) for i in g]) for g in pending), *rows], updates=updates, using=using
+    )
     for group in pending:
         for instance in group:
             instance._state.adding, instance._state.db = False, using
@@ -131,24 +139,31 @@ def insert_rows(model: type[Model], rows: Rows, *, using: str = DEFAULT_DB_ALIAS
     insert_many([(model, rows)], using=using)
 
 
-def insert_many(tables: Sequence[tuple[type[Model], Rows]], *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """`insert_rows` into several tables, in the order given, as *one* statement on PostgreSQL.
+def insert_many(
+    tables: Sequence[tuple[type[Model], Rows]], *, updates: Updates = (), using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """`insert_rows` into several tables, in the order given, as *one* statement on PostgreSQL, after
+    `updates`: (model, the attnames to set, rows of those values and the primary key), each row setting
+    those fields of the row with its key (lock the rows first where the order of locks matters).
 
-    Each table's insert is a data-modifying CTE of the next, so rows that refer to each other (an order and
-    its lines, with ids drawn beforehand) go in together in one round trip, and all or nothing even outside a
-    transaction: a statement is its own transaction (foreign keys are checked at its end). Elsewhere, one
-    `bulk_create` per table (run it in a transaction there).
+    Each update and each table's insert is a data-modifying CTE of the next, so rows that refer to each other
+    (an order and its lines, with ids drawn beforehand) go in together in one round trip, and all or nothing
+    even outside a transaction: a statement is its own transaction (foreign keys are checked at its end).
+    Elsewhere, one `save` per updated row and one `bulk_create` per table (run it in a transaction there).
     """
     tables = [(model, rows) for model, rows in tables if rows]
-    if not tables:
+    updates = [(model, fields, rows) for model, fields, rows in updates if rows]
+    if not tables and not updates:
         return
     connection = connections[using]
     if connection.vendor != "postgresql":
+        _update_each(updates, using=using)
         for model, rows in tables:
             model._default_manager.using(using).bulk_create([model(**row) for row in rows])
         return
     now = timezone.now()
-    parts = [_recordset_insert(model, rows, connection, now) for model, rows in tables]
+    parts = [_recordset_update(model, fields, rows, connection) for model, fields, rows in updates]
+    parts += [_recordset_insert(model, rows, connection, now) for model, rows in tables]
     *first, (last_sql, _) = parts
     sql = (
         "".join(f"{'WITH' if n == 0 else ','} i{n} AS ({part}) " for n, (part, _) in enumerate(first))
@@ -184,6 +199,38 @@ def _recordset_insert(model: type[Model], rows: Rows, connection: Any, now: Any)
     # Only quoted names from the model's own metadata go into the text; the rows are one parameter.
     sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s)"  # noqa: S608
     return sql, [json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))]
+
+
+def _recordset_update(
+    model: type[Model], fields: Sequence[str], rows: Rows, connection: Any
+) -> tuple[str, list[Any]]:
+    """`UPDATE <table> SET <col> = v.<col>, ... FROM json_populate_recordset(NULL::<table>, %s) v WHERE
+    <table>.<pk> = v.<pk>` and its one parameter (the rows, keyed by column)."""
+    meta = model._meta
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    quote = connection.ops.quote_name
+    pk = quote(meta.pk.column)
+    columns = [quote(by_attname[name].column) for name in fields]
+    records = [
+        {meta.pk.column: row[meta.pk.attname], **{by_attname[n].column: row[n] for n in fields}}
+        for row in rows
+    ]
+    table = quote(meta.db_table)
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    # Only quoted names from the model's own metadata go into the text; the rows are one parameter.
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s) v"  # noqa: S608
+        f" WHERE {table}.{pk} = v.{pk}"
+    )
+    return sql, [json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))]
+
+
+def _update_each(updates: Updates, *, using: str) -> None:
+    """`insert_many`'s updates where there is no one statement for them: one UPDATE per row."""
+    for model, fields, rows in updates:
+        manager = model._default_manager.using(using)
+        for row in rows:
+            manager.filter(pk=row[model._meta.pk.attname]).update(**{name: row[name] for name in fields})
 
 
 def _json_value(value: Any) -> Any:

@@ -13,6 +13,7 @@ import logging
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache import cache
@@ -63,6 +64,21 @@ def subscriptions_for(event_type: str) -> list[WebhookSubscription]:
 def emit_event(event_type: str, data: dict[str, Any]) -> None:
     """Record one delivery per interested subscriber and queue them on commit (no-op without subscribers)."""
     emit_events(event_type, [data])
+
+
+def emit_all(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """`emit_event` for events of several types (type, data), in order per type: the subscribers are read
+    once for all of them."""
+    if not events:
+        return
+    active = active_subscriptions()
+    if not active:
+        return
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for event_type, data in events:
+        by_type.setdefault(event_type, []).append(data)
+    for event_type, datas in by_type.items():
+        emit_events(event_type, datas, subscriptions=[s for s in active if s.wants(event_type)])
 
 
 def emit_events(

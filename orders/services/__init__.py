@@ -2,6 +2,7 @@
 
 from .lifecycle import (
     ROUTE_TASK,
+    STATUS_FIELDS,
     AddressData,
     CustomerData,
     LineData,
@@ -23,6 +24,7 @@ from .lifecycle import (
 
 __all__ = [
     "ROUTE_TASK",
+    "STATUS_FIELDS",
     "AddressData",
     "CustomerData",
     "LineData",

@@ -114,9 +114,17 @@ def lock_order(order: Order) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("channel").get(pk=order.pk)
 
 
-def _apply(order: Order, target: str) -> str | None:
+# The fields a status move changes (for a caller that writes the order row itself: `write=False` below).
+STATUS_FIELDS = ("status", "status_before_hold", "updated_at")
+
+
+def _apply(
+    order: Order, target: str, *, write: bool = True, webhooks: list[tuple[str, dict[str, Any]]] | None = None
+) -> str | None:
     """Move a *locked* order to `target` if the transition table allows it; returns the previous status
-    (None when it was already there)."""
+    (None when it was already there). With `write=False` only the instance changes (the caller writes its
+    STATUS_FIELDS); with `webhooks` the "order.status_changed" event is added there for the caller to emit
+    (`oms.webhooks.emit_all`) instead of being emitted now."""
     if order.status == target:
         return None
     if not can_move(order.status, target):
@@ -132,14 +140,19 @@ def _apply(order: Order, target: str) -> str | None:
         )
     previous = order.status
     order.status, order.updated_at = target, timezone.now()
-    # One plain UPDATE: the ORM's save() compiled one on every status move, most of this function's time.
-    table = connection.ops.quote_name(Order._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, status_before_hold = %s, updated_at = %s WHERE id = %s",  # noqa: S608
-            [order.status, order.status_before_hold, order.updated_at, order.pk],
-        )
-    emit_event("order.status_changed", {"order": order.number, "from": previous, "to": target})
+    if write:
+        # One plain UPDATE: the ORM's save() compiled one on every status move, most of this function's time.
+        table = connection.ops.quote_name(Order._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, status_before_hold = %s, updated_at = %s WHERE id = %s",  # noqa: S608
+                [order.status, order.status_before_hold, order.updated_at, order.pk],
+            )
+    event = ("order.status_changed", {"order": order.number, "from": previous, "to": target})
+    if webhooks is not None:
+        webhooks.append(event)
+    else:
+        emit_event(*event)
     return previous
 
 
@@ -188,13 +201,16 @@ def order_status_events(
     by: Any = None,
     events: Sequence[OrderEvent] = (),
     message: str = "",
+    write: bool = True,
+    webhooks: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> list[OrderEvent]:
     """`order_status_from_lines`, leaving the timeline to the caller: the order's status is set, and `events`
-    with the status change are returned unwritten (for a caller that writes them with its own rows)."""
+    with the status change are returned unwritten (for a caller that writes them with its own rows).
+    `write` and `webhooks` as for `_apply` (a caller writing many orders' rows in one statement)."""
     pending = list(events)
     if order.status not in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
         target = derive_order_status(line_statuses)
-        previous = _apply(order, target)
+        previous = _apply(order, target, write=write, webhooks=webhooks)
         if previous is not None:
             # Timeline text is stored once, in English (not in whichever language the caller happens to use).
             pending.append(OrderEvent(order=order, kind="status", actor=_actor(by),

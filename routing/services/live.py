@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,10 +28,10 @@ from inventory.models import Product
 from inventory.services import ReserveItem, stock_reserve_many
 from oms.brazil import format_brl
 from oms.calendar import add_business_days
-from oms.db import assign_ids, columns_of, commit_async, rows_to_instances, save_new
+from oms.db import assign_ids, columns_of, commit_async, model_row, rows_to_instances, save_new
 from oms.exceptions import DomainError
 from oms.queue import request_taken, send_task_now
-from oms.webhooks import emit_event
+from oms.webhooks import emit_all
 from orders.models import (
     Channel,
     DeliveryMode,
@@ -44,20 +45,36 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services import lock_order, order_event, order_refresh_status, order_status_events
+from orders.services import (
+    STATUS_FIELDS,
+    lock_order,
+    order_event,
+    order_refresh_status,
+    order_status_events,
+)
 
 from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..models import DecisionTrigger, LocationDayCapacity, RoutingDecision
 from .plans import plan_order
-from .snapshot import Snapshot, after_cutoff, business_days_between, snapshot_build, static_network
+from .snapshot import (
+    Moving,
+    Snapshot,
+    StaticNetwork,
+    after_cutoff,
+    business_days_between,
+    moving_read,
+    snapshot_build,
+    static_network,
+)
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # New orders ask for this task on commit (oms.queue.request_on_commit; the name is in orders.services too).
 DRAIN_TASK = "routing.drain"
 DRAIN_PASS = 100  # orders visited per pass
+DRAIN_BATCH = 16  # orders routed per transaction by a pass
 DRAIN_PASSES = 50  # passes per run, then a fresh run takes over
 ROUTABLE = frozenset(
     {
@@ -93,15 +110,16 @@ def destination_point(order: Order) -> tuple[float, float] | None:
     return None
 
 
-def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None, dict[int, str]]:
-    """The uncovered units, why they are uncovered when the order was routed before ("short_pick": units
-    reported short, "cancel": a fulfilment was cancelled, None: never routed), and the status of every line
-    (cancelled ones too: the order status is derived from them). One statement: lines, their products and
-    what their fulfilment lines cover."""
+def _uncovered(
+    rows: list[tuple[OrderLine, int, int, int]],
+) -> tuple[list[tuple[OrderLine, int]], str | None, dict[int, str]]:
+    """From an order's `_lines_covered` rows: the uncovered units, why they are uncovered when the order was
+    routed before ("short_pick": units reported short, "cancel": a fulfilment was cancelled, None: never
+    routed), and the status of every line (cancelled ones too: the order status is derived from them)."""
     out: list[tuple[OrderLine, int]] = []
     seen = short = 0
     statuses: dict[int, str] = {}
-    for line, covered_units, short_units, fl_count in _lines_covered(order.pk):
+    for line, covered_units, short_units, fl_count in rows:
         statuses[line.pk] = line.status
         seen += fl_count
         short += short_units
@@ -114,20 +132,22 @@ def _uncovered(order: Order) -> tuple[list[tuple[OrderLine, int]], str | None, d
     return out, cause, statuses
 
 
-def _lines_covered(order_id: int) -> list[tuple[OrderLine, int, int, int]]:
-    """Each line of the order (its product loaded), by line number, with the units its fulfilment lines cover
-    (not counting cancelled fulfilments, nor units reported short), the units reported short and how many
-    fulfilment lines it has.
+def _lines_covered(order_ids: Sequence[int]) -> dict[int, list[tuple[OrderLine, int, int, int]]]:
+    """Each line of these orders (its product loaded), by order and line number, with the units its
+    fulfilment lines cover (not counting cancelled fulfilments, nor units reported short), the units
+    reported short and how many fulfilment lines it has.
 
-    Read on every routing decision: one plain statement, built from the models' own columns, with the
-    instances made by `Model.from_db` (the ORM's compiler took longer for this aggregate than the query).
+    Read on every routing transaction, for all its orders at once: one plain statement, built from the
+    models' own columns, with the instances made by `Model.from_db` (the ORM's compiler took longer for this
+    aggregate than the query).
     """
     quote = connection.ops.quote_name
     tables = {
         name: quote(model._meta.db_table)
         for name, model in (("l", OrderLine), ("p", Product), ("fl", FulfilmentLine), ("f", Fulfilment))
     }
-    # Only quoted names from the models' metadata go into the text; the order id and status are parameters.
+    marks = ", ".join(["%s"] * len(order_ids))
+    # Only quoted names from the models' metadata go into the text; the order ids and status are parameters.
     sql = (
         f"SELECT {columns_of(OrderLine, 'l')}, {columns_of(Product, 'p')},"  # noqa: S608
         " COALESCE(SUM(fl.qty - fl.qty_short) FILTER (WHERE f.status <> %s), 0),"
@@ -135,40 +155,41 @@ def _lines_covered(order_id: int) -> list[tuple[OrderLine, int, int, int]]:
         f" FROM {tables['l']} l JOIN {tables['p']} p ON p.id = l.product_id"
         f" LEFT JOIN {tables['fl']} fl ON fl.order_line_id = l.id"
         f" LEFT JOIN {tables['f']} f ON f.id = fl.fulfilment_id"
-        " WHERE l.order_id = %s GROUP BY l.id, p.id ORDER BY l.line_no"
+        f" WHERE l.order_id IN ({marks}) GROUP BY l.id, p.id ORDER BY l.order_id, l.line_no"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [FulfilmentStatus.CANCELLED, order_id])
+        cursor.execute(sql, [FulfilmentStatus.CANCELLED, *order_ids])
         rows = rows_to_instances(cursor.fetchall(), [OrderLine, Product])
-    out = []
+    out: dict[int, list[tuple[OrderLine, int, int, int]]] = defaultdict(list)
     for line, product, covered, short, count in rows:
         line.product = product
-        out.append((line, int(covered), int(short), int(count)))
+        out[line.order_id].append((line, int(covered), int(short), int(count)))
     return out
 
 
-def _pick_next(after: int) -> Order | None:
-    """The next order awaiting routing after `after` (by pk) that no other transaction holds, locked until
-    the caller's transaction ends (FOR UPDATE SKIP LOCKED), its channel loaded. A plain statement: the ORM's
-    compiler took longer than the pick itself, which the partial index of the queue makes one index step."""
+def _pick(after: int, limit: int) -> list[Order]:
+    """Up to `limit` orders awaiting routing after `after` (by pk) that no other transaction holds, locked
+    until the caller's transaction ends (FOR UPDATE SKIP LOCKED), their channels loaded. A plain statement:
+    the ORM's compiler took longer than the pick itself, which the partial index of the queue makes one
+    index range."""
     quote = connection.ops.quote_name
     orders, channels = quote(Order._meta.db_table), quote(Channel._meta.db_table)
-    # Only quoted names from the models' metadata go into the text; the status and pk are parameters.
+    # Only quoted names from the models' metadata go into the text; the status, pk and limit are parameters.
     sql = (
         f"SELECT {columns_of(Order, 'o')}, {columns_of(Channel, 'c')}"  # noqa: S608
         f" FROM {orders} o JOIN {channels} c ON c.id = o.channel_id"
-        " WHERE o.status = %s AND o.id > %s ORDER BY o.id LIMIT 1"
+        " WHERE o.status = %s AND o.id > %s ORDER BY o.id LIMIT %s"
     )
     if connection.features.has_select_for_update_skip_locked:  # not SQLite: one writer at a time there
         sql += " FOR UPDATE OF o SKIP LOCKED"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [OrderStatus.AWAITING_ROUTING, after])
+        cursor.execute(sql, [OrderStatus.AWAITING_ROUTING, after, limit])
         rows = rows_to_instances(cursor.fetchall(), [Order, Channel])
-    if not rows:
-        return None
-    order, channel = rows[0]
-    order.channel = channel
-    return order
+    picked = []
+    for order, channel in rows:
+        order.channel = channel
+        picked.append(order)
+    return picked
 
 
 def engine_deadline(order: Order, start: dt.date) -> int:
@@ -217,17 +238,15 @@ def engine_order(
 
 
 @dataclass
-class RouteOutcome:
-    decision: RoutingDecision | None
+class _Job:
+    """One order's decision inside a routing transaction, planned and not yet written."""
+
+    order: Order
+    need: list[tuple[OrderLine, int]]
+    line_statuses: dict[int, str] | None  # every line's status as read under the order's lock
+    trigger: str
+    snap: Snapshot
     plan: Plan | None
-
-
-@dataclass
-class _Pick:
-    """The cursor of a drain of orders awaiting routing: the last order picked (pk order)."""
-
-    after: int = 0
-    picked: int | None = None
 
 
 def order_route(
@@ -255,31 +274,28 @@ def _route_attempts(order_id: int, trigger: str, by: Any, t0: float, *, first: i
 def orders_route_pending(*, limit: int = 100, by: Any = None) -> int:
     """Route up to `limit` orders awaiting routing, oldest (lowest pk) first; returns how many got a decision.
 
-    Each order is one transaction that picks it with `FOR UPDATE SKIP LOCKED`, so several workers draining
-    at once never wait for, nor route, the same order; an order held by anyone else (its own route_order
-    task, a cancel) is skipped and left to them. Each order is visited once per call. An order whose stock
-    or capacity moved is retried like `order_route`; one that still fails is logged and left awaiting
-    routing (its own task, or the next drain, tries again).
+    Up to DRAIN_BATCH orders at a time are picked with `FOR UPDATE SKIP LOCKED` and routed in one transaction
+    (`_route_batch`), so several workers draining at once never wait for, nor route, the same order; an order
+    held by anyone else (its own route_order task, a cancel) is skipped and left to them. Each order is
+    visited once per call. When a batch cannot reserve (stock or capacity moved since its read) it rolls back
+    whole and each of its orders is routed alone, retried like `order_route`; one that still fails is logged
+    and left awaiting routing (its own task, or the next drain, tries again).
     """
-    pick = _Pick()
-    routed = 0
-    for _ in range(limit):
-        pick.picked = None
+    after = visited = routed = 0
+    while visited < limit:
         t0 = time.perf_counter()
+        picked: list[int] = []
         try:
-            try:
-                decision = _route_once(None, DecisionTrigger.NEW, by, 1, t0, pick=pick)
-            except (InsufficientStock, CapacityTaken):
-                if pick.picked is None:  # pragma: no cover - raised only once an order is picked
-                    raise
-                decision = _route_attempts(pick.picked, DecisionTrigger.NEW, by, t0, first=2)
+            routed += len(_route_batch(after, min(DRAIN_BATCH, limit - visited), by, t0, picked))
         except (InsufficientStock, CapacityTaken, DatabaseError):
-            logger.warning("routing order %s failed; it stays awaiting routing", pick.picked, exc_info=True)
-            decision = None
-        if pick.picked is None:
+            for pk in picked:
+                try:
+                    routed += _route_attempts(pk, DecisionTrigger.NEW, by, t0, first=2) is not None
+                except (InsufficientStock, CapacityTaken, DatabaseError):
+                    logger.warning("routing order %s failed; it stays awaiting routing", pk, exc_info=True)
+        if not picked:
             break  # nothing left that nobody else holds
-        if decision is not None:
-            routed += 1
+        after, visited = picked[-1], visited + len(picked)
     return routed
 
 
@@ -304,39 +320,83 @@ def orders_drain(*, by: Any = None) -> int:
     return routed
 
 
-@transaction.atomic
-def _route_once(
-    order_id: int | None, trigger: str, by: Any, attempt: int, t0: float, *, pick: _Pick | None = None
-) -> RoutingDecision | None:
+def _new_routing_transaction(trigger: str) -> None:
     if trigger in (DecisionTrigger.NEW, DecisionTrigger.BACKORDER_RETRY):
-        # Lost in a crash, this transaction is redone on its own: the order is still awaiting routing (or
-        # backordered) until it commits, and the beat's route_pending / retry_backorders pick it up again.
+        # Lost in a crash, this transaction is redone on its own: its orders are still awaiting routing (or
+        # backordered) until it commits, and the beat's route_pending / retry_backorders pick them up again.
         commit_async()
-    if pick is not None:
-        # the next order awaiting routing that no other transaction holds; locked until we commit
-        order_or_none = _pick_next(pick.after)
-        if order_or_none is None:
-            return None
-        order = order_or_none
-        pick.picked = pick.after = order.pk
-    else:
-        try:
-            order = lock_order(Order(pk=order_id))  # one decision per order at a time
-        except Order.DoesNotExist:
-            return None
-    if order.status not in ROUTABLE:
+
+
+@transaction.atomic
+def _route_batch(after: int, limit: int, by: Any, t0: float, picked: list[int]) -> list[RoutingDecision]:
+    """Pick up to `limit` orders awaiting routing after pk `after` (their pks go into `picked`) and route
+    them in this one transaction: one read of their lines, one of the stock of all their products, the
+    decisions one after the other (each sees the stock the ones before it planned to take), then one write
+    of everything (reservations, capacity, rows). Raises like `order_route`'s first attempt."""
+    _new_routing_transaction(DecisionTrigger.NEW)
+    orders = _pick(after, limit)
+    picked.extend(order.pk for order in orders)
+    return _route_locked(orders, DecisionTrigger.NEW, by, 1, t0)
+
+
+@transaction.atomic
+def _route_once(order_id: int, trigger: str, by: Any, attempt: int, t0: float) -> RoutingDecision | None:
+    _new_routing_transaction(trigger)
+    try:
+        order = lock_order(Order(pk=order_id))  # one decision per order at a time
+    except Order.DoesNotExist:
         return None
-    need, cause, statuses = _uncovered(order)
-    if not need:
-        return None
-    if trigger == DecisionTrigger.NEW and cause is not None:
-        trigger = cause  # routed before: these units come back from a short pick or a cancelled fulfilment
+    decisions = _route_locked([order], trigger, by, attempt, t0)
+    return decisions[0] if decisions else None
+
+
+def _route_locked(
+    orders: list[Order], trigger: str, by: Any, attempt: int, t0: float
+) -> list[RoutingDecision]:
+    """Route the uncovered units of orders this transaction holds locked; the decisions made (an order with
+    nothing to route, or a backorder retry that still finds nothing, gets none)."""
+    orders = [order for order in orders if order.status in ROUTABLE]
+    if not orders:
+        return []
+    covered = _lines_covered([order.pk for order in orders])
+    pending = []
+    for order in orders:
+        need, cause, statuses = _uncovered(covered.get(order.pk, []))
+        if need:
+            # routed before: these units come back from a short pick or a cancelled fulfilment
+            pending.append(
+                (order, need, statuses, cause if trigger == DecisionTrigger.NEW and cause else trigger)
+            )
+    if not pending:
+        return []
     now = timezone.now()
+    static = static_network()
+    products = {line.product_id: line.product for _o, need, _s, _t in pending for line, _q in need}
+    moving = moving_read(list(products), timezone.localtime(now).date(), lock_stock=attempt == MAX_ATTEMPTS)
+    jobs = []
+    for order, need, statuses, job_trigger in pending:
+        snap, plan = _plan(order, need, static, moving, now)
+        if job_trigger == DecisionTrigger.BACKORDER_RETRY and (plan is None or not plan.packages):
+            continue  # still nothing to send: no new decision, no timeline noise
+        if plan is not None:
+            for pkg in plan.packages:  # the next order of this transaction sees what this one takes
+                loc_pk = static.locations[pkg.location].pk
+                for sku, qty in pkg.lines:
+                    moving.take(loc_pk, next(ln.product_id for ln, _q in need if ln.product.sku == sku), qty)
+                moving.use(loc_pk, pkg.units)
+        jobs.append(_Job(order, need, statuses, job_trigger, snap, plan))
+    return _persist(jobs, by=by, now=now, attempt=attempt, t0=t0)
+
+
+def _plan(
+    order: Order, need: list[tuple[OrderLine, int]], static: StaticNetwork, moving: Moving, now: dt.datetime
+) -> tuple[Snapshot, Plan | None]:
+    """The snapshot for the order's uncovered units, cut from `moving`, and the engine's plan for them
+    (None: a home order with no coordinates and no known CEP)."""
     products = _distinct_products(need)
     units: dict[int, int] = defaultdict(int)
     for line, q in need:
         units[line.product_id] += q
-    static = static_network()
     pickup_code = None
     if order.delivery_mode == DeliveryMode.PICKUP and order.pickup_location_id is not None:
         info = static.by_pk.get(order.pickup_location_id)
@@ -347,31 +407,15 @@ def _route_once(
         dest_cep=order.ship_cep if order.delivery_mode == DeliveryMode.HOME else "",
         pickup_code=pickup_code,
         now=now,
-        lock_stock=attempt == MAX_ATTEMPTS,
         units=dict(units),
         static=static,
+        moving=moving,
     )
-    deadline = engine_deadline(order, snap.start)
     point = destination_point(order) if order.delivery_mode == DeliveryMode.HOME else None
     if order.delivery_mode == DeliveryMode.HOME and point is None:
-        plan = None
-    else:
-        eng = engine_order(order, need, deadline, point, pickup_code=pickup_code)
-        plan = plan_order(snap.network, eng, snap.engine_policy)
-    if trigger == DecisionTrigger.BACKORDER_RETRY and (plan is None or not plan.packages):
-        return None  # still nothing to send: no new decision, no timeline noise
-    return persist_plan(
-        order=order,
-        need=need,
-        plan=plan,
-        snap=snap,
-        trigger=trigger,
-        by=by,
-        now=now,
-        attempt=attempt,
-        t0=t0,
-        line_statuses=statuses,
-    )
+        return snap, None
+    eng = engine_order(order, need, engine_deadline(order, snap.start), point, pickup_code=pickup_code)
+    return snap, plan_order(snap.network, eng, snap.engine_policy)
 
 
 def _distinct_products(need: list[tuple[OrderLine, int]]) -> list[Product]:
@@ -392,21 +436,30 @@ def persist_plan(
     now: dt.datetime,
     attempt: int = 1,
     t0: float | None = None,
-    line_statuses: dict[int, str] | None = None,
 ) -> RoutingDecision:
-    """Write a plan for a locked order: fulfilments and lines, reservations, capacity, line statuses, the
-    decision, the timeline events and the order status. Raises InsufficientStock / CapacityTaken (the
-    caller's transaction rolls back) when stock or capacity moved since the snapshot.
+    """Write a plan for a locked order (see `_persist`); its order status is refreshed from the database."""
+    job = _Job(order, need, None, trigger, snap, plan)
+    return _persist([job], by=by, now=now, attempt=attempt, t0=t0)[0]
 
-    With `line_statuses` (the status of every line of the order, as read under the order's lock) the new
-    order status is derived from them in memory and written with the timeline in one insert; without it the
-    order status is refreshed from the database (`order_refresh_status`)."""
-    static = snap.static
-    remaining = {line.pk: q for line, q in need}
+
+@dataclass
+class _Rows:
+    """What a job writes: its fulfilments (one per package), their lines, the decision; and the units of
+    each order line left unrouted."""
+
+    fulfilments: list[Fulfilment]
+    lines: list[FulfilmentLine]
+    decision: RoutingDecision
+    remaining: dict[int, int]
+
+
+def _rows(job: _Job, now: dt.datetime) -> _Rows:
+    static = job.snap.static
+    remaining = {line.pk: q for line, q in job.need}
     lines_by_sku: dict[str, list[OrderLine]] = defaultdict(list)
-    for line, _q in need:
+    for line, _q in job.need:
         lines_by_sku[line.product.sku].append(line)
-    packages = plan.packages if plan is not None else []
+    packages = job.plan.packages if job.plan is not None else []
     fulfilments = []
     for pkg in packages:
         loc = static.locations[pkg.location]
@@ -418,11 +471,11 @@ def persist_plan(
             kind = FulfilmentKind.SHIP
         fulfilments.append(
             Fulfilment(
-                order=order,
+                order=job.order,
                 location_id=loc.pk,
                 kind=kind,
                 carrier_service="" if kind != FulfilmentKind.SHIP else (pkg.service or ""),
-                ship_by=_ship_by(snap, loc.processing_days, pkg.service, now),
+                ship_by=_ship_by(job.snap, loc.processing_days, pkg.service, now),
             )
         )
     fl_rows: list[FulfilmentLine] = []
@@ -438,97 +491,152 @@ def persist_plan(
                 left -= take
                 if left == 0:
                     break
+    return _Rows(fulfilments, fl_rows, RoutingDecision(order=job.order), remaining)
+
+
+def _persist(
+    jobs: list[_Job], *, by: Any, now: dt.datetime, attempt: int, t0: float | None
+) -> list[RoutingDecision]:
+    """Write the plans of locked orders: fulfilments and lines, reservations, capacity, line statuses, the
+    decisions, the timeline events and the order statuses, and emit their webhooks. Raises InsufficientStock
+    / CapacityTaken (the caller's transaction rolls back) when stock or capacity moved since the snapshot.
+
+    On PostgreSQL, for any number of orders: one round trip for the keys, the reservations (one statement
+    for up to SINGLE_RESERVE_MAX items, else five), one for the capacity, and one statement for every row
+    and status. A job without `line_statuses` (re-optimisation) has its line statuses set by an UPDATE and
+    its order status refreshed from the database (`order_refresh_status`) instead.
+    """
+    built = [_rows(job, now) for job in jobs]
+    fulfilments = [f for rows in built for f in rows.fulfilments]
+    fl_rows = [fl for rows in built for fl in rows.lines]
+    decisions = [rows.decision for rows in built]
     # Keys first (one round trip), so that the reservations can name the fulfilment lines and the timeline the
-    # decision; the rows themselves go in together at the end (oms.db.save_new). Without sequences to draw
+    # decisions; the rows themselves go in together at the end (oms.db.save_new). Without sequences to draw
     # from (SQLite), each is written as soon as it is complete instead.
-    decision = RoutingDecision(order=order)
-    keyed = assign_ids([fulfilments, fl_rows, [decision]])
+    keyed = assign_ids([fulfilments, fl_rows, decisions])
     if not keyed:
         save_new([fulfilments, fl_rows])
-    if fl_rows:
-        items = [
-            ReserveItem(
-                location=LocationRow(
-                    pk=fl.fulfilment.location_id, code=static.by_pk[fl.fulfilment.location_id].code
-                ),
-                product=fl.order_line.product,
-                qty=fl.qty,
-                ref=f"fl:{fl.pk}",
-            )
-            for fl in fl_rows
-        ]
-        _reserve(items, snap, group=order.number or "", reason=f"routed order {order.number}", by=by)
-    _consume_capacity(fulfilments, packages, snap, now)
-    allocated_lines = [line.pk for line, _q in need if remaining[line.pk] == 0]
-    short_lines = [line.pk for line, _q in need if remaining[line.pk] > 0]
-    _line_statuses(allocated_lines, short_lines)
-    summary = explain(order=order, plan=plan, snap=snap)
-    _record(decision, plan, snap, trigger, summary, fulfilments, need, remaining, attempt, t0)
-    if not keyed:
-        save_new([[decision]])
-    # The timeline is read by customer service, who see why but not what it costs (the decision has both).
-    summary = explain(order=order, plan=plan, snap=snap, with_costs=False)
-    routed_data = {
-        "decision": decision.pk,
-        "trigger": trigger,
-        "fulfilments": [f.pk for f in fulfilments],
-        "backordered_units": decision.units_backordered,
-    }
-    if line_statuses is None:
-        save_new([fulfilments, fl_rows, [decision]])
-        order_event(order=order, kind="routed", by=by, message=summary, data=routed_data)
-        order_refresh_status(order=order, by=by)
-    else:
-        statuses = dict(line_statuses)
-        for pk in allocated_lines:
+    static = jobs[0].snap.static if jobs else None
+    items = [
+        ReserveItem(
+            location=LocationRow(
+                pk=fl.fulfilment.location_id, code=static.by_pk[fl.fulfilment.location_id].code
+            ),
+            product=fl.order_line.product,
+            qty=fl.qty,
+            ref=f"fl:{fl.pk}",
+            group=job.order.number or "",
+            reason=f"routed order {job.order.number}",
+        )
+        for job, rows in zip(jobs, built, strict=True)
+        if static is not None
+        for fl in rows.lines
+    ]
+    if items:
+        _reserve(items, jobs[0].snap.stock_ids, by=by)
+    _consume_capacity(
+        [(f.location_id, pkg.units) for job, rows in zip(jobs, built, strict=True) if job.plan
+         for f, pkg in zip(rows.fulfilments, job.plan.packages, strict=True)],
+        jobs[0].snap if jobs else None,
+        now,
+    )  # fmt: skip
+    events: list[OrderEvent] = []
+    webhooks: list[tuple[str, dict[str, Any]]] = []
+    line_rows: list[dict[str, Any]] = []
+    order_rows: list[dict[str, Any]] = []
+    refresh = []
+    for job, rows in zip(jobs, built, strict=True):
+        allocated = [line.pk for line, _q in job.need if rows.remaining[line.pk] == 0]
+        short = [line.pk for line, _q in job.need if rows.remaining[line.pk] > 0]
+        summary = explain(order=job.order, plan=job.plan, snap=job.snap)
+        _record(rows.decision, job.plan, job.snap, job.trigger, summary, rows.fulfilments, job.need,
+                rows.remaining, attempt, t0)  # fmt: skip
+        # The timeline is read by customer service, who see why but not what it costs (the decision has both).
+        summary = explain(order=job.order, plan=job.plan, snap=job.snap, with_costs=False)
+        routed_data = {
+            "decision": rows.decision.pk,
+            "trigger": job.trigger,
+            "fulfilments": [f.pk for f in rows.fulfilments],
+            "backordered_units": rows.decision.units_backordered,
+        }
+        webhooks.append(("order.routed", _routed_webhook(job, rows)))
+        if job.line_statuses is None:
+            _line_statuses(allocated, short)
+            refresh.append((job.order, summary, routed_data))
+            continue
+        statuses = dict(job.line_statuses)
+        for pk in allocated:
             if statuses.get(pk) in ALLOCATABLE:
                 statuses[pk] = LineStatus.ALLOCATED
-        for pk in short_lines:
+        for pk in short:
             if statuses.get(pk) in LINE_OPEN:
                 statuses[pk] = LineStatus.BACKORDERED
+        line_rows += [{"id": pk, "status": st} for pk, st in statuses.items() if st != job.line_statuses[pk]]
         # the status the lines now add up to, and the "routed" entry with it, written with the plan's rows
         actor = by if getattr(by, "is_authenticated", False) else None
-        routed = OrderEvent(order=order, kind="routed", message=summary[:500], actor=actor, data=routed_data)
-        events = order_status_events(order=order, line_statuses=statuses.values(), by=by, events=[routed])
-        save_new([fulfilments, fl_rows, [decision], events])
-    emit_event(
-        "order.routed",
-        {
-            "order": order.number,
-            "fulfilments": [
-                {
-                    "id": f.pk,
-                    "location": static.by_pk[f.location_id].code,
-                    "kind": f.kind,
-                    "service": f.carrier_service,
-                }
-                for f in fulfilments
-            ],
-            "backordered_units": decision.units_backordered,
-        },
+        routed = OrderEvent(
+            order=job.order, kind="routed", message=summary[:500], actor=actor, data=routed_data
+        )
+        before = job.order.status
+        events += order_status_events(
+            order=job.order,
+            line_statuses=statuses.values(),
+            by=by,
+            events=[routed],
+            write=False,
+            webhooks=webhooks,
+        )
+        if job.order.status != before:
+            order_rows.append(model_row(job.order))
+    if not keyed:
+        save_new([decisions])
+    save_new(
+        [fulfilments, fl_rows, decisions, events],
+        updates=[(OrderLine, ["status"], line_rows), (Order, STATUS_FIELDS, order_rows)],
     )
-    return decision
+    for order, summary, routed_data in refresh:
+        order_event(order=order, kind="routed", by=by, message=summary, data=routed_data)
+        order_refresh_status(order=order, by=by)
+    emit_all(webhooks)
+    return decisions
+
+
+def _routed_webhook(job: _Job, rows: _Rows) -> dict[str, Any]:
+    static = job.snap.static
+    return {
+        "order": job.order.number,
+        "fulfilments": [
+            {
+                "id": f.pk,
+                "location": static.by_pk[f.location_id].code,
+                "kind": f.kind,
+                "service": f.carrier_service,
+            }
+            for f in rows.fulfilments
+        ],
+        "backordered_units": rows.decision.units_backordered,
+    }
 
 
 SINGLE_RESERVE_MAX = 3  # up to this many items, one single-item reservation each is the cheaper path
 
 
-def _reserve(items: list[ReserveItem], snap: Snapshot, *, group: str, reason: str, by: Any) -> None:
+def _reserve(items: list[ReserveItem], stock_ids: dict[tuple[int, int], int], *, by: Any) -> None:
     """Reserve every item, all or nothing (an InsufficientStock rolls back the caller's transaction).
 
-    `stock_reserve_many` takes one statement for a single item on PostgreSQL and about 7 + n for n items;
+    `stock_reserve_many` takes one statement for a single item on PostgreSQL and five round trips for more;
     for a few items, one single-item call each (in stock-row pk order, the order every reservation locks in,
-    so no deadlock) is fewer round trips. Beyond that, one call for all.
+    so no deadlock) is fewer round trips. Beyond that, one call for all. `stock_ids` maps (location pk,
+    product pk) to the stock row's pk, as the snapshot read them.
     """
     if 1 < len(items) <= SINGLE_RESERVE_MAX and connection.vendor == "postgresql":
-        ids = snap.stock_ids
         last = 1 << 62  # rows the snapshot did not see (none available) go last
-        ordered = sorted(items, key=lambda i: (ids.get((i.location.pk, i.product.pk), last), i.ref))
+        ordered = sorted(items, key=lambda i: (stock_ids.get((i.location.pk, i.product.pk), last), i.ref))
         for item in ordered:
             # the refs are this transaction's new fulfilment lines: no savepoint needed (see new_refs)
-            stock_reserve_many(items=[item], group=group, reason=reason, by=by, new_refs=True)
+            stock_reserve_many(items=[item], by=by, new_refs=True)
         return
-    stock_reserve_many(items=items, group=group, reason=reason, by=by, new_refs=True)
+    stock_reserve_many(items=items, by=by, new_refs=True)
 
 
 def _ship_by(snap: Snapshot, processing_days: int, service: str | None, now: dt.datetime) -> dt.datetime:
@@ -542,35 +650,39 @@ def _ship_by(snap: Snapshot, processing_days: int, service: str | None, now: dt.
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0)))
 
 
-def _consume_capacity(
-    fulfilments: list[Fulfilment], packages: list[Any], snap: Snapshot, now: dt.datetime
-) -> None:
-    """Add each location's routed units to its capacity used today, never past its daily capacity."""
+def _consume_capacity(used: list[tuple[int, int]], snap: Snapshot | None, now: dt.datetime) -> None:
+    """Add the routed units (location pk, units) to each location's capacity used today, never past its daily
+    capacity: one statement for every location, its rows updated in location pk order (no deadlock)."""
     per_loc: dict[int, int] = defaultdict(int)
-    for ful, pkg in zip(fulfilments, packages, strict=True):
-        per_loc[ful.location_id] += pkg.units
-    if not per_loc:
+    for location_pk, units in used:
+        per_loc[location_pk] += units
+    if not per_loc or snap is None:
         return
+    for pk, qty in per_loc.items():
+        if qty > snap.static.by_pk[pk].daily_capacity:
+            raise CapacityTaken(f"{snap.static.by_pk[pk].code} has no capacity left for {qty} units today.")
     today = timezone.localtime(now).date()
-    table = LocationDayCapacity._meta.db_table
-    # one statement per location: insert today's row or add to it, only while it stays within capacity
-    # the table name is the model's; every value is a parameter
+    quote = connection.ops.quote_name
+    table, locations = quote(LocationDayCapacity._meta.db_table), quote(LocationRow._meta.db_table)
+    # Insert today's row or add to it, only while it stays within the location's capacity. The table names
+    # are the models'; every value is a parameter.
+    values = ", ".join(["(%s, %s, %s)"] * len(per_loc))
+    capacity = f'(SELECT "daily_capacity" FROM {locations} WHERE "id" = excluded."location_id")'  # noqa: S608
     sql = (
-        f'INSERT INTO "{table}" ("location_id", "day", "units_used") VALUES (%s, %s, %s) '  # noqa: S608
-        f'ON CONFLICT ("location_id", "day") DO UPDATE SET "units_used" = "{table}"."units_used" + '
-        f'excluded."units_used" WHERE "{table}"."units_used" + excluded."units_used" <= %s RETURNING "id"'
+        f'INSERT INTO {table} ("location_id", "day", "units_used") VALUES {values} '  # noqa: S608
+        f'ON CONFLICT ("location_id", "day") DO UPDATE SET "units_used" = {table}."units_used" + '
+        f'excluded."units_used" WHERE {table}."units_used" + excluded."units_used" <= {capacity} '
+        'RETURNING "location_id"'
     )
+    params: list[Any] = []
+    for pk in sorted(per_loc):
+        params += [pk, today, per_loc[pk]]
     with connection.cursor() as cursor:
-        for pk in sorted(per_loc):  # capacity rows are updated in location pk order (no deadlock)
-            qty = per_loc[pk]
-            cap = snap.static.by_pk[pk].daily_capacity
-            done = False
-            if qty <= cap:
-                cursor.execute(sql, [pk, today, qty, cap])
-                done = cursor.fetchone() is not None
-            if not done:
-                code = snap.static.by_pk[pk].code
-                raise CapacityTaken(f"{code} has no capacity left for {qty} units today.")
+        cursor.execute(sql, params)
+        done = {row[0] for row in cursor.fetchall()}
+    for pk in sorted(set(per_loc) - done):
+        code = snap.static.by_pk[pk].code
+        raise CapacityTaken(f"{code} has no capacity left for {per_loc[pk]} units today.")
 
 
 def capacity_give_back(*, location_id: int, units: int, day: dt.date) -> None:

@@ -279,6 +279,52 @@ class Snapshot:
     stock_ids: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Moving:
+    """The moving part of the network for some products, read once (`moving_read`) and shared by the
+    decisions of one routing transaction: each decision's snapshot is cut from it, and what a decision plans
+    is taken off (`take`) before the next one is cut, as the reservations will take it on commit."""
+
+    stock: dict[int, dict[int, int]]  # product pk -> location pk -> available units (> 0 when read)
+    stock_ids: dict[tuple[int, int], int]  # (location pk, product pk) -> stock row pk
+    used: dict[int, int]  # location pk -> capacity used today
+
+    def take(self, location_pk: int, product_pk: int, units: int) -> None:
+        at = self.stock.setdefault(product_pk, {})
+        at[location_pk] = at.get(location_pk, 0) - units
+
+    def use(self, location_pk: int, units: int) -> None:
+        self.used[location_pk] = self.used.get(location_pk, 0) + units
+
+
+def moving_read(product_pks: Sequence[int], day: dt.date, *, lock_stock: bool = False) -> Moving:
+    """The available units of these products everywhere and the capacity used on `day`, in one round trip.
+    With `lock_stock` their stock rows are locked first (pk order), so the figures cannot go stale before
+    the reservations."""
+    pids = sorted(set(product_pks))
+    if lock_stock:
+        # the rows are re-read below under the lock: nobody can take these units before we reserve them
+        list(
+            StockLevel.objects.select_for_update(of=("self",))
+            .filter(product_id__in=pids)
+            .order_by("pk")
+            .values_list("pk")
+        )
+    moving = Moving(stock={}, stock_ids={}, used={})
+    with connection.cursor() as cursor:
+        ids = ", ".join(["%s"] * len(pids)) or "NULL"
+        cursor.execute(
+            _moving_sql(connection).replace("{ids}", ids), [*pids, connection.ops.adapt_datefield_value(day)]
+        )
+        for kind, row_pk, loc_pk, prod_pk, qty in cursor.fetchall():
+            if kind:
+                moving.used[loc_pk] = qty
+                continue
+            moving.stock_ids[(loc_pk, prod_pk)] = row_pk
+            moving.stock.setdefault(prod_pk, {})[loc_pk] = qty
+    return moving
+
+
 def snapshot_build(
     *,
     products: Sequence[Product],
@@ -292,6 +338,7 @@ def snapshot_build(
     lock_stock: bool = False,
     units: dict[int, int] | None = None,
     static: StaticNetwork | None = None,
+    moving: Moving | None = None,
 ) -> Snapshot:
     """The network for a decision about `products` (their stock only) going to `dest_cep` or `pickup_code`.
 
@@ -299,46 +346,34 @@ def snapshot_build(
     `lock_stock` the stock rows of these products are locked (in pk order) before they are read, so the
     snapshot cannot go stale before the reservation (the last retry of the live path). `units` maps product
     pk to the units ordered (for rate-card weight bands). `static` is the caller's `static_network()`, when it
-    has just read it. `Snapshot.stock_ids` maps (location pk, product pk) to the stock row's pk.
+    has just read it. `Snapshot.stock_ids` maps (location pk, product pk) to the stock row's pk. `moving` is
+    the caller's `moving_read` of (at least) these products, when it routes several orders on one read;
+    without it the moving part is read here (`lock_stock` applies to that read).
     """
     now = now or timezone.now()
     static = static or static_network()
     pol = policy or static.policy_for(channel_id)
     today = timezone.localtime(now).date()
-    pids = [p.pk for p in products]
-    if lock_stock:
-        # the rows are re-read below under the lock: nobody can take these units before we reserve them
-        list(
-            StockLevel.objects.select_for_update(of=("self",))
-            .filter(product_id__in=pids)
-            .order_by("pk")
-            .values_list("pk")
-        )
-    sku_of = {p.pk: p.sku for p in products}
+    if moving is None:
+        moving = moving_read([p.pk for p in products], today, lock_stock=lock_stock)
     stock: dict[tuple[str, str], int] = {}
     by_pk = static.by_pk
-    used: dict[int, int] = {}
-    stock_ids: dict[tuple[int, int], int] = {}
-    with connection.cursor() as cursor:
-        # one round trip: the available units of these products, and today's capacity used everywhere
-        ids = ", ".join(["%s"] * len(pids)) or "NULL"
-        day = connection.ops.adapt_datefield_value(today)
-        cursor.execute(_moving_sql(connection).replace("{ids}", ids), [*pids, day])
-        for kind, row_pk, loc_pk, prod_pk, qty in cursor.fetchall():
-            if kind:
-                used[loc_pk] = qty
-                continue
-            stock_ids[(loc_pk, prod_pk)] = row_pk
+    used = moving.used
+    for product in products:
+        for loc_pk, qty in moving.stock.get(product.pk, {}).items():
             loc = by_pk.get(loc_pk)
-            if loc is not None:
-                stock[(loc.code, sku_of[prod_pk])] = qty
+            if loc is not None and qty > 0:
+                stock[(loc.code, product.sku)] = qty
+    sku_of = {p.pk: p.sku for p in products}
     for (loc_pk, prod_pk), qty in (extra_stock or {}).items():
         loc = by_pk.get(loc_pk)
         if loc is not None and qty > 0:
             key = (loc.code, sku_of[prod_pk])
             stock[key] = stock.get(key, 0) + qty
-    for loc_pk, qty in (extra_capacity or {}).items():
-        used[loc_pk] = used.get(loc_pk, 0) - qty
+    if extra_capacity:
+        used = dict(used)
+        for loc_pk, qty in extra_capacity.items():
+            used[loc_pk] = used.get(loc_pk, 0) - qty
     locations = engine_locations(static, pol, pickup_code, lambda info: used.get(info.pk, 0))
     stock = {k: v for k, v in stock.items() if k[0] in locations}
     start = start_day(now)
@@ -360,7 +395,7 @@ def snapshot_build(
         start=start,
         services=services,
         rate_priced=rate_priced,
-        stock_ids=stock_ids,
+        stock_ids=moving.stock_ids,
     )
 
 

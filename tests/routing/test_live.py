@@ -361,6 +361,79 @@ def test_route_pending_honours_its_limit(routing_world):
     assert second.status == OrderStatus.AWAITING_ROUTING
 
 
+def test_a_drain_batch_routes_on_one_read_each_order_seeing_what_the_earlier_ones_took(
+    routing_world, django_assert_max_num_queries
+):
+    from inventory.models import StockMovement
+    from routing.services.live import DRAIN_BATCH, orders_route_pending
+    from routing.services.snapshot import static_network
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 5)
+    w.stock(w.paulista, w.shirt, 4)
+    w.stock(w.morumbi, w.shirt, 4)
+    orders = [w.make_order([(w.shirt, 2)]) for _ in range(6)]  # 12 units wanted, 13 held in the network
+    assert DRAIN_BATCH >= len(orders)
+    static_network()  # cached per process: measure the per-batch statements
+    # one transaction for the six: commit mode, pick, lines, stock and capacity, keys, the reservations
+    # (create-missing and lock the rows, keys, one write), capacity, one write of every row and status; then a
+    # pick that finds nothing; the savepoints of the test's transaction
+    with django_assert_max_num_queries(18):
+        assert orders_route_pending(limit=10) == 6
+    decisions = RoutingDecision.objects.filter(order__in=orders)
+    # no order planned units an earlier one of the batch had taken: nothing had to be redone
+    assert decisions.count() == 6 and {d.attempts for d in decisions} == {1}
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED and held(order) == 2
+        assert order.lines.get().status == LineStatus.ALLOCATED
+        assert list(OrderEvent.objects.filter(order=order).values_list("kind", flat=True))[-2:] == [
+            "routed",
+            "status",
+        ]
+    for stock in StockLevel.objects.filter(product=w.shirt):
+        assert 0 <= stock.reserved <= stock.on_hand
+        # the ledger walks the row's reserved units item by item, ending where the row is
+        walk = list(
+            StockMovement.objects.filter(stock=stock)
+            .order_by("pk")
+            .values_list("reserved_delta", "reserved_after")
+        )
+        total = 0
+        for delta, after in walk:
+            total += delta
+            assert after == total
+        assert total == stock.reserved
+    assert sum(s.reserved for s in StockLevel.objects.filter(product=w.shirt)) == 12
+
+
+def test_a_drain_batch_that_cannot_reserve_routes_each_order_alone(routing_world, monkeypatch):
+    from routing.services.live import orders_route_pending
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 2)
+    w.stock(w.morumbi, w.shirt, 5)
+    orders = [w.make_order([(w.shirt, 2)]) for _ in range(3)]
+    real = live.snapshot_build
+    calls = {"n": 0}
+
+    def stale(**kwargs):
+        snap = real(**kwargs)
+        calls["n"] += 1
+        if calls["n"] <= 3:  # the batch's snapshots believe the DC has 10 (another worker took it meanwhile)
+            snap.network.set_stock("CD-SP-CAJAMAR", "CAM-0001-P", 10)
+        return snap
+
+    monkeypatch.setattr(live, "snapshot_build", stale)
+    assert orders_route_pending(limit=10) == 3
+    # the batch rolled back whole (nothing of it is left), then each order was routed alone on a fresh read
+    assert {d.attempts for d in RoutingDecision.objects.filter(order__in=orders)} == {2}
+    assert [held(order) for order in orders] == [2, 2, 2]
+    for stock in StockLevel.objects.filter(product=w.shirt):
+        assert stock.reserved <= stock.on_hand
+    assert Fulfilment.objects.filter(order__in=orders).count() == 3
+
+
 def test_routing_an_order_takes_a_bounded_number_of_statements(routing_world, django_assert_max_num_queries):
     w = routing_world
     w.stock(w.dc, w.shirt, 10)
