@@ -81,6 +81,38 @@ def test_insert_many_is_one_statement_and_all_or_nothing(make_order):
     assert not Customer.objects.filter(pk=second["id"]).exists()
 
 
+def test_updates_go_in_the_same_statement_and_touch_only_their_fields_and_rows(make_order):
+    """Rows updated by key (only the fields named) before the inserts, in the one statement; a refused insert
+    undoes the updates too."""
+    order = make_order()
+    product = ProductFactory(sku="DB-SKU-3")
+    first, second, third = (
+        OrderLine.objects.create(order=order, line_no=n, product=product, sku=product.sku, qty=n,
+                                 unit_price=Decimal("2.50"))
+        for n in (11, 12, 13)
+    )  # fmt: skip
+    event = {"order_id": order.pk, "kind": "note", "message": "updated"}
+    updates = [
+        (OrderLine, ["status"], [{"id": first.pk, "status": LineStatus.ALLOCATED, "qty": 99},
+                                 {"id": second.pk, "status": LineStatus.BACKORDERED}]),
+    ]  # fmt: skip
+    with CaptureQueriesContext(connection) as ctx:
+        insert_many([(OrderEvent, [event])], updates=updates)
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    rows = {line.pk: line for line in OrderLine.objects.filter(order=order, line_no__gte=11)}
+    assert rows[first.pk].status == LineStatus.ALLOCATED and rows[first.pk].qty == 11  # qty was not named
+    assert rows[second.pk].status == LineStatus.BACKORDERED
+    assert rows[third.pk].status == third.status  # not in the rows
+    assert OrderEvent.objects.filter(order=order, message="updated").exists()
+    again = [(OrderLine, ["status"], [{"id": third.pk, "status": LineStatus.CANCELLED}])]
+    clash = {"order_id": order.pk, "line_no": 11, "product_id": product.pk, "sku": product.sku, "qty": 1,
+             "unit_price": Decimal("1.00")}  # fmt: skip
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many([(OrderLine, [clash])], updates=again)
+    third.refresh_from_db()
+    assert third.status != LineStatus.CANCELLED
+
+
 def test_draw_ids_draws_distinct_ids_from_each_sequence():
     ids = draw_ids({Customer: 3, OrderLine: 2, OrderEvent: 0})
     assert len(set(ids[Customer])) == 3 and len(set(ids[OrderLine])) == 2

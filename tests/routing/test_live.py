@@ -373,7 +373,7 @@ def test_a_drain_batch_routes_on_one_read_each_order_seeing_what_the_earlier_one
     w.stock(w.paulista, w.shirt, 4)
     w.stock(w.morumbi, w.shirt, 4)
     orders = [w.make_order([(w.shirt, 2)]) for _ in range(6)]  # 12 units wanted, 13 held in the network
-    assert DRAIN_BATCH >= len(orders)
+    assert len(orders) <= DRAIN_BATCH
     static_network()  # cached per process: measure the per-batch statements
     # one transaction for the six: commit mode, pick, lines, stock and capacity, keys, the reservations
     # (create-missing and lock the rows, keys, one write), capacity, one write of every row and status; then a
