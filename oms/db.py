@@ -118,6 +118,8 @@ def save_new(
                     and (related := field.get_cached_value(instance)) is not None
                 ):
                     setattr(instance, field.attname, related.pk)
+                    # setting the key drops the cached instance when the key changes (None -> drawn): keep it
+                    field.set_cached_value(instance, related)
     insert_many(
         [*((type(g[0]), [model_row(i) for i in g]) for g in pending), *rows], updates=updates, using=using
     )

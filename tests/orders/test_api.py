@@ -161,6 +161,21 @@ def test_create_answers_201_with_the_order(api, catalogue):
     assert order.ship_cep == "01310200" and order.customer.document == "52998224725"
 
 
+def test_create_takes_the_same_statements_for_a_new_or_a_returning_customer(
+    api, catalogue, django_assert_max_num_queries
+):
+    api.post(ORDERS, base_payload("WEB-100001"), format="json")  # warm the caches (key, channels)
+    new_customer = with_change(base_payload("WEB-100002"), "customer.cpf", "11144477735")
+    new_customer = with_change(new_customer, "customer.email", "nova@example.com")
+    # channels, SKUs, customers, the ids, one insert for everything (the answer reads nothing more: the new
+    # customer is the instance written, not fetched again), the savepoint pair of the test's transaction
+    for body in (new_customer, base_payload("WEB-100003")):
+        with django_assert_max_num_queries(7):
+            response = api.post(ORDERS, body, format="json")
+        assert response.status_code == 201, response.json()
+    assert response.json()["customer"]["cpf"] == "52998224725"
+
+
 def test_create_without_coordinates_places_the_address_from_its_cep(api, catalogue):
     body = with_change(
         with_change(base_payload(), "delivery.address.lat", DROP), "delivery.address.lon", DROP
