@@ -281,6 +281,31 @@ def run_python_clients(port: int, key: str, args: argparse.Namespace, run: str) 
     )
 
 
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every live process on this machine, summed by program
+    name (gunicorn, celery, postgres, redis-server, wrk, ...), from /proc (Linux; empty elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        head = b" ".join(cmdline[:3])
+        name = (
+            "gunicorn"
+            if b"gunicorn" in head
+            else "celery"
+            if b"celery" in head or b"worker_main" in head
+            else comm
+        )
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
 def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup: float = 0) -> None:
     """The single-create load from wrk: `clients` keep-alive connections on 2 threads, latency percentiles.
 
@@ -304,7 +329,9 @@ def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup
 
     if warmup > 0:
         wrk(warmup, run + "w")
+    cpu_before = cpu_by_program()
     out = wrk(duration, run)
+    cpu_after = cpu_by_program()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -320,6 +347,14 @@ def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup
         f"single creates (wrk), {clients} clients, {duration:.0f} s: {rate:.0f} requests/s, "
         f"{created} of {requests} created, errors {bad.group(1) if bad else 0}; "
         f"latency p50 {pcts.get('50')}  p90 {pcts.get('90')}  p99 {pcts.get('99')}"
+    )
+    # CPU per created order by program: steadier than the rate on a machine whose speed varies
+    used = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    busy = sorted(((ms, name) for name, ms in used.items() if ms > 0.01), reverse=True)[:5]
+    print(
+        "  CPU per created order: "
+        + ", ".join(f"{name} {seconds * 1000 / max(created, 1):.2f} ms" for seconds, name in busy)
+        + f"; all processes {sum(used.values()) / duration * 100:.0f} % of one core"
     )
 
 

@@ -431,7 +431,11 @@ def sustained_phase(
                 time.sleep(delay)
         connection.close()
 
+    sys.path.insert(0, str(ROOT / "bench"))
+    from api_orders import cpu_by_program
+
     workers = [threading.Thread(target=producer, args=(k,)) for k in range(threads)]
+    cpu_before = cpu_by_program()
     t0 = time.time()
     for w in workers:
         w.start()
@@ -444,6 +448,7 @@ def sustained_phase(
             print(f"  t={samples[-1][0]:5.1f}s committed={samples[-1][1]:6d} backlog={backlog}")
     for w in workers:
         w.join()
+    cpu_used = {name: ms - cpu_before.get(name, 0.0) for name, ms in cpu_by_program().items()}
     intake = len(made) / (time.time() - t0)
     drain_start = time.time()
     while Order.objects.filter(status="awaiting_routing").exists() and time.time() - drain_start < 300:
@@ -462,6 +467,14 @@ def sustained_phase(
         f"drained {drain:.1f}s after intake stopped; "
         f"end-to-end routed {routed_rate:.1f} orders/s"
     )
+    if not quiet:
+        # where the machine's CPU went during the intake (this bench's client threads are "python")
+        busy = sorted(((sec, name) for name, sec in cpu_used.items() if sec > 0.05), reverse=True)[:6]
+        print(
+            "  CPU per committed order: "
+            + ", ".join(f"{name} {sec * 1000 / max(len(made), 1):.2f} ms" for sec, name in busy)
+            + f"; all processes {sum(cpu_used.values()) / duration * 100:.0f} % of one core"
+        )
 
 
 def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
