@@ -101,6 +101,7 @@ STAGES = [
     ("django.core.handlers.base", "BaseHandler.get_response"),
     ("oms.authentication", "ApiKeyAuthentication.authenticate"),
     ("oms.throttling", "ApiRateThrottle.allow_request"),
+    ("oms.authentication", "get_many_and_incr"),
     ("oms.parsers", "BoundedJSONParser.parse"),
     ("orders.api.views", "load_refs"),
     ("orders.api.views", "validate_order"),

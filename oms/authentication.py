@@ -22,9 +22,11 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from .cache import get_many_and_incr
 from .db import now_and_on_commit
 from .models import ApiKey
 from .roles import user_roles
+from .throttling import COUNTED, api_key_counter
 
 KEYWORD = "Api-Key"
 _TOUCH_EVERY = dt.timedelta(minutes=5)
@@ -70,7 +72,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         raw = header[len(KEYWORD) + 1 :].strip()
         prefix = raw.partition(".")[0]
-        cached = cache.get_many([_entry_key(prefix), GENERATION_KEY])
+        # The key's cached entry, and (in the same round trip) the count of this request in its rate limit,
+        # which the throttle then reads from the request (oms.throttling).
+        counter = api_key_counter(prefix)
+        if counter is None:
+            cached = cache.get_many([_entry_key(prefix), GENERATION_KEY])
+        else:
+            cached, count = get_many_and_incr([_entry_key(prefix), GENERATION_KEY], *counter)
+            setattr(request, COUNTED, (counter[0], count))
         entry, generation = cached.get(_entry_key(prefix)), cached.get(GENERATION_KEY)
         try:
             if entry is not None and generation is not None and entry[0] == generation:

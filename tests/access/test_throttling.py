@@ -83,3 +83,26 @@ def test_a_key_gets_exactly_its_rate_under_concurrent_requests(cs_user, monkeypa
         assert refused.allow_request(request, None) is False
         assert refused.wait() == pytest.approx(50.0)  # until the window (…000, …060) ends
     assert allowed.count(True) == 25
+
+
+def test_an_api_key_request_is_counted_with_the_key_read_in_one_round_trip(cs_user, monkeypatch):
+    """Authentication reads the key's entry and counts the request together; the throttle only reads that
+    count (no second call to the cache), and the limit holds exactly."""
+    from oms import cache as oms_cache
+    from oms import throttling
+
+    calls: list[str] = []
+    real = oms_cache.get_many_and_incr
+    monkeypatch.setattr(throttling, "incr_expiring", lambda key, timeout: calls.append(key) or 10**9)
+
+    def counting(keys, counter, timeout, **kwargs):
+        calls.append("together")
+        return real(keys, counter, timeout, **kwargs)
+
+    monkeypatch.setattr("oms.authentication.get_many_and_incr", counting)
+    _key, secret = ApiKey.objects.create_key(user=cs_user, name="counted")
+    client = Client()
+    with override_settings(REST_FRAMEWORK=_tight(api_key="3/min")):
+        statuses = [client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {secret}").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert calls == ["together"] * 4  # never the throttle's own counter (it would have allowed all four)
