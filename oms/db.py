@@ -268,13 +268,20 @@ def fetch_in[M: Model](
     quote = connection.ops.quote_name
     columns = columns_of(model, quote(model._meta.db_table), using=using)
     column = quote(next(f.column or f.attname for f in fields if key in (f.name, f.attname)))
-    condition = f"{column} IN ({', '.join(['%s'] * len(values))})" + (f" AND ({where})" if where else "")
+    if connection.vendor == "postgresql":
+        # one array parameter, however many values: a bulk create looks up 1,500 SKUs, and 1,500 placeholders
+        # were parsed by the driver and then by the server on every call
+        condition, params = f"{column} = ANY(%s)", [list(values)]
+    else:
+        condition, params = f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+    if where:
+        condition += f" AND ({where})"
     # Names from the model's metadata and the caller's SQL (never input) go into the text; values are params.
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"  # noqa: S608
     if order_by:
         sql += f" ORDER BY {order_by}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(values))
+        cursor.execute(sql, params)
         return [instances[0] for instances in rows_to_instances(cursor.fetchall(), [model], using=using)]
 
 
