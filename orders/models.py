@@ -50,14 +50,21 @@ class Channel(models.Model):
 
 class Customer(models.Model):
     name = models.CharField(_("name"), max_length=120)
-    email = models.EmailField(_("e-mail"), blank=True, db_index=True)
-    document = models.CharField(_("CPF/CNPJ"), max_length=14, blank=True, db_index=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    document = models.CharField(_("CPF/CNPJ"), max_length=14, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        # Found by equality only (the search box, the create path): plain indexes. `db_index=True` on a text
+        # field also made a pattern-ops index for prefix matches on PostgreSQL, written on every new customer.
+        indexes = [
+            models.Index(fields=["email"], name="customer_email_idx"),
+            models.Index(fields=["document"], name="customer_document_idx"),
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -96,7 +103,7 @@ class LineStatus(models.TextChoices):
 
 
 class Order(models.Model):
-    number = models.CharField(_("number"), max_length=20, unique=True, null=True, editable=False)
+    number = models.CharField(_("number"), max_length=20, null=True, editable=False)  # unique: Meta
     # Every index here is paid on each order insert (bulk imports: 500 at a time), so none is kept twice:
     # channel and customer are led by the indexes in Meta, the idempotency key is unique by a constraint
     # (a unique field would also get a LIKE index, useless for a key), status by (status, -placed_at).
@@ -129,7 +136,7 @@ class Order(models.Model):
     ship_district = models.CharField(_("district"), max_length=80, blank=True)
     ship_city = models.CharField(_("city"), max_length=80, blank=True)
     ship_state = models.CharField(_("state"), max_length=2, blank=True)
-    ship_cep = models.CharField(_("CEP"), max_length=8, blank=True, db_index=True)
+    ship_cep = models.CharField(_("CEP"), max_length=8, blank=True)  # indexed in Meta
     ship_lat = models.FloatField(_("latitude"), null=True, blank=True)
     ship_lon = models.FloatField(_("longitude"), null=True, blank=True)
     subtotal = models.DecimalField(_("subtotal"), max_digits=12, decimal_places=2, default=Decimal("0.00"))
@@ -148,6 +155,9 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_ref"], name="order_unique_channel_ref"),
             models.UniqueConstraint(fields=["idempotency_key"], name="order_unique_idempotency_key"),
+            # The number and the CEP are found by equality only: a constraint and a plain index, without the
+            # pattern-ops index for prefix matches that `unique=True` / `db_index=True` add on PostgreSQL.
+            models.UniqueConstraint(fields=["number"], name="order_unique_number"),
             models.CheckConstraint(
                 condition=Q(subtotal__gte=0) & Q(shipping_price__gte=0), name="order_amounts_non_negative"
             ),
@@ -157,6 +167,7 @@ class Order(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["ship_cep"], name="order_ship_cep_idx"),
             models.Index(fields=["external_ref"]),
             models.Index(fields=["status", "-placed_at"]),
             # The routing queue (routing.services.live.orders_route_pending picks the oldest by pk): only the

@@ -42,3 +42,18 @@ def test_no_plain_index_is_the_leading_part_of_another(table):
         if other != name and not other_special and other_columns[: len(columns)] == columns
     ]
     assert twice == []
+
+
+# The one prefix search of these tables (the customer name on the order) has its own expression index.
+PREFIX_SEARCHED = {"order_customer_name_prefix_idx"}
+
+
+@pytest.mark.parametrize("table", HOT_TABLES)
+def test_no_pattern_ops_index_where_nothing_is_searched_by_prefix(table):
+    """A `LIKE 'abc%'` index is written on every insert; only a column searched by prefix earns one."""
+    pattern = [
+        name
+        for name, columns, _unique, _special in _indexes(table)
+        if any(column.endswith("_pattern_ops") for column in columns) and name not in PREFIX_SEARCHED
+    ]
+    assert pattern == []
