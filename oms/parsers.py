@@ -42,8 +42,10 @@ class BoundedJSONParser(JSONParser):
             data = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        if _has_nul(data):
-            # PostgreSQL cannot store a NUL character in text: refuse it here, as bad input.
+        # PostgreSQL cannot store a NUL character in text: refuse it here, as bad input. In JSON text a NUL
+        # can only be written as the escape \u0000 (a raw control character is refused by the parser), so a
+        # body without those six characters needs no walk over its strings (a bulk of 500 orders: 170,000).
+        if b"\\u0000" in raw and _has_nul(data):
             raise ParseError("JSON parse error - a string contains a NUL character (\\u0000).")
         return data
 

@@ -681,6 +681,13 @@ def test_the_schema_describes_the_endpoints(cs_api):
     assert components["OrderCreateIn"]["properties"]["shipping_price"]["type"] == "string"
 
 
+def test_the_text_backslash_u0000_is_not_a_nul_character(api, catalogue):
+    body = with_change(base_payload(), "customer.name", "Ana \\u0000 Souza")  # a backslash, then "u0000"
+    response = api.post(ORDERS, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["customer"]["name"] == "Ana \\u0000 Souza"
+
+
 def test_a_nul_character_anywhere_in_the_body_is_a_400(api, catalogue):
     body = with_change(base_payload(), "external_ref", "WEB-1\u0000")
     before = Order.objects.count()
