@@ -509,10 +509,13 @@ def _persist(
     / CapacityTaken (the caller's transaction rolls back) when stock or capacity moved since the snapshot.
 
     On PostgreSQL, for any number of orders: one round trip for the keys, the reservations (one statement
-    for up to SINGLE_RESERVE_MAX items, else five), one for the capacity, and one statement for every row
-    and status. A job without `line_statuses` (re-optimisation) has its line statuses set by an UPDATE and
-    its order status refreshed from the database (`order_refresh_status`) instead.
+    per item up to SINGLE_RESERVE_MAX items, else five round trips for all), one for the capacity, and one
+    statement for every row and status. A job without `line_statuses` (re-optimisation) has its line statuses
+    set by an UPDATE and its order status refreshed from the database (`order_refresh_status`) instead.
     """
+    if not jobs:
+        return []
+    snap = jobs[0].snap  # the jobs of one transaction share the static network and the stock read
     built = [_rows(job, now) for job in jobs]
     fulfilments = [f for rows in built for f in rows.fulfilments]
     fl_rows = [fl for rows in built for fl in rows.lines]
@@ -523,11 +526,10 @@ def _persist(
     keyed = assign_ids([fulfilments, fl_rows, decisions])
     if not keyed:
         save_new([fulfilments, fl_rows])
-    static = jobs[0].snap.static if jobs else None
     items = [
         ReserveItem(
             location=LocationRow(
-                pk=fl.fulfilment.location_id, code=static.by_pk[fl.fulfilment.location_id].code
+                pk=fl.fulfilment.location_id, code=snap.static.by_pk[fl.fulfilment.location_id].code
             ),
             product=fl.order_line.product,
             qty=fl.qty,
@@ -536,15 +538,14 @@ def _persist(
             reason=f"routed order {job.order.number}",
         )
         for job, rows in zip(jobs, built, strict=True)
-        if static is not None
         for fl in rows.lines
     ]
     if items:
-        _reserve(items, jobs[0].snap.stock_ids, by=by)
+        _reserve(items, snap.stock_ids, by=by)
     _consume_capacity(
         [(f.location_id, pkg.units) for job, rows in zip(jobs, built, strict=True) if job.plan
          for f, pkg in zip(rows.fulfilments, job.plan.packages, strict=True)],
-        jobs[0].snap if jobs else None,
+        snap,
         now,
     )  # fmt: skip
     events: list[OrderEvent] = []
@@ -657,13 +658,13 @@ def _ship_by(snap: Snapshot, processing_days: int, service: str | None, now: dt.
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 0)))
 
 
-def _consume_capacity(used: list[tuple[int, int]], snap: Snapshot | None, now: dt.datetime) -> None:
+def _consume_capacity(used: list[tuple[int, int]], snap: Snapshot, now: dt.datetime) -> None:
     """Add the routed units (location pk, units) to each location's capacity used today, never past its daily
     capacity: one statement for every location, its rows updated in location pk order (no deadlock)."""
     per_loc: dict[int, int] = defaultdict(int)
     for location_pk, units in used:
         per_loc[location_pk] += units
-    if not per_loc or snap is None:
+    if not per_loc:
         return
     for pk, qty in per_loc.items():
         if qty > snap.static.by_pk[pk].daily_capacity:
