@@ -55,9 +55,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
   # Autovacuum off: tests flush their tables over and over, and a vacuum of a just-emptied table records it as
   # empty; a test that then fills it inside its own transaction (invisible to any analyze) got nested-loop plans
   # fit for empty tables, and one pick-list query over 200 fulfilments ran for minutes. Without it the planner
-  # keeps its default size estimates, the same in every run.
+  # keeps its default size estimates, the same in every run. A statement running 2 min, or waiting 1 min for a
+  # lock, is a bug: it fails with PostgreSQL's error instead of holding the suite until CI's limit.
   as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w \
-    -o "-p $PG_PORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c idle_in_transaction_session_timeout=120s -c autovacuum=off" \
+    -o "-p $PG_PORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c idle_in_transaction_session_timeout=120s -c autovacuum=off -c statement_timeout=120s -c lock_timeout=60s" \
     start >/dev/null
   export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/oms"
   echo "==> PostgreSQL on port $PG_PORT"
