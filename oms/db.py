@@ -63,6 +63,35 @@ def model_row(instance: Model) -> dict[str, Any]:
     }
 
 
+def build[M: Model](model: type[M], **values: Any) -> M:
+    """A new, unsaved instance of `model`: each concrete field from `values` (by attname, or by name with a
+    related instance, which is then cached on the new one as the ORM caches it), the others at their default.
+
+    Made positionally, as the ORM makes the rows it reads (`Model.from_db`): keyword arguments go through a
+    slower path in `Model.__init__`, twice the time for a model of forty fields, paid per order on every
+    create (500 at a time in a bulk import).
+    """
+    fields = model._meta.concrete_fields
+    unknown = set(values).difference(f.attname for f in fields).difference(f.name for f in fields)
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
+    args: list[Any] = []
+    related: list[tuple[Any, Any]] = []
+    for field in fields:
+        if field.is_relation and field.name in values:
+            instance = values[field.name]
+            args.append(instance.pk if instance is not None else None)
+            related.append((field, instance))
+        elif field.attname in values:
+            args.append(values[field.attname])
+        else:
+            args.append(field.get_default())
+    made = model(*args)
+    for field, instance in related:
+        field.set_cached_value(made, instance)
+    return made
+
+
 def assign_ids(groups: Sequence[Sequence[Model]], *, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Give new model instances their primary keys before they are written (by `save_new`), so that other
     rows can name them first: drawn from each model's sequence, every group in one round trip (`draw_ids`).

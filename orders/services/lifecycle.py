@@ -24,7 +24,7 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
-from oms.db import assign_ids, fetch_in, save_new
+from oms.db import assign_ids, build, fetch_in, save_new
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscriptions_for
 
@@ -250,7 +250,7 @@ def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
         fields = {"name": data.name, "email": data.email.strip().lower(), "phone": data.phone}
         existing = found.get(customer_key)
         if existing is None:
-            found[customer_key] = Customer(document=data.document, **fields)
+            found[customer_key] = build(Customer, document=data.document, **fields)
             new.append(found[customer_key])
             continue
         for name, value in fields.items():
@@ -355,21 +355,20 @@ def order_create_many(
     """
     results: list[OrderCreateResult | DomainError | None] = [None] * len(inputs)
     twins: dict[int, int] = {}  # index → index of the same order earlier in the batch
-    taken = {
-        (o.channel_id, o.external_ref): o
-        for o in Order.objects.filter(external_ref__in={i.external_ref for i in inputs}).select_related(
-            "channel"
-        )
-    }
-    keys = {i.idempotency_key for i in inputs if i.idempotency_key}
-    taken_keys = (
-        {
-            o.idempotency_key: o
-            for o in Order.objects.filter(idempotency_key__in=keys).select_related("channel")
-        }
-        if keys
-        else {}
-    )
+    # Plain lookups by key (oms.db.fetch_in): compiling `external_ref__in` over 500 references took the ORM
+    # 10 ms. The orders found get the channel instances of the inputs (their answers name the channel).
+    channels = {i.channel.pk: i.channel for i in inputs}
+    taken: dict[tuple[int, str], Order] = {}
+    for order in fetch_in(Order, "external_ref", {i.external_ref for i in inputs}):
+        if order.channel_id in channels:
+            order.channel = channels[order.channel_id]
+            taken[(order.channel_id, order.external_ref)] = order
+    taken_keys: dict[str, Order] = {}
+    for order in fetch_in(Order, "idempotency_key", {i.idempotency_key for i in inputs if i.idempotency_key}):
+        if order.channel_id in channels:
+            order.channel = channels[order.channel_id]
+        assert order.idempotency_key is not None  # found by it
+        taken_keys[order.idempotency_key] = order
     fresh: list[tuple[int, OrderInput]] = []
     seen: dict[tuple[int, str], int] = {}
     seen_keys: dict[str, int] = {}
@@ -424,7 +423,8 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
     orders = []
     for data, customer in zip(inputs, customers.each, strict=True):
         subtotal = sum((line.unit_price * line.qty for line in data.lines), Decimal("0.00"))
-        order = Order(
+        order = build(
+            Order,
             channel=data.channel,
             external_ref=data.external_ref,
             idempotency_key=data.idempotency_key or None,

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.models import Product
-from oms.db import draw_ids, fetch_in, insert_many, insert_rows
+from oms.db import build, draw_ids, fetch_in, insert_many, insert_rows
 from orders.models import Customer, LineStatus, OrderEvent, OrderLine
 from tests.factories import ProductFactory
 
@@ -136,3 +136,32 @@ def test_fetch_in_builds_the_same_instances_as_the_orm():
     assert [p.sku for p in fetch_in(Product, "sku", ["DB-C", "DB-A", "DB-B"], order_by="sku DESC")] == [
         "DB-C", "DB-B", "DB-A"
     ]  # fmt: skip
+
+
+def test_build_makes_the_same_instance_as_keyword_arguments(make_order):
+    """Positional construction (oms.db.build): every field as the ORM's keyword construction sets it,
+    related instances cached (an unsaved one too), defaults filled, still to be added; an unknown field is
+    refused."""
+    from orders.models import Order
+
+    existing = make_order()
+    customer = Customer(name="Sem chave")  # not saved yet: no key
+    values = {
+        "channel": existing.channel,
+        "external_ref": "BUILD-1",
+        "customer": customer,
+        "customer_name": "Sem chave",
+        "placed_at": timezone.now(),
+        "delivery_mode": "home",
+        "deadline_days": 3,
+        "ship_cep": "01310200",
+        "subtotal": Decimal("10.00"),
+        "total": Decimal("10.00"),
+    }
+    made, expected = build(Order, **values), Order(**values)
+    for field in Order._meta.concrete_fields:
+        assert getattr(made, field.attname) == getattr(expected, field.attname), field.name
+    assert made.channel is existing.channel and made.customer is customer
+    assert made._state.adding and made.pk is None
+    with pytest.raises(TypeError, match="no field chanel"):
+        build(Order, chanel=existing.channel)
