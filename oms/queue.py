@@ -68,3 +68,27 @@ def request_on_commit(name: str) -> None:
 def request_taken(name: str) -> None:
     """Called by task `name` before each pass: a commit from now on queues a new run (request_on_commit)."""
     cache.delete(_request_key(name))
+
+
+# How long a run's lease lasts if the run dies holding it (the beat's safety-net tasks route meanwhile).
+LEASE_TTL = 300
+
+
+def _lease_key(name: str) -> str:
+    return f"oms:task-running:{name}"
+
+
+def lease_take(name: str) -> bool:
+    """Let one run of task `name` work at a time: True for the run that takes the lease, False while another
+    holds it (the caller returns at once: the holder passes until a pass finds nothing, and `lease_release`
+    covers the commits it may have missed). One run at a time lets each pass gather more work."""
+    return bool(cache.add(_lease_key(name), 1, LEASE_TTL))
+
+
+def lease_release(name: str) -> bool:
+    """Give the lease back; True when a run was requested since the holder last cleared the request, so the
+    caller must queue one. That request's commit may have come after the holder's last pass began, and the
+    run it queued found the lease taken and left: the check comes after the release, so either that run saw
+    the lease free or this check sees its request."""
+    cache.delete(_lease_key(name))
+    return cache.get(_request_key(name)) is not None

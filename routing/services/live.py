@@ -30,7 +30,7 @@ from oms.brazil import format_brl
 from oms.calendar import add_business_days
 from oms.db import assign_ids, columns_of, commit_async, model_row, rows_to_instances, save_new
 from oms.exceptions import DomainError
-from oms.queue import request_taken, send_task_now
+from oms.queue import lease_release, lease_take, request_taken, send_task_now
 from oms.webhooks import emit_all
 from orders.models import (
     Channel,
@@ -308,22 +308,33 @@ def orders_drain(*, by: Any = None) -> int:
 
     The task behind new orders (`oms.queue.request_on_commit`): a commit queues a run only if none is
     waiting, so at a high intake one run serves many orders, without a Celery message per order. The request
-    is cleared before each pass, which is what makes it safe (see request_on_commit). Each pass is
-    `orders_route_pending`, so several runs (one per worker process) share the backlog with SKIP LOCKED.
-    After DRAIN_PASSES passes a fresh run takes over, so under a steady intake no run holds a worker process
-    for ever while other tasks wait. After a pass that routed only a trickle the run waits DRAIN_LINGER first
-    (the request is cleared after the wait, right before the pass, so the argument above holds).
+    is cleared before each pass, which is what makes it safe (see request_on_commit). One run drains at a
+    time (`oms.queue.lease_take`): a run queued while another works returns at once, and the working one,
+    on giving the lease back, queues a run if a commit asked for one since its last pass began
+    (`lease_release`). So the orders of a steady intake gather between passes instead of being taken one or
+    two at a time by every worker process: after a pass that routed only a trickle the run waits
+    DRAIN_LINGER (the request is cleared after the wait, right before the pass, so the argument holds).
+    Each pass is `orders_route_pending`, which other tasks (the beat's safety net, bulk imports) may run
+    beside it, sharing the backlog with SKIP LOCKED. After DRAIN_PASSES passes a fresh run takes over, so
+    under a steady intake no run holds a worker process for ever while other tasks wait.
     """
-    routed = 0
-    for _ in range(DRAIN_PASSES):
-        request_taken(DRAIN_TASK)
-        done = orders_route_pending(limit=DRAIN_PASS, by=by)
-        routed += done
-        if not done:
-            return routed
-        if done < DRAIN_BATCH:
-            time.sleep(DRAIN_LINGER)
-    send_task_now(DRAIN_TASK)
+    if not lease_take(DRAIN_TASK):
+        return 0  # another run is draining: it sees this run's orders (see lease_release)
+    routed, more = 0, True
+    try:
+        for _ in range(DRAIN_PASSES):
+            request_taken(DRAIN_TASK)
+            done = orders_route_pending(limit=DRAIN_PASS, by=by)
+            routed += done
+            if not done:
+                more = False
+                break
+            if done < DRAIN_BATCH:
+                time.sleep(DRAIN_LINGER)
+    finally:
+        requested = lease_release(DRAIN_TASK)
+    if more or requested:
+        send_task_now(DRAIN_TASK)  # a fresh run takes over, or serves a commit this one may have missed
     return routed
 
 

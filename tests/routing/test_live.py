@@ -539,6 +539,51 @@ def test_the_drain_routes_the_backlog_pass_after_pass_and_hands_over(routing_wor
     assert sent == [live.DRAIN_TASK]
 
 
+def test_one_drain_runs_at_a_time_and_the_holder_queues_a_run_for_what_it_may_have_missed(
+    routing_world, monkeypatch
+):
+    from django.core.cache import cache
+
+    from oms import queue
+
+    w = routing_world
+    w.stock(w.dc, w.shirt, 20)
+    orders = [w.make_order([(w.shirt, 1)]) for _ in range(2)]
+    sent: list[str] = []
+    monkeypatch.setattr(live, "send_task_now", lambda name, *a, **k: sent.append(name))
+    request = queue._request_key(live.DRAIN_TASK)
+
+    assert queue.lease_take(live.DRAIN_TASK)  # another run is draining
+    assert live.orders_drain() == 0  # so this one leaves at once
+    assert {o.status for o in Order.objects.filter(pk__in=[o.pk for o in orders])} == {
+        OrderStatus.AWAITING_ROUTING
+    }
+    cache.set(request, 1, 60)  # a commit asked for a run while the holder worked
+    assert queue.lease_release(live.DRAIN_TASK) is True  # the holder must queue one
+    cache.delete(request)  # (the run it queues clears the request at its first pass)
+
+    assert live.orders_drain() == 2  # the lease is free: this run drains
+    assert sent == []  # its last pass found nothing and nobody asked since: nothing to queue
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == OrderStatus.ALLOCATED
+
+    real = live.orders_route_pending
+
+    def last_pass_meets_a_commit(**kwargs):
+        done = real(**kwargs)
+        if not done:
+            cache.set(request, 1, 60)  # a commit lands while the last pass runs, unseen by it
+        return done
+
+    monkeypatch.setattr(live, "orders_route_pending", last_pass_meets_a_commit)
+    w.make_order([(w.shirt, 1)])
+    assert live.orders_drain() == 1
+    assert sent == [live.DRAIN_TASK]  # released, then queued a run for that commit
+    assert queue.lease_take(live.DRAIN_TASK)  # and the lease was given back
+    queue.lease_release(live.DRAIN_TASK)
+
+
 def test_a_new_order_asks_for_a_drain_or_inline_is_routed_alone(
     routing_world, monkeypatch, django_capture_on_commit_callbacks
 ):
