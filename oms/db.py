@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from decimal import Decimal
@@ -229,7 +230,7 @@ def _recordset_insert(model: type[Model], rows: Rows, connection: Any, now: Any)
     table, names = quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
     # Only quoted names from the model's own metadata go into the text; the rows are one parameter.
     sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM json_populate_recordset(NULL::{table}, %s)"  # noqa: S608
-    return sql, [json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))]
+    return sql, [_json_rows(records)]
 
 
 def _recordset_update(
@@ -253,7 +254,7 @@ def _recordset_update(
         f"UPDATE {table} SET {assignments} FROM json_populate_recordset(NULL::{table}, %s) v"  # noqa: S608
         f" WHERE {table}.{pk} = v.{pk}"
     )
-    return sql, [json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))]
+    return sql, [_json_rows(records)]
 
 
 def _update_each(updates: Updates, *, using: str) -> None:
@@ -262,6 +263,11 @@ def _update_each(updates: Updates, *, using: str) -> None:
         manager = model._default_manager.using(using)
         for row in rows:
             manager.filter(pk=row[model._meta.pk.attname]).update(**{name: row[name] for name in fields})
+
+
+def _json_rows(records: Sequence[Mapping[Any, Any]]) -> str:
+    """Rows keyed by column as the one JSON parameter of `json_populate_recordset`."""
+    return json.dumps(records, default=_json_value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _json_value(value: Any) -> Any:
@@ -314,8 +320,10 @@ def fetch_in[M: Model](
         return [instances[0] for instances in rows_to_instances(cursor.fetchall(), [model], using=using)]
 
 
+@functools.cache
 def columns_of(model: type[Model], alias: str, *, using: str = DEFAULT_DB_ALIAS) -> str:
-    """`alias."col", ...` for every concrete field of `model`, in field order (for `rows_to_instances`)."""
+    """`alias."col", ...` for every concrete field of `model`, in field order (for `rows_to_instances`).
+    Built once per model and alias: it is part of every key lookup on the create and routing paths."""
     quote = connections[using].ops.quote_name
     return ", ".join(f"{alias}.{quote(f.column or f.attname)}" for f in model._meta.concrete_fields)
 

@@ -142,11 +142,12 @@ def _apply(
     order.status, order.updated_at = target, timezone.now()
     if write:
         # One plain UPDATE: the ORM's save() compiled one on every status move, most of this function's time.
-        table = connection.ops.quote_name(Order._meta.db_table)
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(name)} = %s" for name in STATUS_FIELDS)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET status = %s, status_before_hold = %s, updated_at = %s WHERE id = %s",  # noqa: S608
-                [order.status, order.status_before_hold, order.updated_at, order.pk],
+                f"UPDATE {quote(Order._meta.db_table)} SET {assignments} WHERE id = %s",  # noqa: S608
+                [*(getattr(order, name) for name in STATUS_FIELDS), order.pk],
             )
     event = ("order.status_changed", {"order": order.number, "from": previous, "to": target})
     if webhooks is not None:
@@ -367,8 +368,7 @@ def order_create_many(
     for order in fetch_in(Order, "idempotency_key", {i.idempotency_key for i in inputs if i.idempotency_key}):
         if order.channel_id in channels:
             order.channel = channels[order.channel_id]
-        assert order.idempotency_key is not None  # found by it
-        taken_keys[order.idempotency_key] = order
+        taken_keys[order.idempotency_key or ""] = order  # (found by it: never empty)
     fresh: list[tuple[int, OrderInput]] = []
     seen: dict[tuple[int, str], int] = {}
     seen_keys: dict[str, int] = {}

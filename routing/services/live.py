@@ -396,12 +396,12 @@ def _route_locked(
         snap, plan = _plan(order, need, static, moving, now)
         if job_trigger == DecisionTrigger.BACKORDER_RETRY and (plan is None or not plan.packages):
             continue  # still nothing to send: no new decision, no timeline noise
-        if plan is not None:
-            for pkg in plan.packages:  # the next order of this transaction sees what this one takes
-                loc_pk = static.locations[pkg.location].pk
-                for sku, qty in pkg.lines:
-                    moving.take(loc_pk, next(ln.product_id for ln, _q in need if ln.product.sku == sku), qty)
-                moving.use(loc_pk, pkg.units)
+        product_of = {line.product.sku: line.product_id for line, _q in need}
+        for pkg in plan.packages if plan is not None else ():  # the next order sees what this one takes
+            loc_pk = static.locations[pkg.location].pk
+            for sku, qty in pkg.lines:
+                moving.take(loc_pk, product_of[sku], qty)
+            moving.use(loc_pk, pkg.units)
         jobs.append(_Job(order, need, statuses, job_trigger, snap, plan))
     return _persist(jobs, by=by, now=now, attempt=attempt, t0=t0)
 
