@@ -520,7 +520,7 @@ def _persist(
     / CapacityTaken (the caller's transaction rolls back) when stock or capacity moved since the snapshot.
 
     On PostgreSQL, for any number of orders: one round trip for the keys, the reservations (one statement
-    per item up to SINGLE_RESERVE_MAX items, else five round trips for all), one for the capacity, and one
+    per item up to SINGLE_RESERVE_MAX items, else four round trips for all), one for the capacity, and one
     statement for every row and status. A job without `line_statuses` (re-optimisation) has its line statuses
     set by an UPDATE and its order status refreshed from the database (`order_refresh_status`) instead.
     """
@@ -643,10 +643,10 @@ SINGLE_RESERVE_MAX = 3  # up to this many items, one single-item reservation eac
 def _reserve(items: list[ReserveItem], stock_ids: dict[tuple[int, int], int], *, by: Any) -> None:
     """Reserve every item, all or nothing (an InsufficientStock rolls back the caller's transaction).
 
-    `stock_reserve_many` takes one statement for a single item on PostgreSQL and five round trips for more;
-    for a few items, one single-item call each (in stock-row pk order, the order every reservation locks in,
-    so no deadlock) is fewer round trips. Beyond that, one call for all. `stock_ids` maps (location pk,
-    product pk) to the stock row's pk, as the snapshot read them.
+    `stock_reserve_many` takes one statement for a single item on PostgreSQL and, for new refs, four round
+    trips for more; for a few items, one single-item call each (in stock-row pk order, the order every
+    reservation locks in, so no deadlock) is fewer round trips. Beyond that, one call for all. `stock_ids`
+    maps (location pk, product pk) to the stock row's pk, as the snapshot read them.
     """
     if 1 < len(items) <= SINGLE_RESERVE_MAX and connection.vendor == "postgresql":
         last = 1 << 62  # rows the snapshot did not see (none available) go last
