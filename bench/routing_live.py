@@ -477,7 +477,7 @@ def sustained_phase(
         )
 
 
-def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
+def profile_phase(world: dict[str, Any], orders: int, top: int, batches: list[int] | None = None) -> None:
     """Work per order, measured in this process (no worker, no queue): SQL statements, CPU ms and wall ms of
     `order_route` per order, and where the CPU goes (cProfile, cumulative)."""
     import cProfile
@@ -540,22 +540,26 @@ def profile_phase(world: dict[str, Any], orders: int, top: int) -> None:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
         print(out.getvalue())
-    # The drain's way: the same number of new orders routed by orders_route_pending (DRAIN_BATCH per
-    # transaction), as the worker does under a backlog.
-    from routing.services.live import DRAIN_BATCH, orders_route_pending
+    # The drain's way: the same number of new orders routed by orders_route_pending, `batch` per transaction
+    # (DRAIN_BATCH as configured, and any other sizes asked for), as the worker does under a backlog.
+    from routing.services import live
 
-    for n in range(orders):
-        make_order(world, 60_000_000 + n, rng)
-    with CaptureQueriesContext(connection) as ctx:
-        c0, w0 = time.process_time(), time.perf_counter()
-        routed = orders_route_pending(limit=orders)
-        cpu_all, wall_all = time.process_time() - c0, time.perf_counter() - w0
-    print(
-        f"drain: {routed} orders routed by orders_route_pending, {DRAIN_BATCH} per transaction; "
-        f"SQL statements per order {len(ctx.captured_queries) / max(routed, 1):.2f}; "
-        f"CPU per order {cpu_all * 1000 / max(routed, 1):.2f} ms, "
-        f"wall per order {wall_all * 1000 / max(routed, 1):.2f} ms"
-    )
+    configured = live.DRAIN_BATCH
+    for number, batch in enumerate(batches or [configured]):
+        live.DRAIN_BATCH = batch
+        for n in range(orders):
+            make_order(world, 60_000_000 + number * 1_000_000 + n, rng)
+        with CaptureQueriesContext(connection) as ctx:
+            c0, w0 = time.process_time(), time.perf_counter()
+            routed = live.orders_route_pending(limit=orders)
+            cpu_all, wall_all = time.process_time() - c0, time.perf_counter() - w0
+        print(
+            f"drain: {routed} orders routed by orders_route_pending, {batch} per transaction; "
+            f"SQL statements per order {len(ctx.captured_queries) / max(routed, 1):.2f}; "
+            f"CPU per order {cpu_all * 1000 / max(routed, 1):.2f} ms, "
+            f"wall per order {wall_all * 1000 / max(routed, 1):.2f} ms"
+        )
+    live.DRAIN_BATCH = configured
 
 
 def main() -> None:
@@ -574,6 +578,14 @@ def main() -> None:
         "--profile", type=int, default=0, help="only measure the work per order in-process, for N orders"
     )
     parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="with --profile: time the drain with N orders per transaction for each N (default: DRAIN_BATCH)",
+    )
     parser.add_argument(
         "--api", action="store_true", help="phase 2 through the API (gunicorn) instead of in-process commits"
     )
@@ -597,7 +609,7 @@ def main() -> None:
         django.setup()
         world = build_network(locations=args.locations, skus=args.skus)
         if args.profile:
-            profile_phase(world, args.profile, args.top)
+            profile_phase(world, args.profile, args.top, args.batches)
             return
         time.sleep(2)  # the worker connects
         latency_phase(world, args.orders, args.pace)
