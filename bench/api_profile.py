@@ -72,11 +72,17 @@ def main() -> None:
     print(f"statements per create: {len(ctx.captured_queries)}")
     for query in ctx.captured_queries:
         print(f"  {float(query['time']) * 1000:6.2f} ms  {query['sql'][:110]}")
+    servers = api_orders.cpu_by_program()
     started, cpu = time.perf_counter(), time.process_time()
     for i in range(100, 100 + args.orders):
         create(i)
     plain = (time.perf_counter() - started) / args.orders * 1000
     cpu = (time.process_time() - cpu) / args.orders * 1000
+    servers = {
+        name: (seconds - servers.get(name, 0.0)) / args.orders * 1000
+        for name, seconds in api_orders.cpu_by_program().items()
+        if name in ("postgres", "redis-server")
+    }
     if args.stages:
         stages = time_stages()
         for i in range(500, 500 + args.orders):
@@ -90,7 +96,8 @@ def main() -> None:
         create(i)
     profiler.disable()
     what = f"bulk of {args.bulk}" if args.bulk else "create"
-    print(f"per {what}: {plain:.1f} ms wall, {cpu:.1f} ms CPU here (no profiler), {args.orders} requests")
+    print(f"per {what}: {plain:.1f} ms wall, {cpu:.2f} ms CPU here (no profiler), {args.orders} requests")
+    print("  and the servers' CPU per " + what + ": " + ", ".join(f"{n} {ms:.2f} ms" for n, ms in servers.items()))
     stats = pstats.Stats(profiler)
     print_by_package(stats, args.orders)
     stats.sort_stats(args.sort).print_stats(args.top)
