@@ -97,7 +97,8 @@ def main() -> None:
     profiler.disable()
     what = f"bulk of {args.bulk}" if args.bulk else "create"
     print(f"per {what}: {plain:.1f} ms wall, {cpu:.2f} ms CPU here (no profiler), {args.orders} requests")
-    print("  and the servers' CPU per " + what + ": " + ", ".join(f"{n} {ms:.2f} ms" for n, ms in servers.items()))
+    used = ", ".join(f"{name} {ms:.2f} ms" for name, ms in servers.items())
+    print(f"  and the servers' CPU per {what}: {used}")
     stats = pstats.Stats(profiler)
     print_by_package(stats, args.orders)
     stats.sort_stats(args.sort).print_stats(args.top)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from .cache import get_many_and_incr
+from .cache import PREFETCHED, get_many_and_incr, keep
 from .db import now_and_on_commit
 from .models import ApiKey
 from .roles import user_roles
@@ -72,14 +72,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         raw = header[len(KEYWORD) + 1 :].strip()
         prefix = raw.partition(".")[0]
-        # The key's cached entry, and (in the same round trip) the count of this request in its rate limit,
-        # which the throttle then reads from the request (oms.throttling).
+        # The key's cached entry, and in the same round trip the count of this request in its rate limit,
+        # which the throttle then reads from the request (oms.throttling), and the entries every request
+        # keeps (oms.cache.prefetch).
         counter = api_key_counter(prefix)
+        keys = [_entry_key(prefix), GENERATION_KEY, *PREFETCHED]
         if counter is None:
-            cached = cache.get_many([_entry_key(prefix), GENERATION_KEY])
+            cached = cache.get_many(keys)
         else:
-            cached, count = get_many_and_incr([_entry_key(prefix), GENERATION_KEY], *counter)
+            cached, count = get_many_and_incr(keys, *counter)
             setattr(request, COUNTED, (counter[0], count))
+        keep(cached)
         entry, generation = cached.get(_entry_key(prefix)), cached.get(GENERATION_KEY)
         try:
             if entry is not None and generation is not None and entry[0] == generation:

@@ -10,10 +10,15 @@ The cache object itself is per thread (Django's cache handler), so nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
-from django.core.cache import caches
+from django.core.cache import cache, caches
 from django.core.cache.backends import redis as django_redis
+from django.http import HttpRequest, HttpResponse
+
+from .db import now_and_on_commit
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -75,3 +80,71 @@ def get_many_and_incr(
     loads = client._serializer.loads
     found = {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
     return found, int(count)
+
+
+# --- Entries read once per request --------------------------------------------------------------------------
+# A few entries are read by nearly every API write: the webhook subscribers, the sales channels. Each is
+# registered with `prefetch`; an API request reads them in the round trip that reads its key's entry
+# (oms.authentication) and keeps them for the rest of the request (`RequestCacheMiddleware`), so `cached`
+# finds them without another round trip. A value kept is as fresh as the request's start.
+
+_MISSING = object()
+_SCOPE: ContextVar[dict[str, Any] | None] = ContextVar("oms_request_cache", default=None)
+PREFETCHED: list[str] = []
+
+
+def prefetch(key: str) -> str:
+    """Register `key` to be read at the start of each API request (see above); returns it."""
+    if key not in PREFETCHED:
+        PREFETCHED.append(key)
+    return key
+
+
+class RequestCacheMiddleware:
+    """Give each request its own store of prefetched entries (and none outside a request)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _SCOPE.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _SCOPE.reset(token)
+
+
+def keep(found: dict[str, Any]) -> None:
+    """Keep the prefetched keys' values as read (`found` lacks those not in the cache) for this request."""
+    scope = _SCOPE.get()
+    if scope is not None:
+        for key in PREFETCHED:
+            scope[key] = found.get(key, _MISSING)
+
+
+def cached[T](key: str, load: Callable[[], T], timeout: int) -> T:
+    """The cache's entry `key`, or `load()` stored there for `timeout` seconds; a value prefetched for this
+    request is used without a round trip (and so is the knowledge that the cache had none)."""
+    scope = _SCOPE.get()
+    value: Any = scope.get(key, _MISSING) if scope is not None else _MISSING
+    if value is _MISSING and (scope is None or key not in scope):
+        value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = load()
+        cache.set(key, value, timeout)
+    if scope is not None:
+        scope[key] = value
+    return value
+
+
+def forget(key: str) -> None:
+    """Drop entry `key` from the cache and from this request's prefetched values, now and once the current
+    transaction commits (`oms.db.now_and_on_commit`)."""
+
+    def drop() -> None:
+        cache.delete(key)
+        scope = _SCOPE.get()
+        if scope is not None:
+            scope.pop(key, None)
+
+    now_and_on_commit(drop)

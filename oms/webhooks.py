@@ -16,14 +16,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .db import now_and_on_commit
+from .cache import cached, forget, prefetch
 from .models import WebhookDelivery, WebhookSubscription
 from .queue import enqueue_on_commit
 
@@ -38,22 +37,21 @@ def sign(secret: str, body: bytes) -> str:
 
 
 # The active subscriptions, read on every event (each order create and routing emits some), are kept in
-# Django's cache (Redis in production, shared by every process) and dropped whenever one is saved or deleted.
-SUBSCRIBERS_KEY = "oms:webhooks:subscribers"
+# Django's cache (Redis in production, shared by every process) and dropped whenever one is saved or deleted;
+# an API request reads them with its key (oms.cache.prefetch).
+SUBSCRIBERS_KEY = prefetch("oms:webhooks:subscribers")
 SUBSCRIBERS_TTL = 300
 
 
 def active_subscriptions() -> list[WebhookSubscription]:
-    subscriptions: list[WebhookSubscription] | None = cache.get(SUBSCRIBERS_KEY)
-    if subscriptions is None:
-        subscriptions = list(WebhookSubscription.objects.filter(active=True))
-        cache.set(SUBSCRIBERS_KEY, subscriptions, SUBSCRIBERS_TTL)
-    return subscriptions
+    return cached(
+        SUBSCRIBERS_KEY, lambda: list(WebhookSubscription.objects.filter(active=True)), SUBSCRIBERS_TTL
+    )
 
 
 @receiver([post_save, post_delete], sender=WebhookSubscription, dispatch_uid="oms.webhooks.subscribers")
 def subscribers_changed(**kwargs: Any) -> None:
-    now_and_on_commit(lambda: cache.delete(SUBSCRIBERS_KEY))
+    forget(SUBSCRIBERS_KEY)
 
 
 def subscriptions_for(event_type: str) -> list[WebhookSubscription]:

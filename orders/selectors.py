@@ -11,13 +11,31 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
 from django.db.models.functions import Left, Upper
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from guardian.shortcuts import get_objects_for_user
 
 from inventory.selectors import location_list, user_sees_all_locations
 from oms.brazil import digits, normalize_phone
+from oms.cache import cached, forget, prefetch
 from oms.roles import Role, user_roles
 
 from .models import NAME_KEY_LENGTH, Channel, Customer, Fulfilment, FulfilmentKind, Order, OrderEvent
+
+# Every create looks its channel up: the channels (a handful of rows) are kept in the cache, read by an API
+# request with its key (oms.cache.prefetch) and dropped whenever one is saved or deleted.
+CHANNELS_KEY = prefetch("oms:orders:channels")
+CHANNELS_TTL = 300
+
+
+def channels_by_code() -> dict[str, Channel]:
+    """Every channel, active or not, by code."""
+    return cached(CHANNELS_KEY, lambda: {c.code: c for c in Channel.objects.all()}, CHANNELS_TTL)
+
+
+@receiver([post_save, post_delete], sender=Channel, dispatch_uid="orders.channels_changed")
+def channels_changed(**kwargs: Any) -> None:
+    forget(CHANNELS_KEY)
 
 
 def channel_list(*, user: Any) -> QuerySet[Channel]:

@@ -83,16 +83,18 @@ def _worker_idle_before_flush(request):
 
 
 @pytest.fixture(autouse=True)
-def _no_cached_subscribers():
-    """A test's subscriptions vanish with its rollback or flush, which no signal sees: start each test without
-    the cached list (oms.webhooks.active_subscriptions)."""
+def _no_cached_references():
+    """A test's webhook subscriptions and channels vanish with its rollback or flush, which no signal sees:
+    start each test without their cached entries (every key registered with oms.cache.prefetch)."""
     from django.core.cache import cache
 
-    from oms.webhooks import SUBSCRIBERS_KEY
+    import oms.webhooks  # noqa: F401  (registers its key)
+    import orders.selectors  # noqa: F401
+    from oms.cache import PREFETCHED
 
-    cache.delete(SUBSCRIBERS_KEY)
+    cache.delete_many(PREFETCHED)
     yield
-    cache.delete(SUBSCRIBERS_KEY)
+    cache.delete_many(PREFETCHED)
 
 
 @pytest.fixture(autouse=True)

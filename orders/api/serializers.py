@@ -35,6 +35,7 @@ from oms.brazil import normalize_cep, normalize_document, normalize_phone
 from oms.db import fetch_in
 
 from ..models import Channel, DeliveryMode, Order, OrderStatus
+from ..selectors import channels_by_code
 
 MAX_LINES = 200
 
@@ -59,7 +60,7 @@ def load_refs(payloads: Iterable[Any]) -> OrderRefs:
     """Resolve the channels, SKUs and pickup locations named by `payloads` (orders already taken under them:
     `load_taken`, only where needed).
 
-    Tolerates any shape (bad input is reported later by the serializers): at most three queries.
+    Tolerates any shape (bad input is reported later by the serializers): at most two queries.
     """
     channel_codes: set[str] = set()
     skus: set[str] = set()
@@ -75,9 +76,9 @@ def load_refs(payloads: Iterable[Any]) -> OrderRefs:
         delivery = payload.get("delivery")
         if isinstance(delivery, dict) and (code := _text(delivery.get("pickup_location"))):
             location_codes.add(code)
-    refs = OrderRefs()
-    # Plain lookups by key on every create: without the ORM's query compiler (oms.db.fetch_in)
-    refs.channels = {c.code: c for c in fetch_in(Channel, "code", channel_codes)}
+    known = channels_by_code()  # kept in the cache (read with the API key)
+    refs = OrderRefs(channels={code: known[code] for code in channel_codes if code in known})
+    # A plain lookup by key on every create: without the ORM's query compiler (oms.db.fetch_in)
     refs.products = {p.sku: p for p in fetch_in(Product, "sku", skus)}
     if location_codes:
         refs.locations = {loc.code: loc for loc in Location.objects.filter(code__in=location_codes)}

@@ -17,7 +17,10 @@ from guardian.shortcuts import assign_perm
 from rest_framework.test import APIClient
 
 from inventory.models import Product
+from oms.cache import RedisCache
+from oms.models import ApiKey
 from orders.models import Customer, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus
+from orders.selectors import CHANNELS_KEY, channels_by_code
 from tests.factories import ChannelFactory, DCFactory, LocationFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,13 +170,50 @@ def test_create_takes_the_same_statements_for_a_new_or_a_returning_customer(
     api.post(ORDERS, base_payload("WEB-100001"), format="json")  # warm the caches (key, channels)
     new_customer = with_change(base_payload("WEB-100002"), "customer.cpf", "11144477735")
     new_customer = with_change(new_customer, "customer.email", "nova@example.com")
-    # channels, SKUs, customers, the ids, one insert for everything (the answer reads nothing more: the new
-    # customer is the instance written, not fetched again), the savepoint pair of the test's transaction
+    # SKUs, customers, the ids, one insert for everything (the channels are cached; the answer reads nothing
+    # more: the new customer is the instance written, not fetched again), the savepoint pair of the test's
+    # transaction
     for body in (new_customer, base_payload("WEB-100003")):
-        with django_assert_max_num_queries(7):
+        with django_assert_max_num_queries(6):
             response = api.post(ORDERS, body, format="json")
         assert response.status_code == 201, response.json()
     assert response.json()["customer"]["cpf"] == "52998224725"
+
+
+def test_an_api_key_request_reads_the_channels_and_subscribers_with_its_key(
+    client, integration, catalogue, monkeypatch
+):
+    _obj, key = ApiKey.objects.create_key(name="web", user=integration)
+
+    def create(ref: str) -> Any:
+        body = json.dumps(base_payload(ref))
+        return client.post(ORDERS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+    assert create("WEB-100001").status_code == 201  # fills the cache: the key, the channels, the subscribers
+    reads: list[str] = []
+    real_get = RedisCache.get
+
+    def get(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(key)
+        return real_get(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(RedisCache, "get", get)
+    assert create("WEB-100002").status_code == 201
+    assert reads == []  # both came in the round trip that read the key's entry
+    assert "web" in channels_by_code()  # outside a request: a read of its own
+    assert reads == [CHANNELS_KEY]
+
+
+def test_a_channel_saved_is_seen_by_the_next_create(api, catalogue):
+    assert api.post(ORDERS, base_payload("WEB-100001"), format="json").status_code == 201  # channels cached
+    catalogue["channel"].active = False
+    catalogue["channel"].save()
+    response = api.post(ORDERS, base_payload("WEB-100002"), format="json")
+    assert response.status_code == 400
+    assert "web" in str(error_at(response.json(), "channel"))
+    ChannelFactory(code="app", name="App", kind="app")
+    response = api.post(ORDERS, with_change(base_payload("APP-1"), "channel", "app"), format="json")
+    assert response.status_code == 201, response.json()
 
 
 def test_create_without_coordinates_places_the_address_from_its_cep(api, catalogue):
