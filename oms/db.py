@@ -93,19 +93,26 @@ def build[M: Model](model: type[M], **values: Any) -> M:
     return made
 
 
-def assign_ids(groups: Sequence[Sequence[Model]], *, using: str = DEFAULT_DB_ALIAS) -> bool:
+def assign_ids(
+    groups: Sequence[Sequence[Model]],
+    *,
+    drawn: Mapping[type[Model], Sequence[int]] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> bool:
     """Give new model instances their primary keys before they are written (by `save_new`), so that other
-    rows can name them first: drawn from each model's sequence, every group in one round trip (`draw_ids`).
+    rows can name them first: drawn from each model's sequence, every group in one round trip (`draw_ids`),
+    or taken from `drawn` (ids drawn earlier, e.g. by `fetch_in_drawing`; at least as many as instances).
 
     PostgreSQL only: elsewhere there is nothing to draw from, nothing is done and the answer is False (the
     instances get their keys when they are written).
     """
     groups = [list(group) for group in groups if group and group[0].pk is None]
-    ids = draw_ids({type(group[0]): len(group) for group in groups}, using=using)
-    if not ids:
+    if drawn is None or any(len(drawn.get(type(g[0]), ())) < len(g) for g in groups):
+        drawn = draw_ids({type(group[0]): len(group) for group in groups}, using=using)
+    if not drawn:
         return not groups
     for group in groups:
-        for instance, pk in zip(group, ids[type(group[0])], strict=True):
+        for instance, pk in zip(group, drawn[type(group[0])], strict=False):
             instance.pk = pk
     return True
 
@@ -298,6 +305,54 @@ def fetch_in[M: Model](
     """
     if not values:
         return []
+    sql, params = _fetch_in_sql(model, key, values, where=where, using=using)
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return [instances[0] for instances in rows_to_instances(cursor.fetchall(), [model], using=using)]
+
+
+def fetch_in_drawing[M: Model](
+    model: type[M],
+    key: str,
+    values: Collection[Any],
+    counts: Mapping[type[Model], int],
+    *,
+    where: str = "",
+    using: str = DEFAULT_DB_ALIAS,
+) -> tuple[list[M], dict[type[Model], list[int]]]:
+    """`fetch_in(model, key, values, where=where)` (in no particular order) and `draw_ids(counts)` in one
+    round trip on PostgreSQL: a create looks its customer up and then needs new keys. Elsewhere the lookup
+    alone, and no ids (as `draw_ids`)."""
+    connection = connections[using]
+    wanted = [(m, n) for m, n in counts.items() if n > 0]
+    if connection.vendor != "postgresql" or not wanted or not values:
+        return fetch_in(model, key, values, where=where, using=using), draw_ids(counts, using=using)
+    width = len(model._meta.concrete_fields)
+    # The lookup's rows carry no tag; each drawn id comes in a row of NULL columns with its model's tag.
+    sql, params = _fetch_in_sql(
+        model, key, values, where=where, using=using, more="NULL::integer, NULL::bigint"
+    )
+    draws, draw_params = _draw_sql(wanted, lead="NULL, " * width)
+    sql = " UNION ALL ".join([sql, *draws])
+    ids: dict[type[Model], list[int]] = {m: [] for m, _ in wanted}
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *draw_params])
+        for row in cursor.fetchall():
+            if row[width] is None:
+                found.append(row[:width])
+            else:
+                ids[wanted[row[width]][0]].append(row[width + 1])
+    return [instances[0] for instances in rows_to_instances(found, [model], using=using)], ids
+
+
+def _fetch_in_sql(
+    model: type[Model], key: str, values: Collection[Any], *, where: str, using: str, more: str = ""
+) -> tuple[str, list[Any]]:
+    """`SELECT <every column>[, <more>] FROM <table> WHERE <key> = ANY(%s) [AND (<where>)]` and its
+    parameters."""
     connection = connections[using]
     fields = model._meta.concrete_fields
     quote = connection.ops.quote_name
@@ -312,12 +367,9 @@ def fetch_in[M: Model](
     if where:
         condition += f" AND ({where})"
     # Names from the model's metadata and the caller's SQL (never input) go into the text; values are params.
-    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}"  # noqa: S608
-    if order_by:
-        sql += f" ORDER BY {order_by}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [instances[0] for instances in rows_to_instances(cursor.fetchall(), [model], using=using)]
+    if more:
+        columns += f", {more}"
+    return f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {condition}", params  # noqa: S608
 
 
 @functools.cache
@@ -365,14 +417,23 @@ def draw_ids(
     wanted = [(model, n) for model, n in counts.items() if n > 0]
     if connection.vendor != "postgresql" or not wanted:
         return {}
-    selects: list[str] = []
-    params: list[int | str | None] = []
-    for tag, (model, n) in enumerate(wanted):
-        selects.append("SELECT %s, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)")
-        params += [tag, model._meta.db_table, model._meta.pk.column, n]
+    selects, params = _draw_sql(wanted)
     ids: dict[type[Model], list[int]] = {model: [] for model, _ in wanted}
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(selects), params)
         for tag, pk in cursor.fetchall():
             ids[wanted[tag][0]].append(pk)
     return ids
+
+
+def _draw_sql(wanted: Sequence[tuple[type[Model], int]], *, lead: str = "") -> tuple[list[str], list[Any]]:
+    """One `SELECT <lead><tag>, nextval(...) FROM generate_series(1, n)` per (model, n), tagged by position
+    (`lead`: columns of our own SQL, never input)."""
+    selects: list[str] = []
+    params: list[Any] = []
+    for tag, (model, n) in enumerate(wanted):
+        selects.append(
+            f"SELECT {lead}%s, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"  # noqa: S608
+        )
+        params += [tag, model._meta.db_table, model._meta.pk.column, n]
+    return selects, params

@@ -24,7 +24,7 @@ from inventory.services import stock_release_group
 from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
-from oms.db import assign_ids, build, fetch_in, save_new
+from oms.db import assign_ids, build, fetch_in, fetch_in_drawing, save_new
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscriptions_for
 
@@ -227,11 +227,16 @@ class _Customers:
     each: list[Customer]
     new: list[Customer]
     changed: list[Customer]
+    # Keys drawn for the new rows in the same round trip (PostgreSQL; see _customers_for)
+    drawn: dict[type[Model], list[int]]
 
 
 def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
     """One customer per input: the one with this document (or, without one, this e-mail), updated with the
-    newest contact, or a new one. Reads in at most two queries for the whole batch; writes nothing."""
+    newest contact, or a new one. Reads in at most two queries for the whole batch; writes nothing.
+
+    The first query also draws the keys the write will need (`oms.db.fetch_in_drawing`): one per order and
+    one per customer that may be new (those not needed are skipped numbers of the sequence)."""
 
     def key(data: CustomerData) -> tuple[str, str]:
         return ("document", data.document) if data.document else ("email", data.email.strip().lower())
@@ -239,9 +244,11 @@ def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
     wanted = {key(i.customer): i.customer for i in inputs}
     documents = [value for kind, value in wanted if kind == "document"]
     emails = [value for kind, value in wanted if kind == "email" and value]
+    counts: dict[type[Model], int] = {Customer: len(wanted), Order: len(inputs)}
     found: dict[tuple[str, str], Customer] = {}
-    # The oldest wins (ordered newest first). Plain lookups by key, without the ORM's compiler (fetch_in).
-    for customer in fetch_in(Customer, "document", documents, order_by="id DESC"):
+    # The oldest wins. Plain lookups by key, without the ORM's compiler (oms.db).
+    by_document, drawn = fetch_in_drawing(Customer, "document", documents, counts)
+    for customer in sorted(by_document, key=lambda c: -c.pk):
         found[("document", customer.document)] = customer
     for customer in fetch_in(Customer, "email", emails, where="document = ''", order_by="id DESC"):
         found[("email", customer.email)] = customer
@@ -258,7 +265,7 @@ def _customers_for(inputs: Sequence[OrderInput]) -> _Customers:
             if value and getattr(existing, name) != value:
                 setattr(existing, name, value)
                 changed[existing.pk] = existing
-    return _Customers([found[key(i.customer)] for i in inputs], new, list(changed.values()))
+    return _Customers([found[key(i.customer)] for i in inputs], new, list(changed.values()), drawn)
 
 
 def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) -> Order | None:
@@ -444,7 +451,7 @@ def _write_orders(inputs: Sequence[OrderInput], *, by: Any) -> list[Order]:
             _apply_address(order, data.address)
         orders.append(order)
     # The order number is its id, zero-padded: with ids drawn first (PostgreSQL) each row goes in numbered.
-    keyed = assign_ids([customers.new, orders])
+    keyed = assign_ids([customers.new, orders], drawn=customers.drawn)
     for order in orders if keyed else ():
         order.number = f"{order.pk:08d}"
     webhooks = subscriptions_for("order.created")

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory.models import Product
-from oms.db import build, draw_ids, fetch_in, insert_many, insert_rows
+from oms.db import build, draw_ids, fetch_in, fetch_in_drawing, insert_many, insert_rows
 from orders.models import Customer, LineStatus, OrderEvent, OrderLine
 from tests.factories import ProductFactory
 
@@ -136,6 +136,28 @@ def test_fetch_in_builds_the_same_instances_as_the_orm():
     assert [p.sku for p in fetch_in(Product, "sku", ["DB-C", "DB-A", "DB-B"], order_by="sku DESC")] == [
         "DB-C", "DB-B", "DB-A"
     ]  # fmt: skip
+
+
+def test_fetch_in_drawing_looks_up_and_draws_in_one_statement():
+    ProductFactory(sku="DB-A", price=Decimal("10.50"), active=True)
+    ProductFactory(sku="DB-B", active=False)
+    with CaptureQueriesContext(connection) as ctx:
+        fetched, ids = fetch_in_drawing(Product, "sku", ["DB-A", "DB-B", "nope"], {Customer: 2, OrderLine: 3})
+    assert len(ctx.captured_queries) == 1
+    assert sorted(p.sku for p in fetched) == ["DB-A", "DB-B"]
+    [a] = [p for p in fetched if p.sku == "DB-A"]
+    orm = Product.objects.get(sku="DB-A")
+    assert {f.attname: getattr(a, f.attname) for f in Product._meta.concrete_fields} == {
+        f.attname: getattr(orm, f.attname) for f in Product._meta.concrete_fields
+    }
+    assert len(set(ids[Customer])) == 2 and len(set(ids[OrderLine])) == 3
+    later = draw_ids({Customer: 1})[Customer][0]
+    assert later > max(ids[Customer])  # drawn from the sequence, never given again
+    # nothing found, or nothing to look up: the ids all the same
+    fetched, ids = fetch_in_drawing(Product, "sku", ["nope"], {Customer: 1}, where="active")
+    assert fetched == [] and len(ids[Customer]) == 1
+    fetched, ids = fetch_in_drawing(Product, "sku", [], {Customer: 2})
+    assert fetched == [] and len(ids[Customer]) == 2
 
 
 def test_build_makes_the_same_instance_as_keyword_arguments(make_order):
