@@ -358,6 +358,13 @@ def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup
     )
 
 
+def analyze(url: str) -> None:
+    """`VACUUM (ANALYZE)` the database, as autovacuum keeps a production one. Without statistics (a server
+    with autovacuum off, as on CI machines) a bulk's lookup of 500 references planned a sequential scan of the
+    orders table: 46-65 ms a batch instead of 1 ms."""
+    subprocess.run(["psql", url, "-qc", "VACUUM (ANALYZE)"], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -393,6 +400,7 @@ def main() -> None:
     if not key_file.exists():
         raise SystemExit("Run with --setup first.")
     key = key_file.read_text().strip()
+    analyze(url)
     run = secrets.token_hex(3)
     server, port = start_gunicorn(args.workers, args.threads)
     try:
