@@ -126,9 +126,7 @@ def cached[T](key: str, load: Callable[[], T], timeout: int) -> T:
     """The cache's entry `key`, or `load()` stored there for `timeout` seconds; a value prefetched for this
     request is used without a round trip (and so is the knowledge that the cache had none)."""
     scope = _SCOPE.get()
-    value: Any = scope.get(key, _MISSING) if scope is not None else _MISSING
-    if value is _MISSING and (scope is None or key not in scope):
-        value = cache.get(key, _MISSING)
+    value = scope[key] if scope is not None and key in scope else cache.get(key, _MISSING)
     if value is _MISSING:
         value = load()
         cache.set(key, value, timeout)
