@@ -47,6 +47,7 @@ from ..models import (
     OrderLine,
     OrderStatus,
 )
+from ..selectors import channels_by_code
 from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
 
 ROUTE_TASK = "routing.route_order"
@@ -364,18 +365,16 @@ def order_create_many(
     results: list[OrderCreateResult | DomainError | None] = [None] * len(inputs)
     twins: dict[int, int] = {}  # index → index of the same order earlier in the batch
     # Plain lookups by key (oms.db.fetch_in): compiling `external_ref__in` over 500 references took the ORM
-    # 10 ms. The orders found get the channel instances of the inputs (their answers name the channel).
-    channels = {i.channel.pk: i.channel for i in inputs}
-    taken: dict[tuple[int, str], Order] = {}
-    for order in fetch_in(Order, "external_ref", {i.external_ref for i in inputs}):
+    # 10 ms. The orders found get their channel instances (their answers name the channel) from the inputs
+    # or, for an order of another channel found by its idempotency key, from the cached channels.
+    by_ref = fetch_in(Order, "external_ref", {i.external_ref for i in inputs})
+    by_key = fetch_in(Order, "idempotency_key", {i.idempotency_key for i in inputs if i.idempotency_key})
+    channels = {c.pk: c for c in channels_by_code().values()} | {i.channel.pk: i.channel for i in inputs}
+    for order in (*by_ref, *by_key):
         if order.channel_id in channels:
             order.channel = channels[order.channel_id]
-            taken[(order.channel_id, order.external_ref)] = order
-    taken_keys: dict[str, Order] = {}
-    for order in fetch_in(Order, "idempotency_key", {i.idempotency_key for i in inputs if i.idempotency_key}):
-        if order.channel_id in channels:
-            order.channel = channels[order.channel_id]
-        taken_keys[order.idempotency_key or ""] = order  # (found by it: never empty)
+    taken = {(order.channel_id, order.external_ref): order for order in by_ref}
+    taken_keys = {order.idempotency_key or "": order for order in by_key}  # (found by it: never empty)
     fresh: list[tuple[int, OrderInput]] = []
     seen: dict[tuple[int, str], int] = {}
     seen_keys: dict[str, int] = {}

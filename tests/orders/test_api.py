@@ -470,6 +470,17 @@ def test_bulk_answers_repeats_with_their_orders_even_when_they_no_longer_validat
     assert len(ctx.captured_queries) <= 4
 
 
+def test_bulk_answers_a_key_taken_on_another_channel_without_reading_its_channel(api, catalogue):
+    ChannelFactory(code="app", name="App", kind="app")
+    web = [{**base_payload(f"WEB-K{i}"), "idempotency_key": f"key-{i}"} for i in range(3)]
+    assert [r["status"] for r in api.post(BULK, web, format="json").json()["results"]] == [201] * 3
+    app = [{**item, "channel": "app", "external_ref": f"APP-K{i}"} for i, item in enumerate(web)]
+    with CaptureQueriesContext(connection) as ctx:
+        results = api.post(BULK, app, format="json").json()["results"]
+    assert [(r["status"], r["order"]["channel"]) for r in results] == [(200, "web")] * 3
+    assert not [q for q in ctx.captured_queries if 'FROM "orders_channel"' in q["sql"]]
+
+
 def test_bulk_accepts_a_bare_list_and_refuses_more_than_500(api, catalogue):
     assert api.post(BULK, [base_payload("WEB-L1")], format="json").json()["created"] == 1
     response = api.post(BULK, [base_payload(f"WEB-{i}") for i in range(501)], format="json")
