@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -120,9 +120,18 @@ def _create(data: dict[str, Any], *, key: str | None, by: Any) -> OrderCreateRes
     return order_create(by=by, **{f.name: getattr(order_input, f.name) for f in fields(order_input)})
 
 
-def _with_lines(order: Order) -> Order:
-    prefetch_related_objects([order], Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
-    return order
+def _with_lines(orders: list[Order]) -> list[Order]:
+    """The orders with their lines, read in one query and attached as each order's prefetched `lines`.
+
+    Django's `Prefetch` builds a queryset per order to hold its lines (about a fifth of a page of 50); a list
+    in the prefetch cache is read the same way (`order.lines.all()`), as `_fresh_lines` does.
+    """
+    by_order: dict[int, list[OrderLine]] = {order.pk: [] for order in orders}
+    for line in OrderLine.objects.filter(order__in=list(by_order)).order_by("order_id", "line_no"):
+        by_order[line.order_id].append(line)
+    for order in orders:
+        order._prefetched_objects_cache = {"lines": by_order[order.pk]}  # type: ignore[attr-defined]
+    return orders
 
 
 def _fresh_lines(order: Order, data: dict[str, Any]) -> Order:
@@ -161,9 +170,7 @@ class OrderListCreateView(generics.GenericAPIView):
     def get_queryset(self) -> QuerySet[Order]:
         query = OrderListQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        return order_list(
-            user=self.request.user, filters=OrderFilters(**query.validated_data)
-        ).prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
+        return order_list(user=self.request.user, filters=OrderFilters(**query.validated_data))
 
     @extend_schema(
         operation_id="orders_list",
@@ -172,7 +179,7 @@ class OrderListCreateView(generics.GenericAPIView):
         summary="Orders the caller may see, newest first",
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset()) or []
+        page = _with_lines(self.paginate_queryset(self.get_queryset()) or [])
         return self.get_paginated_response([order_out(order) for order in page])
 
     @extend_schema(
@@ -209,10 +216,10 @@ class OrderListCreateView(generics.GenericAPIView):
             existing = _known(load_taken(refs, [payload], keys), payload, key)
             if existing is None:
                 raise
-            return Response(order_out(_with_lines(existing)), status=status.HTTP_200_OK)
+            return Response(order_out(_with_lines([existing])[0]), status=status.HTTP_200_OK)
         result = _create(data, key=key, by=request.user)
         if not result.created:  # a concurrent twin won: answer with what it wrote
-            return Response(order_out(_with_lines(result.order)), status=status.HTTP_200_OK)
+            return Response(order_out(_with_lines([result.order])[0]), status=status.HTTP_200_OK)
         return Response(order_out(_fresh_lines(result.order, data)), status=status.HTTP_201_CREATED)
 
 
@@ -342,8 +349,8 @@ class _OrderActionView(APIView):
         return Response(
             order_out(
                 _with_lines(
-                    Order.objects.select_related("channel", "customer", "pickup_location").get(pk=order.pk)
-                )
+                    [Order.objects.select_related("channel", "customer", "pickup_location").get(pk=order.pk)]
+                )[0]
             )
         )
 
