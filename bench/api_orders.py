@@ -142,7 +142,7 @@ def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen[bytes],
     port = free_port()
     proc = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(Path(sys.executable).parent / "gunicorn"),  # the interpreter the bench runs on
             "oms.wsgi:application",
             "-b",
             f"127.0.0.1:{port}",
