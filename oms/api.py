@@ -155,7 +155,7 @@ def _compiled(serializer: serializers.Serializer) -> Representer:
             else:
                 try:
                     value = getter(instance)
-                except (AttributeError, ObjectDoesNotExist):
+                except (AttributeError, KeyError, ObjectDoesNotExist):  # DRF: null, default, skip or raise
                     value = _SKIP
                 if value is _SKIP or isinstance(value, _CALLABLES):
                     value = _drf_value(field, instance)

@@ -132,3 +132,20 @@ def test_orders_home_and_pickup(make_order):
     assert pickup["delivery"]["address"] is None
     assert pickup["delivery"]["pickup_location"] == store.code
     assert len(home["lines"]) == 1
+
+
+class Raising:
+    @property
+    def code(self):
+        raise KeyError("code")
+
+    size = 1
+
+
+def test_an_attribute_raising_key_error_follows_drf_rules():
+    class WithDefault(serializers.Serializer):
+        code = serializers.CharField(default="fallback")
+        size = serializers.IntegerField()
+
+    assert representer(WithDefault)(Raising()) == WithDefault().to_representation(Raising())
+    assert representer(WithDefault)(Raising()) == {"code": "fallback", "size": 1}
