@@ -64,14 +64,17 @@ _CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, f
 _NOT_PLAIN = (*_CALLABLES, Mapping)  # an intermediate value of a dotted source that DRF calls or indexes
 
 
-def _drf_value(field: fields.Field, instance: Any) -> Any:
-    """One field of `Serializer.to_representation`, exactly as DRF computes it (`_SKIP`: left out)."""
+def _drf_value(field: fields.Field, instance: Any, convert: Representer | None = None) -> Any:
+    """One field of `Serializer.to_representation` as DRF computes it (`_SKIP`: left out), the attribute
+    turned into output by `convert` (default: the field's own `to_representation`)."""
     try:
         attribute = field.get_attribute(instance)
     except fields.SkipField:
         return _SKIP
     check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
-    return None if check_for_none is None else field.to_representation(attribute)
+    if check_for_none is None:
+        return None
+    return (convert or field.to_representation)(attribute)
 
 
 def _path(attrs: list[str]) -> Callable[[Any], Any]:
@@ -127,7 +130,7 @@ def _compiled(serializer: serializers.Serializer) -> Representer:
             field, RelatedField | ManyRelatedField
         )
         if not plain:
-            getter: Any = False  # the field's own get_attribute
+            getter: Any = False
         elif len(field.source_attrs) == 1:
             getter = operator.attrgetter(field.source_attrs[0])
         elif field.source_attrs:
@@ -144,14 +147,11 @@ def _compiled(serializer: serializers.Serializer) -> Representer:
         for name, getter, convert, field in plan:
             if getter is None:
                 value = instance
-            elif getter is False:
-                try:
-                    value = field.get_attribute(instance)
-                except fields.SkipField:
-                    continue
-                if isinstance(value, PKOnlyObject):
-                    out[name] = None if value.pk is None else field.to_representation(value)
-                    continue
+            elif getter is False:  # the field's own get_attribute, our conversion (a compiled serializer)
+                value = _drf_value(field, instance, convert)
+                if value is not _SKIP:
+                    out[name] = value
+                continue
             else:
                 try:
                     value = getter(instance)
