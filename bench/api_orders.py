@@ -139,17 +139,18 @@ def free_port() -> int:
 
 
 def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+    """gunicorn with the project's `gunicorn.conf.py` (as the Procfile runs it), `workers` x `threads`."""
     port = free_port()
     proc = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),  # the interpreter the bench runs on
             "oms.wsgi:application",
+            "--config",
+            "gunicorn.conf.py",
             "-b",
             f"127.0.0.1:{port}",
             "-w",
             str(workers),
-            "--worker-class",
-            "gthread",
             "--threads",
             str(threads),
             "--log-level",
@@ -361,8 +362,11 @@ def run_wrk(port: int, key: str, clients: int, duration: float, run: str, warmup
 def analyze(url: str) -> None:
     """`VACUUM (ANALYZE)` the database, as autovacuum keeps a production one. Without statistics (a server
     with autovacuum off, as on CI machines) a bulk's lookup of 500 references planned a sequential scan of the
-    orders table: 46-65 ms a batch instead of 1 ms."""
+    orders table: 46-65 ms a batch instead of 1 ms. Then `CHECKPOINT`, which returns once the pages the vacuum
+    (and the previous run) dirtied are on disk: otherwise the kernel writes them back during the measured run,
+    and every commit's WAL flush waits behind that writeback (the 1-3 s stalls of earlier runs)."""
     subprocess.run(["psql", url, "-qc", "VACUUM (ANALYZE)"], check=True)
+    subprocess.run(["psql", url, "-qc", "CHECKPOINT"], check=True)
 
 
 def main() -> None:
@@ -404,7 +408,8 @@ def main() -> None:
     run = secrets.token_hex(3)
     server, port = start_gunicorn(args.workers, args.threads)
     try:
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on :{port}")
+        keepalive = os.environ.get("WEB_KEEPALIVE", "0")
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads, keep-alive {keepalive} s, on :{port}")
         # Warm-up: a few orders so every worker has its connection pool, imports and caches ready.
         warm = (port, key, 4, time.time() + 2, 99, run + "w")
         single_worker(warm)
