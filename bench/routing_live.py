@@ -4,9 +4,9 @@ Not a test. Phase 1 commits orders one at a time at a gentle pace and measures, 
 commit of the order to the commit of its routing (decision, fulfilments, reservations, status): p50/p99.
 Phase 2 commits orders at a sustained rate (default 150/s for 30 s, from 4 threads) and samples the backlog
 (orders committed but not yet routed) every second, to show whether the workers keep up. With `--api` the
-orders of phase 2 come in through the API instead: `POST /api/v1/orders/` to gunicorn (`--gunicorn W T`,
-gthread), over one keep-alive connection per thread, as an integration would send them; the gunicorn workers,
-the Celery worker and the clients share the machine.
+orders of phase 2 come in through the API instead: `POST /api/v1/orders/` to gunicorn (`--gunicorn W T`, with
+the project's `gunicorn.conf.py`), one HTTP client per thread, as an integration would send them; the gunicorn
+workers, the Celery worker and the clients share the machine.
 
 Everything it needs is started by the script when not given: a throwaway PostgreSQL cluster (initdb, as the
 `postgres` user when run as root), Redis, and a Celery worker (`--concurrency`, default 2), on free ports;
