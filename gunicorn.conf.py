@@ -1,5 +1,5 @@
-"""gunicorn's settings for the `web` process (gunicorn reads `./gunicorn.conf.py` by default; the `Procfile` and
-the API benchmarks in `bench/` run with it, so what is measured is what runs).
+"""gunicorn's settings for the `web` process. The `Procfile` and the API benchmarks in `bench/` run with this
+file, so what is measured is what runs.
 
 Each setting can be changed through the environment; the command line overrides them all.
 """

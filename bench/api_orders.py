@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import runpy
 import secrets
 import signal
 import socket
@@ -408,8 +409,8 @@ def main() -> None:
     run = secrets.token_hex(3)
     server, port = start_gunicorn(args.workers, args.threads)
     try:
-        keepalive = os.environ.get("WEB_KEEPALIVE", "0")
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads, keep-alive {keepalive} s, on :{port}")
+        keepalive = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["keepalive"]
+        print(f"gunicorn: {args.workers} workers x {args.threads} threads, keep-alive {keepalive} s, :{port}")
         # Warm-up: a few orders so every worker has its connection pool, imports and caches ready.
         warm = (port, key, 4, time.time() + 2, 99, run + "w")
         single_worker(warm)
