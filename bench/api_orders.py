@@ -364,8 +364,8 @@ def analyze(url: str) -> None:
     """`VACUUM (ANALYZE)` the database, as autovacuum keeps a production one. Without statistics (a server
     with autovacuum off, as on CI machines) a bulk's lookup of 500 references planned a sequential scan of the
     orders table: 46-65 ms a batch instead of 1 ms. Then `CHECKPOINT`, which returns once the pages the vacuum
-    (and the previous run) dirtied are on disk: otherwise the kernel writes them back during the measured run,
-    and every commit's WAL flush waits behind that writeback (the 1-3 s stalls of earlier runs)."""
+    (and the previous run) dirtied are on disk, so the measured run does not start while they are still being
+    written back (each commit's WAL flush would wait behind that writeback)."""
     subprocess.run(["psql", url, "-qc", "VACUUM (ANALYZE)"], check=True)
     subprocess.run(["psql", url, "-qc", "CHECKPOINT"], check=True)
 
