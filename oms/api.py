@@ -64,9 +64,9 @@ _CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, f
 _NOT_PLAIN = (*_CALLABLES, Mapping)  # an intermediate value of a dotted source that DRF calls or indexes
 
 
-def _drf_value(field: fields.Field, instance: Any, convert: Representer | None = None) -> Any:
+def _drf_value(field: fields.Field, instance: Any, convert: Representer) -> Any:
     """One field of `Serializer.to_representation` as DRF computes it (`_SKIP`: left out), the attribute
-    turned into output by `convert` (default: the field's own `to_representation`)."""
+    turned into output by `convert` (the field's compiled conversion, which gives what DRF's would)."""
     try:
         attribute = field.get_attribute(instance)
     except fields.SkipField:
@@ -74,7 +74,7 @@ def _drf_value(field: fields.Field, instance: Any, convert: Representer | None =
     check_for_none = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
     if check_for_none is None:
         return None
-    return (convert or field.to_representation)(attribute)
+    return convert(attribute)
 
 
 def _path(attrs: list[str]) -> Callable[[Any], Any]:
@@ -145,23 +145,21 @@ def _compiled(serializer: serializers.Serializer) -> Representer:
             return data
         out: dict[str, Any] = {}
         for name, getter, convert, field in plan:
+            value: Any = _SKIP
             if getter is None:
                 value = instance
-            elif getter is False:  # the field's own get_attribute, our conversion (a compiled serializer)
-                value = _drf_value(field, instance, convert)
-                if value is not _SKIP:
-                    out[name] = value
-                continue
-            else:
+            elif getter is not False:  # False: the field's own get_attribute
                 try:
                     value = getter(instance)
                 except (AttributeError, KeyError, ObjectDoesNotExist):  # DRF: null, default, skip or raise
                     value = _SKIP
-                if value is _SKIP or isinstance(value, _CALLABLES):
-                    value = _drf_value(field, instance)
-                    if value is not _SKIP:
-                        out[name] = value
-                    continue
+                if isinstance(value, _CALLABLES):
+                    value = _SKIP
+            if value is _SKIP:  # not read plainly: DRF's rules for this field
+                value = _drf_value(field, instance, convert)
+                if value is not _SKIP:
+                    out[name] = value
+                continue
             out[name] = None if value is None else convert(value)
         return out
 
