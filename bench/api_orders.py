@@ -380,8 +380,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--client-procs", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))  # what the Procfile runs (and the environment sets)
+    parser.add_argument("--workers", type=int, default=conf["workers"])
+    parser.add_argument("--threads", type=int, default=conf["threads"])
     parser.add_argument(
         "--warmup", type=float, default=5.0, help="seconds of uncounted wrk load first (with --wrk)"
     )
@@ -409,8 +410,8 @@ def main() -> None:
     run = secrets.token_hex(3)
     server, port = start_gunicorn(args.workers, args.threads)
     try:
-        keepalive = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["keepalive"]
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads, keep-alive {keepalive} s, :{port}")
+        shape = f"{args.workers} workers x {args.threads} threads, keep-alive {conf['keepalive']} s"
+        print(f"gunicorn: {shape}, :{port}")
         # Warm-up: a few orders so every worker has its connection pool, imports and caches ready.
         warm = (port, key, 4, time.time() + 2, 99, run + "w")
         single_worker(warm)
