@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from operator import itemgetter
 
 from .costs import home_options, local_option, transfer_option
 from .geo import road_km
@@ -51,6 +52,9 @@ SAMPLE_SIZE = 512  # past destinations kept as the picture of where (and how fas
 SHARE_WORK = 25_600  # samples x locations walked per SKU at most (all 512 samples at 50 locations)
 STALE_EPOCHS = 3  # per-SKU shares are re-derived at most every this many epochs
 SAMPLE_LOCATIONS = 80  # locations kept per sample: all DCs and the nearest stores
+# a SKU with fewer than sqrt(LOOK_UP_HOLDERS x locations) holders has them looked up per sampled
+# customer instead of walking the customer's whole ranking (the same result, less work)
+LOOK_UP_HOLDERS = 4
 FIRST_LOOK_SAMPLES = 128  # samples walked for a SKU's first estimate
 EPOCH_CHANGES = SAMPLE_SIZE // 8  # re-derive per-SKU demand shares after this many sample changes ...
 EPOCH_MAX_ORDERS = 500  # ... or this many orders (the remaining demand shrinks meanwhile)
@@ -72,8 +76,7 @@ _Ranked = tuple[str, float, float, tuple[tuple[float, float], ...]]
 _Shares = tuple[dict[str, tuple[float, float]], dict[str, list[tuple[str, float, float]]]]
 
 
-def _fixed_part(r: _Ranked) -> float:
-    return r[1]
+_fixed_part = itemgetter(1)  # a ranked entry's fixed part: the sort key of every walk
 
 
 class _Dest:
@@ -241,21 +244,24 @@ class OpportunityPricer:
         out: dict[str, list[float]] = {}
         back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
-        few = len(holders) ** 2 < 4 * len(self.net.locations)
+        few = len(holders) ** 2 < LOOK_UP_HOLDERS * len(self.net.locations)
         inf = math.inf
         for d in self.samples[:n_samples]:
             if few:
-                # a rarely held SKU: look its holders up instead of walking the whole ranking
-                walk = [rk for lid in holders if (rk := d.by_id.get(lid)) is not None]
-                walk.sort(key=_fixed_part)
+                # a rarely held SKU: look its holders up instead of walking the whole ranking, in any
+                # order (the order only decides how early the walk can stop)
+                by_id = d.by_id
+                walk = [by_id[lid] for lid in holders if lid in by_id]
             else:
                 walk = d.ranked
             c1 = c2 = c3 = inf  # the sampled customer's three cheapest one-unit packages from holders
             l1 = l2 = ""
             m1 = m2 = 0.0
             for lid, fixed, pick, opts in walk:
-                if fixed > c3:
-                    break  # ranked by fixed part: nothing further can beat the third best
+                if fixed > c3:  # cannot beat the third best
+                    if few:
+                        continue
+                    break  # ranked by fixed part: nothing further can either
                 if lid not in holders:
                     continue
                 extra, rate = opts[0]
@@ -296,11 +302,11 @@ class OpportunityPricer:
         out: dict[str, list[float]] = {}
         back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
-        few = len(holders) ** 2 < 4 * len(self.net.locations)
+        few = len(holders) ** 2 < LOOK_UP_HOLDERS * len(self.net.locations)
         for d in self.samples[:n_samples]:
             if few:
-                walk = [rk for lid in holders if (rk := d.by_id.get(lid)) is not None]
-                walk.sort(key=_fixed_part)
+                by_id = d.by_id
+                walk = sorted([by_id[lid] for lid in holders if lid in by_id], key=_fixed_part)
             else:
                 walk = d.ranked
             found: list[tuple[float, float, str]] = []  # (one-unit package cost, marginal unit cost, holder)

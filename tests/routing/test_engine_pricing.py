@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import math
 
-from routing.engine import Forecast, OpportunityPricer, route_order
-from routing.engine.pricing import _expected_overflow
+import pytest
 
-from .test_engine import SAO, _home, _network
+from routing.engine import Forecast, OpportunityPricer, route_order
+from routing.engine import pricing as pricing_module
+from routing.engine.pricing import _expected_overflow
+from routing.engine.scenario import load_scenario
+
+from .test_engine import SAO, _home, _instance, _network, needs_kit
 
 
 def _poisson_overflow(x: int, m: float) -> float:
@@ -85,3 +89,29 @@ def test_the_loss_counts_only_backups_that_will_still_have_stock() -> None:
     # the first look (one pass, on the decision path) sees only the next holder; the decision after
     # the re-derivation uses the new estimate, not the first look's cached price
     assert first_look < failing_backup / 3
+
+
+@needs_kit
+def test_looked_up_holders_give_the_shares_of_the_whole_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the kit's small network after 300 orders: every SKU's shares, from the holders looked up per
+    # customer (in no particular order) and from each customer's whole ranking, must be the same
+    scn = load_scenario(_instance("small"))
+    pricer = OpportunityPricer(scn.network, scn.forecast)
+    for order in scn.orders[:300]:
+        plan = route_order(scn.network, order, prices=pricer, explain=False)
+        scn.network.apply_plan(plan)
+        pricer.observe(order, plan)
+    skus = sorted({ln.sku for o in scn.orders[300:400] for ln in o.lines})
+    held = {s: scn.network.holders(s) for s in skus}
+    assert len({len(h) for h in held.values()}) >= 5  # rare and widely held SKUs alike
+
+    def shares(look_up: int) -> list[object]:
+        monkeypatch.setattr(pricing_module, "LOOK_UP_HOLDERS", look_up)
+        out: list[object] = []
+        for s in skus:
+            own, spill = pricer._walk(s, 110.0, held[s], 512)
+            fail = {lid: pricer._fail(own, spill, lid, s) for lid in held[s]}
+            out.append((own, spill, pricer._walk_avail(s, 110.0, held[s], 512, fail)))
+        return out
+
+    assert shares(10**6) == shares(0)
