@@ -1,6 +1,7 @@
 """Routing engine against the routing benchmark kit: cost, validity, baselines, bound, latency.
 
     python bench/routing_kit.py [--bound] [--lp] [--time-limit 120] [--only NAME ...]
+    python bench/routing_kit.py --seeds scarce 31-36 --bound --lp    # more seeds of one shape
 
 For each scenario of the public suite: generate it with the kit's generate.py into var/bench/ (cached),
 replay it through the engine in arrival order, score the plan with the kit's score.py (subprocess,
@@ -52,6 +53,30 @@ SUITE.update(HELDOUT)
 # the acceptance ceiling on gap to the bound, per scenario (small and scale: no target)
 TARGET_GAP = {"default": 0.08, "loose": 0.08, "waves": 0.08, "scarce": 0.11}
 TARGET_GAP.update({h: TARGET_GAP[h.split("-")[0]] for h in HELDOUT})
+
+
+def add_seeds(shape: str, seeds: str) -> list[str]:
+    """Register more seeds of a public scenario's shape (e.g. "scarce", "31-36" or "31,40") as SHAPE-sN;
+    return their names."""
+    base = SUITE[shape]
+    if base is None or "--seed" not in base:
+        raise ValueError(f"{shape} has no seed to vary")
+    numbers: list[int] = []
+    for part in seeds.split(","):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or not (hi or lo).isdigit():
+            raise ValueError(f"seeds look like 31-36 or 31,40, not {seeds!r}")
+        numbers.extend(range(int(lo), int(hi or lo) + 1))
+    names = []
+    for n in numbers:
+        args = list(base)
+        args[args.index("--seed") + 1] = str(n)
+        name = f"{shape}-s{n}"
+        SUITE[name] = args
+        if shape in TARGET_GAP:
+            TARGET_GAP[name] = TARGET_GAP[shape]
+        names.append(name)
+    return names
 
 
 def scenario_path(name: str) -> Path:
@@ -197,6 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=120.0, help="bound.py time limit (s)")
     ap.add_argument("--only", nargs="*", choices=list(SUITE), help="scenarios to run (default: all)")
     ap.add_argument("--heldout", action="store_true", help="also run the held-out seeds (HELDOUT)")
+    ap.add_argument(
+        "--seeds",
+        nargs=2,
+        metavar=("SHAPE", "SEEDS"),
+        help="run only more seeds of a public scenario's shape instead, e.g. --seeds scarce 31-36",
+    )
     ap.add_argument("--json", help="also write the rows to this file")
     a = ap.parse_args(argv)
     if not (KIT / "score.py").exists():
@@ -204,7 +235,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     CACHE.mkdir(parents=True, exist_ok=True)
     rows = []
-    names = a.only or [n for n in SUITE if n not in HELDOUT or a.heldout]
+    if a.seeds:
+        shape, seeds = a.seeds
+        if shape not in SUITE:
+            ap.error(f"--seeds: unknown shape {shape!r}")
+        try:
+            names = add_seeds(shape, seeds)
+        except ValueError as exc:
+            ap.error(f"--seeds: {exc}")
+    else:
+        names = a.only or [n for n in SUITE if n not in HELDOUT or a.heldout]
     for name in names:
         rows.append(run_one(name, compute_bound=a.bound, lp=a.lp, time_limit=a.time_limit))
         print(f"[{name}] done: cost {rows[-1]['cost']}, gap {rows[-1]['gap']}", file=sys.stderr)
