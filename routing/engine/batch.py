@@ -1,10 +1,10 @@
 """Wave routing: decide a whole release wave together, then revise decisions within the wave.
 
-A wave's orders are routed greedily in arrival order; then every order left short (backordered units)
-or split is revisited together with each earlier-decided order of the same wave that took stock it
-could use: both are released and re-routed in the opposite order, and the swap is kept only if the
-two plans together cost less (real cost plus the opportunity cost of what they use). Nothing outside
-the wave and the waves before it is looked at.
+A wave's orders are routed greedily, soonest deadline first (arrival order among equals); then every
+order left short (backordered units) or split is revisited together with each other order of the same
+wave that took stock it could use: both are released and re-routed in the opposite order, and the swap
+is kept only if the two plans together cost less (real cost plus the opportunity cost of what they
+use). Nothing outside the wave and the waves before it is looked at.
 """
 
 from __future__ import annotations
