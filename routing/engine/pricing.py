@@ -237,6 +237,22 @@ class OpportunityPricer:
         self._sku_cache[sku] = (len(holders), self.epoch, shares)
         return shares
 
+    def _looks_up(self, holders: set[str]) -> bool:
+        """Whether a walk looks the SKU's holders up per sampled customer (a rarely held SKU) instead of
+        walking each customer's whole ranking."""
+        return len(holders) ** 2 < LOOK_UP_HOLDERS * len(self.net.locations)
+
+    def _tally(
+        self, out: dict[str, list[float]], back: dict[str, dict[str, list[float]]], n_samples: int
+    ) -> _Shares:
+        """A walk's shares from its per-holder regrets, counts scaled to the whole share sample."""
+        scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
+        own = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
+        spill = {
+            l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
+        }
+        return own, spill
+
     def _walk(self, sku: str, penalty: float, holders: set[str], n_samples: int) -> _Shares:
         """First pass over the sample: each customer's three cheapest holders, and what it would lose
         if its first (or second) choice failed it and it turned to the next one."""
@@ -244,7 +260,7 @@ class OpportunityPricer:
         out: dict[str, list[float]] = {}
         back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
-        few = len(holders) ** 2 < LOOK_UP_HOLDERS * len(self.net.locations)
+        few = self._looks_up(holders)
         inf = math.inf
         for d in self.samples[:n_samples]:
             if few:
@@ -286,12 +302,7 @@ class OpportunityPricer:
                 # if l1 sells out this customer turns to l2; should l2 fail too: the third choice
                 r2 = min(c3 + extra, penalty) - m2 if d.multi else min(c3, penalty) - c2
                 back.setdefault(l2, {}).setdefault(l1, []).append(r2)
-        scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
-        own = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
-        spill = {
-            l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
-        }
-        return own, spill
+        return self._tally(out, back, n_samples)
 
     def _walk_avail(
         self, sku: str, penalty: float, holders: set[str], n_samples: int, fail: dict[str, float]
@@ -302,7 +313,7 @@ class OpportunityPricer:
         out: dict[str, list[float]] = {}
         back: dict[str, dict[str, list[float]]] = {}
         split = self.net.split_penalty
-        few = len(holders) ** 2 < LOOK_UP_HOLDERS * len(self.net.locations)
+        few = self._looks_up(holders)
         for d in self.samples[:n_samples]:
             if few:
                 by_id = d.by_id
@@ -337,12 +348,7 @@ class OpportunityPricer:
                 c2, m2, l2 = found[1]
                 alt2 = _expected_alternative(found, 2, fail, penalty, add if d.multi else 0.0)
                 back.setdefault(l2, {}).setdefault(l1, []).append(alt2 - (m2 if d.multi else c2))
-        scale = min(len(self.samples), self._share_samples) / max(1, min(len(self.samples), n_samples))
-        own = {lid: (len(v) * scale, sum(v) / len(v)) for lid, v in out.items()}
-        spill = {
-            l2: [(l1, len(v) * scale, sum(v) / len(v)) for l1, v in by1.items()] for l2, by1 in back.items()
-        }
-        return own, spill
+        return self._tally(out, back, n_samples)
 
     # ------------------------------------------------------------ capacity
     def capacity_price(self, location_id: str) -> float:
