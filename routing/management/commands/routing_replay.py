@@ -31,7 +31,7 @@ def _kit_dir() -> Path:
 class Command(BaseCommand):
     help = "Replay a routing-kit scenario through the engine and write the plan."
     # a replay reads a file and the policies; the project's system checks (which import every URL and view,
-    # about 0.7 s on a slow machine) are for `manage.py check`, the test suite and the servers
+    # 0.3-0.5 s on a slow machine) are for `manage.py check`, the test suite and the servers
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
