@@ -58,15 +58,17 @@ TARGET_GAP.update({h: TARGET_GAP[h.split("-")[0]] for h in HELDOUT})
 def add_seeds(shape: str, seeds: str) -> list[str]:
     """Register more seeds of a public scenario's shape (e.g. "scarce", "31-36" or "31,40") as SHAPE-sN;
     return their names."""
+    if shape not in SUITE:
+        raise ValueError(f"unknown shape {shape!r}")
     base = SUITE[shape]
     if base is None or "--seed" not in base:
         raise ValueError(f"{shape} has no seed to vary")
     numbers: list[int] = []
     for part in seeds.split(","):
-        lo, _, hi = part.partition("-")
-        if not lo.isdigit() or not (hi or lo).isdigit():
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
             raise ValueError(f"seeds look like 31-36 or 31,40, not {seeds!r}")
-        numbers.extend(range(int(lo), int(hi or lo) + 1))
+        numbers.extend(range(int(lo), int(hi if dash else lo) + 1))
     names = []
     for n in numbers:
         args = list(base)
@@ -236,11 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     rows = []
     if a.seeds:
-        shape, seeds = a.seeds
-        if shape not in SUITE:
-            ap.error(f"--seeds: unknown shape {shape!r}")
         try:
-            names = add_seeds(shape, seeds)
+            names = add_seeds(*a.seeds)
         except ValueError as exc:
             ap.error(f"--seeds: {exc}")
     else:
