@@ -1,6 +1,7 @@
 """Wave routing: decide a whole release wave together, then revise decisions within the wave.
 
-A wave's orders are routed greedily, soonest deadline first (arrival order among equals); then every
+A wave's orders are routed greedily, soonest deadline first (arrival order among equals), each priced
+knowing the wave's orders routed before it (the pricer observes every plan as it is made); then every
 order left short (backordered units) or split is revisited together with each other order of the same
 wave that took stock it could use: both are released and re-routed in the opposite order, and the swap
 is kept only if the two plans together cost less (real cost plus the opportunity cost of what they
@@ -39,10 +40,8 @@ def route_wave(
         p = route_order(network, orders[k], policy=policy, prices=pricer, explain=False)
         network.apply_plan(p)
         plans[k] = p
-    if pricer is not None:
-        for o, maybe in zip(orders, plans, strict=True):
-            assert maybe is not None
-            pricer.observe(o, maybe)
+        if pricer is not None:  # the next order of the wave is priced knowing this one
+            pricer.observe(orders[k], p)
     done = [p for p in plans if p is not None]
     if not improve or len(orders) < 2:
         return done

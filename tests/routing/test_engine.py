@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 from pathlib import Path
 from types import ModuleType
@@ -21,14 +22,17 @@ from routing.engine import (
     InsufficientStock,
     Location,
     Network,
+    OpportunityPricer,
     Order,
     OrderLine,
     Policy,
     Service,
     TransferTerms,
     UnfilledPenalty,
+    load_scenario,
     replay,
     route_order,
+    route_wave,
 )
 from routing.engine.plan import CHOSEN, NO_CAPACITY, NO_SHIPPING, NOT_ALLOWED, OUT_OF_RANGE, PAUSED, TOO_SLOW
 
@@ -86,6 +90,37 @@ def test_waves_are_decided_together_and_stay_valid() -> None:
     plan, stats = replay(doc)
     metrics = _referee(doc, plan)
     assert metrics["total_cost"] == pytest.approx(stats.total_cost, abs=0.005)
+
+
+class _PricingLog(OpportunityPricer):
+    """The real pricer, noting how many orders it had seen each time it priced a unit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen_when_priced: list[int] = []
+
+    def unit_price(self, location_id: str, sku: str, penalty: float = math.inf) -> float:
+        self.seen_when_priced.append(self.seen_orders)
+        return super().unit_price(location_id, sku, penalty)
+
+
+@needs_kit
+def test_each_order_of_a_wave_is_priced_knowing_the_ones_routed_before_it() -> None:
+    scn = load_scenario(_instance("small"))
+    pricer = _PricingLog(scn.network, scn.forecast)
+    for o in scn.orders[:200]:  # a history, so that prices are not all zero
+        plan = route_order(scn.network, o, prices=pricer, explain=False)
+        scn.network.apply_plan(plan)
+        pricer.observe(o, plan)
+    wave = scn.orders[200:240]
+    pricer.seen_when_priced.clear()
+    route_wave(scn.network, wave, pricer=pricer, improve=False)
+    assert pricer.seen_orders == 240
+    # each wave order was priced after the ones routed before it had been observed (200, 201, ... 239;
+    # an order whose units need no price, e.g. SKUs the forecast does not know, leaves its number out)
+    seen = set(pricer.seen_when_priced)
+    assert seen <= set(range(200, 240))
+    assert len(seen) >= 30, sorted(seen)
 
 
 # ---------------------------------------------------------------- the online rule
