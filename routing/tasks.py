@@ -16,6 +16,7 @@ from inventory.exceptions import InsufficientStock
 from oms.calendar import add_business_days
 
 from .models import DecisionTrigger
+from .services.demand import demand_refresh
 from .services.live import CapacityTaken, order_route, orders_drain, orders_route_pending
 from .services.maintenance import backorders_retry, unreleased_reoptimise
 
@@ -92,6 +93,12 @@ def retry_backorders(limit: int = 200) -> int:
 def reoptimise_unreleased(limit: int = 200) -> int:
     """Re-decide orders not yet released to picking; swaps only when cheaper. Returns swaps made."""
     return unreleased_reoptimise(limit=limit)
+
+
+@shared_task(name="routing.refresh_demand", acks_late=True, ignore_result=True)
+def refresh_demand() -> int:
+    """Rebuild the picture of recent demand the live path prices stock with. Returns its orders."""
+    return demand_refresh().orders
 
 
 @shared_task(name="routing.whatif_run", acks_late=True)

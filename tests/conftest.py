@@ -85,16 +85,20 @@ def _worker_idle_before_flush(request):
 @pytest.fixture(autouse=True)
 def _no_cached_references():
     """A test's webhook subscriptions and channels vanish with its rollback or flush, which no signal sees:
-    start each test without their cached entries (every key registered with oms.cache.prefetch)."""
+    start each test without their cached entries (every key registered with oms.cache.prefetch), nor the
+    routing's picture of recent demand."""
     from django.core.cache import cache
 
     import oms.webhooks  # noqa: F401  (registers its key)
     import orders.selectors  # noqa: F401
     from oms.cache import PREFETCHED
+    from routing.services.demand import demand_forget
 
     cache.delete_many(PREFETCHED)
+    demand_forget()  # the picture of recent demand was drawn from another test's orders
     yield
     cache.delete_many(PREFETCHED)
+    demand_forget()
 
 
 @pytest.fixture(autouse=True)

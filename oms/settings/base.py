@@ -162,8 +162,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "route-pending": {"task": "routing.route_pending", "schedule": 30.0},
     "retry-backorders": {"task": "routing.retry_backorders", "schedule": 300.0},
     "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
+    "refresh-demand": {"task": "routing.refresh_demand", "schedule": 600.0},
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
 }
+
+# Routing prices the stock later orders will need from recent demand (routing.services.demand): the orders of
+# the last HISTORY_DAYS, scaled to the HORIZON_DAYS until stock is replenished; none below MIN_ORDERS orders.
+ROUTING_DEMAND_HISTORY_DAYS = int(os.environ.get("ROUTING_DEMAND_HISTORY_DAYS", "28"))
+ROUTING_DEMAND_HORIZON_DAYS = float(os.environ.get("ROUTING_DEMAND_HORIZON_DAYS", "7"))
+ROUTING_DEMAND_MIN_ORDERS = int(os.environ.get("ROUTING_DEMAND_MIN_ORDERS", "100"))
+ROUTING_DEMAND_MAX_AGE = 1800.0  # seconds: an older picture is rebuilt on the decision path (the beat: 600 s)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -62,6 +62,7 @@ class Explanation:
     options_evaluated: int = 0
     opportunity_cost: float = 0.0  # future value of stock/capacity the plan uses (not in total_cost)
     notes: list[str] = field(default_factory=list)
+    priced: bool = False  # candidates were compared with the future value of their stock and capacity
 
     def reasons(self) -> dict[str, list[str]]:
         """Location ids grouped by reason."""
@@ -79,6 +80,7 @@ class Explanation:
             "no_stock_locations": self.no_stock,
             "options_evaluated": self.options_evaluated,
             "opportunity_cost": round(self.opportunity_cost, 2),
+            "priced": self.priced,
             "notes": list(self.notes),
         }
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
 from .costs import home_options, local_option, transfer_option
@@ -79,7 +80,7 @@ _Shares = tuple[dict[str, tuple[float, float]], dict[str, list[tuple[str, float,
 _fixed_part = itemgetter(1)  # a ranked entry's fixed part: the sort key of every walk
 
 
-class _Dest:
+class Destination:
     """A past order's destination: every location that could serve it in time, cheapest first."""
 
     __slots__ = ("by_id", "home", "multi", "ranked")
@@ -94,11 +95,23 @@ class _Dest:
 class OpportunityPricer:
     """Prices for `solver.route_order(prices=...)`; call `observe(order, plan)` after each decision."""
 
-    def __init__(self, network: Network, forecast: Forecast | None, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        network: Network,
+        forecast: Forecast | None,
+        *,
+        seed: int = 0,
+        samples: Sequence[Destination] = (),
+        one_decision: bool = False,
+    ) -> None:
+        """`samples` starts the picture of demand with past destinations (`destinations`) instead of an
+        empty one. `one_decision`: the pricer lives for a single decision (the live path), so each SKU's
+        estimate is made in full when first needed instead of a quick look refined after the decision."""
         self.net = network
         self.forecast = forecast or Forecast()
         self.rng = random.Random(seed)
-        self.samples: list[_Dest] = []
+        self.samples: list[Destination] = list(samples)
+        self.one_decision = one_decision
         self.seen_orders = 0
         self.epoch = 0
         self._changes = 0
@@ -210,6 +223,7 @@ class OpportunityPricer:
         L2 failed them too)."""
         holders = self.net.holders(sku)
         hit = self._sku_cache.get(sku)
+        fresh = fresh or (hit is None and self.one_decision)
         if hit is not None and not fresh:
             if self.epoch - hit[1] >= STALE_EPOCHS or abs(hit[0] - len(holders)) > hit[0] // 10:
                 # stale: decide on the last estimate now and re-derive it after the decision (observe),
@@ -424,39 +438,48 @@ class OpportunityPricer:
             for lid, u in self._recent.popleft().items():
                 self._window_units[lid] -= u
 
-    def _destination(self, order: Order) -> _Dest | None:
-        """The sample for a past order: the locations (all DCs, the nearest stores) that could serve it
-        in time, ranked by the fixed part of a one-unit package."""
-        net = self.net
-        ranked: list[_Ranked] = []
-        if order.mode == HOME:
-            assert order.lat is not None and order.lon is not None
-            ids = net.nearest(order.lat, order.lon, net.locations, SAMPLE_LOCATIONS)
-            for lid in ids:
-                loc = net.locations[lid]
-                km = road_km(net.road_factor, loc.lat, loc.lon, order.lat, order.lon)
-                opts, _ = home_options(loc, net.services, km, order.deadline_days)
-                if opts:
-                    f0 = min(o.fixed for o in opts)
-                    extras = tuple((o.fixed - f0, o.per_kg) for o in opts)
-                    ranked.append((lid, f0 + loc.pick_cost, loc.pick_cost, extras))
-        else:
-            store_id = order.pickup_location
-            assert store_id is not None
-            store = net.locations[store_id]
-            for lid in net.nearest(store.lat, store.lon, net.locations, SAMPLE_LOCATIONS):
-                loc = net.locations[lid]
-                if lid == store_id:
-                    opt, _ = local_option(loc, order.deadline_days)
-                else:
-                    km = net.km_between(lid, store_id)
-                    opt, _ = transfer_option(loc, net.transfer, km, order.deadline_days)
-                if opt is not None:
-                    ranked.append((lid, opt.fixed + loc.pick_cost, loc.pick_cost, ((0.0, opt.per_kg),)))
-        if not ranked:
+    def _destination(self, order: Order) -> Destination | None:
+        return destination(self.net, order)
+
+
+def destination(net: Network, order: Order) -> Destination | None:
+    """A past order as a sample of demand: the locations (all DCs, the nearest stores) that could serve it
+    in time, ranked by the fixed part of a one-unit package."""
+    ranked: list[_Ranked] = []
+    if order.mode == HOME:
+        assert order.lat is not None and order.lon is not None
+        ids = net.nearest(order.lat, order.lon, net.locations, SAMPLE_LOCATIONS)
+        for lid in ids:
+            loc = net.locations[lid]
+            km = road_km(net.road_factor, loc.lat, loc.lon, order.lat, order.lon)
+            opts, _ = home_options(loc, net.services, km, order.deadline_days)
+            if opts:
+                f0 = min(o.fixed for o in opts)
+                extras = tuple((o.fixed - f0, o.per_kg) for o in opts)
+                ranked.append((lid, f0 + loc.pick_cost, loc.pick_cost, extras))
+    else:
+        store = net.locations.get(order.pickup_location or "")
+        if store is None:  # a store the network no longer has
             return None
-        ranked.sort(key=lambda t: t[1])
-        return _Dest(ranked, len(order.lines) > 1, order.mode == HOME)
+        store_id = store.id
+        for lid in net.nearest(store.lat, store.lon, net.locations, SAMPLE_LOCATIONS):
+            loc = net.locations[lid]
+            if lid == store_id:
+                opt, _ = local_option(loc, order.deadline_days)
+            else:
+                km = net.km_between(lid, store_id)
+                opt, _ = transfer_option(loc, net.transfer, km, order.deadline_days)
+            if opt is not None:
+                ranked.append((lid, opt.fixed + loc.pick_cost, loc.pick_cost, ((0.0, opt.per_kg),)))
+    if not ranked:
+        return None
+    ranked.sort(key=lambda t: t[1])
+    return Destination(ranked, len(order.lines) > 1, order.mode == HOME)
+
+
+def destinations(net: Network, orders: Iterable[Order]) -> list[Destination]:
+    """Past orders as samples of demand (`OpportunityPricer(samples=...)`), those `net` can serve at all."""
+    return [d for d in (destination(net, o) for o in orders) if d is not None]
 
 
 def _expected_alternative(

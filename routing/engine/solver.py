@@ -361,7 +361,9 @@ class _Context:
         unfilled_cost = sum(q * p for q, p in zip(unfilled, self.pen, strict=True) if q)
         split = net.split_penalty * (len(packages) - 1) if self.home and packages else 0.0
         handling = self.extra if (not self.home and packages) else 0.0
-        expl = Explanation(options_evaluated=self.evaluations, opportunity_cost=opportunity)
+        expl = Explanation(
+            options_evaluated=self.evaluations, opportunity_cost=opportunity, priced=self.prices is not None
+        )
         if self.explain:
             expl.no_stock = self.no_stock
             notes = []

@@ -53,10 +53,11 @@ from orders.services import (
     order_status_events,
 )
 
-from ..engine import HOME, PICKUP, TRANSFER, Plan
+from ..engine import HOME, PICKUP, TRANSFER, OpportunityPricer, Plan
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..models import DecisionTrigger, LocationDayCapacity, RoutingDecision
+from .demand import live_pricer
 from .plans import plan_order
 from .snapshot import (
     Moving,
@@ -433,7 +434,15 @@ def _plan(
     if order.delivery_mode == DeliveryMode.HOME and point is None:
         return snap, None
     eng = engine_order(order, need, engine_deadline(order, snap.start), point, pickup_code=pickup_code)
-    return snap, plan_order(snap.network, eng, snap.engine_policy)
+    return snap, plan_order(snap.network, eng, snap.engine_policy, prices=decision_prices(snap, products))
+
+
+def decision_prices(snap: Snapshot, products: Sequence[Product]) -> OpportunityPricer | None:
+    """What the stock is worth to later orders, for a decision on `snap` (None: the policy routes on real
+    costs alone, or recent demand is too thin to say)."""
+    if not snap.engine_policy.use_opportunity_costs:
+        return None
+    return live_pricer(snap.network, [p.sku for p in products], snap.static)
 
 
 def _distinct_products(need: list[tuple[OrderLine, int]]) -> list[Product]:
@@ -830,6 +839,7 @@ def explain(
         cost = f" ({_brl(plan.total_cost)})" if with_costs else ""
         parts.append(f"{head[0].upper()}{head[1:]}: cheapest option that {verb} by {when:%d/%m}{cost}")
     expl = plan.explanation
+    decision = plan.total_cost + expl.opportunity_cost  # what the candidates' figures are comparable with
     chosen = {p.location for p in plan.packages}
     costlier = sorted(
         (c for c in expl.candidates if c.reason == "costlier" and c.location not in chosen),
@@ -839,13 +849,16 @@ def explain(
         if cand.cost is None:  # the search proved it dearer without pricing it in full
             parts.append(f"{name(cand.location)} would cost more")
             continue
-        delta = cand.cost - plan.total_cost
+        delta = cand.cost - decision
         if delta <= 0.005:
             parts.append(f"{name(cand.location)} cost the same")
         elif with_costs:
             parts.append(f"{name(cand.location)} was {_brl(delta)} more expensive")
         else:
             parts.append(f"{name(cand.location)} would cost more")
+    if expl.priced and costlier:
+        kept = f" ({_brl(expl.opportunity_cost)} for the stock this plan uses)" if with_costs else ""
+        parts.append(f"costs count what each location's stock is worth to the orders expected next{kept}")
     rejected = [c for c in expl.candidates if c.reason in REASON_WORDS]
     for cand in rejected[:limit]:
         parts.append(f"{name(cand.location)} {REASON_WORDS[cand.reason]}")

@@ -21,6 +21,7 @@ from .live import (
     ROUTABLE,
     CapacityTaken,
     capacity_give_back,
+    decision_prices,
     destination_point,
     engine_deadline,
     engine_order,
@@ -135,7 +136,10 @@ def order_reoptimise(*, order_id: int, by: Any = None) -> RoutingDecision | None
     if pickup is None and point is None:
         return None
     plan = plan_order(
-        snap.network, engine_order(order, need, engine_deadline(order, snap.start), point), snap.engine_policy
+        snap.network,
+        engine_order(order, need, engine_deadline(order, snap.start), point),
+        snap.engine_policy,
+        prices=decision_prices(snap, products),  # the same prices as the live path: it keeps what they kept
     )
     if plan.unfilled or plan.total_cost > float(last.total_cost) - SAVING_MIN:
         return None

@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..engine import PICKUP, CandidateNote, Explanation, Network, Package, Plan, Policy, route_order
+from ..engine import PICKUP, CandidateNote, Explanation, Network, Package, Plan, Policy, Prices, route_order
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..engine.network import reserved_for_walkins
 
 
-def plan_order(network: Network, order: EngineOrder, policy: Policy, *, explain: bool = True) -> Plan:
-    """The plan for `order`: the engine's optimum, with a pickup store's own stock taken first."""
+def plan_order(
+    network: Network,
+    order: EngineOrder,
+    policy: Policy,
+    *,
+    explain: bool = True,
+    prices: Prices | None = None,
+) -> Plan:
+    """The plan for `order`: the engine's optimum, with a pickup store's own stock taken first. `prices`
+    weigh the stock later orders will need (`demand.live_pricer`)."""
     if order.mode != PICKUP or order.pickup_location is None:
-        return route_order(network, order, policy=policy, explain=explain)
+        return route_order(network, order, policy=policy, prices=prices, explain=explain)
     store = network.locations[order.pickup_location]
     usable = (
         not store.paused
@@ -38,7 +46,7 @@ def plan_order(network: Network, order: EngineOrder, policy: Policy, *, explain:
         if line.qty - take > 0:
             rest.append(replace(line, qty=line.qty - take))
     if not local:
-        return route_order(network, order, policy=policy, explain=explain)
+        return route_order(network, order, policy=policy, prices=prices, explain=explain)
     units = sum(q for _s, q in local)
     own = Package(
         location=store.id,
@@ -58,7 +66,8 @@ def plan_order(network: Network, order: EngineOrder, policy: Policy, *, explain:
     for sku, q in local:
         net.set_stock(store.id, sku, net.available(store.id, sku) - q)
     net.locations[store.id].capacity_left -= units
-    remainder = route_order(net, replace(order, lines=tuple(rest)), policy=policy, explain=explain)
+    rest_order = replace(order, lines=tuple(rest))
+    remainder = route_order(net, rest_order, policy=policy, prices=prices, explain=explain)
     expl = remainder.explanation
     expl.candidates = [c for c in expl.candidates if c.location != store.id]
     expl.candidates.insert(

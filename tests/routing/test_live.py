@@ -307,7 +307,7 @@ def test_tasks_are_registered_thin_and_scheduled(routing_world):
     from routing import tasks
 
     for name in ("routing.route_order", "routing.reroute_order", "routing.retry_backorders",
-                 "routing.reoptimise_unreleased"):  # fmt: skip
+                 "routing.reoptimise_unreleased", "routing.refresh_demand"):  # fmt: skip
         assert name in app.tasks
     assert app.tasks["routing.route_order"].acks_late is True
     app.loader.import_default_modules()  # what the worker does at start-up
@@ -375,6 +375,9 @@ def test_a_drain_batch_routes_on_one_read_each_order_seeing_what_the_earlier_one
     orders = [w.make_order([(w.shirt, 2)]) for _ in range(6)]  # 12 units wanted, 13 held in the network
     assert len(orders) <= DRAIN_BATCH
     static_network()  # cached per process: measure the per-batch statements
+    from routing.services.demand import demand_picture
+
+    demand_picture()  # so is the picture of recent demand (rebuilt by the beat)
     # one transaction for the six: commit mode, pick, lines, stock and capacity, keys, the reservations
     # (create-missing and lock the rows, keys, one write), capacity, one write of every row and status; then a
     # pick that finds nothing; the savepoints of the test's transaction
@@ -442,6 +445,9 @@ def test_routing_an_order_takes_a_bounded_number_of_statements(routing_world, dj
     from routing.services.snapshot import static_network
 
     static_network()  # the static part is cached per process: measure the per-order statements
+    from routing.services.demand import demand_picture
+
+    demand_picture()  # so is the picture of recent demand (rebuilt by the beat)
     from django.db import connection
 
     # commit without waiting for the disk (PostgreSQL), lock, lines+coverage, stock+capacity, fulfilments,

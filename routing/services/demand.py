@@ -1,0 +1,193 @@
+"""The demand the live path prices stock with: recent orders standing in for the forecast.
+
+The engine's `OpportunityPricer` charges a decision for the stock it takes by what later orders would lose
+without it (a customer nearby who will want the store's last unit tomorrow). It needs a forecast, the units
+of each SKU expected over a horizon, and a picture of where and how urgently demand comes from. In
+production both come from recent demand ("the engine may use forecasts: in production from recent demand"):
+
+- units per SKU: what the orders of the last ROUTING_DEMAND_HISTORY_DAYS days asked for (cancelled lines
+  and orders left out), scaled to ROUTING_DEMAND_HORIZON_DAYS, the time until stock is replenished, within
+  which a unit taken now is not replaced;
+- where demand comes from: the destinations, deadlines and line counts of the latest `SAMPLE_SIZE` orders.
+
+`demand_refresh` builds this picture (the beat's "routing.refresh_demand") and keeps it in the cache for
+every process. `live_pricer` reads it (a process keeps its copy while the cache's version is unchanged), ranks
+each sampled destination against the network once per picture and network version, and gives one decision
+its pricer. A picture older than ROUTING_DEMAND_MAX_AGE is rebuilt on the decision path, so prices never
+rest on stale demand when the beat is not running (tasks inline). With fewer than ROUTING_DEMAND_MIN_ORDERS
+orders in the history, demand is too thin to say what later orders will need, and decisions go on real costs
+alone. Routing policies turn pricing off with `use_forecast`; so does the built-in policy (no policy row).
+
+Capacity is not priced on the live path: a location's daily capacity is consumed as orders are routed and
+comes back every day, so the horizon of stock does not apply to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
+
+from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer
+from ..engine import Order as EngineOrder
+from ..engine import OrderLine as EngineLine
+from ..engine.pricing import SAMPLE_SIZE, Destination, destinations
+from .snapshot import BUILTIN_POLICY, StaticNetwork, engine_locations
+
+DEMAND_KEY = "routing:demand-picture"
+VERSION_KEY = "routing:demand-version"  # read on every decision: small, unlike the picture
+
+# (home?, lat, lon, pickup location pk, deadline days, lines)
+_Point = tuple[bool, float | None, float | None, int | None, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class DemandPicture:
+    """Recent demand, as the cache keeps it: plain data only."""
+
+    version: str
+    built_at: float  # time.time() when built
+    span_days: float  # the history the figures cover (shorter than the window on a young system)
+    orders: int  # orders placed in that history
+    units: dict[str, float]  # sku -> units ordered in that history
+    points: tuple[_Point, ...]  # the latest orders, newest first
+
+    def forecast(self, skus: Sequence[str], horizon_days: float) -> Forecast:
+        """The forecast over the horizon for these SKUs (the only ones a decision prices)."""
+        scale = horizon_days / self.span_days
+        units = {s: self.units[s] * scale for s in skus if s in self.units}
+        return Forecast(orders=self.orders * scale, sku_units=units)
+
+
+def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
+    """Build the picture of recent demand and publish it to every process (the cache). Returns it."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=settings.ROUTING_DEMAND_HISTORY_DAYS)
+    window = Order.objects.filter(placed_at__gte=since, placed_at__lte=now).exclude(
+        status=OrderStatus.CANCELLED
+    )
+    first = window.order_by("placed_at").values_list("placed_at", flat=True).first()
+    orders = window.count()
+    units = {
+        sku: float(total)
+        for sku, total in OrderLine.objects.filter(order__placed_at__gte=since, order__placed_at__lte=now)
+        .exclude(order__status=OrderStatus.CANCELLED)
+        .exclude(status=LineStatus.CANCELLED)
+        .values("product__sku")
+        .annotate(total=Sum("qty"))
+        .values_list("product__sku", "total")
+    }
+    span = (now - first).total_seconds() / 86400.0 if first is not None else 0.0
+    latest = (
+        window.order_by("-placed_at", "-pk")
+        .annotate(n_lines=Count("lines", filter=~Q(lines__status=LineStatus.CANCELLED)))
+        .values_list(
+            "delivery_mode",
+            "ship_lat",
+            "ship_lon",
+            "ship_cep",
+            "pickup_location_id",
+            "deadline_days",
+            "n_lines",
+        )[:SAMPLE_SIZE]
+    )
+    points: list[_Point] = []
+    for mode, lat, lon, cep, pickup_pk, deadline, n_lines in latest:
+        if not n_lines:
+            continue
+        if mode == DeliveryMode.PICKUP:
+            if pickup_pk is not None:
+                points.append((False, None, None, pickup_pk, deadline, n_lines))
+            continue
+        if (lat is None or lon is None) and cep:
+            from oms.cep import cep_to_point
+
+            point = cep_to_point(cep)
+            lat, lon = point if point is not None else (None, None)
+        if lat is not None and lon is not None:
+            points.append((True, lat, lon, None, deadline, n_lines))
+    picture = DemandPicture(
+        version=uuid.uuid4().hex,
+        built_at=time.time(),
+        span_days=max(1.0, span),
+        orders=orders,
+        units=units,
+        points=tuple(points),
+    )
+    cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
+    return picture
+
+
+_local = threading.local()
+
+
+def demand_picture() -> DemandPicture:
+    """The current picture of recent demand: this process's copy while the cache's version is unchanged,
+    else the cache's, else (none yet, or older than ROUTING_DEMAND_MAX_AGE) a fresh one."""
+    max_age = settings.ROUTING_DEMAND_MAX_AGE
+    version = cache.get(VERSION_KEY)
+    mine: DemandPicture | None = getattr(_local, "picture", None)
+    if mine is not None and mine.version == version and time.time() - mine.built_at < max_age:
+        return mine
+    shared: DemandPicture | None = cache.get(DEMAND_KEY) if version is not None else None
+    if shared is None or shared.version != version or time.time() - shared.built_at >= max_age:
+        shared = demand_refresh()
+    _local.picture = shared
+    return shared
+
+
+def demand_forget() -> None:
+    """Drop the published picture (and this process's copy): the next decision builds a new one."""
+    cache.delete_many([DEMAND_KEY, VERSION_KEY])
+    _local.__dict__.clear()
+
+
+def _samples(static: StaticNetwork, picture: DemandPicture) -> list[Destination]:
+    """The picture's destinations ranked against every active location with the services' own tariffs
+    (rate cards are per destination: a ranking of where customers are served best does not need them),
+    built once per picture and network version in each process."""
+    key = (static.token, picture.version)
+    memo: tuple[tuple[str, str], list[Destination]] | None = getattr(_local, "samples", None)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    net = Network(
+        locations=engine_locations(static, BUILTIN_POLICY, None, lambda _info: 0),
+        services=tuple(s.engine for s in static.services),
+        transfer=static.transfer,
+    )
+    orders = []
+    for n, (home, lat, lon, pickup_pk, deadline, n_lines) in enumerate(picture.points):
+        lines = tuple(EngineLine(f"line{i}", 1, 0.0) for i in range(n_lines))
+        if home:
+            orders.append(EngineOrder(str(n), HOME, lines, deadline, lat=lat, lon=lon))
+            continue
+        info = static.by_pk.get(pickup_pk) if pickup_pk is not None else None
+        if info is not None:
+            orders.append(EngineOrder(str(n), PICKUP, lines, deadline, pickup_location=info.code))
+    samples = destinations(net, orders)
+    _local.samples = (key, samples)
+    return samples
+
+
+def live_pricer(network: Network, skus: Sequence[str], static: StaticNetwork) -> OpportunityPricer | None:
+    """The pricer for one live decision about `skus` on `network` (None when there is no recent demand)."""
+    picture = demand_picture()
+    if picture.orders < settings.ROUTING_DEMAND_MIN_ORDERS:
+        return None  # too little history to say what later orders will need: real costs alone
+    forecast = picture.forecast(skus, settings.ROUTING_DEMAND_HORIZON_DAYS)
+    if not forecast.sku_units:
+        return None
+    samples = _samples(static, picture)
+    if not samples:
+        return None
+    return OpportunityPricer(network, forecast, samples=samples, one_decision=True)

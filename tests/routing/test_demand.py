@@ -1,0 +1,127 @@
+"""The live path prices stock from recent demand: the picture it draws, and the decisions it changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from inventory.models import Location
+from orders.models import Fulfilment, FulfilmentStatus, Order, OrderStatus
+from routing.models import RoutingDecision, RoutingPolicy
+from routing.services.demand import demand_forget, demand_picture, demand_refresh
+from routing.services.live import order_route
+from routing.services.maintenance import order_reoptimise
+from routing.services.snapshot import network_changed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_picture_counts_recent_orders_and_samples_where_they_go(routing_world):
+    w = routing_world
+    w.make_order([(w.shirt, 2), (w.shoe, 1)], lat=-23.60, lon=-46.70, deadline_days=2)
+    w.make_order([(w.shirt, 1)], mode="pickup", pickup_location=w.paulista, deadline_days=0)
+    old = w.make_order([(w.shirt, 5)])
+    cancelled = w.make_order([(w.shoe, 4)])
+    Order.objects.filter(pk=old.pk).update(placed_at=timezone.now() - dt.timedelta(days=40))
+    Order.objects.filter(pk=cancelled.pk).update(status=OrderStatus.CANCELLED)
+
+    picture = demand_refresh()
+
+    # the order from 40 days ago is outside the window; the cancelled one is not demand
+    assert picture.orders == 2
+    assert picture.units == {"CAM-0001-P": 3.0, "TEN-0001-42": 1.0}
+    assert picture.span_days == 1.0  # minutes of history count as one day
+    # newest first: the pickup at its store's pk, the home order at its coordinates, each with its lines
+    assert picture.points == (
+        (False, None, None, w.paulista.pk, 0, 1),
+        (True, -23.60, -46.70, None, 2, 2),
+    )
+    forecast = picture.forecast(["CAM-0001-P"], 7)
+    assert forecast.sku_units == {"CAM-0001-P": 21.0} and forecast.orders == 14.0
+
+
+def test_every_process_shares_the_published_picture_until_it_is_rebuilt(routing_world):
+    w = routing_world
+    w.make_order([(w.shirt, 1)])
+    first = demand_picture()
+    w.make_order([(w.shirt, 1)])
+    assert demand_picture() is first  # the copy stands while the published version is unchanged
+    rebuilt = demand_refresh()  # what the beat does
+    assert rebuilt.version != first.version and rebuilt.orders == 2
+    again = demand_picture()
+    assert again.version == rebuilt.version and again.orders == 2
+    demand_forget()
+    assert demand_picture().version not in (first.version, rebuilt.version)
+
+
+def _same_day_pickups_in_rio(w, n: int) -> None:
+    """Recent demand: `n` customers who collected a shirt at the Copacabana store the same day (only that
+    store's own shelf can serve such an order)."""
+    for _ in range(n):
+        w.make_order([(w.shirt, 1)], mode="pickup", pickup_location=w.rio, deadline_days=0)
+    # history, not orders to route now
+    Order.objects.filter(status=OrderStatus.AWAITING_ROUTING).update(status=OrderStatus.COLLECTED)
+
+
+def _home_in_copacabana(w) -> Order:
+    """A home order a few hundred metres from the Copacabana store, due in 3 days (the DC in São Paulo
+    makes it by road too, for a few reais more: the store's handling is made cheap)."""
+    Location.objects.filter(pk=w.rio.pk).update(handling_cost=Decimal("1.00"), pick_cost=Decimal("0.50"))
+    network_changed()
+    return w.make_order([(w.shirt, 1)], deadline_days=3, lat=-22.9680, lon=-43.1850, cep="22070011")
+
+
+@pytest.mark.parametrize(
+    ("min_orders", "use_forecast", "chosen"),
+    [
+        (3, True, "CD-SP-CAJAMAR"),  # the store's last shirt is kept for its pickup customers
+        (3, False, "LJ-RJ-01"),  # the policy routes on real costs: the store is cheaper
+        (100, True, "LJ-RJ-01"),  # five orders are too little history to price on
+    ],
+)
+def test_a_live_decision_keeps_a_stores_last_unit_for_the_demand_around_it(
+    routing_world, settings, min_orders, use_forecast, chosen
+):
+    settings.ROUTING_DEMAND_MIN_ORDERS = min_orders
+    RoutingPolicy.objects.filter(channel__isnull=True).update(use_forecast=use_forecast)
+    network_changed()
+    w = routing_world
+    w.stock(w.rio, w.shirt, 1)
+    w.stock(w.dc, w.shirt, 10)
+    _same_day_pickups_in_rio(w, 5)
+    order = _home_in_copacabana(w)
+
+    decision = order_route(order_id=order.pk)
+
+    assert Fulfilment.objects.get(order=order).location.code == chosen
+    costs = {c["location"]: c["cost"] for c in decision.candidates["candidates"]}
+    assert decision.candidates["priced"] is (min_orders == 3 and use_forecast)
+    if decision.candidates["priced"]:
+        # dearer in real cost than the store, cheaper once the store's shirt is priced for its customers
+        kept = float(decision.total_cost) + decision.candidates["opportunity_cost"]
+        assert costs["CD-SP-CAJAMAR"] == pytest.approx(kept, abs=0.01)
+        # the store priced dearer, or cut by the search's bound before it was priced in full
+        assert costs["LJ-RJ-01"] is None or costs["LJ-RJ-01"] > costs["CD-SP-CAJAMAR"]
+        assert "worth to the orders expected next" in decision.summary
+    else:
+        assert costs["CD-SP-CAJAMAR"] is None or costs["CD-SP-CAJAMAR"] > costs["LJ-RJ-01"]
+        assert "worth to the orders expected next" not in decision.summary
+
+
+def test_re_optimisation_keeps_what_the_prices_kept(routing_world, settings):
+    settings.ROUTING_DEMAND_MIN_ORDERS = 3
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    _same_day_pickups_in_rio(w, 5)
+    order = _home_in_copacabana(w)
+    first = order_route(order_id=order.pk)
+    assert Fulfilment.objects.get(order=order).location == w.dc
+    w.stock(w.rio, w.shirt, 1)  # a shirt arrives at the store next door: cheaper in real cost
+
+    # priced like the live path, the store's only shirt stays for the customers who collect there
+    assert order_reoptimise(order_id=order.pk) is None
+    assert Fulfilment.objects.exclude(status=FulfilmentStatus.CANCELLED).get(order=order).location == w.dc
+    assert RoutingDecision.objects.filter(order=order).count() == 1 and first is not None
