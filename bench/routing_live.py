@@ -14,6 +14,10 @@ all stopped at exit. Give DATABASE_URL / REDIS_URL to use running servers (then 
 `DATABASE_URL=... REDIS_URL=... .venv/bin/celery -A oms worker --concurrency=2`).
 
     nice .venv/bin/python bench/routing_live.py --orders 300 --rate 150 --duration 30 [--api]
+
+Before measuring, `--history N` (default 2,000) commits N orders of the last 28 days, already collected, and
+publishes the picture of recent demand, so that decisions price the stock later orders will need, as they
+do in production (`--history 0`: none, real costs alone).
 """
 
 from __future__ import annotations
@@ -284,6 +288,31 @@ def make_order(world: dict[str, Any], n: int, rng: Any) -> int:
             address=address,
         ).order
     return order.pk
+
+
+def make_history(world: dict[str, Any], n: int) -> None:
+    """`n` orders of the last 28 days, already collected: the recent demand the live path prices stock with
+    (routing.services.demand), published as the beat would."""
+    import datetime as dt
+    import random
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from orders.models import Order, OrderStatus
+    from routing.services.demand import demand_refresh
+
+    if n <= 0:
+        return
+    rng = random.Random(3)
+    now = timezone.now()
+    with transaction.atomic():  # collected before they commit: their routing requests find nothing to do
+        pks = [make_order(world, -1 - k, rng) for k in range(n)]
+        for pk in pks:
+            placed = now - dt.timedelta(days=rng.uniform(0.1, 28.0))
+            Order.objects.filter(pk=pk).update(status=OrderStatus.COLLECTED, placed_at=placed)
+    picture = demand_refresh()
+    print(f"history: {picture.orders} orders over {picture.span_days:.1f} days, {len(picture.units)} SKUs")
 
 
 def routed_at(pks: list[int]) -> dict[int, float]:
@@ -575,6 +604,12 @@ def main() -> None:
     parser.add_argument("--locations", type=int, default=50)
     parser.add_argument("--skus", type=int, default=500)
     parser.add_argument(
+        "--history",
+        type=int,
+        default=2000,
+        help="past orders (last 28 days) the decisions price stock from; 0: none, real costs alone",
+    )
+    parser.add_argument(
         "--profile", type=int, default=0, help="only measure the work per order in-process, for N orders"
     )
     parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
@@ -608,6 +643,7 @@ def main() -> None:
 
         django.setup()
         world = build_network(locations=args.locations, skus=args.skus)
+        make_history(world, args.history)
         if args.profile:
             profile_phase(world, args.profile, args.top, args.batches)
             return

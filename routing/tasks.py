@@ -62,11 +62,14 @@ def warm_calendar(**_kwargs: Any) -> None:
 
 @worker_process_init.connect
 def warm_routing(**_kwargs: Any) -> None:
-    """Build the routing network as a pool process starts (no DB work happens in the parent)."""
+    """Build the routing network and the picture of demand as a pool process starts (no DB work happens in
+    the parent)."""
+    from .services.demand import demand_warm
     from .services.snapshot import static_network
 
     try:
         static_network()
+        demand_warm()
     except Exception:  # a cold start is slower, never fatal: the first task builds it again
         return
 

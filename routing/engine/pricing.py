@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 
 from .costs import home_options, local_option, transfer_option
@@ -75,6 +76,8 @@ _Ranked = tuple[str, float, float, tuple[tuple[float, float], ...]]
 # per SKU: holder -> (customers it serves best, their mean regret), and holder L2 -> [(L1 it backs up,
 # customers, their mean regret should L2 fail them too)]
 _Shares = tuple[dict[str, tuple[float, float]], dict[str, list[tuple[str, float, float]]]]
+# per SKU: (holders when derived, epoch when derived, the shares)
+SharesCache = dict[str, tuple[int, int, _Shares]]
 
 
 _fixed_part = itemgetter(1)  # a ranked entry's fixed part: the sort key of every walk
@@ -103,20 +106,25 @@ class OpportunityPricer:
         seed: int = 0,
         samples: Sequence[Destination] = (),
         one_decision: bool = False,
+        shares: SharesCache | None = None,
+        epoch: int = 0,
     ) -> None:
         """`samples` starts the picture of demand with past destinations (`destinations`) instead of an
-        empty one. `one_decision`: the pricer lives for a single decision (the live path), so each SKU's
-        estimate is made in full when first needed instead of a quick look refined after the decision."""
+        empty one. `one_decision`: the pricer lives for a single decision (the live path), so a SKU's
+        estimate is made in full when needed instead of a quick look refined after the decision; `shares`
+        is then where the estimates of earlier decisions on the same samples are kept (and this one's go),
+        reused while fewer than STALE_EPOCHS epochs old (`epoch` is the caller's clock) and while the SKU's
+        holders are about the same."""
         self.net = network
         self.forecast = forecast or Forecast()
         self.rng = random.Random(seed)
         self.samples: list[Destination] = list(samples)
         self.one_decision = one_decision
         self.seen_orders = 0
-        self.epoch = 0
+        self.epoch = epoch
         self._changes = 0
         self._epoch_start = 0
-        self._sku_cache: dict[str, tuple[int, int, _Shares]] = {}
+        self._sku_cache: SharesCache = {} if shares is None else shares
         # (location, sku) -> (stock, epoch, total stock, the shares it came from, price)
         self._lam_cache: dict[tuple[str, str], tuple[int, int, int, _Shares | None, float]] = {}
         # the per-SKU walk costs samples x holders: big networks use a random part of the reservoir
@@ -223,9 +231,13 @@ class OpportunityPricer:
         L2 failed them too)."""
         holders = self.net.holders(sku)
         hit = self._sku_cache.get(sku)
-        fresh = fresh or (hit is None and self.one_decision)
+        stale = hit is not None and (
+            self.epoch - hit[1] >= STALE_EPOCHS or abs(hit[0] - len(holders)) > hit[0] // 10
+        )
+        if self.one_decision and (hit is None or stale):
+            fresh = True  # no decision after this one to refine a quick look
         if hit is not None and not fresh:
-            if self.epoch - hit[1] >= STALE_EPOCHS or abs(hit[0] - len(holders)) > hit[0] // 10:
+            if stale:
                 # stale: decide on the last estimate now and re-derive it after the decision (observe),
                 # so the walk over the sample stays off the decision path
                 self._refresh[sku] = penalty
@@ -248,7 +260,10 @@ class OpportunityPricer:
             own, spill = self._walk(sku, penalty, holders, n_samples)
             self._refresh[sku] = penalty  # a first look: the full estimate follows after the decision
         shares = (own, spill)
-        self._sku_cache[sku] = (len(holders), self.epoch, shares)
+        # a pricer for one decision shares its estimates with later ones (see __init__): their ages are
+        # spread by SKU, so that the estimates made together early on do not all fall due at once
+        age = zlib.crc32(sku.encode()) % STALE_EPOCHS if self.one_decision else 0
+        self._sku_cache[sku] = (len(holders), self.epoch - age, shares)
         return shares
 
     def _looks_up(self, holders: set[str]) -> bool:
@@ -475,11 +490,6 @@ def destination(net: Network, order: Order) -> Destination | None:
         return None
     ranked.sort(key=lambda t: t[1])
     return Destination(ranked, len(order.lines) > 1, order.mode == HOME)
-
-
-def destinations(net: Network, orders: Iterable[Order]) -> list[Destination]:
-    """Past orders as samples of demand (`OpportunityPricer(samples=...)`), those `net` can serve at all."""
-    return [d for d in (destination(net, o) for o in orders) if d is not None]
 
 
 def _expected_alternative(

@@ -10,13 +10,14 @@ production both come from recent demand ("the engine may use forecasts: in produ
   which a unit taken now is not replaced;
 - where demand comes from: the destinations, deadlines and line counts of the latest `SAMPLE_SIZE` orders.
 
-`demand_refresh` builds this picture (the beat's "routing.refresh_demand") and keeps it in the cache for
-every process. `live_pricer` reads it (a process keeps its copy while the cache's version is unchanged), ranks
-each sampled destination against the network once per picture and network version, and gives one decision
-its pricer. A picture older than ROUTING_DEMAND_MAX_AGE is rebuilt on the decision path, so prices never
-rest on stale demand when the beat is not running (tasks inline). With fewer than ROUTING_DEMAND_MIN_ORDERS
-orders in the history, demand is too thin to say what later orders will need, and decisions go on real costs
-alone. Routing policies turn pricing off with `use_forecast`; so does the built-in policy (no policy row).
+`demand_refresh` builds this picture (the beat's "routing.refresh_demand"), ranks each sampled destination's
+possible sources once, and keeps it in the cache for every process. `live_pricer` reads it (a process keeps
+its copy while the cache's version is unchanged) and gives one decision its pricer; a SKU's estimate from the
+samples is reused by the process's decisions for about a minute.
+A picture older than ROUTING_DEMAND_MAX_AGE is rebuilt on the decision path, so prices never rest on stale
+demand when the beat is not running (tasks inline). With fewer than ROUTING_DEMAND_MIN_ORDERS orders in the
+history, demand is too thin to say what later orders will need, and decisions go on real costs alone.
+Routing policies turn pricing off with `use_forecast`; so does the built-in policy (no policy row).
 
 Capacity is not priced on the live path: a location's daily capacity is consumed as orders are routed and
 comes back every day, so the horizon of stock does not apply to it.
@@ -41,11 +42,17 @@ from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatu
 from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
-from ..engine.pricing import SAMPLE_SIZE, Destination, destinations
-from .snapshot import BUILTIN_POLICY, StaticNetwork, engine_locations
+from ..engine.pricing import SAMPLE_SIZE, Destination, SharesCache, destination
+from .snapshot import BUILTIN_POLICY, StaticNetwork, engine_locations, static_network
 
 DEMAND_KEY = "routing:demand-picture"
 VERSION_KEY = "routing:demand-version"  # read on every decision: small, unlike the picture
+
+# A SKU's estimate (who its holders serve best and what they would lose) is reused by the process's later
+# decisions for 2-3 epochs of this many seconds, while its holders stay about the same; at most SHARES_KEPT
+# SKUs are kept.
+SHARES_EPOCH_SECONDS = 20
+SHARES_KEPT = 20_000
 
 # (home?, lat, lon, pickup location pk, deadline days, lines)
 _Point = tuple[bool, float | None, float | None, int | None, int, int]
@@ -61,6 +68,9 @@ class DemandPicture:
     orders: int  # orders placed in that history
     units: dict[str, float]  # sku -> units ordered in that history
     points: tuple[_Point, ...]  # the latest orders, newest first
+    # the points ranked against the network of version `static_token` (done once, where the picture is built)
+    static_token: str = ""
+    ranked: tuple[Destination | None, ...] = ()
 
     def forecast(self, skus: Sequence[str], horizon_days: float) -> Forecast:
         """The forecast over the horizon for these SKUs (the only ones a decision prices)."""
@@ -116,6 +126,8 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
             lat, lon = point if point is not None else (None, None)
         if lat is not None and lon is not None:
             points.append((True, lat, lon, None, deadline, n_lines))
+    static = static_network()
+    net = _ranking_network(static)
     picture = DemandPicture(
         version=uuid.uuid4().hex,
         built_at=time.time(),
@@ -123,6 +135,8 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         orders=orders,
         units=units,
         points=tuple(points),
+        static_token=static.token,
+        ranked=tuple(_rank(net, static, point) for point in points),
     )
     cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
     return picture
@@ -152,31 +166,58 @@ def demand_forget() -> None:
     _local.__dict__.clear()
 
 
-def _samples(static: StaticNetwork, picture: DemandPicture) -> list[Destination]:
+def _samples(static: StaticNetwork, picture: DemandPicture) -> tuple[list[Destination], SharesCache]:
     """The picture's destinations ranked against every active location with the services' own tariffs
-    (rate cards are per destination: a ranking of where customers are served best does not need them),
-    built once per picture and network version in each process."""
+    (rate cards are per destination: a ranking of where customers are served best does not need them):
+    as the picture came, or ranked here when the network changed since; and the per-SKU estimates the
+    decisions of this process made on them (`OpportunityPricer(shares=...)`)."""
     key = (static.token, picture.version)
-    memo: tuple[tuple[str, str], list[Destination]] | None = getattr(_local, "samples", None)
+    memo: tuple[tuple[str, str], list[Destination], SharesCache] | None = getattr(_local, "samples", None)
     if memo is not None and memo[0] == key:
-        return memo[1]
-    net = Network(
+        if len(memo[2]) > SHARES_KEPT:
+            memo[2].clear()
+        return memo[1], memo[2]
+    now: dict[_Point, Destination | None]
+    if picture.static_token == static.token and len(picture.ranked) == len(picture.points):
+        now = dict(zip(picture.points, picture.ranked, strict=True))  # ranked where the picture was built
+    else:  # the network changed since: rank again (what the last picture had too is not ranked twice)
+        ranked: tuple[str, dict[_Point, Destination | None]] | None = getattr(_local, "ranked", None)
+        before = ranked[1] if ranked is not None and ranked[0] == static.token else {}
+        net = _ranking_network(static)
+        now = {}
+        for point in picture.points:
+            if point not in now:
+                now[point] = before[point] if point in before else _rank(net, static, point)
+    _local.ranked = (static.token, now)
+    samples = [d for d in (now[point] for point in picture.points) if d is not None]
+    shares: SharesCache = {}
+    _local.samples = (key, samples, shares)
+    return samples, shares
+
+
+def _ranking_network(static: StaticNetwork) -> Network:
+    """Every active location, with the services' own tariffs: what sampled destinations are ranked on."""
+    return Network(
         locations=engine_locations(static, BUILTIN_POLICY, None, lambda _info: 0),
         services=tuple(s.engine for s in static.services),
         transfer=static.transfer,
     )
-    orders = []
-    for n, (home, lat, lon, pickup_pk, deadline, n_lines) in enumerate(picture.points):
-        lines = tuple(EngineLine(f"line{i}", 1, 0.0) for i in range(n_lines))
-        if home:
-            orders.append(EngineOrder(str(n), HOME, lines, deadline, lat=lat, lon=lon))
-            continue
-        info = static.by_pk.get(pickup_pk) if pickup_pk is not None else None
-        if info is not None:
-            orders.append(EngineOrder(str(n), PICKUP, lines, deadline, pickup_location=info.code))
-    samples = destinations(net, orders)
-    _local.samples = (key, samples)
-    return samples
+
+
+def _rank(net: Network, static: StaticNetwork, point: _Point) -> Destination | None:
+    home, lat, lon, pickup_pk, deadline, n_lines = point
+    lines = tuple(EngineLine(f"line{i}", 1, 0.0) for i in range(n_lines))
+    if home:
+        return destination(net, EngineOrder("sample", HOME, lines, deadline, lat=lat, lon=lon))
+    info = static.by_pk.get(pickup_pk) if pickup_pk is not None else None
+    if info is None:
+        return None
+    return destination(net, EngineOrder("sample", PICKUP, lines, deadline, pickup_location=info.code))
+
+
+def demand_warm() -> None:
+    """Read the picture of recent demand and its ranked destinations (a worker process starting up)."""
+    _samples(static_network(), demand_picture())
 
 
 def live_pricer(network: Network, skus: Sequence[str], static: StaticNetwork) -> OpportunityPricer | None:
@@ -187,7 +228,10 @@ def live_pricer(network: Network, skus: Sequence[str], static: StaticNetwork) ->
     forecast = picture.forecast(skus, settings.ROUTING_DEMAND_HORIZON_DAYS)
     if not forecast.sku_units:
         return None
-    samples = _samples(static, picture)
+    samples, shares = _samples(static, picture)
     if not samples:
         return None
-    return OpportunityPricer(network, forecast, samples=samples, one_decision=True)
+    epoch = int(time.time() // SHARES_EPOCH_SECONDS)
+    return OpportunityPricer(
+        network, forecast, samples=samples, one_decision=True, shares=shares, epoch=epoch
+    )

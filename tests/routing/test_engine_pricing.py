@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from routing.engine import Forecast, OpportunityPricer, route_order
+from routing.engine import Forecast, Network, OpportunityPricer, route_order
 from routing.engine import pricing as pricing_module
 from routing.engine.pricing import _expected_overflow
 from routing.engine.scenario import load_scenario
@@ -115,3 +115,31 @@ def test_looked_up_holders_give_the_shares_of_the_whole_ranking(monkeypatch: pyt
         return out
 
     assert shares(10**6) == shares(0)
+
+
+def _one_decision(net: Network, shares: pricing_module.SharesCache, epoch: int) -> OpportunityPricer:
+    """A live decision's pricer: ten past São Paulo customers as its samples, estimates kept in `shares`."""
+    samples = [pricing_module.destination(net, _home(deadline=3, where=SAO, B=1)) for _ in range(10)]
+    return OpportunityPricer(
+        net,
+        Forecast(orders=100, sku_units={"A": 60.0}),
+        samples=[d for d in samples if d is not None],
+        one_decision=True,
+        shares=shares,
+        epoch=epoch,
+    )
+
+
+def test_a_one_decision_pricer_estimates_in_full_and_shares_the_estimate_with_later_decisions() -> None:
+    net = _network(ST_SAO__A=1, DC_SAO__A=3)
+    shares: pricing_module.SharesCache = {}
+    first = _one_decision(net, shares, epoch=100)
+    price = first.unit_price("DC-SAO", "A", penalty=110.0)
+    assert not first._refresh  # no quick look left to refine: there is no decision after this one
+    assert price > 10.0  # the store will sell out: its customers' overflow prices the DC
+    estimate = shares["A"]
+    again = _one_decision(net, shares, epoch=100)
+    assert again.unit_price("DC-SAO", "A", penalty=110.0) == pytest.approx(price)
+    assert shares["A"] is estimate  # the next decision reused it
+    _one_decision(net, shares, epoch=100 + pricing_module.STALE_EPOCHS).unit_price("DC-SAO", "A", 110.0)
+    assert shares["A"] is not estimate  # until it fell due
