@@ -98,6 +98,7 @@ class WhatIfForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     ship_from_store = forms.BooleanField(label=_("Ship from store"), required=False)
+    use_forecast = forms.BooleanField(label=_("weigh future demand (opportunity costs)"), required=False)
     store_walkin_share = forms.DecimalField(
         label=_("Store capacity kept for walk-in customers (0–1)"),
         min_value=0,

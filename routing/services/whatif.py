@@ -13,7 +13,9 @@ What the replay starts from (the page's footnote says the same):
   shipments are not (the replayed plans take stock instead), so units that orders from before the window
   took or gave back during it count as available from the start;
 - capacity: each day starts with every location's full daily capacity; work of channels outside the
-  replay is not counted against it.
+  replay is not counted against it;
+- a policy that weighs future demand (`use_forecast`) prices stock as the live path does, from the picture
+  of recent demand as it is *now* (`demand.live_pricer`).
 The scope is the user's: `orders.selectors.order_list(user=run.created_by)` chooses the orders.
 """
 
@@ -43,6 +45,7 @@ from orders.selectors import OrderFilters, channel_list, order_list
 
 from ..engine import DC, STORE, Network, Plan, Policy, UnfilledPenalty
 from ..models import LOCATION_KINDS, RoutingPolicy, WhatIfRun, WhatIfStatus
+from .demand import live_pricer
 from .live import destination_point, engine_deadline, engine_order
 from .plans import plan_order
 from .snapshot import (
@@ -78,6 +81,7 @@ DRAFT_FIELDS = (
     "split_penalty",
     "backorder_per_unit",
     "backorder_price_share",
+    "use_forecast",
 )
 
 
@@ -139,6 +143,7 @@ def draft_initial(policy: RoutingPolicy | None) -> dict[str, Any]:
         "split_penalty": pol.split_penalty,
         "backorder_per_unit": pol.backorder_per_unit,
         "backorder_price_share": pol.backorder_price_share,
+        "use_forecast": pol.use_forecast,
     }
 
 
@@ -205,6 +210,7 @@ def draft_clean(values: dict[str, Any], *, user: Any) -> dict[str, Any]:
         "split_penalty": _decimal(merged, "split_penalty"),
         "backorder_per_unit": _decimal(merged, "backorder_per_unit"),
         "backorder_price_share": _decimal(merged, "backorder_price_share", places="0.001"),
+        "use_forecast": bool(merged["use_forecast"]),
     }
 
 
@@ -227,7 +233,7 @@ def draft_policy_info(draft: dict[str, Any], *, name: str = "draft") -> PolicyIn
             speed_weight=float(draft["speed_value"]),
             paused_locations=paused,
             store_walkin_share=float(draft["store_walkin_share"]),
-            use_opportunity_costs=False,  # the live path routes without a forecast pricer too
+            use_opportunity_costs=bool(draft.get("use_forecast", True)),  # runs from before it: the default
         ),
         split_penalty=float(draft["split_penalty"]),
         unfilled=UnfilledPenalty(
@@ -490,7 +496,8 @@ def _route_everywhere(worlds: list[_World], static: StaticNetwork, order: Order)
         plan = None
         if engine is not None:
             net = world.network(static, services, skus, pickup_code)
-            plan = plan_order(net, engine, world.info.engine, explain=False)
+            prices = live_pricer(net, list(skus), static) if world.info.engine.use_opportunity_costs else None
+            plan = plan_order(net, engine, world.info.engine, explain=False, prices=prices)
         world.take(plan, static, sum(units.values()), deadline)
 
 

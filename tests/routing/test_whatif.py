@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
-from inventory.models import Reservation, StockLevel
+from inventory.models import Location, Reservation, StockLevel
 from oms.exceptions import NotFoundInScope
 from orders.models import Fulfilment
 from routing import tasks
 from routing.models import RoutingDecision, WhatIfRun, WhatIfStatus
 from routing.services import whatif
 from routing.services.live import order_route
+from routing.services.snapshot import network_changed
 from routing.services.whatif import WhatIfForbidden, WhatIfInvalid, whatif_run_start
 from tests.factories import ChannelFactory
 
@@ -210,3 +212,30 @@ def test_the_worker_runs_a_what_if(routing_world, admin_user, needs_worker):
     assert run.status == WhatIfStatus.DONE, run.error
     assert run.progress == 100
     assert run.result["draft"]["orders"] == 3 and run.result["draft"]["store_share"] == 0
+
+
+def test_a_policy_that_weighs_future_demand_is_replayed_with_the_live_prices(
+    routing_world, admin_user, settings
+):
+    # a home order next to the Copacabana store (cheap to ship from it), then five customers who collect a
+    # shirt there the same day (only its own shelf can serve them); the store holds one shirt, the DC ten
+    settings.ROUTING_DEMAND_MIN_ORDERS = 3
+    w = routing_world
+    Location.objects.filter(pk=w.rio.pk).update(handling_cost=Decimal("1.00"), pick_cost=Decimal("0.50"))
+    network_changed()
+    w.stock(w.rio, w.shirt, 1)
+    w.stock(w.dc, w.shirt, 10)
+    w.make_order([(w.shirt, 1)], deadline_days=3, lat=-22.9680, lon=-43.1850, cep="22070011")
+    for _ in range(5):
+        w.make_order([(w.shirt, 1)], mode="pickup", pickup_location=w.rio, deadline_days=0)
+    real_costs = {**whatif.draft_initial(whatif.live_policy(w.channel)), "use_forecast": False}
+    assert whatif.live_policy(w.channel).use_forecast
+
+    run = run_now(whatif_run_start(by=admin_user, channel=w.channel, days=1, draft_values=real_costs))
+
+    live, draft = run.result["live"], run.result["draft"]
+    # live: the home order ships from the DC and the store's shirt goes to a pickup; on real costs alone the
+    # home order takes it and every pickup waits
+    assert live["backordered_units"] == 4 and draft["backordered_units"] == 5
+    assert live["store_share"] == 0.5 and draft["store_share"] == 1.0
+    assert live["units_sent"] == 2 and draft["units_sent"] == 1

@@ -18,6 +18,7 @@ GOOD = {
     "max_packages": "",
     "allowed_kinds": ["dc"],
     "ship_from_store": "on",
+    "use_forecast": "on",
     "store_walkin_share": "0",
     "speed_value": "0",
     "paused_locations": "",
@@ -65,6 +66,7 @@ def test_the_form_starts_from_a_live_policy(client, admin_user, world):
     html = client.get(reverse("routing:whatif") + f"?from={world.channel.code}").content.decode()
     assert f'<option value="{world.channel.code}" selected>' in html
     assert 'name="split_penalty" value="5.00"' in html
+    assert 'name="use_forecast" id="id_use_forecast" checked' in html  # the default policy weighs it
 
 
 @pytest.mark.parametrize(
@@ -109,6 +111,7 @@ def test_starting_redirects_to_the_run_which_polls_until_done(client, manager_us
         run.created_by == manager_user
         and run.channel == world.channel
         and run.draft["allowed_kinds"] == ["dc"]
+        and run.draft["use_forecast"] is True
     )
     url = reverse("routing:whatif_detail", args=[run.pk])
     html = client.get(url).content.decode()
