@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from oms.cep import cep_to_point
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
 
 from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer
@@ -120,8 +121,6 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
                 points.append((False, None, None, pickup_pk, deadline, n_lines))
             continue
         if (lat is None or lon is None) and cep:
-            from oms.cep import cep_to_point
-
             point = cep_to_point(cep)
             lat, lon = point if point is not None else (None, None)
         if lat is not None and lon is not None:
