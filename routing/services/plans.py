@@ -24,8 +24,25 @@ def plan_order(
     explain: bool = True,
     prices: Prices | None = None,
 ) -> Plan:
-    """The plan for `order`: the engine's optimum, with a pickup store's own stock taken first. `prices`
-    weigh the stock later orders will need (`demand.live_pricer`)."""
+    """The plan for `order`: the engine's optimum, with a pickup store's own stock taken first.
+
+    `prices` weigh the stock later orders will need (`demand.live_pricer`): they choose between sources, but
+    never leave a unit unserved that real costs would serve (a customer here now is not turned away for one
+    who may come), so a plan that backorders more than the plan on real costs gives way to it."""
+    plan = _plan_order(network, order, policy, explain=explain, prices=prices)
+    if prices is not None and plan.unfilled:
+        plain = _plan_order(network, order, policy, explain=explain, prices=None)
+        if plain.unfilled_units < plan.unfilled_units:
+            plain.explanation.notes.append(
+                "served on real costs: the value of the stock to later orders would have left units unserved"
+            )
+            return plain
+    return plan
+
+
+def _plan_order(
+    network: Network, order: EngineOrder, policy: Policy, *, explain: bool, prices: Prices | None
+) -> Plan:
     if order.mode != PICKUP or order.pickup_location is None:
         return route_order(network, order, policy=policy, prices=prices, explain=explain)
     store = network.locations[order.pickup_location]

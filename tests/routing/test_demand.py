@@ -125,3 +125,18 @@ def test_re_optimisation_keeps_what_the_prices_kept(routing_world, settings):
     assert order_reoptimise(order_id=order.pk) is None
     assert Fulfilment.objects.exclude(status=FulfilmentStatus.CANCELLED).get(order=order).location == w.dc
     assert RoutingDecision.objects.filter(order=order).count() == 1 and first is not None
+
+
+def test_prices_never_leave_a_unit_unserved_that_real_costs_would_serve(routing_world, settings):
+    settings.ROUTING_DEMAND_MIN_ORDERS = 3
+    w = routing_world
+    w.stock(w.rio, w.shirt, 1)  # the only shirt is in Rio, wanted by its same-day pickup customers
+    _same_day_pickups_in_rio(w, 5)
+    order = w.make_order([(w.shirt, 1)], deadline_days=3)  # a customer in São Paulo, who can wait for it
+
+    decision = order_route(order_id=order.pk)
+
+    # priced, the shirt is worth more to Rio than the penalty of backordering this order: it is served anyway
+    assert Fulfilment.objects.get(order=order).location == w.rio
+    assert decision.units_backordered == 0
+    assert any("served on real costs" in note for note in decision.candidates["notes"])
