@@ -109,7 +109,7 @@ class OpportunityPricer:
         shares: SharesCache | None = None,
         epoch: int = 0,
     ) -> None:
-        """`samples` starts the picture of demand with past destinations (`destinations`) instead of an
+        """`samples` starts the picture of demand with past destinations (`destination`) instead of an
         empty one. `one_decision`: the pricer lives for a single decision (the live path), so a SKU's
         estimate is made in full when needed instead of a quick look refined after the decision; `shares`
         is then where the estimates of earlier decisions on the same samples are kept (and this one's go),
