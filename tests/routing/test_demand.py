@@ -140,3 +140,28 @@ def test_prices_never_leave_a_unit_unserved_that_real_costs_would_serve(routing_
     assert Fulfilment.objects.get(order=order).location == w.rio
     assert decision.units_backordered == 0
     assert any("served on real costs" in note for note in decision.candidates["notes"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_prices_from_the_picture_this_process_published(routing_world, needs_worker):
+    import time
+
+    from django.db import transaction
+
+    w = routing_world
+    w.stock(w.rio, w.shirt, 1)
+    w.stock(w.dc, w.shirt, 10)
+    with transaction.atomic():  # history: collected before it commits, so nothing routes it
+        _same_day_pickups_in_rio(w, 100)  # the worker runs with the settings' 100 orders at least
+    demand_refresh()  # what the beat does: the worker reads the picture from the cache
+    with transaction.atomic():
+        order = _home_in_copacabana(w)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        order.refresh_from_db()
+        if order.status == OrderStatus.ALLOCATED:
+            break
+        time.sleep(0.1)
+    assert order.status == OrderStatus.ALLOCATED
+    assert Fulfilment.objects.get(order=order).location == w.dc  # the store's shirt kept for Rio's pickups
+    assert RoutingDecision.objects.get(order=order).candidates["priced"] is True
