@@ -857,7 +857,8 @@ def explain(
         else:
             parts.append(f"{name(cand.location)} would cost more")
     if expl.priced and costlier:
-        kept = f" ({_brl(expl.opportunity_cost)} for the stock this plan uses)" if with_costs else ""
+        used = with_costs and expl.opportunity_cost >= 0.005
+        kept = f" ({_brl(expl.opportunity_cost)} for the stock this plan uses)" if used else ""
         parts.append(f"costs count what each location's stock is worth to the orders expected next{kept}")
     rejected = [c for c in expl.candidates if c.reason in REASON_WORDS]
     for cand in rejected[:limit]:
