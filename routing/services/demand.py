@@ -40,7 +40,7 @@ from django.utils import timezone
 from oms.cep import cep_to_point
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
 
-from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer
+from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer, Policy
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..engine.pricing import SAMPLE_SIZE, Destination, SharesCache, destination
@@ -165,15 +165,20 @@ def demand_forget() -> None:
     _local.__dict__.clear()
 
 
-def _samples(static: StaticNetwork, picture: DemandPicture) -> tuple[list[Destination], SharesCache]:
+def _samples(
+    static: StaticNetwork, picture: DemandPicture
+) -> tuple[list[Destination], dict[Policy, SharesCache]]:
     """The picture's destinations ranked against every active location with the services' own tariffs
     (rate cards are per destination: a ranking of where customers are served best does not need them):
     as the picture came, or ranked here when the network changed since; and the per-SKU estimates the
-    decisions of this process made on them (`OpportunityPricer(shares=...)`)."""
+    decisions of this process made on them, per policy (its locations decide who holds what):
+    `OpportunityPricer(shares=...)`."""
     key = (static.token, picture.version)
-    memo: tuple[tuple[str, str], list[Destination], SharesCache] | None = getattr(_local, "samples", None)
+    memo: tuple[tuple[str, str], list[Destination], dict[Policy, SharesCache]] | None = getattr(
+        _local, "samples", None
+    )
     if memo is not None and memo[0] == key:
-        if len(memo[2]) > SHARES_KEPT:
+        if sum(len(kept) for kept in memo[2].values()) > SHARES_KEPT:
             memo[2].clear()
         return memo[1], memo[2]
     now: dict[_Point, Destination | None]
@@ -189,7 +194,7 @@ def _samples(static: StaticNetwork, picture: DemandPicture) -> tuple[list[Destin
                 now[point] = before[point] if point in before else _rank(net, static, point)
     _local.ranked = (static.token, now)
     samples = [d for d in (now[point] for point in picture.points) if d is not None]
-    shares: SharesCache = {}
+    shares: dict[Policy, SharesCache] = {}
     _local.samples = (key, samples, shares)
     return samples, shares
 
@@ -219,8 +224,11 @@ def demand_warm() -> None:
     _samples(static_network(), demand_picture())
 
 
-def live_pricer(network: Network, skus: Sequence[str], static: StaticNetwork) -> OpportunityPricer | None:
-    """The pricer for one live decision about `skus` on `network` (None when there is no recent demand)."""
+def live_pricer(
+    network: Network, skus: Sequence[str], static: StaticNetwork, policy: Policy
+) -> OpportunityPricer | None:
+    """The pricer for one live decision about `skus` on `network` under `policy` (None when there is too
+    little recent demand)."""
     picture = demand_picture()
     if picture.orders < settings.ROUTING_DEMAND_MIN_ORDERS:
         return None  # too little history to say what later orders will need: real costs alone
@@ -231,6 +239,5 @@ def live_pricer(network: Network, skus: Sequence[str], static: StaticNetwork) ->
     if not samples:
         return None
     epoch = int(time.time() // SHARES_EPOCH_SECONDS)
-    return OpportunityPricer(
-        network, forecast, samples=samples, one_decision=True, shares=shares, epoch=epoch
-    )
+    kept = shares.setdefault(policy, {})
+    return OpportunityPricer(network, forecast, samples=samples, one_decision=True, shares=kept, epoch=epoch)

@@ -442,7 +442,7 @@ def decision_prices(snap: Snapshot, products: Sequence[Product]) -> OpportunityP
     costs alone, or recent demand is too thin to say)."""
     if not snap.engine_policy.use_opportunity_costs:
         return None
-    return live_pricer(snap.network, [p.sku for p in products], snap.static)
+    return live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy)
 
 
 def _distinct_products(need: list[tuple[OrderLine, int]]) -> list[Product]:

@@ -496,8 +496,9 @@ def _route_everywhere(worlds: list[_World], static: StaticNetwork, order: Order)
         plan = None
         if engine is not None:
             net = world.network(static, services, skus, pickup_code)
-            prices = live_pricer(net, list(skus), static) if world.info.engine.use_opportunity_costs else None
-            plan = plan_order(net, engine, world.info.engine, explain=False, prices=prices)
+            pol = world.info.engine
+            prices = live_pricer(net, list(skus), static, pol) if pol.use_opportunity_costs else None
+            plan = plan_order(net, engine, pol, explain=False, prices=prices)
         world.take(plan, static, sum(units.values()), deadline)
 
 
