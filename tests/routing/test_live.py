@@ -321,6 +321,7 @@ def test_tasks_are_registered_thin_and_scheduled(routing_world):
     assert tasks.route_order.apply(args=(order.pk,)).get() is None  # idempotent
     assert tasks.retry_backorders.apply().get() == 0
     assert tasks.reoptimise_unreleased.apply().get() == 0
+    assert tasks.refresh_demand.apply().get() == 1  # the picture of recent demand: this test's one order
 
 
 def test_route_pending_drains_every_awaiting_order_once(routing_world):
