@@ -101,6 +101,8 @@ def _decision_view(decision: Any) -> dict[str, Any]:
         "notes": decision.candidates.get("notes", []),
         "no_stock": decision.candidates.get("no_stock_locations", 0),
         "evaluated": decision.candidates.get("options_evaluated", 0),
+        "priced": bool(decision.candidates.get("priced")),
+        "stock_value": _brl(decision.candidates.get("opportunity_cost") or 0),
     }
 
 

@@ -111,6 +111,38 @@ def test_a_live_decision_keeps_a_stores_last_unit_for_the_demand_around_it(
         assert "worth to the orders expected next" not in decision.summary
 
 
+def test_the_decision_page_tells_managers_that_costs_count_the_value_of_stock(
+    client, manager_user, cs_user, routing_world, settings
+):
+    from django.urls import reverse
+    from guardian.shortcuts import assign_perm
+
+    settings.ROUTING_DEMAND_MIN_ORDERS = 3
+    w = routing_world
+    w.stock(w.rio, w.shirt, 1)
+    w.stock(w.dc, w.shirt, 10)
+    _same_day_pickups_in_rio(w, 5)
+    priced = _home_in_copacabana(w)
+    order_route(order_id=priced.pk)
+    settings.ROUTING_DEMAND_MIN_ORDERS = 100
+    demand_forget()
+    plain = _home_in_copacabana(w)
+    order_route(order_id=plain.pk)
+    assign_perm("orders.manage_channel", manager_user, w.channel)
+
+    client.force_login(manager_user)
+    html = client.get(reverse("routing:decision", args=[priced.number])).content.decode()
+    assert 'data-testid="decision-priced"' in html
+    assert (
+        'data-testid="decision-priced"'
+        not in client.get(reverse("routing:decision", args=[plain.number])).content.decode()
+    )
+    client.force_login(cs_user)  # customer service sees why, never what it costs
+    resp = client.get(reverse("routing:decision", args=[priced.number]))
+    assert resp.status_code == 200 and 'data-testid="candidates"' in resp.content.decode()
+    assert 'data-testid="decision-priced"' not in resp.content.decode()
+
+
 def test_re_optimisation_keeps_what_the_prices_kept(routing_world, settings):
     settings.ROUTING_DEMAND_MIN_ORDERS = 3
     w = routing_world
