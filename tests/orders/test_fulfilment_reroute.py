@@ -12,15 +12,7 @@ from inventory.models import Reservation, StockLevel
 from oms.queue import send_task_now
 from orders.models import Fulfilment, FulfilmentStatus, LineStatus, OrderStatus
 from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_short_pick
-
-
-def wait_for(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
+from tests.worker import wait_for
 
 
 @pytest.mark.django_db(transaction=True)

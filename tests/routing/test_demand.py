@@ -15,6 +15,7 @@ from routing.services.demand import demand_forget, demand_picture, demand_refres
 from routing.services.live import order_route
 from routing.services.maintenance import order_reoptimise
 from routing.services.snapshot import network_changed
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -176,8 +177,6 @@ def test_prices_never_leave_a_unit_unserved_that_real_costs_would_serve(routing_
 
 @pytest.mark.django_db(transaction=True)
 def test_the_worker_prices_from_the_picture_this_process_published(routing_world, needs_worker):
-    import time
-
     from django.db import transaction
 
     w = routing_world
@@ -188,12 +187,11 @@ def test_the_worker_prices_from_the_picture_this_process_published(routing_world
     demand_refresh()  # what the beat does: the worker reads the picture from the cache
     with transaction.atomic():
         order = _home_in_copacabana(w)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def allocated() -> bool:
         order.refresh_from_db()
-        if order.status == OrderStatus.ALLOCATED:
-            break
-        time.sleep(0.1)
-    assert order.status == OrderStatus.ALLOCATED
+        return order.status == OrderStatus.ALLOCATED
+
+    assert wait_for(allocated, timeout=20)
     assert Fulfilment.objects.get(order=order).location == w.dc  # the store's shirt kept for Rio's pickups
     assert RoutingDecision.objects.get(order=order).candidates["priced"] is True

@@ -26,6 +26,7 @@ from routing.services import live
 from routing.services.live import order_route
 from routing.services.maintenance import backorders_retry, order_reoptimise
 from tests.factories import ChannelFactory
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -254,13 +255,12 @@ def test_the_worker_routes_a_committed_order(routing_world, needs_worker):
     w.stock(w.dc, w.shirt, 10)
     with transaction.atomic():
         order = w.make_order([(w.shirt, 2)])
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def allocated() -> bool:
         order.refresh_from_db()
-        if order.status == OrderStatus.ALLOCATED:
-            break
-        time.sleep(0.1)
-    assert order.status == OrderStatus.ALLOCATED
+        return order.status == OrderStatus.ALLOCATED
+
+    assert wait_for(allocated, timeout=20)
     assert Fulfilment.objects.filter(order=order).count() == 1
     assert held(order) == 2
     assert RoutingDecision.objects.filter(order=order, trigger=DecisionTrigger.NEW).count() == 1
