@@ -143,3 +143,23 @@ def test_a_one_decision_pricer_estimates_in_full_and_shares_the_estimate_with_la
     assert shares["A"] is estimate  # the next decision reused it
     _one_decision(net, shares, epoch=100 + pricing_module.STALE_EPOCHS).unit_price("DC-SAO", "A", 110.0)
     assert shares["A"] is not estimate  # until it fell due
+
+
+def test_a_holders_last_units_carry_a_balancing_price_while_the_sku_is_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def prices(forecast_units: float) -> tuple[float, float]:
+        net = _network(ST_SAO__A=1, DC_SAO__A=9)
+        pricer = OpportunityPricer(net, Forecast(orders=100, sku_units={"A": forecast_units}))
+        for _ in range(10):
+            order = _home(deadline=3, where=SAO, B=1)
+            pricer.observe(order, route_order(net, order, prices=pricer))
+        return pricer.unit_price("ST-SAO", "A", 110.0), pricer.unit_price("DC-SAO", "A", 110.0)
+
+    short, ample = prices(60.0), prices(2.0)  # 10 units held: 60 wanted is short, 2 is not (< half)
+    monkeypatch.setattr(pricing_module, "BALANCE_PRICE", 0.0)
+    short_off, ample_off = prices(60.0), prices(2.0)
+    # the store's last unit costs 10 / 1 more, the DC's ninth-to-last 10 / 9, only while the SKU is short
+    assert short[0] - short_off[0] == pytest.approx(10.0)
+    assert short[1] - short_off[1] == pytest.approx(10.0 / 9)
+    assert ample == ample_off
