@@ -437,7 +437,7 @@ class OpportunityPricer:
         self.seen_orders += 1
         j = len(self.samples) if len(self.samples) < SAMPLE_SIZE else self.rng.randrange(self.seen_orders)
         if j < SAMPLE_SIZE:
-            dest = self._destination(order)
+            dest = destination(self.net, order)
             if dest is not None:
                 if j == len(self.samples):
                     self.samples.append(dest)
@@ -463,9 +463,6 @@ class OpportunityPricer:
         if len(self._recent) > CAP_WINDOW:
             for lid, u in self._recent.popleft().items():
                 self._window_units[lid] -= u
-
-    def _destination(self, order: Order) -> Destination | None:
-        return destination(self.net, order)
 
 
 def destination(net: Network, order: Order) -> Destination | None:
@@ -499,7 +496,7 @@ def destination(net: Network, order: Order) -> Destination | None:
                 ranked.append((lid, opt.fixed + loc.pick_cost, loc.pick_cost, ((0.0, opt.per_kg),)))
     if not ranked:
         return None
-    ranked.sort(key=lambda t: t[1])
+    ranked.sort(key=_fixed_part)
     return Destination(ranked, len(order.lines) > 1, order.mode == HOME)
 
 
