@@ -34,17 +34,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from oms.cep import cep_to_point
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
 
 from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer, Policy
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..engine.pricing import SAMPLE_SIZE, Destination, SharesCache, destination
-from .snapshot import BUILTIN_POLICY, StaticNetwork, engine_locations, static_network
+from .snapshot import BUILTIN_POLICY, StaticNetwork, destination_point, engine_locations, static_network
 
 DEMAND_KEY = "routing:demand-picture"
 VERSION_KEY = "routing:demand-version"  # read on every decision: small, unlike the picture
@@ -87,8 +86,8 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
     window = Order.objects.filter(placed_at__gte=since, placed_at__lte=now).exclude(
         status=OrderStatus.CANCELLED
     )
-    first = window.order_by("placed_at").values_list("placed_at", flat=True).first()
-    orders = window.count()
+    seen = window.aggregate(orders=Count("pk"), first=Min("placed_at"))
+    orders, first = seen["orders"], seen["first"]
     units = {
         sku: float(total)
         for sku, total in OrderLine.objects.filter(order__placed_at__gte=since, order__placed_at__lte=now)
@@ -101,32 +100,20 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
     span = (now - first).total_seconds() / 86400.0 if first is not None else 0.0
     latest = (
         window.order_by("-placed_at", "-pk")
-        .annotate(n_lines=Count("lines", filter=~Q(lines__status=LineStatus.CANCELLED)))
-        .values_list(
-            "delivery_mode",
-            "ship_lat",
-            "ship_lon",
-            "ship_cep",
-            "pickup_location_id",
-            "deadline_days",
-            "n_lines",
-        )[:SAMPLE_SIZE]
+        .only("delivery_mode", "ship_lat", "ship_lon", "ship_cep", "pickup_location_id", "deadline_days")
+        .annotate(n_lines=Count("lines", filter=~Q(lines__status=LineStatus.CANCELLED)))[:SAMPLE_SIZE]
     )
     points: list[_Point] = []
-    for mode, lat, lon, cep, pickup_pk, deadline, n_lines in latest:
+    for order in latest:
+        n_lines = order.n_lines
         if not n_lines:
             continue
-        if mode == DeliveryMode.PICKUP:
-            if pickup_pk is not None:
-                points.append((False, None, None, pickup_pk, deadline, n_lines))
-            continue
-        if (lat is None or lon is None) and cep:
-            point = cep_to_point(cep)
-            lat, lon = point if point is not None else (None, None)
-        if lat is not None and lon is not None:
-            points.append((True, lat, lon, None, deadline, n_lines))
+        if order.delivery_mode == DeliveryMode.PICKUP:
+            if order.pickup_location_id is not None:
+                points.append((False, None, None, order.pickup_location_id, order.deadline_days, n_lines))
+        elif (point := destination_point(order)) is not None:
+            points.append((True, point[0], point[1], None, order.deadline_days, n_lines))
     static = static_network()
-    net = _ranking_network(static)
     picture = DemandPicture(
         version=uuid.uuid4().hex,
         built_at=time.time(),
@@ -135,7 +122,7 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         units=units,
         points=tuple(points),
         static_token=static.token,
-        ranked=tuple(_rank(net, static, point) for point in points),
+        ranked=_ranked(static, points),
     )
     cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
     return picture
@@ -181,31 +168,25 @@ def _samples(
         if sum(len(kept) for kept in memo[2].values()) > SHARES_KEPT:
             memo[2].clear()
         return memo[1], memo[2]
-    now: dict[_Point, Destination | None]
     if picture.static_token == static.token and len(picture.ranked) == len(picture.points):
-        now = dict(zip(picture.points, picture.ranked, strict=True))  # ranked where the picture was built
-    else:  # the network changed since: rank again (what the last picture had too is not ranked twice)
-        ranked: tuple[str, dict[_Point, Destination | None]] | None = getattr(_local, "ranked", None)
-        before = ranked[1] if ranked is not None and ranked[0] == static.token else {}
-        net = _ranking_network(static)
-        now = {}
-        for point in picture.points:
-            if point not in now:
-                now[point] = before[point] if point in before else _rank(net, static, point)
-    _local.ranked = (static.token, now)
-    samples = [d for d in (now[point] for point in picture.points) if d is not None]
+        ranked = picture.ranked  # ranked where the picture was built
+    else:  # the network changed since
+        ranked = _ranked(static, picture.points)
+    samples = [d for d in ranked if d is not None]
     shares: dict[Policy, SharesCache] = {}
     _local.samples = (key, samples, shares)
     return samples, shares
 
 
-def _ranking_network(static: StaticNetwork) -> Network:
-    """Every active location, with the services' own tariffs: what sampled destinations are ranked on."""
-    return Network(
+def _ranked(static: StaticNetwork, points: Sequence[_Point]) -> tuple[Destination | None, ...]:
+    """Each point's possible sources, cheapest first, among every active location with the services' own
+    tariffs (None: nobody can serve it, or its pickup store is gone)."""
+    net = Network(
         locations=engine_locations(static, BUILTIN_POLICY, None, lambda _info: 0),
         services=tuple(s.engine for s in static.services),
         transfer=static.transfer,
     )
+    return tuple(_rank(net, static, point) for point in points)
 
 
 def _rank(net: Network, static: StaticNetwork, point: _Point) -> Destination | None:

@@ -65,6 +65,7 @@ from .snapshot import (
     StaticNetwork,
     after_cutoff,
     business_days_between,
+    destination_point,
     moving_read,
     snapshot_build,
     static_network,
@@ -100,19 +101,6 @@ class CapacityTaken(DomainError):
     """A location's capacity for today was used up by another decision after our snapshot."""
 
     code = "capacity_taken"
-
-
-def destination_point(order: Order) -> tuple[float, float] | None:
-    """The customer's coordinates: the order's own, or the centre of its CEP's city."""
-    if order.ship_lat is not None and order.ship_lon is not None:
-        return order.ship_lat, order.ship_lon
-    if order.ship_cep:
-        try:
-            from oms.cep import cep_to_point
-        except ImportError:  # pragma: no cover - the CEP module ships with oms
-            return None
-        return cep_to_point(order.ship_cep)
-    return None
 
 
 def _uncovered(

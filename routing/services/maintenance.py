@@ -22,14 +22,13 @@ from .live import (
     CapacityTaken,
     capacity_give_back,
     decision_prices,
-    destination_point,
     engine_deadline,
     engine_order,
     order_route,
     persist_plan,
 )
 from .plans import plan_order
-from .snapshot import snapshot_build
+from .snapshot import destination_point, snapshot_build
 
 logger = logging.getLogger(__name__)
 SAVING_MIN = 0.50  # BRL: smaller savings are not worth moving work between locations

@@ -30,7 +30,9 @@ from django.utils import timezone
 from inventory.models import Location as LocationRow
 from inventory.models import Product, StockLevel
 from oms.calendar import add_business_days, is_business_day
+from oms.cep import cep_to_point
 from oms.db import now_and_on_commit
+from orders.models import Order
 
 from ..engine import DC, STORE, Location, Network, Policy, Service, TransferTerms, UnfilledPenalty
 from ..models import CarrierService, LocationDayCapacity, RateCard, RoutingPolicy
@@ -238,6 +240,15 @@ def policy_info(pol: RoutingPolicy) -> PolicyInfo:
             per_unit=_f(pol.backorder_per_unit), price_fraction=_f(pol.backorder_price_share)
         ),
     )
+
+
+def destination_point(order: Order) -> tuple[float, float] | None:
+    """A home order's customer coordinates: the order's own, or the centre of its CEP's city."""
+    if order.ship_lat is not None and order.ship_lon is not None:
+        return order.ship_lat, order.ship_lon
+    if order.ship_cep:
+        return cep_to_point(order.ship_cep)
+    return None
 
 
 # ------------------------------------------------------------------------------------------ dates

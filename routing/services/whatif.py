@@ -46,7 +46,7 @@ from orders.selectors import OrderFilters, channel_list, order_list
 from ..engine import DC, STORE, Network, Plan, Policy, UnfilledPenalty
 from ..models import LOCATION_KINDS, RoutingPolicy, WhatIfRun, WhatIfStatus
 from .demand import live_pricer
-from .live import destination_point, engine_deadline, engine_order
+from .live import engine_deadline, engine_order
 from .plans import plan_order
 from .snapshot import (
     BUILTIN_POLICY,
@@ -54,6 +54,7 @@ from .snapshot import (
     PolicyInfo,
     ServiceInfo,
     StaticNetwork,
+    destination_point,
     engine_kind,
     engine_locations,
     policy_info,
