@@ -208,8 +208,10 @@ def demand_warm() -> None:
 def live_pricer(
     network: Network, skus: Sequence[str], static: StaticNetwork, policy: Policy
 ) -> OpportunityPricer | None:
-    """The pricer for one live decision about `skus` on `network` under `policy` (None when there is too
-    little recent demand)."""
+    """The pricer for one live decision about `skus` on `network` under `policy` (None: the policy routes on
+    real costs alone, or recent demand is too thin to say what later orders will need)."""
+    if not policy.use_opportunity_costs:
+        return None
     picture = demand_picture()
     if picture.orders < settings.ROUTING_DEMAND_MIN_ORDERS:
         return None  # too little history to say what later orders will need: real costs alone

@@ -53,7 +53,7 @@ from orders.services import (
     order_status_events,
 )
 
-from ..engine import HOME, PICKUP, TRANSFER, OpportunityPricer, Plan
+from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..models import DecisionTrigger, LocationDayCapacity, RoutingDecision
@@ -422,15 +422,8 @@ def _plan(
     if order.delivery_mode == DeliveryMode.HOME and point is None:
         return snap, None
     eng = engine_order(order, need, engine_deadline(order, snap.start), point, pickup_code=pickup_code)
-    return snap, plan_order(snap.network, eng, snap.engine_policy, prices=decision_prices(snap, products))
-
-
-def decision_prices(snap: Snapshot, products: Sequence[Product]) -> OpportunityPricer | None:
-    """What the stock is worth to later orders, for a decision on `snap` (None: the policy routes on real
-    costs alone, or recent demand is too thin to say)."""
-    if not snap.engine_policy.use_opportunity_costs:
-        return None
-    return live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy)
+    prices = live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy)
+    return snap, plan_order(snap.network, eng, snap.engine_policy, prices=prices)
 
 
 def _distinct_products(need: list[tuple[OrderLine, int]]) -> list[Product]:

@@ -17,11 +17,11 @@ from orders.models import Fulfilment, FulfilmentStatus, LineStatus, Order, Order
 from orders.services import lock_order
 
 from ..models import DecisionTrigger, RoutingDecision
+from .demand import live_pricer
 from .live import (
     ROUTABLE,
     CapacityTaken,
     capacity_give_back,
-    decision_prices,
     engine_deadline,
     engine_order,
     order_route,
@@ -138,7 +138,8 @@ def order_reoptimise(*, order_id: int, by: Any = None) -> RoutingDecision | None
         snap.network,
         engine_order(order, need, engine_deadline(order, snap.start), point),
         snap.engine_policy,
-        prices=decision_prices(snap, products),  # the same prices as the live path: it keeps what they kept
+        # the same prices as the live path: it keeps what they kept
+        prices=live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy),
     )
     if plan.unfilled or plan.total_cost > float(last.total_cost) - SAVING_MIN:
         return None

@@ -498,7 +498,7 @@ def _route_everywhere(worlds: list[_World], static: StaticNetwork, order: Order)
         if engine is not None:
             net = world.network(static, services, skus, pickup_code)
             pol = world.info.engine
-            prices = live_pricer(net, list(skus), static, pol) if pol.use_opportunity_costs else None
+            prices = live_pricer(net, list(skus), static, pol)
             plan = plan_order(net, engine, pol, explain=False, prices=prices)
         world.take(plan, static, sum(units.values()), deadline)
 
