@@ -15,9 +15,10 @@ all stopped at exit. Give DATABASE_URL / REDIS_URL to use running servers (then 
 
     nice .venv/bin/python bench/routing_live.py --orders 300 --rate 150 --duration 30 [--api]
 
-Before measuring, `--history N` (default 2,000) commits N orders of the last 28 days, already collected, and
-publishes the picture of recent demand, so that decisions price the stock later orders will need, as they
-do in production (`--history 0`: none, real costs alone).
+Before measuring, `--history N` (default 2,000) commits N orders of the last 28 days, already collected, each
+having used a random location's capacity on its day, and publishes the picture of recent demand, so that
+decisions price the stock and capacity later orders will need, as they do in production (`--history 0`:
+none, real costs alone).
 """
 
 from __future__ import annotations
@@ -299,20 +300,38 @@ def make_history(world: dict[str, Any], n: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from orders.models import Order, OrderStatus
+    from inventory.models import Location
+    from orders.models import Order, OrderLine, OrderStatus
+    from routing.models import LocationDayCapacity
     from routing.services.demand import demand_refresh
 
     if n <= 0:
         return
     rng = random.Random(3)
     now = timezone.now()
+    today = timezone.localdate()
+    locations = list(Location.objects.filter(code__startswith="BL-").values_list("pk", flat=True))
+    used: dict[tuple[int, dt.date], int] = {}  # the capacity the history took: its units, a location each
     with transaction.atomic():  # collected before they commit: their routing requests find nothing to do
         pks = [make_order(world, -1 - k, rng) for k in range(n)]
         for pk in pks:
             placed = now - dt.timedelta(days=rng.uniform(0.1, 28.0))
             Order.objects.filter(pk=pk).update(status=OrderStatus.COLLECTED, placed_at=placed)
+            day = timezone.localdate(placed)
+            if day < today:
+                key = (rng.choice(locations), day)
+                used[key] = used.get(key, 0) + sum(ln.qty for ln in OrderLine.objects.filter(order_id=pk))
+        LocationDayCapacity.objects.bulk_create(
+            [LocationDayCapacity(location_id=loc, day=day, units_used=q) for (loc, day), q in used.items()],
+            update_conflicts=True,
+            unique_fields=["location", "day"],
+            update_fields=["units_used"],
+        )
     picture = demand_refresh()
-    print(f"history: {picture.orders} orders over {picture.span_days:.1f} days, {len(picture.units)} SKUs")
+    print(
+        f"history: {picture.orders} orders over {picture.span_days:.1f} days, {len(picture.units)} SKUs, "
+        f"{len(picture.capacity_units)} locations' daily capacity use"
+    )
 
 
 def routed_at(pks: list[int]) -> dict[int, float]:

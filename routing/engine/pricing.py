@@ -40,7 +40,7 @@ import math
 import random
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 
 from .costs import home_options, local_option, transfer_option
@@ -117,13 +117,16 @@ class OpportunityPricer:
         one_decision: bool = False,
         shares: SharesCache | None = None,
         epoch: int = 0,
+        capacity_demand: Mapping[str, float] | None = None,
     ) -> None:
         """`samples` starts the picture of demand with past destinations (`destination`) instead of an
         empty one. `one_decision`: the pricer lives for a single decision (the live path), so a SKU's
         estimate is made in full when needed instead of a quick look refined after the decision; `shares`
         is then where the estimates of earlier decisions on the same samples are kept (and this one's go),
         reused while fewer than STALE_EPOCHS epochs old (`epoch` is the caller's clock) and while the SKU's
-        holders are about the same."""
+        holders are about the same. `capacity_demand`: the units later orders are expected to need from each
+        location before its capacity comes back (the live path: the rest of the day); without it, they are
+        projected from this pricer's own recent decisions over the forecast's remaining orders."""
         self.net = network
         self.forecast = forecast or Forecast()
         self.rng = random.Random(seed)
@@ -140,6 +143,7 @@ class OpportunityPricer:
         self._share_samples = min(SAMPLE_SIZE, max(128, SHARE_WORK // max(1, len(network.locations))))
         self._recent: deque[dict[str, int]] = deque()
         self._window_units: dict[str, int] = {}
+        self._capacity_demand = capacity_demand
         self._cap_cache: dict[str, tuple[int, int, float]] = {}
         self._cap_regrets: tuple[int, dict[str, float]] = (-1, {})
         self._refresh: dict[str, float] = {}  # SKUs whose shares are due for re-derivation -> penalty
@@ -397,28 +401,34 @@ class OpportunityPricer:
         hit = self._cap_cache.get(location_id)
         if hit is not None and hit[0] == left and hit[1] == self.epoch:
             return hit[2]
+        m = 0.0
+        if self._capacity_demand is not None:
+            m = self._capacity_demand.get(location_id, 0.0)
+        elif self._recent and self.forecast.orders > 0:
+            rate = self._window_units.get(location_id, 0) / len(self._recent)
+            m = rate * self.forecast.orders * self.remaining_share()
         mu = 0.0
-        n_win = len(self._recent)
-        if n_win and self.forecast.orders > 0:
+        if m > 0:
             mean_regret = self._capacity_regrets().get(location_id)
             if mean_regret:
-                rate = self._window_units.get(location_id, 0) / n_win
-                m = rate * self.forecast.orders * self.remaining_share()
                 mu = mean_regret * _shortfall_probability(left, m)
         self._cap_cache[location_id] = (left, self.epoch, mu)
         return mu
 
     def _capacity_regrets(self) -> dict[str, float]:
         """For each location, the mean regret (next location with capacity minus this one, for a
-        typical unit) of the sampled customers it serves best."""
+        typical unit) of the sampled customers it serves best; a customer no other location can serve in
+        time would lose the unit (at least the unfilled penalty's fixed part, less what serving it costs)."""
         if self._cap_regrets[0] == self.epoch:
             return self._cap_regrets[1]
         locs = self.net.locations
+        lost = self.net.unfilled.unit_cost(0.0)
         out: dict[str, list[float]] = {}
         for d in self.samples:
             best: list[tuple[float, str]] = []
             for lid, fixed, _pick, opts in d.ranked:
-                if locs[lid].capacity_left <= 0:
+                loc = locs.get(lid)
+                if loc is None or loc.capacity_left <= 0:  # not in this network (a policy's kinds), or full
                     continue
                 best.append((fixed + min(f + r * TYPICAL_KG for f, r in opts), lid))
                 if len(best) == 2:
@@ -426,6 +436,8 @@ class OpportunityPricer:
             if len(best) == 2:
                 best.sort()
                 out.setdefault(best[0][1], []).append(best[1][0] - best[0][0])
+            elif best:
+                out.setdefault(best[0][1], []).append(max(0.0, lost - best[0][0]))
         means = {lid: sum(v) / len(v) for lid, v in out.items()}
         self._cap_regrets = (self.epoch, means)
         return means

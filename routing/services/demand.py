@@ -19,8 +19,11 @@ demand when the beat is not running (tasks inline). With fewer than ROUTING_DEMA
 history, demand is too thin to say what later orders will need, and decisions go on real costs alone.
 Routing policies turn pricing off with `use_forecast`; so does the built-in policy (no policy row).
 
-Capacity is not priced on the live path: a location's daily capacity is consumed as orders are routed and
-comes back every day, so the horizon of stock does not apply to it.
+Capacity is priced too, over its own horizon: a location's daily capacity comes back every day, so what
+later orders will need of it is the rest of today's work there. The picture keeps the units each location
+was given on an average working day of the history (`LocationDayCapacity`) and how a day's orders spread
+over its hours; a decision at 10:00 expects each location to be given the share of a day's units still to
+come after 10:00, and prices its capacity left against that (`DemandPicture.capacity_demand`).
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
+from django.db.models.functions import ExtractHour
 from django.utils import timezone
 
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
@@ -43,6 +47,7 @@ from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer, Policy
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
 from ..engine.pricing import SAMPLE_SIZE, Destination, SharesCache, destination
+from ..models import LocationDayCapacity
 from .snapshot import BUILTIN_POLICY, StaticNetwork, destination_point, engine_locations, static_network
 
 DEMAND_KEY = "routing:demand-picture"
@@ -71,6 +76,10 @@ class DemandPicture:
     # the points ranked against the network of version `static_token` (done once, where the picture is built)
     static_token: str = ""
     ranked: tuple[Destination | None, ...] = ()
+    # location code -> units it was given on an average working day of the history (today left out)
+    capacity_units: dict[str, float] = field(default_factory=dict)
+    # the share of a day's orders placed in each hour 0-23, local time
+    hourly: tuple[float, ...] = ()
 
     def forecast(self, skus: Sequence[str], horizon_days: float) -> Forecast:
         """The forecast over the horizon for these SKUs (the only ones a decision prices)."""
@@ -78,11 +87,23 @@ class DemandPicture:
         units = {s: self.units[s] * scale for s in skus if s in self.units}
         return Forecast(orders=self.orders * scale, sku_units=units)
 
+    def capacity_demand(self, at: dt.datetime) -> dict[str, float]:
+        """Units later orders are expected to need from each location before its capacity comes back: what
+        it is given on a working day, times the share of a day's orders still to come at `at`'s time."""
+        if not self.capacity_units or not self.hourly:
+            return {}
+        local = timezone.localtime(at)
+        hour = local.hour
+        gone = (local.minute * 60 + local.second) / 3600.0
+        rest = sum(self.hourly[hour + 1 :]) + self.hourly[hour] * (1.0 - gone)
+        return {code: units * rest for code, units in self.capacity_units.items()}
+
 
 def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
     """Build the picture of recent demand and publish it to every process (the cache). Returns it."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=settings.ROUTING_DEMAND_HISTORY_DAYS)
+    today = timezone.localtime(now).date()
     window = Order.objects.filter(placed_at__gte=since, placed_at__lte=now).exclude(
         status=OrderStatus.CANCELLED
     )
@@ -98,6 +119,26 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         .values_list("product__sku", "total")
     }
     span = (now - first).total_seconds() / 86400.0 if first is not None else 0.0
+    by_hour = dict(
+        window.annotate(hour=ExtractHour("placed_at"))
+        .values("hour")
+        .annotate(n=Count("pk"))
+        .values_list("hour", "n")
+    )
+    # working days before today: a location's units over the days anything was routed anywhere
+    days = LocationDayCapacity.objects.filter(day__gte=timezone.localtime(since).date(), day__lt=today)
+    worked = days.aggregate(n=Count("day", distinct=True))["n"]
+    capacity_units = (
+        {
+            code: total / worked
+            for code, total in days.values("location__code")
+            .annotate(total=Sum("units_used"))
+            .values_list("location__code", "total")
+            if total
+        }
+        if worked
+        else {}
+    )
     latest = (
         window.order_by("-placed_at", "-pk")
         .only("delivery_mode", "ship_lat", "ship_lon", "ship_cep", "pickup_location_id", "deadline_days")
@@ -123,6 +164,8 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         points=tuple(points),
         static_token=static.token,
         ranked=_ranked(static, points),
+        capacity_units=capacity_units,
+        hourly=tuple(by_hour.get(h, 0) / orders for h in range(24)) if orders else (),
     )
     cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
     return picture
@@ -206,21 +249,36 @@ def demand_warm() -> None:
 
 
 def live_pricer(
-    network: Network, skus: Sequence[str], static: StaticNetwork, policy: Policy
+    network: Network,
+    skus: Sequence[str],
+    static: StaticNetwork,
+    policy: Policy,
+    *,
+    at: dt.datetime | None = None,
 ) -> OpportunityPricer | None:
-    """The pricer for one live decision about `skus` on `network` under `policy` (None: the policy routes on
-    real costs alone, or recent demand is too thin to say what later orders will need)."""
+    """The pricer for one live decision about `skus` on `network` under `policy`, made at `at` (default now:
+    the time of day says how much of today's capacity later orders will still want). None: the policy routes
+    on real costs alone, or recent demand is too thin to say what later orders will need."""
     if not policy.use_opportunity_costs:
         return None
     picture = demand_picture()
     if picture.orders < settings.ROUTING_DEMAND_MIN_ORDERS:
         return None  # too little history to say what later orders will need: real costs alone
     forecast = picture.forecast(skus, settings.ROUTING_DEMAND_HORIZON_DAYS)
-    if not forecast.sku_units:
+    capacity = picture.capacity_demand(at or timezone.now())
+    if not forecast.sku_units and not capacity:
         return None
     samples, shares = _samples(static, picture)
     if not samples:
         return None
     epoch = int(time.time() // SHARES_EPOCH_SECONDS)
     kept = shares.setdefault(policy, {})
-    return OpportunityPricer(network, forecast, samples=samples, one_decision=True, shares=kept, epoch=epoch)
+    return OpportunityPricer(
+        network,
+        forecast,
+        samples=samples,
+        one_decision=True,
+        shares=kept,
+        epoch=epoch,
+        capacity_demand=capacity,
+    )

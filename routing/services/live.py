@@ -839,8 +839,9 @@ def explain(
             parts.append(f"{name(cand.location)} would cost more")
     if expl.priced and costlier:
         used = with_costs and expl.opportunity_cost >= 0.005
-        kept = f" ({_brl(expl.opportunity_cost)} for the stock this plan uses)" if used else ""
-        parts.append(f"costs count what each location's stock is worth to the orders expected next{kept}")
+        kept = f" ({_brl(expl.opportunity_cost)} for what this plan uses)" if used else ""
+        worth = "costs count what each location's stock and picking capacity are worth"
+        parts.append(f"{worth} to the orders expected next{kept}")
     rejected = [c for c in expl.candidates if c.reason in REASON_WORDS]
     for cand in rejected[:limit]:
         parts.append(f"{name(cand.location)} {REASON_WORDS[cand.reason]}")

@@ -14,8 +14,8 @@ What the replay starts from (the page's footnote says the same):
   took or gave back during it count as available from the start;
 - capacity: each day starts with every location's full daily capacity; work of channels outside the
   replay is not counted against it;
-- a policy that weighs future demand (`use_forecast`) prices stock as the live path does, from the picture
-  of recent demand as it is *now* (`demand.live_pricer`).
+- a policy that weighs future demand (`use_forecast`) prices stock and capacity as the live path does, from
+  the picture of recent demand as it is *now* (`demand.live_pricer`), capacity at each order's time of day.
 The scope is the user's: `orders.selectors.order_list(user=run.created_by)` chooses the orders.
 """
 
@@ -498,7 +498,7 @@ def _route_everywhere(worlds: list[_World], static: StaticNetwork, order: Order)
         if engine is not None:
             net = world.network(static, services, skus, pickup_code)
             pol = world.info.engine
-            prices = live_pricer(net, list(skus), static, pol)
+            prices = live_pricer(net, list(skus), static, pol, at=order.placed_at)
             plan = plan_order(net, engine, pol, explain=False, prices=prices)
         world.take(plan, static, sum(units.values()), deadline)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from inventory.models import Location
 from orders.models import Fulfilment, FulfilmentStatus, Order, OrderStatus
-from routing.models import RoutingDecision, RoutingPolicy
+from routing.models import LocationDayCapacity, RoutingDecision, RoutingPolicy
 from routing.services.demand import demand_forget, demand_picture, demand_refresh
 from routing.services.live import order_route
 from routing.services.maintenance import order_reoptimise
@@ -56,6 +56,87 @@ def test_every_process_shares_the_published_picture_until_it_is_rebuilt(routing_
     assert again.version == rebuilt.version and again.orders == 2
     demand_forget()
     assert demand_picture().version not in (first.version, rebuilt.version)
+
+
+def _local(days_ago: int, hour: int, minute: int = 0) -> dt.datetime:
+    day = timezone.localdate() - dt.timedelta(days=days_ago)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+
+def test_the_picture_keeps_each_locations_working_day_and_when_a_days_orders_come(routing_world):
+    w = routing_world
+    morning, afternoon = w.make_order([(w.shirt, 1)]), w.make_order([(w.shirt, 1)])
+    Order.objects.filter(pk=morning.pk).update(placed_at=_local(1, 9, 30))
+    Order.objects.filter(pk=afternoon.pk).update(placed_at=_local(1, 15, 10))
+    today = timezone.localdate()
+    for location, days_ago, units in (
+        (w.rio, 1, 10),
+        (w.rio, 3, 20),
+        (w.dc, 1, 6),
+        (w.rio, 0, 7),
+        (w.rio, 40, 99),
+    ):
+        LocationDayCapacity.objects.create(
+            location=location, day=today - dt.timedelta(days=days_ago), units_used=units
+        )
+
+    picture = demand_refresh()
+
+    # two working days before today: 40 days ago is outside the window, and today is not over
+    assert picture.capacity_units == {"LJ-RJ-01": 15.0, "CD-SP-CAJAMAR": 3.0}
+    assert picture.hourly[9] == picture.hourly[15] == 0.5 and sum(picture.hourly) == 1.0
+    # at noon half of a day's orders are still to come; at 9:30 half of the 9 o'clock hour too; at 16:00 none
+    assert picture.capacity_demand(_local(0, 12)) == {"LJ-RJ-01": 7.5, "CD-SP-CAJAMAR": 1.5}
+    assert picture.capacity_demand(_local(0, 9, 30)) == {"LJ-RJ-01": 11.25, "CD-SP-CAJAMAR": 2.25}
+    assert picture.capacity_demand(_local(0, 16)) == {"LJ-RJ-01": 0.0, "CD-SP-CAJAMAR": 0.0}
+
+
+def _eight_in_the_morning(settings) -> None:
+    """Run at about 08:00 local time, in the whole-hour UTC offset that makes it so: how much of today's
+    capacity later orders will still want depends on the hour."""
+    offset = (8 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12  # -12 to 11 hours
+    settings.TIME_ZONE = f"Etc/GMT{-offset:+d}"  # POSIX signs: Etc/GMT-3 is three hours ahead of UTC
+
+
+@pytest.mark.parametrize(
+    ("used_today", "history_hour", "chosen"),
+    [
+        (39, 18, "CD-SP-CAJAMAR"),  # one unit of the store's capacity left, ten wanted before the day ends
+        (39, 3, "LJ-RJ-01"),  # the same usage, but the store's orders come at night: none after 08:00
+        (0, 18, "LJ-RJ-01"),  # forty units left for the ten wanted
+    ],
+)
+def test_a_live_decision_keeps_a_stores_capacity_for_the_rest_of_the_days_orders(
+    routing_world, settings, used_today, history_hour, chosen
+):
+    _eight_in_the_morning(settings)
+    settings.ROUTING_DEMAND_MIN_ORDERS = 3
+    w = routing_world
+    Location.objects.filter(pk=w.rio.pk).update(daily_capacity=40)
+    w.stock(w.rio, w.shirt, 500)  # stock is plentiful: only the store's capacity can be short
+    w.stock(w.dc, w.shirt, 500)
+    for _ in range(5):  # customers in Copacabana who want their shirt in two days: only stores make it
+        w.make_order([(w.shirt, 1)], deadline_days=2, lat=-22.9680, lon=-43.1850, cep="22070011")
+    Order.objects.update(status=OrderStatus.DELIVERED, placed_at=_local(1, history_hour))
+    today = timezone.localdate()
+    for days_ago in (1, 2):  # the store is given ten units a day
+        LocationDayCapacity.objects.create(
+            location=w.rio, day=today - dt.timedelta(days=days_ago), units_used=10
+        )
+    if used_today:
+        LocationDayCapacity.objects.create(location=w.rio, day=today, units_used=used_today)
+    demand_refresh()  # what the beat does, before the order comes
+    order = _home_in_copacabana(w)
+
+    decision = order_route(order_id=order.pk)
+
+    assert Fulfilment.objects.get(order=order).location.code == chosen
+    assert decision.candidates["priced"] is True
+    if chosen == "CD-SP-CAJAMAR":
+        # dearer in real cost than the store, cheaper once the store's last unit of capacity is priced
+        costs = {c["location"]: c["cost"] for c in decision.candidates["candidates"]}
+        assert costs["LJ-RJ-01"] is None or costs["LJ-RJ-01"] > costs["CD-SP-CAJAMAR"]
+        assert "stock and picking capacity are worth to the orders expected next" in decision.summary
 
 
 def _same_day_pickups_in_rio(w, n: int) -> None:

@@ -163,3 +163,33 @@ def test_a_holders_last_units_carry_a_balancing_price_while_the_sku_is_short(
     assert short[0] - short_off[0] == pytest.approx(10.0)
     assert short[1] - short_off[1] == pytest.approx(10.0 / 9)
     assert ample == ample_off
+
+
+def test_capacity_later_orders_will_need_before_it_comes_back_is_priced_against_what_is_left() -> None:
+    # the samples are São Paulo customers who want their order tomorrow: only the store can make it
+    net = _network(ST_SAO__A=100, DC_SAO__A=100)
+    net.locations["ST-SAO"].capacity_left = 1
+    samples = [pricing_module.destination(net, _home(deadline=1, where=SAO, B=1)) for _ in range(10)]
+
+    def pricer(demand: dict[str, float]) -> OpportunityPricer:
+        return OpportunityPricer(
+            net,
+            Forecast(orders=100, sku_units={}),
+            samples=[d for d in samples if d is not None],
+            one_decision=True,
+            capacity_demand=demand,
+        )
+
+    busy, quiet, unknown = pricer({"ST-SAO": 12.0}), pricer({"ST-SAO": 0.01}), pricer({})
+    # 12 units expected for the one left: a customer who finds the store full loses the unit (the penalty's
+    # 60, less the ~11 serving it costs); 0.01 expected: hardly anyone will
+    assert busy.capacity_price("ST-SAO") > 40.0
+    assert quiet.capacity_price("ST-SAO") < 1.0
+    assert unknown.capacity_price("ST-SAO") == 0.0
+    assert busy.capacity_price("DC-SAO") == 0.0  # nobody expected there
+    # a customer due in 3 days: the store is the cheaper source, unless its last unit of capacity is wanted
+    order = _home(deadline=3, where=SAO, A=1)
+    assert [p.location for p in route_order(net, order, prices=quiet).packages] == ["ST-SAO"]
+    busy_plan = route_order(net, order, prices=busy)
+    assert [p.location for p in busy_plan.packages] == ["DC-SAO"]
+    assert busy_plan.total_cost > route_order(net, order, prices=quiet).total_cost  # real costs reported
