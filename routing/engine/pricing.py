@@ -408,10 +408,11 @@ class OpportunityPricer:
             rate = self._window_units.get(location_id, 0) / len(self._recent)
             m = rate * self.forecast.orders * self.remaining_share()
         mu = 0.0
-        if m > 0:
+        shortfall = _shortfall_probability(left, m) if m > 0 else 0.0
+        if shortfall > 0:  # else no need for the walk over the samples
             mean_regret = self._capacity_regrets().get(location_id)
             if mean_regret:
-                mu = mean_regret * _shortfall_probability(left, m)
+                mu = mean_regret * shortfall
         self._cap_cache[location_id] = (left, self.epoch, mu)
         return mu
 
