@@ -27,9 +27,11 @@ Customers are represented by a reservoir sample of
 geography and urgency: stock near customers who want things tomorrow is worth more, and a missing
 unit of a multi-line order costs a whole extra package.
 
-Capacity is priced the same way per location, from the units our own recent decisions took there
-(projected over the remaining forecast) against the capacity left, with the regret of the cheapest
-alternative source as the loss.
+Capacity is priced the same way per location: the work later orders will bring there before the capacity
+comes back (given by the caller, as the live path does for the rest of the day, or else projected from the
+units our own recent decisions took there over the remaining forecast) against the capacity left, with the
+regret of the cheapest alternative source as the loss (the unfilled penalty for a customer no other location
+can serve in time).
 
 Prices are decision weights only: they are added to per-unit costs when choosing, never reported.
 """
