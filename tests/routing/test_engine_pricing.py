@@ -193,3 +193,26 @@ def test_capacity_later_orders_will_need_before_it_comes_back_is_priced_against_
     busy_plan = route_order(net, order, prices=busy)
     assert [p.location for p in busy_plan.packages] == ["DC-SAO"]
     assert busy_plan.total_cost > route_order(net, order, prices=quiet).total_cost  # real costs reported
+
+
+def test_the_price_discount_fades_once_a_sku_is_surely_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    scale, full = pricing_module.PRICE_SCALE, pricing_module.FULL_PRICE_DEMAND
+    # the stock covers the demand: the whole discount
+    assert pricing_module.price_scale(5.0, 10) == pricing_module.price_scale(10.0, 10) == scale
+    assert scale < pricing_module.price_scale(20.0, 10) < 1.0
+    assert pricing_module.price_scale(full * 10, 10) == pricing_module.price_scale(500.0, 10) == 1.0
+
+    def store_price() -> float:
+        net = _network(ST_SAO__A=1, DC_SAO__A=9)
+        pricer = OpportunityPricer(net, Forecast(orders=100, sku_units={"A": 60.0}))
+        for _ in range(10):
+            order = _home(deadline=3, where=SAO, B=1)
+            pricer.observe(order, route_order(net, order, prices=pricer))
+        return pricer.unit_price("ST-SAO", "A", 110.0)
+
+    monkeypatch.setattr(pricing_module, "BALANCE_PRICE", 0.0)
+    short = store_price()  # 54 units still wanted, 10 held: more than 3 times the stock, no discount
+    monkeypatch.setattr(pricing_module, "FULL_PRICE_DEMAND", 1e12)
+    discounted = store_price()
+    assert short > 1.0
+    assert short == pytest.approx(discounted / scale, rel=1e-6)
