@@ -298,6 +298,7 @@ def make_history(world: dict[str, Any], n: int) -> None:
     import random
 
     from django.db import transaction
+    from django.db.models import Sum
     from django.utils import timezone
 
     from inventory.models import Location
@@ -314,13 +315,19 @@ def make_history(world: dict[str, Any], n: int) -> None:
     used: dict[tuple[int, dt.date], int] = {}  # the capacity the history took: its units, a location each
     with transaction.atomic():  # collected before they commit: their routing requests find nothing to do
         pks = [make_order(world, -1 - k, rng) for k in range(n)]
+        units = dict(
+            OrderLine.objects.filter(order_id__in=pks)
+            .values("order_id")
+            .annotate(units=Sum("qty"))
+            .values_list("order_id", "units")
+        )
         for pk in pks:
             placed = now - dt.timedelta(days=rng.uniform(0.1, 28.0))
             Order.objects.filter(pk=pk).update(status=OrderStatus.COLLECTED, placed_at=placed)
             day = timezone.localdate(placed)
             if day < today:
                 key = (rng.choice(locations), day)
-                used[key] = used.get(key, 0) + sum(ln.qty for ln in OrderLine.objects.filter(order_id=pk))
+                used[key] = used.get(key, 0) + units[pk]
         LocationDayCapacity.objects.bulk_create(
             [LocationDayCapacity(location_id=loc, day=day, units_used=q) for (loc, day), q in used.items()],
             update_conflicts=True,

@@ -128,17 +128,10 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
     # working days before today: a location's units over the days anything was routed anywhere
     days = LocationDayCapacity.objects.filter(day__gte=timezone.localtime(since).date(), day__lt=today)
     worked = days.aggregate(n=Count("day", distinct=True))["n"]
-    capacity_units = (
-        {
-            code: total / worked
-            for code, total in days.values("location__code")
-            .annotate(total=Sum("units_used"))
-            .values_list("location__code", "total")
-            if total
-        }
-        if worked
-        else {}
+    totals = (
+        days.values("location__code").annotate(total=Sum("units_used")).values_list("location__code", "total")
     )
+    capacity_units = {code: total / worked for code, total in totals if total} if worked else {}
     latest = (
         window.order_by("-placed_at", "-pk")
         .only("delivery_mode", "ship_lat", "ship_lon", "ship_cep", "pickup_location_id", "deadline_days")
