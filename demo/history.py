@@ -55,6 +55,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from routing.models import LocationDayCapacity
 
 from .bulk import historical_timestamps, insert, insert_values, update_values
 from .data import catalogue, locations, people
@@ -940,11 +941,23 @@ def write_history(plan: HistoryPlan, *, now: dt.datetime) -> None:
         ),
     )
     insert_values(StockMovement, LEDGER_COLUMNS, _ledger(plan))
+    insert_values(LocationDayCapacity, ("location", "day", "units_used"), _capacity_used(plan))
     insert_values(
         OrderEvent,
         ("order", "at", "actor", "kind", "message", "data"),
         ((e.order.pk, e.at, e.actor_id, e.kind, e.message, e.data) for e in plan.events),
     )
+
+
+def _capacity_used(plan: HistoryPlan) -> Iterator[tuple[int, dt.date, int]]:
+    """Each location's units routed on each day, as the live path counts them when it routes (never past the
+    location's daily capacity): the working days the routing prices tomorrow's capacity from."""
+    used: dict[tuple[Location, dt.date], int] = defaultdict(int)
+    for fline in plan.flines:
+        fulfilment = fline.fulfilment
+        used[fulfilment.location, timezone.localtime(fulfilment.created_at).date()] += fline.qty
+    for (location, day), units in sorted(used.items(), key=lambda item: (item[0][0].pk, item[0][1])):
+        yield location.pk, day, min(units, location.daily_capacity)
 
 
 def _number_orders(orders: list[Order]) -> None:

@@ -21,9 +21,11 @@ Routing policies turn pricing off with `use_forecast`; so does the built-in poli
 
 Capacity is priced too, over its own horizon: a location's daily capacity comes back every day, so what
 later orders will need of it is the rest of today's work there. The picture keeps the units each location
-was given on an average working day of the history (`LocationDayCapacity`) and how a day's orders spread
-over its hours; a decision at 10:00 expects each location to be given the share of a day's units still to
-come after 10:00, and prices its capacity left against that (`DemandPicture.capacity_demand`).
+was given on an average working day of the history (`LocationDayCapacity`), per day of the week (a store's
+Saturday is not its Tuesday; a weekday without working days in the history falls back to the average of
+all), and how a day's orders spread over its hours; a decision at 10:00 on a Monday expects each location to
+be given the share of a Monday's units still to come after 10:00, and prices its capacity left against that
+(`DemandPicture.capacity_demand`).
 """
 
 from __future__ import annotations
@@ -32,13 +34,14 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Q, Sum
-from django.db.models.functions import ExtractHour
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
@@ -76,8 +79,10 @@ class DemandPicture:
     # the points ranked against the network of version `static_token` (done once, where the picture is built)
     static_token: str = ""
     ranked: tuple[Destination | None, ...] = ()
-    # location code -> units it was given on an average working day of the history (today left out)
+    # location code -> units it was given on an average working day of the history (today left out) ...
     capacity_units: dict[str, float] = field(default_factory=dict)
+    # ... and on an average working day of each day of the week (0 Monday - 6 Sunday) that had any
+    weekday_units: dict[int, dict[str, float]] = field(default_factory=dict)
     # the share of a day's orders placed in each hour 0-23, local time
     hourly: tuple[float, ...] = ()
 
@@ -89,14 +94,16 @@ class DemandPicture:
 
     def capacity_demand(self, at: dt.datetime) -> dict[str, float]:
         """Units later orders are expected to need from each location before its capacity comes back: what
-        it is given on a working day, times the share of a day's orders still to come at `at`'s time."""
+        it is given on a working day of `at`'s day of the week (or any working day, if the history has none of
+        that day), times the share of a day's orders still to come at `at`'s time."""
         if not self.capacity_units or not self.hourly:
             return {}
         local = timezone.localtime(at)
+        units = self.weekday_units.get(local.weekday(), self.capacity_units)
         hour = local.hour
         gone = (local.minute * 60 + local.second) / 3600.0
         rest = sum(self.hourly[hour + 1 :]) + self.hourly[hour] * (1.0 - gone)
-        return {code: units * rest for code, units in self.capacity_units.items()}
+        return {code: day * rest for code, day in units.items()}
 
 
 def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
@@ -125,13 +132,7 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         .annotate(n=Count("pk"))
         .values_list("hour", "n")
     )
-    # working days before today: a location's units over the days anything was routed anywhere
-    days = LocationDayCapacity.objects.filter(day__gte=timezone.localtime(since).date(), day__lt=today)
-    worked = days.aggregate(n=Count("day", distinct=True))["n"]
-    totals = (
-        days.values("location__code").annotate(total=Sum("units_used")).values_list("location__code", "total")
-    )
-    capacity_units = {code: total / worked for code, total in totals if total} if worked else {}
+    capacity_units, weekday_units = _working_days(since, today)
     latest = (
         window.order_by("-placed_at", "-pk")
         .only("delivery_mode", "ship_lat", "ship_lon", "ship_cep", "pickup_location_id", "deadline_days")
@@ -158,10 +159,29 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         static_token=static.token,
         ranked=_ranked(static, points),
         capacity_units=capacity_units,
+        weekday_units=weekday_units,
         hourly=tuple(by_hour.get(h, 0) / orders for h in range(24)) if orders else (),
     )
     cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
     return picture
+
+
+def _working_days(since: dt.datetime, today: dt.date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
+    """Each location's units on an average working day before today (the days anything was routed anywhere),
+    over all of them and per day of the week: DemandPicture.capacity_units and .weekday_units."""
+    days = LocationDayCapacity.objects.filter(
+        day__gte=timezone.localtime(since).date(), day__lt=today, units_used__gt=0
+    ).annotate(weekday=ExtractIsoWeekDay("day"))
+    worked = dict(days.values("weekday").annotate(n=Count("day", distinct=True)).values_list("weekday", "n"))
+    totals = days.values("weekday", "location__code").annotate(total=Sum("units_used"))
+    overall: dict[str, float] = defaultdict(float)
+    weekday_units: dict[int, dict[str, float]] = defaultdict(dict)
+    for row in totals.values_list("weekday", "location__code", "total"):
+        weekday, code, total = row
+        overall[code] += total
+        weekday_units[weekday - 1][code] = total / worked[weekday]
+    all_days = sum(worked.values())
+    return {code: total / all_days for code, total in overall.items()}, dict(weekday_units)
 
 
 _local = threading.local()

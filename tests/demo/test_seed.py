@@ -6,6 +6,7 @@ modules never see it; each test runs in a savepoint of its own on top of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import defaultdict
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Min, Q, Sum
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 from stdnum import ean
 from stdnum.br import cpf
@@ -36,6 +38,8 @@ from orders.models import (
     OrderStatus,
 )
 from orders.status import derive_order_status
+from routing.models import LocationDayCapacity
+from routing.services.demand import demand_refresh
 
 ORDERS = 300
 SEED = 7
@@ -170,6 +174,21 @@ def test_fulfilments_are_where_they_should_be(demo):
     assert not beyond_routing.exclude(status=OrderStatus.BACKORDERED).filter(fulfilments=None).exists()
 
 
+def test_each_locations_capacity_used_per_day_is_what_was_routed_there(demo: SeedReport) -> None:
+    routed: dict[tuple[int, dt.date], int] = defaultdict(int)
+    for location_id, created_at, qty in FulfilmentLine.objects.values_list(
+        "fulfilment__location_id", "fulfilment__created_at", "qty"
+    ):
+        routed[location_id, timezone.localtime(created_at).date()] += qty
+    capacity = dict(Location.objects.values_list("pk", "daily_capacity"))
+    used = {(row.location_id, row.day): row.units_used for row in LocationDayCapacity.objects.all()}
+    assert len(used) > 100
+    assert used == {key: min(units, capacity[key[0]]) for key, units in routed.items()}
+    # the routing prices tomorrow's capacity from these working days
+    picture = demand_refresh()
+    assert len(picture.capacity_units) > 10 and picture.weekday_units
+
+
 def test_stock_ledger_and_reservations_are_consistent(demo):
     stock = StockLevel.objects.all()
     assert stock.count() > 10_000
@@ -288,7 +307,6 @@ def test_the_same_seed_gives_the_same_data(demo):
     sites = list(Location.objects.order_by("code"))
     products = list(Product.objects.order_by("sku"))
     channels = {c.code: c for c in Channel.objects.all()}
-    from django.utils import timezone
 
     def fingerprint(seed: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
         plan = plan_history(

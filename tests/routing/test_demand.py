@@ -63,7 +63,7 @@ def _local(days_ago: int, hour: int, minute: int = 0) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
 
 
-def test_the_picture_keeps_each_locations_working_day_and_when_a_days_orders_come(routing_world):
+def test_the_picture_keeps_each_locations_working_day_per_weekday_and_when_a_days_orders_come(routing_world):
     w = routing_world
     morning, afternoon = w.make_order([(w.shirt, 1)]), w.make_order([(w.shirt, 1)])
     Order.objects.filter(pk=morning.pk).update(placed_at=_local(1, 9, 30))
@@ -89,6 +89,14 @@ def test_the_picture_keeps_each_locations_working_day_and_when_a_days_orders_com
     assert picture.capacity_demand(_local(0, 12)) == {"LJ-RJ-01": 7.5, "CD-SP-CAJAMAR": 1.5}
     assert picture.capacity_demand(_local(0, 9, 30)) == {"LJ-RJ-01": 11.25, "CD-SP-CAJAMAR": 2.25}
     assert picture.capacity_demand(_local(0, 16)) == {"LJ-RJ-01": 0.0, "CD-SP-CAJAMAR": 0.0}
+    # today's day of the week has no working day in the history: the average of all of them, as above; on the
+    # day of the week of yesterday (six days from now) or of three days ago, what those days were given
+    assert picture.weekday_units == {
+        _local(1, 0).weekday(): {"LJ-RJ-01": 10.0, "CD-SP-CAJAMAR": 6.0},
+        _local(3, 0).weekday(): {"LJ-RJ-01": 20.0},
+    }
+    assert picture.capacity_demand(_local(-6, 12)) == {"LJ-RJ-01": 5.0, "CD-SP-CAJAMAR": 3.0}
+    assert picture.capacity_demand(_local(-4, 12)) == {"LJ-RJ-01": 10.0}
 
 
 def _eight_in_the_morning(settings) -> None:
