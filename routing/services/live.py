@@ -104,31 +104,41 @@ class CapacityTaken(DomainError):
 
 
 def _uncovered(
-    rows: list[tuple[OrderLine, int, int, int]],
+    rows: list[tuple[OrderLine, int, int, int, int]],
 ) -> tuple[list[tuple[OrderLine, int]], str | None, dict[int, str]]:
     """From an order's `_lines_covered` rows: the uncovered units, why they are uncovered when the order was
-    routed before ("short_pick": units reported short, "cancel": a fulfilment was cancelled, None: never
-    routed), and the status of every line (cancelled ones too: the order status is derived from them)."""
+    routed before ("short_pick": units reported short, "cancel": a fulfilment was cancelled,
+    "backorder_retry": units no location could send then; None: never routed), and the status of every line
+    (cancelled ones too: the order status is derived from them)."""
     out: list[tuple[OrderLine, int]] = []
-    seen = short = 0
+    seen = short = cancelled = 0
+    backordered = False
     statuses: dict[int, str] = {}
-    for line, covered_units, short_units, fl_count in rows:
+    for line, covered_units, short_units, cancelled_units, fl_count in rows:
         statuses[line.pk] = line.status
         seen += fl_count
         short += short_units
+        cancelled += cancelled_units
         if line.status == LineStatus.CANCELLED:
             continue
         missing = line.qty - covered_units
         if missing > 0:
             out.append((line, missing))
-    cause = None if not seen else (DecisionTrigger.SHORT_PICK if short else DecisionTrigger.CANCEL)
+            backordered |= line.status == LineStatus.BACKORDERED
+    cause = None
+    if short:
+        cause = DecisionTrigger.SHORT_PICK
+    elif cancelled:
+        cause = DecisionTrigger.CANCEL
+    elif seen or backordered:  # routed before, and nothing came back: what could not be sent then
+        cause = DecisionTrigger.BACKORDER_RETRY
     return out, cause, statuses
 
 
-def _lines_covered(order_ids: Sequence[int]) -> dict[int, list[tuple[OrderLine, int, int, int]]]:
+def _lines_covered(order_ids: Sequence[int]) -> dict[int, list[tuple[OrderLine, int, int, int, int]]]:
     """Each line of these orders (its product loaded), by order and line number, with the units its
     fulfilment lines cover (not counting cancelled fulfilments, nor units reported short), the units
-    reported short and how many fulfilment lines it has.
+    reported short, the units of its cancelled fulfilments and how many fulfilment lines it has.
 
     Read on every routing transaction, for all its orders at once: one plain statement, built from the
     models' own columns, with the instances made by `Model.from_db` (the ORM's compiler took longer for this
@@ -144,19 +154,20 @@ def _lines_covered(order_ids: Sequence[int]) -> dict[int, list[tuple[OrderLine, 
     sql = (
         f"SELECT {columns_of(OrderLine, 'l')}, {columns_of(Product, 'p')},"  # noqa: S608
         " COALESCE(SUM(fl.qty - fl.qty_short) FILTER (WHERE f.status <> %s), 0),"
-        " COALESCE(SUM(fl.qty_short), 0), COUNT(fl.id)"
+        " COALESCE(SUM(fl.qty_short), 0),"
+        " COALESCE(SUM(fl.qty - fl.qty_short) FILTER (WHERE f.status = %s), 0), COUNT(fl.id)"
         f" FROM {tables['l']} l JOIN {tables['p']} p ON p.id = l.product_id"
         f" LEFT JOIN {tables['fl']} fl ON fl.order_line_id = l.id"
         f" LEFT JOIN {tables['f']} f ON f.id = fl.fulfilment_id"
         f" WHERE l.order_id IN ({marks}) GROUP BY l.id, p.id ORDER BY l.order_id, l.line_no"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [FulfilmentStatus.CANCELLED, *order_ids])
+        cursor.execute(sql, [FulfilmentStatus.CANCELLED, FulfilmentStatus.CANCELLED, *order_ids])
         rows = rows_to_instances(cursor.fetchall(), [OrderLine, Product])
-    out: dict[int, list[tuple[OrderLine, int, int, int]]] = defaultdict(list)
-    for line, product, covered, short, count in rows:
+    out: dict[int, list[tuple[OrderLine, int, int, int, int]]] = defaultdict(list)
+    for line, product, covered, short, cancelled, count in rows:
         line.product = product
-        out[line.order_id].append((line, int(covered), int(short), int(count)))
+        out[line.order_id].append((line, int(covered), int(short), int(cancelled), int(count)))
     return out
 
 
@@ -370,7 +381,8 @@ def _route_locked(
     for order in orders:
         need, cause, statuses = _uncovered(covered.get(order.pk, []))
         if need:
-            # routed before: these units come back from a short pick or a cancelled fulfilment
+            # routed before: these units come back from a short pick or a cancelled fulfilment, or are
+            # what could not be sent then (a second run of the order's routing retries them quietly)
             pending.append(
                 (order, need, statuses, cause if trigger == DecisionTrigger.NEW and cause else trigger)
             )

@@ -78,6 +78,27 @@ def test_running_twice_reserves_once(routing_world):
     assert StockLevel.objects.get(location=w.dc, product=w.shirt).reserved == 3
 
 
+@pytest.mark.parametrize("on_hand", [0, 1])  # nothing anywhere; one of the three units
+def test_running_twice_retries_what_could_not_be_sent_without_a_new_decision(routing_world, on_hand):
+    """A second run of a new order's routing (a task delivered twice) finds units that could not be sent: it
+    tries them again as a backorder retry, which records nothing while there is still nothing to send, and
+    never calls them a cancelled fulfilment."""
+    w = routing_world
+    if on_hand:
+        w.stock(w.dc, w.shirt, on_hand)
+    order = w.make_order([(w.shirt, 3)])
+    first = order_route(order_id=order.pk)
+    assert first is not None and first.trigger == DecisionTrigger.NEW
+    assert first.units_backordered == 3 - on_hand
+    assert order_route(order_id=order.pk) is None
+    assert RoutingDecision.objects.filter(order=order).count() == 1
+    assert OrderEvent.objects.filter(order=order, kind="routed").count() == 1
+    stock_adjust(location=w.dc, product=w.shirt, delta=5, reason="receipt")
+    again = order_route(order_id=order.pk)
+    assert again is not None and again.trigger == DecisionTrigger.BACKORDER_RETRY
+    assert held(order) == 3
+
+
 def test_no_stock_anywhere_backorders(routing_world):
     w = routing_world
     order = w.make_order([(w.shirt, 2)])
