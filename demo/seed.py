@@ -1,7 +1,8 @@
 """Building the demo retailer, step by step. Every step is idempotent: it creates only what is missing.
 
 Steps, in order: regions and locations, catalogue, channels, users (every role, with their scopes), then the
-history (stock, customers and 90 days of orders, in `demo.history`). Data tables live in `demo.data`.
+history (stock, customers and 90 days of orders, in `demo.history`), and a few orders of today taken in and
+routed by the live path (`demo.live`), which record routing decisions. Data tables live in `demo.data`.
 Deterministic for a seed: the same seed gives the same locations, SKUs, customers and order references.
 """
 
@@ -27,6 +28,7 @@ from .bulk import insert
 from .data import catalogue, locations
 from .data.channels import CHANNELS
 from .history import seed_history
+from .live import seed_live_orders
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo credential, refused with DEBUG off
 
@@ -311,6 +313,7 @@ def seed_demo(
                     report.count, seed=seed, orders=orders, skus=[p.sku for p in catalogue_products()]
                 ),
             ),
+            ("today's orders, routed live", lambda: seed_live_orders(report.count, seed=seed)),
         ):
             step_started = time.monotonic()
             step()
