@@ -2,7 +2,7 @@
 
 The demo's history is planned: its orders carry fulfilments and a timeline, but no routing decision. So that
 customer service finds "why these locations" on the demo too, a few customers of the history order again in
-the last hours: each order goes through `order_create` (as the API takes it) and the live routing
+the last minutes: each order goes through `order_create` (as the API takes it) and the live routing
 (`order_route`), which reserves stock, takes capacity, creates the fulfilments and records the decision with
 its candidates. Deterministic for a seed, and idempotent: the same references are taken only once.
 """
@@ -24,11 +24,11 @@ from routing.services.live import order_route
 
 LIVE_ORDERS = 40
 REF_OFFSET = 900_000  # added to a past order's reference number: far above every reference of the history
-WITHIN = dt.timedelta(hours=3)  # placed over the last hours
+WITHIN = dt.timedelta(minutes=15)  # placed over the last minutes, taken in now (an integration's lag)
 
 
 def seed_live_orders(count: Callable[[str, int], None], *, seed: int, orders: int = LIVE_ORDERS) -> None:
-    """`orders` repeat purchases of delivered or collected orders, placed in the last hours, routed live."""
+    """`orders` repeat purchases of delivered or collected orders, placed in the last minutes, routed live."""
     rng = random.Random(f"oms-demo/live/{seed}")
     past = list(
         Order.objects.filter(status__in=[OrderStatus.DELIVERED, OrderStatus.COLLECTED])
