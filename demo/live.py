@@ -45,7 +45,7 @@ def seed_live_orders(count: Callable[[str, int], None], *, seed: int, orders: in
         .order_by("pk")
     )
     now = timezone.now().replace(microsecond=0)
-    offsets = sorted((rng.uniform(0, WITHIN.total_seconds()) for _ in chosen), reverse=True)
+    offsets = sorted((rng.uniform(1, WITHIN.total_seconds()) for _ in chosen), reverse=True)
     taken = routed = 0
     for source, ago in zip(sources, offsets, strict=False):
         result = order_create(
