@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -261,7 +262,7 @@ MAILERS: dict[str, dict[str, object]] = {
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "oms@localhost")
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
@@ -269,6 +270,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Inline tasks still open the in-memory broker's connection (to check that their arguments serialise),
+    # which has no hostname: kombu would warn "No hostname was supplied" on every task.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # The main navigation: (URL name, label, roles that see it; empty = every signed-in user).
 # An entry whose URL does not exist yet is skipped, so apps can add theirs as they grow.
