@@ -956,7 +956,7 @@ def _capacity_used(plan: HistoryPlan) -> Iterator[tuple[int, dt.date, int]]:
     for fline in plan.flines:
         fulfilment = fline.fulfilment
         used[fulfilment.location, timezone.localtime(fulfilment.created_at).date()] += fline.qty
-    for (location, day), units in sorted(used.items(), key=lambda item: (item[0][0].pk, item[0][1])):
+    for (location, day), units in used.items():
         yield location.pk, day, min(units, location.daily_capacity)
 
 

@@ -47,7 +47,7 @@ def seed_live_orders(count: Callable[[str, int], None], *, seed: int, orders: in
     now = timezone.now().replace(microsecond=0)
     offsets = sorted((rng.uniform(1, WITHIN.total_seconds()) for _ in chosen), reverse=True)
     taken = routed = 0
-    for source, ago in zip(sources, offsets, strict=False):
+    for source, ago in zip(sources, offsets, strict=True):
         result = order_create(
             channel=source.channel,
             external_ref=_again(source.external_ref),
