@@ -179,27 +179,38 @@ class DemoUser:
     first_name: str
     last_name: str
     superuser: bool = False
-    scope: tuple[str, str, str] | None = None  # (permission, model: "location" | "region" | "channel", code)
+    # what the user is tied to: (permission, model: "location" | "region" | "channel", code) each
+    scopes: tuple[tuple[str, str, str], ...] = ()
 
 
 def demo_users() -> list[DemoUser]:
     users = [
         DemoUser("admin", Role.ADMIN, "Ana", "Admin", superuser=True),
         DemoUser("cs", Role.CUSTOMER_SERVICE, "Carla", "Atendimento"),
-        DemoUser("manager", Role.MANAGER, "Marcos", "Gerente"),
+        DemoUser(
+            "manager",
+            Role.MANAGER,
+            "Marcos",
+            "Gerente",
+            # every region and every channel: a manager sees what they manage
+            scopes=(
+                *(("inventory.manage_region", "region", code) for code, _name in locations.REGIONS),
+                *(("orders.manage_channel", "channel", channel.code) for channel in CHANNELS),
+            ),
+        ),
         DemoUser(
             "manager.sudeste",
             Role.MANAGER,
             "Sérgio",
             "Regional Sudeste",
-            scope=("inventory.manage_region", "region", "sudeste"),
+            scopes=(("inventory.manage_region", "region", "sudeste"),),
         ),
         DemoUser(
             "manager.marketplace",
             Role.MANAGER,
             "Mariana",
             "Marketplaces",
-            scope=("orders.manage_channel", "channel", "mercadolivre"),
+            scopes=(("orders.manage_channel", "channel", "mercadolivre"),),
         ),
     ]
     for place in locations.STORES:
@@ -209,7 +220,7 @@ def demo_users() -> list[DemoUser]:
                 Role.STORE_STAFF,
                 "Equipe",
                 place.name.removeprefix("Loja "),
-                scope=("inventory.work_at_location", "location", place.code),
+                scopes=(("inventory.work_at_location", "location", place.code),),
             )
         )
     for place in locations.DCS:
@@ -219,7 +230,7 @@ def demo_users() -> list[DemoUser]:
                 Role.WAREHOUSE_STAFF,
                 "Equipe",
                 place.name,
-                scope=("inventory.work_at_location", "location", place.code),
+                scopes=(("inventory.work_at_location", "location", place.code),),
             )
         )
     return users
@@ -228,8 +239,8 @@ def demo_users() -> list[DemoUser]:
 def _scope_objects(users: Iterable[DemoUser]) -> dict[tuple[str, str], Any]:
     codes: dict[str, set[str]] = {"location": set(), "region": set(), "channel": set()}
     for user in users:
-        if user.scope:
-            codes[user.scope[1]].add(user.scope[2])
+        for _permission, model, code in user.scopes:
+            codes[model].add(code)
     found: dict[tuple[str, str], Any] = {}
     for obj in Location.objects.filter(code__in=codes["location"]):
         found["location", obj.code] = obj
@@ -276,8 +287,9 @@ def seed_users(report: SeedReport) -> None:
     )
     scopes = _scope_objects(wanted)
     for u in wanted:
-        if u.scope and (u.scope[1], u.scope[2]) in scopes:
-            assign_perm(u.scope[0], users[u.username], scopes[u.scope[1], u.scope[2]])
+        for permission, model, code in u.scopes:
+            if (model, code) in scopes:
+                assign_perm(permission, users[u.username], scopes[model, code])
     demo_logins(report)
 
 

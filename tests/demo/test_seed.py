@@ -22,6 +22,7 @@ from guardian.shortcuts import get_objects_for_user
 from stdnum import ean
 from stdnum.br import cpf
 
+from demo.data.channels import CHANNELS
 from demo.history import plan_history
 from demo.live import LIVE_ORDERS, WITHIN
 from demo.seed import SeedReport, seed_demo
@@ -38,6 +39,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.selectors import channel_list, order_list
 from orders.status import derive_order_status
 from routing.models import DecisionTrigger, LocationDayCapacity, RoutingDecision
 from routing.services.demand import demand_refresh
@@ -289,6 +291,12 @@ def test_demo_users_have_their_roles_and_scopes(demo):
             users[username], "inventory.work_at_location", klass=Location, accept_global_perms=False
         )
         assert list(mine.values_list("code", flat=True)) == [code]
+
+    # the manager of every region and channel sees every location and every order
+    manager = users["manager"]
+    assert location_list(user=manager).count() == Location.objects.count()
+    assert set(channel_list(user=manager).values_list("code", flat=True)) == {c.code for c in CHANNELS}
+    assert order_list(user=manager).count() == Order.objects.count()
 
     marketplace = users["manager.marketplace"]
     channels = get_objects_for_user(
