@@ -53,8 +53,12 @@ from ..engine.pricing import SAMPLE_SIZE, Destination, SharesCache, destination
 from ..models import LocationDayCapacity
 from .snapshot import BUILTIN_POLICY, StaticNetwork, destination_point, engine_locations, static_network
 
-DEMAND_KEY = "routing:demand-picture"
-VERSION_KEY = "routing:demand-version"  # read on every decision: small, unlike the picture
+# The picture's format, raised with every change of DemandPicture's fields: a process of a new release never
+# reads a picture an older release published (unpickled, it would lack the new fields), nor the other way
+# round; while both run, each builds and reads its own.
+PICTURE_FORMAT = 3
+DEMAND_KEY = f"routing:demand-picture:{PICTURE_FORMAT}"
+VERSION_KEY = f"routing:demand-version:{PICTURE_FORMAT}"  # read on every decision: small, unlike the picture
 
 # A SKU's estimate (who its holders serve best and what they would lose) is reused by the process's later
 # decisions for 2-3 epochs of this many seconds, while its holders stay about the same; at most SHARES_KEPT

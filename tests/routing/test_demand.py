@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from inventory.models import Location
 from orders.models import Fulfilment, FulfilmentStatus, Order, OrderStatus
 from routing.models import LocationDayCapacity, RoutingDecision, RoutingPolicy
-from routing.services.demand import demand_forget, demand_picture, demand_refresh
+from routing.services.demand import DemandPicture, demand_forget, demand_picture, demand_refresh
 from routing.services.live import order_route
 from routing.services.maintenance import order_reoptimise
 from routing.services.snapshot import network_changed
@@ -61,6 +62,18 @@ def test_every_process_shares_the_published_picture_until_it_is_rebuilt(routing_
 def _local(days_ago: int, hour: int, minute: int = 0) -> dt.datetime:
     day = timezone.localdate() - dt.timedelta(days=days_ago)
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
+
+def test_a_picture_published_by_an_older_release_is_not_read(routing_world):
+    """A release reads only pictures of its own format (an older one's, unpickled, would lack today's fields):
+    while both run, each builds and publishes its own."""
+    w = routing_world
+    w.make_order([(w.shirt, 1)])
+    older = {"version": "older", "units": {}}  # stands in for a picture of another format
+    cache.set_many({"routing:demand-picture": older, "routing:demand-version": "older"}, None)
+    picture = demand_picture()
+    assert isinstance(picture, DemandPicture) and picture.orders == 1 and picture.weekday_units == {}
+    assert cache.get("routing:demand-picture") == older  # left to the release that wrote it
 
 
 def test_the_picture_keeps_each_locations_working_day_per_weekday_and_when_a_days_orders_come(routing_world):
