@@ -177,11 +177,14 @@ def _working_days(since: dt.datetime, today: dt.date) -> tuple[dict[str, float],
         day__gte=timezone.localtime(since).date(), day__lt=today, units_used__gt=0
     ).annotate(weekday=ExtractIsoWeekDay("day"))
     worked = dict(days.values("weekday").annotate(n=Count("day", distinct=True)).values_list("weekday", "n"))
-    totals = days.values("weekday", "location__code").annotate(total=Sum("units_used"))
+    totals = (
+        days.values("weekday", "location__code")
+        .annotate(total=Sum("units_used"))
+        .values_list("weekday", "location__code", "total")
+    )
     overall: dict[str, float] = defaultdict(float)
     weekday_units: dict[int, dict[str, float]] = defaultdict(dict)
-    for row in totals.values_list("weekday", "location__code", "total"):
-        weekday, code, total = row
+    for weekday, code, total in totals:
         overall[code] += total
         weekday_units[weekday - 1][code] = total / worked[weekday]
     all_days = sum(worked.values())
