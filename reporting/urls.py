@@ -1,6 +1,10 @@
-"""KPI dashboards and exports (mounted at /reporting/); namespace "reporting"."""
+"""KPI dashboards (mounted at /reporting/); namespace "reporting"."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
+
+from . import views
 
 app_name = "reporting"
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("", views.dashboard, name="dashboard"),
+]

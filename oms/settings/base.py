@@ -165,6 +165,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
     "refresh-demand": {"task": "routing.refresh_demand", "schedule": 600.0},
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
+    # The KPI dashboards read rollups: today's and the last days' (their orders still change) are recomputed.
+    "kpi-rollup": {"task": "reporting.rollup", "schedule": 600.0},
 }
 
 # Routing prices the stock later orders will need from recent demand (routing.services.demand): the orders of

@@ -41,6 +41,7 @@ from orders.models import (
 )
 from orders.selectors import channel_list, order_list
 from orders.status import derive_order_status
+from reporting.models import ChannelDay, LocationDay
 from routing.models import DecisionTrigger, LocationDayCapacity, RoutingDecision
 from routing.services.demand import demand_refresh
 
@@ -217,6 +218,18 @@ def test_todays_orders_were_taken_in_and_routed_live_with_their_decisions(demo: 
         units = sum(line.qty for f in order.fulfilments.all() for line in f.lines.all())
         assert Reservation.objects.filter(group=order.number).aggregate(n=Sum("qty"))["n"] == units
     assert LocationDayCapacity.objects.filter(day=today).exists()
+
+
+def test_the_kpi_dashboard_has_the_history_rolled_up(demo: SeedReport) -> None:
+    """Every order of the history and of today counts once, on its day, in the rollups the dashboard reads."""
+    assert demo.created["KPI rollup rows"] == ChannelDay.objects.count() + LocationDay.objects.count()
+    assert ChannelDay.objects.aggregate(n=Sum("orders"))["n"] == Order.objects.count()
+    assert ChannelDay.objects.aggregate(r=Sum("revenue"))["r"] == Order.objects.aggregate(r=Sum("total"))["r"]
+    assert ChannelDay.objects.values("day").distinct().count() > 60
+    assert LocationDay.objects.filter(done__gt=0).exists()
+    assert (
+        ChannelDay.objects.aggregate(n=Sum("routed_orders"))["n"] == LIVE_ORDERS
+    )  # the history has no decisions
 
 
 def test_stock_ledger_and_reservations_are_consistent(demo):

@@ -1,0 +1,54 @@
+"""Reads of the KPI rollups, scoped like the data they come from: a channel's figures to whoever sees the
+channel (orders.selectors.channel_list), a location's to whoever works with it
+(inventory.selectors.location_list)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import Max, QuerySet, Sum
+
+from inventory.selectors import location_list
+from oms.roles import Role, user_roles
+from orders.models import Channel
+from orders.selectors import channel_list
+
+from .models import ChannelDay, LocationDay
+
+KPI_ROLES = {Role.MANAGER, Role.ADMIN}
+
+
+def can_see_kpis(user: Any) -> bool:
+    """Managers and admins (and superusers) read the KPI dashboards."""
+    return bool(getattr(user, "is_superuser", False) or user_roles(user) & KPI_ROLES)
+
+
+def channel_day_list(
+    *, user: Any, since: dt.date, until: dt.date, channel: Channel | None = None
+) -> QuerySet[ChannelDay]:
+    """The rollup rows of the channels the user sees (or of one of them), days `since`..`until` inclusive."""
+    rows = ChannelDay.objects.filter(day__gte=since, day__lte=until, channel__in=channel_list(user=user))
+    if channel is not None:
+        rows = rows.filter(channel=channel)
+    return rows.select_related("channel").order_by("day", "channel__code")
+
+
+def location_totals(*, user: Any, since: dt.date, until: dt.date) -> Iterable[Mapping[str, Any]]:
+    """Per location the user works with: its work of days `since`..`until` summed (one row per location that
+    had any), with the time of the latest rollup among them."""
+    return (
+        LocationDay.objects.filter(day__gte=since, day__lte=until, location__in=location_list(user=user))
+        .values("location__code", "location__name", "location__kind")
+        .annotate(
+            assigned=Sum("assigned"),
+            units=Sum("units"),
+            short_units=Sum("short_units"),
+            cancelled=Sum("cancelled"),
+            done=Sum("done"),
+            done_on_time=Sum("done_on_time"),
+            rolled_at=Max("rolled_at"),
+        )
+        .order_by("location__code")
+    )

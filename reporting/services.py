@@ -1,0 +1,164 @@
+"""Writing the KPI rollups (reporting.models): each day's figures recomputed from the orders, fulfilments and
+routing decisions by a few grouped queries, and swapped in whole in one transaction, so re-running a day (the
+beat does, every few minutes, for the last days) gives the same rows and a reader never sees half a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from orders.models import (
+    DeliveryMode,
+    Fulfilment,
+    FulfilmentKind,
+    FulfilmentLine,
+    FulfilmentStatus,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+from routing.models import RoutingDecision
+
+from .models import ZERO, ChannelDay, LocationDay
+
+RECENT_DAYS = 7  # the beat re-rolls today and the days before it: their orders still ship, arrive, cancel
+# what a routing decision plans to spend (the penalties of its cost breakdown only weigh the choice)
+SPENT = ("handling", "picking", "shipping", "transfer")
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The first instant of `day` and of the next one, in the project's time zone."""
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+
+def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
+    start, end = day_bounds(day)
+    placed = Q(placed_at__gte=start, placed_at__lt=end)
+    shipments = (
+        Fulfilment.objects.filter(order=OuterRef("pk"))
+        .exclude(kind=FulfilmentKind.TRANSFER)
+        .exclude(status=FulfilmentStatus.CANCELLED)
+        .values("order")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    orders = (
+        Order.objects.filter(placed)
+        .annotate(
+            shipments=Subquery(shipments),
+            backordered=Exists(OrderLine.objects.filter(order=OuterRef("pk"), status=LineStatus.BACKORDERED)),
+            routed=Exists(RoutingDecision.objects.filter(order=OuterRef("pk"))),
+        )
+        .values("channel")
+        .annotate(
+            n=Count("pk"),
+            revenue=Sum("total"),
+            pickup=Count("pk", filter=Q(delivery_mode=DeliveryMode.PICKUP)),
+            cancelled=Count("pk", filter=Q(status=OrderStatus.CANCELLED)),
+            fulfilled=Count("pk", filter=Q(shipments__gte=1)),
+            split=Count("pk", filter=Q(shipments__gte=2)),
+            back=Count("pk", filter=Q(backordered=True)),
+            routed_n=Count("pk", filter=Q(routed=True)),
+        )
+        .order_by()
+    )
+    units = dict(
+        OrderLine.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end)
+        .values("order__channel")
+        .annotate(u=Sum("qty"))
+        .order_by()
+        .values_list("order__channel", "u")
+    )
+    spent = sum(
+        (Cast(KT(f"cost_breakdown__{key}"), FloatField()) for key in SPENT[1:]),
+        Cast(KT(f"cost_breakdown__{SPENT[0]}"), FloatField()),
+    )
+    cost = dict(
+        RoutingDecision.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end)
+        .values("order__channel")
+        .annotate(c=Sum(spent))
+        .order_by()
+        .values_list("order__channel", "c")
+    )
+    return [
+        ChannelDay(
+            day=day,
+            channel_id=row["channel"],
+            orders=row["n"],
+            units=units.get(row["channel"]) or 0,
+            revenue=row["revenue"] or ZERO,
+            pickup_orders=row["pickup"],
+            cancelled_orders=row["cancelled"],
+            fulfilled_orders=row["fulfilled"],
+            split_orders=row["split"],
+            backordered_orders=row["back"],
+            routed_orders=row["routed_n"],
+            fulfilment_cost=Decimal(str(round(cost.get(row["channel"]) or 0.0, 2))),
+            rolled_at=now,
+        )
+        for row in orders
+    ]
+
+
+def _location_rows(day: dt.date, now: dt.datetime) -> list[LocationDay]:
+    start, end = day_bounds(day)
+    rows: dict[int, dict[str, Any]] = {}
+    given = (
+        Fulfilment.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("location")
+        .annotate(n=Count("pk"), cancelled=Count("pk", filter=Q(status=FulfilmentStatus.CANCELLED)))
+        .order_by()
+    )
+    for lid, n, cancelled in given.values_list("location", "n", "cancelled"):
+        rows.setdefault(lid, {}).update(assigned=n, cancelled=cancelled)
+    lines = (
+        FulfilmentLine.objects.filter(fulfilment__created_at__gte=start, fulfilment__created_at__lt=end)
+        .values("fulfilment__location")
+        .annotate(u=Sum("qty"), short=Sum("qty_short"))
+        .order_by()
+    )
+    for lid, units, short in lines.values_list("fulfilment__location", "u", "short"):
+        rows.setdefault(lid, {}).update(units=units or 0, short_units=short or 0)
+    # done: sent to the customer, handed to a transfer, or made ready at the pickup store
+    done = (
+        Fulfilment.objects.annotate(done_at=Coalesce("shipped_at", "dispatched_at", "ready_at"))
+        .filter(done_at__gte=start, done_at__lt=end)
+        .values("location")
+        .annotate(
+            n=Count("pk"), on_time=Count("pk", filter=Q(ship_by__isnull=True) | Q(done_at__lte=F("ship_by")))
+        )
+        .order_by()
+    )
+    for lid, n, on_time in done.values_list("location", "n", "on_time"):
+        rows.setdefault(lid, {}).update(done=n, done_on_time=on_time)
+    return [LocationDay(day=day, location_id=lid, rolled_at=now, **values) for lid, values in rows.items()]
+
+
+def kpi_rollup(*, day: dt.date) -> tuple[int, int]:
+    """Recompute one day's rollup rows (channels, locations) and swap them in; returns how many of each."""
+    now = timezone.now()
+    channel_rows = _channel_rows(day, now)
+    location_rows = _location_rows(day, now)
+    with transaction.atomic():
+        ChannelDay.objects.filter(day=day).delete()
+        LocationDay.objects.filter(day=day).delete()
+        ChannelDay.objects.bulk_create(channel_rows)
+        LocationDay.objects.bulk_create(location_rows)
+    return len(channel_rows), len(location_rows)
+
+
+def kpi_rollup_recent(*, days: int = RECENT_DAYS, today: dt.date | None = None) -> int:
+    """Re-roll today and the `days - 1` days before it (the beat's job; a backfill with a larger `days`).
+    Returns the rows written."""
+    today = today or timezone.localdate()
+    return sum(sum(kpi_rollup(day=today - dt.timedelta(days=back))) for back in range(days))

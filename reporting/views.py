@@ -1,0 +1,145 @@
+"""The KPI dashboard: orders, revenue and fulfilment of the channels and locations a manager sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from oms.brazil import format_brl
+from orders.models import Channel
+from orders.selectors import channel_list
+
+from .models import ZERO, ChannelDay
+from .selectors import can_see_kpis, channel_day_list, location_totals
+
+PERIODS = (7, 30, 90)
+DEFAULT_PERIOD = 30
+CHART_W, CHART_H = 600.0, 140.0  # the orders-per-day chart's drawing area (its viewBox adds room for labels)
+
+
+class KpiFilterForm(forms.Form):
+    days = forms.TypedChoiceField(
+        label=gettext_lazy("Period"),
+        choices=[(d, gettext_lazy("Last %(n)d days") % {"n": d}) for d in PERIODS],
+        coerce=int,
+        required=False,
+    )
+    channel = forms.CharField(label=gettext_lazy("Channel"), required=False, max_length=32)
+
+
+def _pct(part: int, whole: int) -> str:
+    return formats.number_format(100.0 * part / whole, 1) + " %" if whole else "–"
+
+
+def _money(value: Decimal) -> str:
+    return format_brl(value.quantize(Decimal("0.01")))
+
+
+def _figures(rows: list[ChannelDay]) -> dict[str, Any]:
+    """Totals of some rollup rows, formatted for the page."""
+    orders = sum(r.orders for r in rows)
+    routed = sum(r.routed_orders for r in rows)
+    revenue = sum((r.revenue for r in rows), ZERO)
+    cost = sum((r.fulfilment_cost for r in rows), ZERO)
+    return {
+        "orders": orders,
+        "units": sum(r.units for r in rows),
+        "revenue": _money(revenue),
+        "aov": _money(revenue / orders) if orders else "–",
+        "cancelled": _pct(sum(r.cancelled_orders for r in rows), orders),
+        "pickup": _pct(sum(r.pickup_orders for r in rows), orders),
+        "split": _pct(sum(r.split_orders for r in rows), sum(r.fulfilled_orders for r in rows)),
+        "backordered": _pct(sum(r.backordered_orders for r in rows), orders),
+        "cost_per_order": _money(cost / routed) if routed else "–",
+    }
+
+
+def _chart(days: list[dt.date], per_day: dict[dt.date, int]) -> dict[str, Any]:
+    """Bars of orders per day, drawn server-side as SVG (no chart library to load on a phone)."""
+    top = max(per_day.values(), default=0) or 1
+    step = CHART_W / len(days)
+    every = 1 if len(days) <= 10 else 7
+    bars = []
+    for i, day in enumerate(days):
+        n = per_day.get(day, 0)
+        h = round(CHART_H * n / top, 1)
+        bars.append(
+            {
+                "x": round(i * step + step * 0.1, 1),
+                "y": round(CHART_H - h, 1),
+                "w": round(step * 0.8, 1),
+                "h": h,
+                "n": n,
+                "day": formats.date_format(day, "SHORT_DATE_FORMAT"),
+                "label": formats.date_format(day, "d/m") if (len(days) - 1 - i) % every == 0 else "",
+                "label_x": round(i * step + step / 2, 1),
+            }
+        )
+    return {"bars": bars, "top": top, "width": CHART_W, "height": CHART_H, "label_y": CHART_H + 16}
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """KPIs of the last 7, 30 or 90 days for the channels and locations the user sees. Reads only the rollups
+    (reporting.services), so it costs the same few queries whatever the number of orders."""
+    if not can_see_kpis(request.user):
+        raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
+    form = KpiFilterForm(request.GET or None)
+    days = DEFAULT_PERIOD
+    channel: Channel | None = None
+    channels = list(channel_list(user=request.user).order_by("code"))
+    if form.is_valid():
+        days = form.cleaned_data["days"] or DEFAULT_PERIOD
+        code = form.cleaned_data["channel"]
+        if code:
+            channel = next((c for c in channels if c.code == code), None)
+            if channel is None:  # another department's channel, or none: nothing to show
+                raise Http404(_("No such channel."))
+    today = timezone.localdate()
+    since = today - dt.timedelta(days=days - 1)
+    rows = list(channel_day_list(user=request.user, since=since, until=today, channel=channel))
+    by_channel: dict[int, list[ChannelDay]] = defaultdict(list)
+    per_day: dict[dt.date, int] = defaultdict(int)
+    for r in rows:
+        by_channel[r.channel_id].append(r)
+        per_day[r.day] += r.orders
+    channel_rows = [{"channel": group[0].channel, **_figures(group)} for group in by_channel.values()]
+    locations = []
+    for loc in location_totals(user=request.user, since=since, until=today):
+        done = loc["done"] or 0
+        on_time = loc["done_on_time"] or 0
+        locations.append(
+            {
+                **loc,
+                "on_time": _pct(on_time, done),
+                "on_time_width": round(100.0 * on_time / done) if done else 0,
+                "short": _pct(loc["short_units"] or 0, loc["units"] or 0),
+            }
+        )
+    stamps = [r.rolled_at for r in rows] + [loc["rolled_at"] for loc in locations]
+    context = {
+        "form": form,
+        "days": days,
+        "periods": PERIODS,
+        "channel": channel,
+        "channels": channels,
+        "since": since,
+        "until": today,
+        "total": _figures(rows),
+        "channel_rows": channel_rows,
+        "locations": locations,
+        "chart": _chart([since + dt.timedelta(days=i) for i in range(days)], per_day),
+        "rolled_at": max(stamps) if stamps else None,
+    }
+    return render(request, "reporting/dashboard.html", context)
