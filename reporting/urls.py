@@ -7,4 +7,5 @@ from . import views
 app_name = "reporting"
 urlpatterns: list[URLPattern] = [
     path("", views.dashboard, name="dashboard"),
+    path("export.csv", views.export, name="export"),
 ]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
 
 from oms.brazil import format_brl
 from orders.models import Channel
@@ -89,10 +93,19 @@ def _chart(days: list[dt.date], per_day: dict[dt.date, int]) -> dict[str, Any]:
     return {"bars": bars, "top": top, "width": CHART_W, "height": CHART_H, "label_y": CHART_H + 16}
 
 
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """KPIs of the last 7, 30 or 90 days for the channels and locations the user sees. Reads only the rollups
-    (reporting.services), so it costs the same few queries whatever the number of orders."""
+@dataclass
+class _Filters:
+    form: KpiFilterForm
+    channels: list[Channel]
+    channel: Channel | None
+    days: int
+    since: dt.date
+    until: dt.date
+
+
+def _filters(request: HttpRequest) -> _Filters:
+    """The period and channel asked for (a period not offered falls back to the default, and the form says
+    so); 403 for roles without KPIs, 404 for a channel outside the user's scope."""
     if not can_see_kpis(request.user):
         raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
     form = KpiFilterForm(request.GET or None)
@@ -107,7 +120,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             if channel is None:  # another department's channel, or none: nothing to show
                 raise Http404(_("No such channel."))
     today = timezone.localdate()
-    since = today - dt.timedelta(days=days - 1)
+    return _Filters(form, channels, channel, days, today - dt.timedelta(days=days - 1), today)
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """KPIs of the last 7, 30 or 90 days for the channels and locations the user sees. Reads only the rollups
+    (reporting.services), so it costs the same few queries whatever the number of orders."""
+    f = _filters(request)
+    form, days, channel, channels, since, today = f.form, f.days, f.channel, f.channels, f.since, f.until
     rows = list(channel_day_list(user=request.user, since=since, until=today, channel=channel))
     by_channel: dict[int, list[ChannelDay]] = defaultdict(list)
     per_day: dict[dt.date, int] = defaultdict(int)
@@ -143,3 +164,36 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "rolled_at": max(stamps) if stamps else None,
     }
     return render(request, "reporting/dashboard.html", context)
+
+
+class _Echo:
+    """A file-like sink for csv.writer that hands each row back (streamed, never held)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+EXPORT_COLUMNS = [
+    "day", "channel", "orders", "units", "revenue", "pickup_orders", "cancelled_orders", "fulfilled_orders",
+    "split_orders", "backordered_orders", "routed_orders", "fulfilment_cost",
+]  # fmt: skip
+
+
+@login_required
+@require_GET
+def export(request: HttpRequest) -> StreamingHttpResponse:
+    """The dashboard's rollup rows (one per channel and day, same period, channel and scope) as CSV."""
+    f = _filters(request)
+    rows = channel_day_list(user=request.user, since=f.since, until=f.until, channel=f.channel)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(EXPORT_COLUMNS)
+        for r in rows.iterator(chunk_size=2000):
+            values = [getattr(r, c) for c in EXPORT_COLUMNS[2:]]
+            yield writer.writerow([r.day.isoformat(), r.channel.code, *values])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    name = f"kpis-{f.channel.code + '-' if f.channel else ''}{f.since.isoformat()}-{f.until.isoformat()}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -154,3 +154,29 @@ def test_dashboard_query_count_for_a_scoped_manager(
     with django_assert_max_num_queries(12):
         html = _text(client.get(URL))
     assert _kpi(html, "orders") == "20"
+
+
+EXPORT = reverse("reporting:export")
+
+
+def test_the_export_has_one_row_per_channel_and_day_of_the_scope(client, manager_user, rollups):
+    assign_perm("orders.manage_channel", manager_user, rollups["market"])
+    client.force_login(manager_user)
+    resp = client.get(EXPORT, {"days": 30})
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
+    assert "attachment;" in resp["Content-Disposition"]
+    lines = b"".join(resp.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("day,channel,orders,units,revenue")
+    today = timezone.localdate()
+    assert lines[1:] == [
+        f"{today - dt.timedelta(days=20)},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
+        f"{today},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
+    ]
+    assert len(b"".join(client.get(EXPORT, {"days": 7}).streaming_content).decode().strip().splitlines()) == 2
+    assert client.get(EXPORT, {"channel": "web"}).status_code == 404  # not theirs
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF])
+def test_other_roles_may_not_export_the_kpis(client, user_by_role, rollups, role):
+    client.force_login(user_by_role[role])
+    assert client.get(EXPORT).status_code == 403
