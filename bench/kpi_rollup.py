@@ -41,7 +41,7 @@ INSERT INTO orders_order (number, channel_id, external_ref, customer_id, status,
 SELECT NULL, c.ids[1 + g % array_length(c.ids, 1)], '{prefix}' || g, cu.first + g % 1000,
        (ARRAY['shipped','delivered','delivered','cancelled','backordered'])[1 + g % 5], '',
        now() - (g::double precision / {orders}) * {days} * interval '1 day',
-       (ARRAY['home','home','home','pickup'])[1 + g % 4], 3, current_date, 'Rua', '1', '', 'Centro',
+       'home', 3, current_date, 'Rua', '1', '', 'Centro',
        'São Paulo', 'SP', '01310200', 100 + g % 200, 0, 100 + g % 200, 'BRL', now(), now(), 'Cliente KPI'
 FROM generate_series(1, {orders}) AS g
      CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM orders_channel) AS c
@@ -137,6 +137,9 @@ def main() -> None:
     rows = kpi_rollup_recent(days=90)
     print(f"kpi_rollup_recent(days=90), a backfill: {time.perf_counter() - t0:.1f} s, {rows} rows")
 
+    from django.core.management import call_command
+
+    call_command("collectstatic", "--noinput", verbosity=0)  # the production settings render hashed names
     setup_roles()
     admin, _ = get_user_model().objects.get_or_create(
         username="kpi-bench-admin", defaults={"is_superuser": True}

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Left, Upper
+from django.db.models.functions import Coalesce, Left, Upper
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location, Product
@@ -292,7 +292,13 @@ class Fulfilment(models.Model):
         verbose_name = _("fulfilment")
         verbose_name_plural = _("fulfilments")
         ordering = ["ship_by", "id"]
-        indexes = [models.Index(fields=["location", "status", "ship_by"])]
+        indexes = [
+            models.Index(fields=["location", "status", "ship_by"]),
+            # the KPI rollups (reporting.services) read a day's fulfilments: those created, and those done
+            # (sent, handed to a transfer or made ready for pickup) that day
+            models.Index(fields=["created_at"], name="fulfilment_created_at"),
+            models.Index(Coalesce("shipped_at", "dispatched_at", "ready_at"), name="fulfilment_done_at"),
+        ]
 
     def __str__(self) -> str:
         return f"F{self.pk} {self.location_id} {self.status}"

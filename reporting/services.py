@@ -56,12 +56,19 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
         Order.objects.filter(placed)
         .annotate(
             shipments=Subquery(shipments),
+            line_units=Subquery(
+                OrderLine.objects.filter(order=OuterRef("pk"))
+                .values("order")
+                .annotate(u=Sum("qty"))
+                .values("u")
+            ),
             backordered=Exists(OrderLine.objects.filter(order=OuterRef("pk"), status=LineStatus.BACKORDERED)),
             routed=Exists(RoutingDecision.objects.filter(order=OuterRef("pk"))),
         )
         .values("channel")
         .annotate(
             n=Count("pk"),
+            units=Sum("line_units"),
             revenue=Sum("total"),
             pickup=Count("pk", filter=Q(delivery_mode=DeliveryMode.PICKUP)),
             cancelled=Count("pk", filter=Q(status=OrderStatus.CANCELLED)),
@@ -71,13 +78,6 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
             routed_n=Count("pk", filter=Q(routed=True)),
         )
         .order_by()
-    )
-    units = dict(
-        OrderLine.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end)
-        .values("order__channel")
-        .annotate(u=Sum("qty"))
-        .order_by()
-        .values_list("order__channel", "u")
     )
     spent = sum(
         (Cast(KT(f"cost_breakdown__{key}"), FloatField()) for key in SPENT[1:]),
@@ -95,7 +95,7 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
             day=day,
             channel_id=row["channel"],
             orders=row["n"],
-            units=units.get(row["channel"]) or 0,
+            units=row["units"] or 0,
             revenue=row["revenue"] or ZERO,
             pickup_orders=row["pickup"],
             cancelled_orders=row["cancelled"],
