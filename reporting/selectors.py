@@ -8,16 +8,24 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
+from django.utils import timezone
 
 from inventory.selectors import location_list
 from oms.roles import Role, user_roles
-from orders.models import Channel
+from orders.models import Channel, Fulfilment, FulfilmentStatus
 from orders.selectors import channel_list
 
 from .models import ChannelDay, LocationDay
 
 KPI_ROLES = {Role.MANAGER, Role.ADMIN}
+# a fulfilment in one of these is still to be sent (or made ready for pickup, or handed to a transfer)
+STILL_TO_SEND = (
+    FulfilmentStatus.ASSIGNED,
+    FulfilmentStatus.PICKING,
+    FulfilmentStatus.PICKED,
+    FulfilmentStatus.PACKED,
+)
 
 
 def can_see_kpis(user: Any) -> bool:
@@ -40,7 +48,7 @@ def location_totals(*, user: Any, since: dt.date, until: dt.date) -> Iterable[Ma
     had any), with the time of the latest rollup among them."""
     return (
         LocationDay.objects.filter(day__gte=since, day__lte=until, location__in=location_list(user=user))
-        .values("location__code", "location__name", "location__kind")
+        .values("location", "location__code", "location__name", "location__kind")
         .annotate(
             assigned=Sum("assigned"),
             units=Sum("units"),
@@ -51,4 +59,18 @@ def location_totals(*, user: Any, since: dt.date, until: dt.date) -> Iterable[Ma
             rolled_at=Max("rolled_at"),
         )
         .order_by("location__code")
+    )
+
+
+def overdue_by_location(*, user: Any) -> dict[int, int]:
+    """Live, not rolled up: per location the user works with, its fulfilments past their ship-by time and
+    still to be sent. One query on the (location, status, ship_by) index."""
+    return dict(
+        Fulfilment.objects.filter(
+            location__in=location_list(user=user), status__in=STILL_TO_SEND, ship_by__lt=timezone.now()
+        )
+        .values("location")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("location", "n")
     )

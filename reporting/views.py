@@ -25,7 +25,7 @@ from orders.models import Channel
 from orders.selectors import channel_list
 
 from .models import ZERO, ChannelDay
-from .selectors import can_see_kpis, channel_day_list, location_totals
+from .selectors import can_see_kpis, channel_day_list, location_totals, overdue_by_location
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
@@ -136,6 +136,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         by_channel[r.channel_id].append(r)
         per_day[r.day] += r.orders
     channel_rows = [{"channel": group[0].channel, **_figures(group)} for group in by_channel.values()]
+    overdue = overdue_by_location(user=request.user)
     locations = []
     for loc in location_totals(user=request.user, since=since, until=today):
         done = loc["done"] or 0
@@ -146,6 +147,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "on_time": _pct(on_time, done),
                 "on_time_width": round(100.0 * on_time / done) if done else 0,
                 "short": _pct(loc["short_units"] or 0, loc["units"] or 0),
+                "overdue": overdue.get(loc["location"], 0),
             }
         )
     stamps = [r.rolled_at for r in rows] + [loc["rolled_at"] for loc in locations]
@@ -160,6 +162,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "total": _figures(rows),
         "channel_rows": channel_rows,
         "locations": locations,
+        "overdue": sum(overdue.values()),
         "chart": _chart([since + dt.timedelta(days=i) for i in range(days)], per_day),
         "rolled_at": max(stamps) if stamps else None,
     }

@@ -103,6 +103,7 @@ def test_a_region_manager_sees_only_their_regions_locations(client, manager_user
     assert 'data-location="LJ-RS-01"' in html and 'data-location="LJ-PA-01"' not in html
     assert "Loja Belém" not in html
     assert 'data-testid="kpi-no-channels"' in html and 'data-testid="kpi-orders"' not in html
+    assert 'id="kpi-channel"' not in html  # nothing to choose from
     row = html[html.index('data-location="LJ-RS-01"') :]
     row = row[: row.index("</tr>")]
     assert "75,0 %" in row and '<rect width="75"' in row  # 6 of 8 done on time, over the two days
@@ -180,3 +181,33 @@ def test_the_export_has_one_row_per_channel_and_day_of_the_scope(client, manager
 def test_other_roles_may_not_export_the_kpis(client, user_by_role, rollups, role):
     client.force_login(user_by_role[role])
     assert client.get(EXPORT).status_code == 403
+
+
+def test_late_work_now_counts_what_is_past_its_ship_by_time_and_not_sent(
+    client, manager_user, rollups, routing_world
+):
+    """Live figures beside the rollups: a region manager sees their locations' overdue work, nobody else's."""
+    from orders.models import Fulfilment, FulfilmentStatus
+
+    assign_perm("inventory.manage_region", manager_user, rollups["south"])
+    now = timezone.now()
+    order = routing_world.make_order([(routing_world.shirt, 1)])
+    made = [
+        Fulfilment.objects.create(order=order, location=location, kind="ship", status=status, ship_by=ship_by)
+        for location, status, ship_by in (
+            (rollups["poa"], FulfilmentStatus.ASSIGNED, now - dt.timedelta(hours=2)),  # late
+            (rollups["poa"], FulfilmentStatus.PACKED, now - dt.timedelta(minutes=5)),  # late
+            (rollups["poa"], FulfilmentStatus.ASSIGNED, now + dt.timedelta(hours=2)),  # not yet due
+            (rollups["poa"], FulfilmentStatus.SHIPPED, now - dt.timedelta(hours=2)),  # sent
+            (rollups["bel"], FulfilmentStatus.ASSIGNED, now - dt.timedelta(hours=2)),  # late, another region
+        )
+    ]
+    client.force_login(manager_user)
+    html = _text(client.get(URL))
+    assert re.search(r'data-testid="kpi-overdue"><span class="badge bad">2 ', html)
+    row = html[html.index('data-location="LJ-RS-01"') :]
+    assert (
+        '<td class="num" data-testid="late-now"><span class="badge bad">2</span>' in row[: row.index("</tr>")]
+    )
+    Fulfilment.objects.filter(pk__in=[f.pk for f in made[:2]]).update(status=FulfilmentStatus.SHIPPED)
+    assert 'data-testid="kpi-overdue"><span class="badge ok">' in _text(client.get(URL))
