@@ -8,12 +8,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from oms.queue import send_task_now
 from orders.models import (
     DeliveryMode,
     Fulfilment,
@@ -30,6 +32,9 @@ from routing.models import RoutingDecision
 from .models import ZERO, ChannelDay, LocationDay
 
 RECENT_DAYS = 7  # the beat re-rolls today and the days before it: their orders still ship, arrive, cancel
+# today's rows older than this are asked for again by whoever reads them (where no beat runs, or it lags)
+STALE_AFTER = dt.timedelta(minutes=15)
+REFRESH_KEY = "reporting:today-refresh-requested"
 # what a routing decision plans to spend (the penalties of its cost breakdown only weigh the choice)
 SPENT = ("handling", "picking", "shipping", "transfer")
 
@@ -162,3 +167,17 @@ def kpi_rollup_recent(*, days: int = RECENT_DAYS, today: dt.date | None = None) 
     Returns the rows written."""
     today = today or timezone.localdate()
     return sum(sum(kpi_rollup(day=today - dt.timedelta(days=back))) for back in range(days))
+
+
+def kpi_refresh_if_stale() -> bool:
+    """Ask for today's rollup again when today's newest row is older than STALE_AFTER, or there is none: the
+    beat's work, asked for by a reader where no beat runs (`make run`, tasks inline: it runs now, before the
+    page reads the rows) or where it lags (a worker runs it; the next read shows it). At most one request a
+    minute, whoever reads. Returns whether it asked."""
+    newest = ChannelDay.objects.filter(day=timezone.localdate()).aggregate(m=Max("rolled_at"))["m"]
+    if newest is not None and timezone.now() - newest < STALE_AFTER:
+        return False
+    if not cache.add(REFRESH_KEY, 1, timeout=60):
+        return False
+    send_task_now("reporting.rollup", 1)
+    return True

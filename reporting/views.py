@@ -26,6 +26,7 @@ from orders.selectors import channel_list
 
 from .models import ZERO, ChannelDay
 from .selectors import can_see_kpis, channel_day_list, location_totals, overdue_by_location
+from .services import kpi_refresh_if_stale
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
@@ -129,6 +130,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     (reporting.services), so it costs the same few queries whatever the number of orders."""
     f = _filters(request)
     form, days, channel, channels, since, today = f.form, f.days, f.channel, f.channels, f.since, f.until
+    kpi_refresh_if_stale()
     rows = list(channel_day_list(user=request.user, since=since, until=today, channel=channel))
     by_channel: dict[int, list[ChannelDay]] = defaultdict(list)
     per_day: dict[dt.date, int] = defaultdict(int)

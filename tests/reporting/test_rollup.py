@@ -146,6 +146,21 @@ def test_recent_days_and_the_command(day_of_orders):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_worker_refreshes_what_a_reader_finds_stale(client, admin_user, routing_world, needs_worker):
+    w = routing_world
+    w.stock(w.dc, w.shirt, 10)
+    with transaction.atomic():
+        w.make_order([(w.shirt, 1)])
+    _forget_refresh_requests()
+    client.force_login(admin_user)
+    assert client.get("/reporting/").status_code == 200  # nothing rolled up today: the worker is asked
+    today = timezone.localdate()
+    assert wait_for(
+        lambda: ChannelDay.objects.filter(day=today, channel=w.channel, orders=1).exists(), timeout=30
+    )
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_worker_rolls_up_the_kpis(routing_world, needs_worker):
     w = routing_world
     w.stock(w.dc, w.shirt, 10)
@@ -157,3 +172,39 @@ def test_the_worker_rolls_up_the_kpis(routing_world, needs_worker):
         lambda: ChannelDay.objects.filter(day=today, channel=w.channel, orders=1).exists(), timeout=30
     )
     assert ChannelDay.objects.get(day=today, channel=w.channel).revenue == order.total
+
+
+def _forget_refresh_requests():
+    from django.core.cache import cache
+
+    from reporting.services import REFRESH_KEY
+
+    cache.delete(REFRESH_KEY)
+
+
+def test_a_reader_refreshes_stale_figures_where_tasks_run_inline(
+    client, admin_user, day_of_orders, monkeypatch
+):
+    """`make run` has no beat: the dashboard asks for today's rollup when it is missing or stale, and with
+    tasks inline it is there before the page reads it; fresh rows are not recomputed; requests are
+    rate-limited."""
+    from oms.celery import app
+
+    w, _app, _orders = day_of_orders
+    _forget_refresh_requests()
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    client.force_login(admin_user)
+    assert not ChannelDay.objects.exists()
+    html = client.get("/reporting/").content.decode()
+    today = timezone.localdate()
+    assert ChannelDay.objects.get(day=today, channel=w.channel).orders == 4
+    assert 'data-testid="kpi-orders">5<' in html
+    rolled = ChannelDay.objects.get(day=today, channel=w.channel).rolled_at
+    client.get("/reporting/")  # fresh: left alone
+    assert ChannelDay.objects.get(day=today, channel=w.channel).rolled_at == rolled
+    ChannelDay.objects.update(rolled_at=timezone.now() - dt.timedelta(minutes=20))
+    client.get("/reporting/")  # stale, but asked for less than a minute ago
+    assert ChannelDay.objects.get(day=today, channel=w.channel).rolled_at < rolled
+    _forget_refresh_requests()
+    client.get("/reporting/")
+    assert ChannelDay.objects.get(day=today, channel=w.channel).rolled_at > rolled
