@@ -8,4 +8,5 @@ app_name = "reporting"
 urlpatterns: list[URLPattern] = [
     path("", views.dashboard, name="dashboard"),
     path("export.csv", views.export, name="export"),
+    path("today/", views.today, name="today"),
 ]

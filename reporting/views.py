@@ -202,3 +202,18 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     name = f"kpis-{f.channel.code + '-' if f.channel else ''}{f.since.isoformat()}-{f.until.isoformat()}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@login_required
+@require_GET
+def today(request: HttpRequest) -> HttpResponse:
+    """Today's figures in brief for the home page (an HTMX fragment): orders and revenue of the user's
+    channels, and what is late right now at their locations."""
+    if not can_see_kpis(request.user):
+        raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
+    kpi_refresh_if_stale()
+    day = timezone.localdate()
+    rows = list(channel_day_list(user=request.user, since=day, until=day))
+    overdue = overdue_by_location(user=request.user)
+    context = {"total": _figures(rows), "overdue": sum(overdue.values()), "has_channels": bool(rows)}
+    return render(request, "reporting/_today.html", context)

@@ -184,6 +184,7 @@ MATRIX: dict[str, Entry] = {
     # --- KPI dashboard: managers and admins only (each sees the channels and locations of their scope) ----
     "reporting:dashboard": Entry(roles(302, 403, 403, 403, 200, 200)),
     "reporting:export": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "reporting:today": Entry(roles(302, 403, 403, 403, 200, 200)),
     # --- stock pages ---------------------------------------------------------------------------------------
     "inventory:stock": Entry(EVERY_USER),
     "inventory:ledger": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=stock),

@@ -211,3 +211,19 @@ def test_late_work_now_counts_what_is_past_its_ship_by_time_and_not_sent(
     )
     Fulfilment.objects.filter(pk__in=[f.pk for f in made[:2]]).update(status=FulfilmentStatus.SHIPPED)
     assert 'data-testid="kpi-overdue"><span class="badge ok">' in _text(client.get(URL))
+
+
+TODAY = reverse("reporting:today")
+
+
+def test_the_home_page_loads_todays_figures_for_managers(client, manager_user, cs_user, rollups):
+    assign_perm("orders.manage_channel", manager_user, rollups["market"])
+    client.force_login(manager_user)
+    assert f'hx-get="{TODAY}"' in _text(client.get(reverse("home")))
+    html = _text(client.get(TODAY))
+    assert 'data-testid="today-orders">3<' in html  # today only, their channel only
+    assert 'data-testid="today-revenue">R$ 777,00<' in html
+    assert 'data-testid="today-late">0<' in html
+    client.force_login(cs_user)
+    assert f'hx-get="{TODAY}"' not in _text(client.get(reverse("home")))
+    assert client.get(TODAY).status_code == 403
