@@ -9,18 +9,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
-from oms.roles import Role
+from oms.roles import ROLE_LABELS
 
 User = get_user_model()
 
 # Spelled out so that makemessages finds the labels (oms.roles keeps them as plain strings).
-ROLE_CHOICES = [
-    (Role.CUSTOMER_SERVICE, _("Customer service")),
-    (Role.STORE_STAFF, _("Store staff")),
-    (Role.WAREHOUSE_STAFF, _("Warehouse staff")),
-    (Role.MANAGER, _("Manager")),
-    (Role.ADMIN, _("Admin")),
-]
+ROLE_CHOICES = list(ROLE_LABELS.items())
 ROLE_NAMES = dict(ROLE_CHOICES)
 
 

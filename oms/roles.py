@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Role:
@@ -24,11 +25,11 @@ class Role:
 
 
 ROLE_LABELS = {
-    Role.CUSTOMER_SERVICE: "Customer service",
-    Role.STORE_STAFF: "Store staff",
-    Role.WAREHOUSE_STAFF: "Warehouse staff",
-    Role.MANAGER: "Manager",
-    Role.ADMIN: "Admin",
+    Role.CUSTOMER_SERVICE: _("Customer service"),
+    Role.STORE_STAFF: _("Store staff"),
+    Role.WAREHOUSE_STAFF: _("Warehouse staff"),
+    Role.MANAGER: _("Manager"),
+    Role.ADMIN: _("Admin"),
 }
 
 # Model permissions per role. Object permissions (guardian) then narrow *which* objects a role sees.

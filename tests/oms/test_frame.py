@@ -84,9 +84,11 @@ def test_navigation_depends_on_role(client, user_by_role):
 @pytest.mark.django_db
 def test_language_switch_to_english_and_back(client, cs_user):
     client.force_login(cs_user)
-    assert "Painel" in client.get("/").content.decode()  # pt-BR is the default
+    html = client.get("/").content.decode()
+    assert "Painel" in html and "Atendimento ao cliente" in html  # pt-BR is the default, role names too
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
-    assert "Dashboard" in client.get("/").content.decode()
+    html = client.get("/").content.decode()
+    assert "Dashboard" in html and "Customer service" in html
     client.post(reverse("set_language"), {"language": "pt-br", "next": "/"})
     assert "Painel" in client.get("/").content.decode()
 
