@@ -21,6 +21,7 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Location, LocationKind, Product, Region
+from inventory.services import replenishment_propose
 from oms.roles import Role, setup_roles
 from orders.models import Channel
 from reporting.models import ChannelDay, LocationDay
@@ -339,6 +340,10 @@ def seed_demo(
             ),
             ("today's orders, routed live", lambda: seed_live_orders(report.count, seed=seed)),
             ("KPI rollups", lambda: seed_kpis(report)),
+            (
+                "replenishment proposals",
+                lambda: report.count("replenishment proposals", replenishment_propose()["created"]),
+            ),
         ):
             step_started = time.monotonic()
             step()

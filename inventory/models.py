@@ -224,3 +224,62 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ref}: {self.qty} @ {self.stock_id}"
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class ReplenishmentProposal(models.Model):
+    """A proposal to bring `qty` units of a product to a location whose stock will not last: from `source`
+    (the DC with the most to spare) or, with no source, from a supplier. Made by the replenishment job from
+    the location's recent demand (`inventory.services.replenishment_propose`); a manager approves or rejects
+    it.
+    An approved proposal is announced by webhook (`replenishment.approved`) to whoever moves the stock."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="replenishment_proposals")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Location, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    qty = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    daily_demand = models.DecimalField(_("units a day"), max_digits=10, decimal_places=2)
+    available = models.IntegerField(_("available when proposed"))
+    reorder_point = models.PositiveIntegerField(_("reorder point"))
+    target = models.PositiveIntegerField(_("target stock"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED
+    )
+    created_at = models.DateTimeField(_("proposed at"), auto_now_add=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("replenishment proposal")
+        verbose_name_plural = _("replenishment proposals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "product"],
+                condition=Q(status="proposed"),
+                name="replenishment_one_open_per_location_product",
+            ),
+            models.CheckConstraint(condition=Q(qty__gte=1), name="replenishment_qty_positive"),
+            models.CheckConstraint(condition=~Q(source=F("location")), name="replenishment_source_elsewhere"),
+        ]
+        indexes = [models.Index(fields=["status", "location"])]
+
+    def __str__(self) -> str:
+        return f"{self.qty} × {self.product_id} → {self.location_id} ({self.status})"
+
+    @property
+    def cover_days(self) -> Decimal | None:
+        """Days the available units last at the recent demand (None without demand)."""
+        return (
+            (Decimal(self.available) / self.daily_demand).quantize(Decimal("0.1"))
+            if self.daily_demand
+            else None
+        )

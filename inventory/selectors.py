@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import NullIf
 from guardian.shortcuts import get_objects_for_user
 
 from oms.roles import Role, user_roles
 
-from .models import Location, Region, StockLevel, StockMovement
+from .models import Location, ProposalStatus, Region, ReplenishmentProposal, StockLevel, StockMovement
 
 SEES_ALL_LOCATIONS = {Role.ADMIN, Role.CUSTOMER_SERVICE}
 
@@ -57,3 +58,25 @@ def stock_list(*, user: Any, location: Location | None = None, query: str = "") 
 
 def stock_movement_list(*, stock: StockLevel) -> QuerySet[StockMovement]:
     return stock.movements.select_related("actor").order_by("-at", "-id")
+
+
+REPLENISHMENT_ROLES = {Role.MANAGER, Role.ADMIN}
+
+
+def can_decide_replenishment(user: Any) -> bool:
+    """Managers (for their regions' locations) and admins decide replenishment proposals."""
+    return bool(getattr(user, "is_superuser", False) or user_roles(user) & REPLENISHMENT_ROLES)
+
+
+def proposal_list(*, user: Any, location: Location | None = None) -> QuerySet[ReplenishmentProposal]:
+    """Open replenishment proposals for the locations the user works with (or one of them), most urgent
+    first: fewest days of demand covered."""
+    rows = ReplenishmentProposal.objects.filter(
+        status=ProposalStatus.PROPOSED, location__in=location_list(user=user)
+    ).select_related("location", "product", "source")
+    if location is not None:
+        rows = rows.filter(location=location)
+    cover = ExpressionWrapper(F("available") / NullIf(F("daily_demand"), 0), output_field=DecimalField())
+    return rows.annotate(cover=cover).order_by(
+        F("cover").asc(nulls_last=True), "location__code", "product__sku"
+    )

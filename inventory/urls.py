@@ -7,5 +7,6 @@ from . import views
 app_name = "inventory"
 urlpatterns: list[URLPattern] = [
     path("", views.stock, name="stock"),
+    path("replenishment/", views.replenishment, name="replenishment"),
     path("<str:location>/<str:sku>/", views.ledger, name="ledger"),
 ]

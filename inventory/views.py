@@ -11,19 +11,20 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from oms.exceptions import DomainError
 from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_query, wants_partial
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
 from .models import StockLevel
-from .selectors import location_list, stock_list, stock_movement_list
-from .services import stock_adjust, stock_set_count
+from .selectors import can_decide_replenishment, location_list, proposal_list, stock_list, stock_movement_list
+from .services import replenishment_decide, stock_adjust, stock_set_count
 
 STOCK_PAGE_SIZE = 50
 LEDGER_PAGE_SIZE = 50
@@ -135,3 +136,57 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
             messages.success(request, _("Adjustment saved."))
     except DomainError as exc:
         messages.error(request, exc.message)
+
+
+PROPOSALS_SHOWN = 200  # the most urgent open proposals on one page; a location filter narrows them
+
+
+@login_required
+def replenishment(request: HttpRequest) -> HttpResponse:
+    """Open replenishment proposals of the user's locations, most urgent first; managers and admins approve
+    or reject the ones they tick (each in its own transaction, with its audit row). A proposal outside the
+    user's locations is a 404, whether asked for by filter or by id."""
+    if not can_decide_replenishment(request.user):
+        raise PermissionDenied(_("Only managers and admins decide replenishment."))
+    locations = location_list(user=request.user)
+    location = None
+    code = request.GET.get("location", "")
+    if code:
+        location = get_object_or_404(locations, code=code)
+    proposals = proposal_list(user=request.user, location=location)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        ids = request.POST.getlist("proposal")
+        if action not in ("approve", "reject") or not ids or not all(i.isdigit() for i in ids):
+            messages.error(request, _("Tick the proposals to decide, then approve or reject them."))
+            return HttpResponseRedirect(request.get_full_path())
+        chosen = list(proposal_list(user=request.user).filter(pk__in=ids))
+        if len(chosen) != len(set(ids)):
+            raise Http404(_("No such proposal."))
+        done = 0
+        for proposal in chosen:
+            try:
+                replenishment_decide(
+                    proposal=proposal,
+                    approve=action == "approve",
+                    by=request.user,
+                    note=request.POST.get("note", "").strip(),
+                )
+                done += 1
+            except DomainError as exc:
+                messages.error(request, f"{proposal.product.sku} @ {proposal.location.code}: {exc.message}")
+        if done:
+            if action == "approve":
+                text = ngettext("%(n)d proposal approved.", "%(n)d proposals approved.", done)
+            else:
+                text = ngettext("%(n)d proposal rejected.", "%(n)d proposals rejected.", done)
+            messages.success(request, text % {"n": done})
+        return HttpResponseRedirect(request.get_full_path())
+    rows = list(proposals[: PROPOSALS_SHOWN + 1])
+    context = {
+        "rows": rows[:PROPOSALS_SHOWN],
+        "more": len(rows) > PROPOSALS_SHOWN,
+        "location": location,
+        "locations": locations.order_by("code").only("code", "name"),
+    }
+    return render(request, "inventory/replenishment.html", context)

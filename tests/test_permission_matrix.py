@@ -188,6 +188,9 @@ MATRIX: dict[str, Entry] = {
     # --- stock pages ---------------------------------------------------------------------------------------
     "inventory:stock": Entry(EVERY_USER),
     "inventory:ledger": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=stock),
+    # replenishment proposals: managers (their regions' locations) and admins decide; a POST of nothing ticked
+    # is refused with a message (302 back to the list)
+    "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
     # --- access (admin pages) ----------------------------------------------------------------------------
     "access:users": Entry(ADMIN_PAGE),
     "access:invite": Entry(ADMIN_PAGE),

@@ -167,6 +167,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
     # The KPI dashboards read rollups: today's and the last days' (their orders still change) are recomputed.
     "kpi-rollup": {"task": "reporting.rollup", "schedule": 600.0},
+    # Replenishment proposals from the last weeks' demand, refreshed every 6 hours for managers to decide.
+    "replenishment-propose": {"task": "inventory.replenishment_propose", "schedule": 6 * 3600.0},
 }
 
 # Routing prices the stock later orders will need from recent demand (routing.services.demand): the orders of
@@ -287,6 +289,7 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("routing:promise", _("Delivery promise"), ("customer_service", "manager", "admin")),
     ("routing:whatif", _("Routing what-if"), ("manager", "admin")),
     ("reporting:dashboard", _("KPIs"), ("manager", "admin")),
+    ("inventory:replenishment", _("Replenishment"), ("manager", "admin")),
     ("access:users", _("Users & roles"), ("admin",)),
     ("admin:index", _("Admin"), ("admin",)),
 ]

@@ -26,7 +26,16 @@ from demo.data.channels import CHANNELS
 from demo.history import plan_history
 from demo.live import LIVE_ORDERS, WITHIN
 from demo.seed import SeedReport, seed_demo
-from inventory.models import Location, Product, Region, Reservation, StockLevel, StockMovement
+from inventory.models import (
+    Location,
+    Product,
+    ProposalStatus,
+    Region,
+    ReplenishmentProposal,
+    Reservation,
+    StockLevel,
+    StockMovement,
+)
 from inventory.selectors import location_list
 from oms.roles import Role, user_roles
 from orders.models import (
@@ -230,6 +239,15 @@ def test_the_kpi_dashboard_has_the_history_rolled_up(demo: SeedReport) -> None:
     assert (
         ChannelDay.objects.aggregate(n=Sum("routed_orders"))["n"] == LIVE_ORDERS
     )  # the history has no decisions
+
+
+def test_managers_find_replenishment_proposals_to_decide(demo: SeedReport) -> None:
+    proposals = ReplenishmentProposal.objects.filter(status=ProposalStatus.PROPOSED)
+    assert demo.created["replenishment proposals"] == proposals.count() > 0
+    assert not proposals.filter(qty__lt=1).exists()
+    for p in proposals.select_related("location", "source"):
+        assert p.available < p.reorder_point and p.qty <= p.target - p.available
+        assert p.source is None or p.source.kind == "dc"
 
 
 def test_stock_ledger_and_reservations_are_consistent(demo):

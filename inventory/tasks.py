@@ -1,0 +1,13 @@
+"""Inventory tasks: thin and idempotent. Scheduled in settings (CELERY_BEAT_SCHEDULE)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services import replenishment_propose
+
+
+@shared_task(name="inventory.replenishment_propose", acks_late=True, ignore_result=True)
+def propose_replenishment() -> dict[str, int]:
+    """Refresh the open replenishment proposals from recent demand (running it twice changes nothing)."""
+    return replenishment_propose()

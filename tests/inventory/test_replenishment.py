@@ -1,0 +1,166 @@
+"""Replenishment proposals: made from each location's recent demand, refreshed idempotently, decided by
+managers of the location (audit row, webhook), scoped like the locations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from inventory.models import MovementKind, ProposalStatus, ReplenishmentProposal, StockMovement
+from inventory.services import replenishment_decide, replenishment_propose, stock_commit, stock_reserve
+from inventory.tasks import propose_replenishment
+from oms.exceptions import DomainError
+from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
+from oms.roles import Role
+from tests.factories import DCFactory, LocationFactory, ProductFactory, RegionFactory, StockFactory
+from tests.worker import wait_for
+
+pytestmark = pytest.mark.django_db
+URL = reverse("inventory:replenishment")
+
+
+def _sell(location, product, units: int, *, days_ago: float = 1.0) -> None:
+    """`units` shipped from `location` (reserved, then committed through the stock services) `days_ago`."""
+    ref = f"sale-{location.code}-{product.sku}-{units}-{days_ago}"
+    stock_reserve(location=location, product=product, qty=units, ref=ref)
+    stock_commit(ref=ref, location=location, product=product, qty=units, reason="shipped")
+    StockMovement.objects.filter(ref=ref, kind=MovementKind.COMMIT).update(
+        at=timezone.now() - dt.timedelta(days=days_ago)
+    )
+
+
+@pytest.fixture
+def network(db):
+    """A DC with plenty, a second DC with little, a store in the south selling 2 a day with 5 left, and a
+    store in the north selling little with plenty."""
+    south, north = RegionFactory(code="sul"), RegionFactory(code="norte")
+    dc = DCFactory(code="CD-SP-01")
+    dc2 = DCFactory(code="CD-RJ-01")
+    poa = LocationFactory(code="LJ-RS-01", region=south.code)
+    bel = LocationFactory(code="LJ-PA-01", region=north.code)
+    shirt = ProductFactory(sku="CAM-0001-P")
+    StockFactory(location=dc, product=shirt, on_hand=500)
+    StockFactory(location=dc2, product=shirt, on_hand=10)
+    StockFactory(location=poa, product=shirt, on_hand=91)
+    StockFactory(location=bel, product=shirt, on_hand=42)
+    _sell(poa, shirt, 30, days_ago=40)  # older than the window: not counted
+    _sell(poa, shirt, 56)  # 2 a day over 28 days; 5 left
+    _sell(bel, shirt, 2)  # 40 left
+    return {"south": south, "north": north, "dc": dc, "dc2": dc2, "poa": poa, "bel": bel, "shirt": shirt}
+
+
+def test_a_store_that_will_run_out_gets_a_proposal_from_the_dc_with_most_to_spare(network):
+    assert replenishment_propose() == {"created": 1, "updated": 0, "superseded": 0}
+    p = ReplenishmentProposal.objects.get()
+    assert (p.location, p.product, p.source) == (network["poa"], network["shirt"], network["dc"])
+    assert p.daily_demand == Decimal("2.00")
+    assert p.available == 5
+    assert p.reorder_point == 6  # 3 days of 2 a day
+    assert p.target == 34  # 17 days of 2 a day
+    assert p.qty == 29  # up to the target
+    assert p.cover_days == Decimal("2.5")
+    assert p.status == ProposalStatus.PROPOSED
+
+
+def test_safety_stock_and_reservations_count_and_a_supplier_when_no_dc_can_spare(network):
+    from inventory.models import StockLevel
+
+    StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)  # 40 on hand will not do
+    StockLevel.objects.filter(location__kind="dc").update(on_hand=0)
+    replenishment_propose()
+    bel = ReplenishmentProposal.objects.get(location=network["bel"])
+    assert bel.reorder_point == 1 + 45 and bel.target == 2 + 45 and bel.qty == 47 - 40
+    assert bel.source is None  # from a supplier
+    assert ReplenishmentProposal.objects.get(location=network["poa"]).source is None
+
+
+def test_running_again_changes_nothing_then_follows_the_stock(network):
+    replenishment_propose()
+    first = ReplenishmentProposal.objects.get()
+    assert replenishment_propose() == {"created": 0, "updated": 0, "superseded": 0}
+    assert ReplenishmentProposal.objects.get() == first
+    _sell(network["poa"], network["shirt"], 3)  # two left: a bigger proposal, the same row
+    assert replenishment_propose() == {"created": 0, "updated": 1, "superseded": 0}
+    first.refresh_from_db()
+    assert (first.available, first.reorder_point, first.target, first.qty) == (2, 7, 36, 34)  # 59 in 28 days
+    from inventory.services import stock_set_count
+
+    stock_set_count(
+        location=network["poa"], product=network["shirt"], on_hand=200, reason="delivery", by=None
+    )
+    assert replenishment_propose() == {"created": 0, "updated": 0, "superseded": 1}
+    first.refresh_from_db()
+    assert first.status == ProposalStatus.SUPERSEDED
+
+
+def test_deciding_writes_the_audit_and_tells_the_stock_mover(network, manager_user):
+    WebhookSubscription.objects.create(name="ERP", url="https://erp.example.com/hook", secret="s" * 32)
+    replenishment_propose()
+    p = ReplenishmentProposal.objects.get()
+    replenishment_decide(proposal=p, approve=True, by=manager_user, note="ok")
+    p.refresh_from_db()
+    assert (p.status, p.decided_by, p.note) == (ProposalStatus.APPROVED, manager_user, "ok")
+    event = AuditEvent.objects.get(action="replenishment.approved")
+    assert event.actor == manager_user and "29 x CAM-0001-P to LJ-RS-01 from CD-SP-01" in event.summary
+    delivery = WebhookDelivery.objects.get(event_type="replenishment.approved")
+    assert delivery.payload["data"]["qty"] == 29 and delivery.payload["data"]["source"] == "CD-SP-01"
+    with pytest.raises(DomainError) as refused:  # decided already: refused, nothing changes
+        replenishment_decide(proposal=p, approve=False, by=manager_user)
+    assert refused.value.field == "status"
+    assert ReplenishmentProposal.objects.get().status == ProposalStatus.APPROVED
+    # a decided proposal is history: the next run makes a new one if the stock still needs it
+    assert replenishment_propose()["created"] == 1
+
+
+def test_a_region_manager_decides_their_locations_proposals_only(client, manager_user, network):
+    replenishment_propose()
+    from inventory.models import StockLevel
+
+    StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)
+    replenishment_propose()
+    poa = ReplenishmentProposal.objects.get(location=network["poa"])
+    bel = ReplenishmentProposal.objects.get(location=network["bel"])
+    assign_perm("inventory.manage_region", manager_user, network["south"])
+    client.force_login(manager_user)
+    html = client.get(URL).content.decode()
+    assert f'data-proposal="{poa.pk}"' in html and f'data-proposal="{bel.pk}"' not in html
+    assert client.get(URL, {"location": "LJ-PA-01"}).status_code == 404  # not theirs
+    assert client.post(URL, {"action": "approve", "proposal": [bel.pk]}).status_code == 404
+    assert ReplenishmentProposal.objects.get(pk=bel.pk).status == ProposalStatus.PROPOSED
+    resp = client.post(URL, {"action": "reject", "proposal": [poa.pk], "note": "promo ends"}, follow=True)
+    assert resp.status_code == 200 and 'data-testid="no-proposals"' in resp.content.decode()
+    poa.refresh_from_db()
+    assert (poa.status, poa.note) == (ProposalStatus.REJECTED, "promo ends")
+    resp = client.post(URL, {"action": "approve"}, follow=True)  # nothing ticked: said, nothing done
+    assert "msg-error" in resp.content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF])
+def test_other_roles_may_not_decide(client, user_by_role, network, role):
+    client.force_login(user_by_role[role])
+    assert client.get(URL).status_code == 403
+
+
+def test_the_page_query_count(client, admin_user, network, django_assert_max_num_queries):
+    for n in range(20):  # more proposals must not mean more queries
+        product = ProductFactory(sku=f"SKU-{n:03d}")
+        StockFactory(location=network["poa"], product=product, on_hand=30)
+        _sell(network["poa"], product, 28)  # one a day, two left
+    replenishment_propose()
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(8):
+        html = client.get(URL).content.decode()
+    assert html.count("data-proposal=") == ReplenishmentProposal.objects.count() > 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_refreshes_the_proposals(network, needs_worker):
+    propose_replenishment.delay()
+    assert wait_for(
+        lambda: ReplenishmentProposal.objects.filter(location=network["poa"]).exists(), timeout=30
+    )
