@@ -246,6 +246,7 @@ class ReplenishmentProposal(models.Model):
     qty = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
     daily_demand = models.DecimalField(_("units a day"), max_digits=10, decimal_places=2)
     available = models.IntegerField(_("available when proposed"))
+    incoming = models.PositiveIntegerField(_("on their way"), default=0)  # approved lately, not arrived yet
     reorder_point = models.PositiveIntegerField(_("reorder point"))
     target = models.PositiveIntegerField(_("target stock"))
     status = models.CharField(

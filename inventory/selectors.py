@@ -76,7 +76,9 @@ def proposal_list(*, user: Any, location: Location | None = None) -> QuerySet[Re
     ).select_related("location", "product", "source")
     if location is not None:
         rows = rows.filter(location=location)
-    cover = ExpressionWrapper(F("available") / NullIf(F("daily_demand"), 0), output_field=DecimalField())
+    cover = ExpressionWrapper(
+        (F("available") + F("incoming")) / NullIf(F("daily_demand"), 0), output_field=DecimalField()
+    )
     return rows.annotate(cover=cover).order_by(
         F("cover").asc(nulls_last=True), "location__code", "product__sku"
     )

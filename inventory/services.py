@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -580,6 +580,7 @@ def stock_short_pick(
 DEMAND_DAYS = 28  # a location's demand: what it shipped or handed over in these last days, a day on average
 LEAD_DAYS = 3  # days until replenished units arrive: the stock must last this long (the reorder point)
 COVER_DAYS = 14  # ... and a replenishment brings it up to this many days more (the target)
+REJECTED_REST = dt.timedelta(days=1)  # a rejected proposal is not made again for this long
 
 
 @dataclass
@@ -589,6 +590,7 @@ class _Need:
     free: int
     reorder_point: int
     target: int
+    incoming: int = 0
 
 
 def _need(row: StockLevel, shipped: int, *, demand_days: int, lead_days: int, cover_days: int) -> _Need:
@@ -614,9 +616,11 @@ def replenishment_propose(
     (what it holds beyond its own target), most urgent rows first, or from a supplier when no DC can spare
     any.
 
-    One open proposal per location and product: a new run updates it, and closes (superseded) the ones no
-    longer needed, so running it again on the same stock changes nothing. Returns counts (created, updated,
-    superseded).
+    Units of proposals approved lately count as on their way; a proposal rejected lately is not made again
+    for a day. One open proposal per location and product: a new run updates it, and closes (superseded) the
+    ones no longer needed, so running it again on the same stock changes nothing. Returns counts (created,
+    updated, superseded). It reads the commits of the ledger's last `demand_days` (no index on the ledger's
+    time, which every reservation writes: a scan every 6 hours instead of an index entry per movement).
     """
     now = now or timezone.now()
     shipped = dict(
@@ -629,9 +633,28 @@ def replenishment_propose(
     rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     horizon = {"demand_days": demand_days, "lead_days": lead_days, "cover_days": cover_days}
     needs = {r.pk: _need(r, -shipped[r.pk], **horizon) for r in rows.select_related("location", "product")}
+    # units approved lately are on their way (counted until twice the lead time has passed); a pair rejected
+    # lately is not proposed again before REJECTED_REST is over
+    decided = ReplenishmentProposal.objects.filter(
+        Q(status=ProposalStatus.APPROVED, decided_at__gte=now - dt.timedelta(days=2 * lead_days))
+        | Q(status=ProposalStatus.REJECTED, decided_at__gte=now - REJECTED_REST)
+    ).values_list("location", "product", "status", "qty")
+    incoming: dict[tuple[int, int], int] = {}
+    resting: set[tuple[int, int]] = set()
+    for lid, pid, status, qty in decided:
+        if status == ProposalStatus.APPROVED:
+            incoming[(lid, pid)] = incoming.get((lid, pid), 0) + qty
+        else:
+            resting.add((lid, pid))
+    for n in needs.values():
+        n.incoming = incoming.get((n.row.location_id, n.row.product_id), 0)
     short = sorted(
-        (n for n in needs.values() if n.free < n.reorder_point),
-        key=lambda n: (n.free / n.daily if n.daily else 0, n.row.pk),
+        (
+            n
+            for n in needs.values()
+            if n.free + n.incoming < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
+        ),
+        key=lambda n: ((n.free + n.incoming) / n.daily if n.daily else 0, n.row.pk),
     )
     # what each DC can spare of the products that are short somewhere: its free units beyond its own target
     spare: dict[tuple[int, int], int] = {}
@@ -645,7 +668,7 @@ def replenishment_propose(
             spare[(dc_row.location_id, dc_row.product_id)] = dc_row.on_hand - dc_row.reserved - keep
     plans: dict[tuple[int, int], dict[str, Any]] = {}
     for n in short:
-        qty = n.target - n.free
+        qty = n.target - n.free - n.incoming
         givers = [
             (left, lid)
             for (lid, pid), left in spare.items()
@@ -658,7 +681,7 @@ def replenishment_propose(
             spare[(source, n.row.product_id)] = left - qty
         plans[(n.row.location_id, n.row.product_id)] = {
             "source_id": source, "qty": qty, "daily_demand": n.daily, "available": n.free,
-            "reorder_point": n.reorder_point, "target": n.target,
+            "incoming": n.incoming, "reorder_point": n.reorder_point, "target": n.target,
         }  # fmt: skip
     counts = {"created": 0, "updated": 0, "superseded": 0}
     with transaction.atomic():
@@ -687,7 +710,7 @@ def replenishment_propose(
     return counts
 
 
-PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "reorder_point", "target"]
+PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "incoming", "reorder_point", "target"]
 
 
 def replenishment_decide(

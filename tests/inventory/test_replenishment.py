@@ -88,6 +88,7 @@ def test_running_again_changes_nothing_then_follows_the_stock(network):
     assert replenishment_propose() == {"created": 0, "updated": 1, "superseded": 0}
     first.refresh_from_db()
     assert (first.available, first.reorder_point, first.target, first.qty) == (2, 7, 36, 34)  # 59 in 28 days
+    assert first.incoming == 0
     from inventory.services import stock_set_count
 
     stock_set_count(
@@ -113,8 +114,23 @@ def test_deciding_writes_the_audit_and_tells_the_stock_mover(network, manager_us
         replenishment_decide(proposal=p, approve=False, by=manager_user)
     assert refused.value.field == "status"
     assert ReplenishmentProposal.objects.get().status == ProposalStatus.APPROVED
-    # a decided proposal is history: the next run makes a new one if the stock still needs it
+    # the approved units are on their way: nothing more is proposed until twice the lead time has passed
+    assert replenishment_propose()["created"] == 0
+    ReplenishmentProposal.objects.update(decided_at=timezone.now() - dt.timedelta(days=7))
     assert replenishment_propose()["created"] == 1
+
+
+def test_a_rejected_proposal_rests_a_day_and_approved_units_count_as_coming(network, manager_user):
+    replenishment_propose()
+    p = ReplenishmentProposal.objects.get()
+    replenishment_decide(proposal=p, approve=False, by=manager_user, note="promo over")
+    assert replenishment_propose()["created"] == 0  # not asked again at once
+    ReplenishmentProposal.objects.update(decided_at=timezone.now() - dt.timedelta(days=2))
+    assert replenishment_propose()["created"] == 1
+    again = ReplenishmentProposal.objects.get(status=ProposalStatus.PROPOSED)
+    replenishment_decide(proposal=again, approve=True, by=manager_user)
+    _sell(network["poa"], network["shirt"], 4)  # one left, 29 on their way: still above the reorder point
+    assert replenishment_propose()["created"] == 0
 
 
 def test_a_region_manager_decides_their_locations_proposals_only(client, manager_user, network):
