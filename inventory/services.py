@@ -657,7 +657,7 @@ def replenishment_propose(
         key=lambda n: ((n.free + n.incoming) / n.daily if n.daily else 0, n.row.pk),
     )
     # what each DC can spare of the products that are short somewhere: its free units beyond its own target
-    spare: dict[tuple[int, int], int] = {}
+    spare: dict[int, dict[int, int]] = {}  # product -> DC -> units it can spare
     dcs = StockLevel.objects.filter(
         product__in={n.row.product_id for n in short}, location__kind=LocationKind.DC, location__active=True
     )
@@ -665,20 +665,18 @@ def replenishment_propose(
         own = needs.get(dc_row.pk)
         keep = own.target if own else dc_row.safety_stock
         if dc_row.on_hand - dc_row.reserved - keep > 0:
-            spare[(dc_row.location_id, dc_row.product_id)] = dc_row.on_hand - dc_row.reserved - keep
+            spare.setdefault(dc_row.product_id, {})[dc_row.location_id] = (
+                dc_row.on_hand - dc_row.reserved - keep
+            )
     plans: dict[tuple[int, int], dict[str, Any]] = {}
     for n in short:
         qty = n.target - n.free - n.incoming
-        givers = [
-            (left, lid)
-            for (lid, pid), left in spare.items()
-            if pid == n.row.product_id and lid != n.row.location_id
-        ]
-        source = None
-        if givers:
-            left, source = max(givers)
-            qty = min(qty, left)
-            spare[(source, n.row.product_id)] = left - qty
+        givers = spare.get(n.row.product_id, {})
+        source = max((lid for lid, left in givers.items() if left > 0 and lid != n.row.location_id),
+                     key=lambda lid: (givers[lid], lid), default=None)  # fmt: skip
+        if source is not None:
+            qty = min(qty, givers[source])
+            givers[source] -= qty
         plans[(n.row.location_id, n.row.product_id)] = {
             "source_id": source, "qty": qty, "daily_demand": n.daily, "available": n.free,
             "incoming": n.incoming, "reorder_point": n.reorder_point, "target": n.target,

@@ -180,3 +180,15 @@ def test_the_worker_refreshes_the_proposals(network, needs_worker):
     assert wait_for(
         lambda: ReplenishmentProposal.objects.filter(location=network["poa"]).exists(), timeout=30
     )
+
+
+def test_what_a_dc_can_spare_goes_to_the_most_urgent_first(network):
+    from inventory.models import StockLevel
+
+    StockLevel.objects.filter(location=network["dc"]).update(on_hand=20)  # spares 20, dc2 spares 10
+    StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)  # short of 7, but for 500 days
+    replenishment_propose()
+    poa = ReplenishmentProposal.objects.get(location=network["poa"])
+    bel = ReplenishmentProposal.objects.get(location=network["bel"])
+    assert (poa.source, poa.qty) == (network["dc"], 20)  # 2.5 days left: first, and all the DC can spare
+    assert (bel.source, bel.qty) == (network["dc2"], 7)
