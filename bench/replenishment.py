@@ -1,0 +1,118 @@
+"""Benchmark of the replenishment job and page on a large stock ledger.
+
+Fills the bench database once (set-based SQL): a stock row for every location and product (DCs deep, stores
+shallow), and `--movements` shipments ("commit" ledger rows) spread over the last 60 days, the busiest products
+most; then measures, nice'd on a quiet machine:
+- `replenishment_propose()` on a table without open proposals (it creates them), then again on the same stock
+  (it changes nothing): what the beat runs every 6 hours;
+- `GET /inventory/replenishment/` for an admin: wall time and SQL statements.
+Not a test. Run `bench/api_orders.py --setup` first (database, locations, products).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_api REDIS_URL=redis://127.0.0.1:6379/5 \\
+        nice .venv/bin/python bench/replenishment.py --movements 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings.production")
+os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 50)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "*")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+# The ledger's deltas are not summed into on_hand here: the job reads on_hand and the shipments separately.
+FILL_SQL = """
+INSERT INTO inventory_stocklevel (location_id, product_id, on_hand, reserved, safety_stock, updated_at)
+SELECT l.id, p.id, CASE WHEN l.kind = 'dc' THEN 50 + p.id % 400 ELSE p.id % 9 END, 0, 0, now()
+FROM inventory_location AS l CROSS JOIN inventory_product AS p;
+
+INSERT INTO inventory_stockmovement (at, stock_id, kind, on_hand_delta, reserved_delta, on_hand_after,
+    reserved_after, reason, ref)
+SELECT now() - (g % 60) * interval '1 day' - (g % 1440) * interval '1 minute',
+       s.ids[1 + ((g::bigint * g) % array_length(s.ids, 1))], 'commit', -1 - g % 2, -1 - g % 2, 0, 0,
+       'shipped', 'bench-' || g
+FROM generate_series(1, {movements}) AS g
+     CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM inventory_stocklevel) AS s;
+"""
+
+
+def fill(movements: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM inventory_stockmovement WHERE ref LIKE 'bench-%%'")
+        have = cursor.fetchone()[0]
+        if have >= movements:
+            print(f"{have} bench shipments already there")
+            return
+        if have:
+            raise SystemExit("A partial fill is there; drop the database and run again.")
+        start = time.perf_counter()
+        cursor.execute(FILL_SQL.format(movements=movements))
+        cursor.execute("ANALYZE inventory_stocklevel")
+        cursor.execute("ANALYZE inventory_stockmovement")
+        print(f"filled the stock rows and {movements} shipments in {time.perf_counter() - start:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--movements", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory.models import ReplenishmentProposal, StockLevel
+    from inventory.services import replenishment_propose
+    from oms.roles import Role, setup_roles
+
+    fill(args.movements)
+    ReplenishmentProposal.objects.all().delete()
+    rows = StockLevel.objects.count()
+    t0 = time.perf_counter()
+    counts = replenishment_propose()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = replenishment_propose()
+    second = time.perf_counter() - t0
+    print(f"replenishment_propose over {rows} stock rows and {args.movements} shipments (60 days, 28 read):")
+    print(f"  first run {first:.2f} s, {counts}; again on the same stock {second:.2f} s, {again}")
+
+    call_command("collectstatic", "--noinput", verbosity=0)  # the production settings render hashed names
+    setup_roles()
+    admin, _ = get_user_model().objects.get_or_create(username="kpi-bench-admin", defaults={"is_superuser": True})
+    admin.groups.add(Group.objects.get(name=Role.ADMIN))
+    client = Client()
+    client.force_login(admin)
+    walls = []
+    for _ in range(args.repeat):
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            resp = client.get("/inventory/replenishment/", secure=True)
+            walls.append(time.perf_counter() - t0)
+        assert resp.status_code == 200, resp.status_code
+    print(
+        f"GET /inventory/replenishment/ as admin ({counts['created']} open, 200 shown): median "
+        f"{statistics.median(walls) * 1000:.1f} ms, {len(queries.captured_queries)} SQL statements"
+    )
+
+
+if __name__ == "__main__":
+    main()
