@@ -1,8 +1,8 @@
 """Benchmark of the replenishment job and page on a large stock ledger.
 
 Fills the bench database once (set-based SQL): a stock row for every location and product (DCs deep, stores
-shallow), and `--movements` shipments ("commit" ledger rows) spread over the last 60 days, the busiest products
-most; then measures, nice'd on a quiet machine:
+shallow), and `--movements` shipments ("commit" ledger rows of one or two units) spread unevenly over the
+stock rows and evenly over the last 60 days; then measures, nice'd on a quiet machine:
 - `replenishment_propose()` on a table without open proposals (it creates them), then again on the same stock
   (it changes nothing): what the beat runs every 6 hours;
 - `GET /inventory/replenishment/` for an admin: wall time and SQL statements.
@@ -97,7 +97,9 @@ def main() -> None:
 
     call_command("collectstatic", "--noinput", verbosity=0)  # the production settings render hashed names
     setup_roles()
-    admin, _ = get_user_model().objects.get_or_create(username="kpi-bench-admin", defaults={"is_superuser": True})
+    admin, _ = get_user_model().objects.get_or_create(
+        username="kpi-bench-admin", defaults={"is_superuser": True}
+    )
     admin.groups.add(Group.objects.get(name=Role.ADMIN))
     client = Client()
     client.force_login(admin)
