@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from inventory.selectors import proposal_list
 from oms.brazil import format_brl
 from orders.models import Channel
 from orders.selectors import channel_list
@@ -208,12 +209,16 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
 @require_GET
 def today(request: HttpRequest) -> HttpResponse:
     """Today's figures in brief for the home page (an HTMX fragment): orders and revenue of the user's
-    channels, and what is late right now at their locations."""
+    channels, what is late right now at their locations, and the replenishment proposals waiting for them."""
     if not can_see_kpis(request.user):
         raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
     kpi_refresh_if_stale()
     day = timezone.localdate()
     rows = list(channel_day_list(user=request.user, since=day, until=day))
     overdue = overdue_by_location(user=request.user)
-    context = {"total": _figures(rows), "overdue": sum(overdue.values()), "has_channels": bool(rows)}
+    context = {
+        "total": _figures(rows),
+        "overdue": sum(overdue.values()),
+        "proposals": proposal_list(user=request.user).count(),
+    }
     return render(request, "reporting/_today.html", context)

@@ -224,6 +224,23 @@ def test_the_home_page_loads_todays_figures_for_managers(client, manager_user, c
     assert 'data-testid="today-orders">3<' in html  # today only, their channel only
     assert 'data-testid="today-revenue">R$ 777,00<' in html
     assert 'data-testid="today-late">0<' in html
+    assert 'data-testid="today-proposals"' not in html  # none waiting
     client.force_login(cs_user)
     assert f'hx-get="{TODAY}"' not in _text(client.get(reverse("home")))
     assert client.get(TODAY).status_code == 403
+
+
+def test_the_home_summary_counts_the_replenishment_proposals_of_the_scope(client, manager_user, rollups):
+    from inventory.models import ReplenishmentProposal
+    from tests.factories import ProductFactory
+
+    product = ProductFactory()
+    for location in (rollups["poa"], rollups["bel"]):
+        ReplenishmentProposal.objects.create(
+            location=location, product=product, qty=5, daily_demand=Decimal("1.00"), available=1,
+            reorder_point=3, target=18,
+        )  # fmt: skip
+    assign_perm("inventory.manage_region", manager_user, rollups["south"])
+    client.force_login(manager_user)
+    html = _text(client.get(TODAY))
+    assert re.search(r'data-testid="today-proposals"><a href="/inventory/replenishment/">1 ', html)
