@@ -108,13 +108,8 @@ def main() -> None:
     django.setup()
     import datetime as dt
 
-    from django.contrib.auth import get_user_model
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from oms.roles import Role, setup_roles
     from reporting.services import kpi_rollup, kpi_rollup_recent
 
     fill(args.orders, args.days)
@@ -137,29 +132,10 @@ def main() -> None:
     rows = kpi_rollup_recent(days=90)
     print(f"kpi_rollup_recent(days=90), a backfill: {time.perf_counter() - t0:.1f} s, {rows} rows")
 
-    from django.core.management import call_command
+    from pages import time_admin_page
 
-    call_command("collectstatic", "--noinput", verbosity=0)  # the production settings render hashed names
-    setup_roles()
-    admin, _ = get_user_model().objects.get_or_create(
-        username="kpi-bench-admin", defaults={"is_superuser": True}
-    )
-    from django.contrib.auth.models import Group
-
-    admin.groups.add(Group.objects.get(name=Role.ADMIN))
-    client = Client()
-    client.force_login(admin)
-    walls = []
-    for _ in range(args.repeat):
-        with CaptureQueriesContext(connection) as queries:
-            t0 = time.perf_counter()
-            resp = client.get("/reporting/", {"days": 90}, secure=True)
-            walls.append(time.perf_counter() - t0)
-        assert resp.status_code == 200, resp.status_code
-    print(
-        f"GET /reporting/?days=90 as admin: median {statistics.median(walls) * 1000:.1f} ms, "
-        f"{len(queries.captured_queries)} SQL statements"
-    )
+    wall, statements = time_admin_page("/reporting/", {"days": 90}, repeat=args.repeat)
+    print(f"GET /reporting/?days=90 as admin: median {wall:.1f} ms, {statements} SQL statements")
 
 
 if __name__ == "__main__":

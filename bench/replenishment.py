@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -72,16 +71,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from inventory.models import ReplenishmentProposal, StockLevel
     from inventory.services import replenishment_propose
-    from oms.roles import Role, setup_roles
 
     fill(args.movements)
     ReplenishmentProposal.objects.all().delete()
@@ -95,24 +87,12 @@ def main() -> None:
     print(f"replenishment_propose over {rows} stock rows and {args.movements} shipments (60 days, 28 read):")
     print(f"  first run {first:.2f} s, {counts}; again on the same stock {second:.2f} s, {again}")
 
-    call_command("collectstatic", "--noinput", verbosity=0)  # the production settings render hashed names
-    setup_roles()
-    admin, _ = get_user_model().objects.get_or_create(
-        username="kpi-bench-admin", defaults={"is_superuser": True}
-    )
-    admin.groups.add(Group.objects.get(name=Role.ADMIN))
-    client = Client()
-    client.force_login(admin)
-    walls = []
-    for _ in range(args.repeat):
-        with CaptureQueriesContext(connection) as queries:
-            t0 = time.perf_counter()
-            resp = client.get("/inventory/replenishment/", secure=True)
-            walls.append(time.perf_counter() - t0)
-        assert resp.status_code == 200, resp.status_code
+    from pages import time_admin_page
+
+    wall, statements = time_admin_page("/inventory/replenishment/", repeat=args.repeat)
     print(
-        f"GET /inventory/replenishment/ as admin ({counts['created']} open, 200 shown): median "
-        f"{statistics.median(walls) * 1000:.1f} ms, {len(queries.captured_queries)} SQL statements"
+        f"GET /inventory/replenishment/ as admin ({counts['created']} open, 200 shown): "
+        f"median {wall:.1f} ms, {statements} SQL statements"
     )
 
 
