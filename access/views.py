@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -23,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inventory.models import Location, Region
+from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.models import ApiKey
 from oms.roles import Role, user_roles
@@ -280,11 +280,6 @@ def _json(value: Any) -> str:
     return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @require_GET
 @admin_only
 def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
@@ -304,19 +299,17 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         "after",
         "ip",
     )
-    writer = csv.writer(_Echo())
 
-    def rows() -> Iterator[str]:
-        yield writer.writerow(
-            ["id", "at", "actor", "action", "object_type", "object_id", "summary", "before", "after", "ip"]
-        )
+    def rows() -> Iterator[list[Any]]:
         for row in events.iterator(chunk_size=2000):
             pk, at, actor, action, object_type, object_id, summary, before, after, ip = row
             when = timezone.localtime(at).isoformat()
             values = [pk, when, actor or "", action, object_type, object_id, summary]
-            yield writer.writerow([*values, _json(before), _json(after), ip or ""])
+            yield [*values, _json(before), _json(after), ip or ""]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
-    return response
+    return csv_response(
+        ["id", "at", "actor", "action", "object_type", "object_id", "summary", "before", "after", "ip"],
+        rows(),
+        filename=f"audit-{stamp}.csv",
+    )

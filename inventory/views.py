@@ -6,18 +6,21 @@ count(*) over the stock table, so a page costs the same on ten rows or ten milli
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_query, wants_partial
 
@@ -190,3 +193,32 @@ def replenishment(request: HttpRequest) -> HttpResponse:
         "locations": locations.order_by("code").only("code", "name"),
     }
     return render(request, "inventory/replenishment.html", context)
+
+
+EXPORT_COLUMNS = [
+    "location", "sku", "product", "available", "incoming", "daily_demand", "days_covered", "reorder_point",
+    "target", "qty", "source", "proposed_at",
+]  # fmt: skip
+
+
+@login_required
+def replenishment_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The open proposals of the page (same scope and location filter) as CSV, all of them, most urgent first:
+    what a buyer sends on to suppliers."""
+    if not can_decide_replenishment(request.user):
+        raise PermissionDenied(_("Only managers and admins decide replenishment."))
+    location = None
+    if code := request.GET.get("location", ""):
+        location = get_object_or_404(location_list(user=request.user), code=code)
+    proposals = proposal_list(user=request.user, location=location)
+
+    def rows() -> Iterator[list[Any]]:
+        for p in proposals.iterator(chunk_size=2000):
+            yield [
+                p.location.code, p.product.sku, p.product.name, p.available, p.incoming, p.daily_demand,
+                p.cover_days if p.cover_days is not None else "", p.reorder_point, p.target, p.qty,
+                p.source.code if p.source else "", timezone.localtime(p.created_at).isoformat(),
+            ]  # fmt: skip
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return csv_response(EXPORT_COLUMNS, rows(), filename=f"replenishment-{stamp}.csv")

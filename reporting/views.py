@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from inventory.selectors import proposal_list
 from oms.brazil import format_brl
+from oms.csv_export import csv_response
 from orders.models import Channel
 from orders.selectors import channel_list
 
@@ -172,13 +172,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "reporting/dashboard.html", context)
 
 
-class _Echo:
-    """A file-like sink for csv.writer that hands each row back (streamed, never held)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 EXPORT_COLUMNS = [
     "day", "channel", "orders", "units", "revenue", "pickup_orders", "cancelled_orders", "fulfilled_orders",
     "split_orders", "backordered_orders", "routed_orders", "fulfilment_cost",
@@ -191,18 +184,13 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     """The dashboard's rollup rows (one per channel and day, same period, channel and scope) as CSV."""
     f = _filters(request)
     rows = channel_day_list(user=request.user, since=f.since, until=f.until, channel=f.channel)
-    writer = csv.writer(_Echo())
 
-    def lines() -> Iterator[str]:
-        yield writer.writerow(EXPORT_COLUMNS)
+    def lines() -> Iterator[list[Any]]:
         for r in rows.iterator(chunk_size=2000):
-            values = [getattr(r, c) for c in EXPORT_COLUMNS[2:]]
-            yield writer.writerow([r.day.isoformat(), r.channel.code, *values])
+            yield [r.day.isoformat(), r.channel.code, *(getattr(r, c) for c in EXPORT_COLUMNS[2:])]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     name = f"kpis-{f.channel.code + '-' if f.channel else ''}{f.since.isoformat()}-{f.until.isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return csv_response(EXPORT_COLUMNS, lines(), filename=name)
 
 
 @login_required

@@ -191,6 +191,7 @@ MATRIX: dict[str, Entry] = {
     # replenishment proposals: managers (their regions' locations) and admins decide; a POST of nothing ticked
     # is refused with a message (302 back to the list)
     "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:replenishment-export": Entry(roles(302, 403, 403, 403, 200, 200)),
     # --- access (admin pages) ----------------------------------------------------------------------------
     "access:users": Entry(ADMIN_PAGE),
     "access:invite": Entry(ADMIN_PAGE),

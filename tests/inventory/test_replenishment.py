@@ -160,6 +160,7 @@ def test_a_region_manager_decides_their_locations_proposals_only(client, manager
 def test_other_roles_may_not_decide(client, user_by_role, network, role):
     client.force_login(user_by_role[role])
     assert client.get(URL).status_code == 403
+    assert client.get(reverse("inventory:replenishment-export")).status_code == 403
 
 
 def test_the_page_query_count(client, admin_user, network, django_assert_max_num_queries):
@@ -192,3 +193,20 @@ def test_what_a_dc_can_spare_goes_to_the_most_urgent_first(network):
     bel = ReplenishmentProposal.objects.get(location=network["bel"])
     assert (poa.source, poa.qty) == (network["dc"], 20)  # 2.5 days left: first, and all the DC can spare
     assert (bel.source, bel.qty) == (network["dc2"], 7)
+
+
+def test_the_export_lists_every_open_proposal_of_the_scope(client, manager_user, network):
+    from inventory.models import StockLevel
+
+    StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)
+    replenishment_propose()
+    export = reverse("inventory:replenishment-export")
+    assign_perm("inventory.manage_region", manager_user, network["south"])
+    client.force_login(manager_user)
+    resp = client.get(export)
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
+    lines = b"".join(resp.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("location,sku,product,available,incoming,daily_demand,days_covered")
+    assert len(lines) == 2 and lines[1].startswith("LJ-RS-01,CAM-0001-P,")  # not the north's
+    assert ",5,0,2.00,2.5,6,34,29,CD-SP-01," in lines[1]
+    assert client.get(export, {"location": "LJ-PA-01"}).status_code == 404
