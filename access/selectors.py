@@ -9,10 +9,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from inventory.models import Location, Region
+from oms.calendar import start_of_day
 from oms.models import ApiKey, AuditEvent
 from orders.models import Channel
 
@@ -91,10 +91,6 @@ class AuditFilters:
     before_id: int | None = None  # keyset pagination: rows older than this id
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def audit_event_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEvent]:
     """Audit rows, newest first, filtered by action (prefix), actor (user name), object and local date range.
 
@@ -116,9 +112,9 @@ def audit_event_list(*, filters: AuditFilters | None = None) -> QuerySet[AuditEv
         else:
             events = events.filter(Q(object_id=obj) | Q(summary__icontains=obj))
     if filters.since:
-        events = events.filter(at__gte=_day_start(filters.since))
+        events = events.filter(at__gte=start_of_day(filters.since))
     if filters.until:
-        events = events.filter(at__lt=_day_start(filters.until + dt.timedelta(days=1)))
+        events = events.filter(at__lt=start_of_day(filters.until + dt.timedelta(days=1)))
     if filters.before_id:
         events = events.filter(id__lt=filters.before_id)
     return events.order_by("-id")

@@ -278,9 +278,8 @@ class ReplenishmentProposal(models.Model):
 
     @property
     def cover_days(self) -> Decimal | None:
-        """Days the available units last at the recent demand (None without demand)."""
-        return (
-            (Decimal(self.available) / self.daily_demand).quantize(Decimal("0.1"))
-            if self.daily_demand
-            else None
-        )
+        """Days the available units and those on their way last at the recent demand (None without demand):
+        what `inventory.selectors.proposal_list` sorts by."""
+        if not self.daily_demand:
+            return None
+        return (Decimal(self.available + self.incoming) / self.daily_demand).quantize(Decimal("0.1"))

@@ -60,14 +60,6 @@ def stock_movement_list(*, stock: StockLevel) -> QuerySet[StockMovement]:
     return stock.movements.select_related("actor").order_by("-at", "-id")
 
 
-REPLENISHMENT_ROLES = {Role.MANAGER, Role.ADMIN}
-
-
-def can_decide_replenishment(user: Any) -> bool:
-    """Managers (for their regions' locations) and admins decide replenishment proposals."""
-    return bool(getattr(user, "is_superuser", False) or user_roles(user) & REPLENISHMENT_ROLES)
-
-
 def proposal_list(*, user: Any, location: Location | None = None) -> QuerySet[ReplenishmentProposal]:
     """Open replenishment proposals for the locations the user works with (or one of them), most urgent
     first: fewest days of demand covered."""

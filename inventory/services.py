@@ -581,6 +581,8 @@ DEMAND_DAYS = 28  # a location's demand: what it shipped or handed over in these
 LEAD_DAYS = 3  # days until replenished units arrive: the stock must last this long (the reorder point)
 COVER_DAYS = 14  # ... and a replenishment brings it up to this many days more (the target)
 REJECTED_REST = dt.timedelta(days=1)  # a rejected proposal is not made again for this long
+# what a run sets on a proposal (and updates on an open one)
+PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "incoming", "reorder_point", "target"]
 
 
 @dataclass
@@ -591,6 +593,11 @@ class _Need:
     reorder_point: int
     target: int
     incoming: int = 0
+
+    @property
+    def position(self) -> int:
+        """Free units and those on their way."""
+        return self.free + self.incoming
 
 
 def _need(row: StockLevel, shipped: int, *, demand_days: int, lead_days: int, cover_days: int) -> _Need:
@@ -632,7 +639,7 @@ def replenishment_propose(
     )
     rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     horizon = {"demand_days": demand_days, "lead_days": lead_days, "cover_days": cover_days}
-    needs = {r.pk: _need(r, -shipped[r.pk], **horizon) for r in rows.select_related("location", "product")}
+    needs = {r.pk: _need(r, -shipped[r.pk], **horizon) for r in rows}
     # units approved lately are on their way (counted until twice the lead time has passed); a pair rejected
     # lately is not proposed again before REJECTED_REST is over
     decided = ReplenishmentProposal.objects.filter(
@@ -652,9 +659,9 @@ def replenishment_propose(
         (
             n
             for n in needs.values()
-            if n.free + n.incoming < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
+            if n.position < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
         ),
-        key=lambda n: ((n.free + n.incoming) / n.daily if n.daily else 0, n.row.pk),
+        key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
     )
     # what each DC can spare of the products that are short somewhere: its free units beyond its own target
     spare: dict[int, dict[int, int]] = {}  # product -> DC -> units it can spare
@@ -670,7 +677,7 @@ def replenishment_propose(
             )
     plans: dict[tuple[int, int], dict[str, Any]] = {}
     for n in short:
-        qty = n.target - n.free - n.incoming
+        qty = n.target - n.position
         givers = spare.get(n.row.product_id, {})
         source = max((lid for lid, left in givers.items() if left > 0 and lid != n.row.location_id),
                      key=lambda lid: (givers[lid], lid), default=None)  # fmt: skip
@@ -706,9 +713,6 @@ def replenishment_propose(
         )
         counts["created"] = len(plans)
     return counts
-
-
-PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "incoming", "reorder_point", "target"]
 
 
 def replenishment_decide(

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -23,10 +24,11 @@ from django.utils.translation import ngettext
 from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_query, wants_partial
+from oms.roles import is_manager_or_admin
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
-from .models import StockLevel
-from .selectors import can_decide_replenishment, location_list, proposal_list, stock_list, stock_movement_list
+from .models import Location, StockLevel
+from .selectors import location_list, proposal_list, stock_list, stock_movement_list
 from .services import replenishment_decide, stock_adjust, stock_set_count
 
 STOCK_PAGE_SIZE = 50
@@ -144,19 +146,22 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
 PROPOSALS_SHOWN = 200  # the most urgent open proposals on one page; a location filter narrows them
 
 
+def _replenishment_scope(request: HttpRequest) -> tuple[QuerySet[Location], Location | None]:
+    """The user's locations and the one asked for (`?location=CODE`): 403 for roles that do not decide
+    replenishment, 404 for a location outside the user's."""
+    if not is_manager_or_admin(request.user):
+        raise PermissionDenied(_("Only managers and admins decide replenishment."))
+    locations = location_list(user=request.user)
+    code = request.GET.get("location", "")
+    return locations, get_object_or_404(locations, code=code) if code else None
+
+
 @login_required
 def replenishment(request: HttpRequest) -> HttpResponse:
     """Open replenishment proposals of the user's locations, most urgent first; managers and admins approve
     or reject the ones they tick (each in its own transaction, with its audit row). A proposal outside the
     user's locations is a 404, whether asked for by filter or by id."""
-    if not can_decide_replenishment(request.user):
-        raise PermissionDenied(_("Only managers and admins decide replenishment."))
-    locations = location_list(user=request.user)
-    location = None
-    code = request.GET.get("location", "")
-    if code:
-        location = get_object_or_404(locations, code=code)
-    proposals = proposal_list(user=request.user, location=location)
+    locations, location = _replenishment_scope(request)
     if request.method == "POST":
         action = request.POST.get("action", "")
         ids = request.POST.getlist("proposal")
@@ -185,7 +190,7 @@ def replenishment(request: HttpRequest) -> HttpResponse:
                 text = ngettext("%(n)d proposal rejected.", "%(n)d proposals rejected.", done)
             messages.success(request, text % {"n": done})
         return HttpResponseRedirect(request.get_full_path())
-    rows = list(proposals[: PROPOSALS_SHOWN + 1])
+    rows = list(proposal_list(user=request.user, location=location)[: PROPOSALS_SHOWN + 1])
     context = {
         "rows": rows[:PROPOSALS_SHOWN],
         "more": len(rows) > PROPOSALS_SHOWN,
@@ -205,11 +210,7 @@ EXPORT_COLUMNS = [
 def replenishment_export(request: HttpRequest) -> StreamingHttpResponse:
     """The open proposals of the page (same scope and location filter) as CSV, all of them, most urgent first:
     what a buyer sends on to suppliers."""
-    if not can_decide_replenishment(request.user):
-        raise PermissionDenied(_("Only managers and admins decide replenishment."))
-    location = None
-    if code := request.GET.get("location", ""):
-        location = get_object_or_404(location_list(user=request.user), code=code)
+    _locations, location = _replenishment_scope(request)
     proposals = proposal_list(user=request.user, location=location)
 
     def rows() -> Iterator[list[Any]]:

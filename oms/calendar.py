@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 
 import holidays
+from django.utils import timezone
 
 
 @lru_cache(maxsize=32)
@@ -28,3 +29,9 @@ def add_business_days(start: dt.date, days: int) -> dt.date:
         if is_business_day(day):
             remaining -= 1
     return day
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the current time zone (the project's, America/Sao_Paulo, unless a
+    request activated another)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())

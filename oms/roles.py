@@ -134,3 +134,11 @@ def user_roles(user: Any) -> set[str]:
             cached.add(Role.ADMIN)
         user._oms_roles = cached
     return cached
+
+
+MANAGING_ROLES = frozenset({Role.MANAGER, Role.ADMIN})
+
+
+def is_manager_or_admin(user: Any) -> bool:
+    """Managers and admins (superusers count as admin): the KPIs, routing what-ifs and replenishment."""
+    return bool(user_roles(user) & MANAGING_ROLES)

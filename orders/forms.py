@@ -8,11 +8,11 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location
 from oms.brazil import normalize_cep
+from oms.calendar import start_of_day
 from oms.cep import cep_to_point
 
 from .models import Channel, Order, OrderStatus
@@ -68,9 +68,9 @@ class OrderFilterForm(forms.Form):
         channel, location = data.get("channel"), data.get("location")
         after = before = None
         if data.get("placed_from"):
-            after = _start_of(data["placed_from"])
+            after = start_of_day(data["placed_from"])
         if data.get("placed_to"):
-            before = _start_of(data["placed_to"] + dt.timedelta(days=1))  # the whole last day
+            before = start_of_day(data["placed_to"] + dt.timedelta(days=1))  # the whole last day
         return OrderFilters(
             q=(data.get("q") or "").strip(),
             status=data.get("status") or "",
@@ -79,11 +79,6 @@ class OrderFilterForm(forms.Form):
             placed_after=after,
             placed_before=before,
         )
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    """Midnight of `day` in the user's (current) time zone."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_current_timezone())
 
 
 class CancelForm(forms.Form):

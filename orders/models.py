@@ -247,6 +247,11 @@ class FulfilmentKind(models.TextChoices):
     TRANSFER = "transfer", _("Transfer to the pickup store")
 
 
+# When a fulfilment's work at its location was done: sent to the customer, handed to a transfer, or made ready
+# at the pickup store (indexed: the KPI rollups read it a day at a time).
+FULFILMENT_DONE_AT = Coalesce("shipped_at", "dispatched_at", "ready_at")
+
+
 class Fulfilment(models.Model):
     """What one location ships or hands over for one order (or transfers to its pickup store)."""
 
@@ -294,10 +299,9 @@ class Fulfilment(models.Model):
         ordering = ["ship_by", "id"]
         indexes = [
             models.Index(fields=["location", "status", "ship_by"]),
-            # the KPI rollups (reporting.services) read a day's fulfilments: those created, and those done
-            # (sent, handed to a transfer or made ready for pickup) that day
+            # the KPI rollups (reporting.services) read a day's fulfilments: those created, those done
             models.Index(fields=["created_at"], name="fulfilment_created_at"),
-            models.Index(Coalesce("shipped_at", "dispatched_at", "ready_at"), name="fulfilment_done_at"),
+            models.Index(FULFILMENT_DONE_AT, name="fulfilment_done_at"),
         ]
 
     def __str__(self) -> str:

@@ -12,13 +12,11 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 
 from inventory.selectors import location_list
-from oms.roles import Role, user_roles
 from orders.models import Channel, Fulfilment, FulfilmentStatus
 from orders.selectors import channel_list
 
 from .models import ChannelDay, LocationDay
 
-KPI_ROLES = {Role.MANAGER, Role.ADMIN}
 # a fulfilment in one of these is still to be sent (or made ready for pickup, or handed to a transfer)
 STILL_TO_SEND = (
     FulfilmentStatus.ASSIGNED,
@@ -26,11 +24,6 @@ STILL_TO_SEND = (
     FulfilmentStatus.PICKED,
     FulfilmentStatus.PACKED,
 )
-
-
-def can_see_kpis(user: Any) -> bool:
-    """Managers and admins (and superusers) read the KPI dashboards."""
-    return bool(getattr(user, "is_superuser", False) or user_roles(user) & KPI_ROLES)
 
 
 def channel_day_list(

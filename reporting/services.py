@@ -12,11 +12,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Exists, F, FloatField, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from oms.calendar import start_of_day
 from oms.queue import send_task_now
 from orders.models import (
+    FULFILMENT_DONE_AT,
     DeliveryMode,
     Fulfilment,
     FulfilmentKind,
@@ -41,9 +43,7 @@ SPENT = ("handling", "picking", "shipping", "transfer")
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The first instant of `day` and of the next one, in the project's time zone."""
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return start_of_day(day), start_of_day(day + dt.timedelta(days=1))
 
 
 def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
@@ -134,9 +134,8 @@ def _location_rows(day: dt.date, now: dt.datetime) -> list[LocationDay]:
     )
     for lid, units, short in lines.values_list("fulfilment__location", "u", "short"):
         rows.setdefault(lid, {}).update(units=units or 0, short_units=short or 0)
-    # done: sent to the customer, handed to a transfer, or made ready at the pickup store
     done = (
-        Fulfilment.objects.annotate(done_at=Coalesce("shipped_at", "dispatched_at", "ready_at"))
+        Fulfilment.objects.annotate(done_at=FULFILMENT_DONE_AT)
         .filter(done_at__gte=start, done_at__lt=end)
         .values("location")
         .annotate(

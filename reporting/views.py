@@ -22,11 +22,12 @@ from django.views.decorators.http import require_GET
 from inventory.selectors import proposal_list
 from oms.brazil import format_brl
 from oms.csv_export import csv_response
+from oms.roles import is_manager_or_admin
 from orders.models import Channel
 from orders.selectors import channel_list
 
 from .models import ZERO, ChannelDay
-from .selectors import can_see_kpis, channel_day_list, location_totals, overdue_by_location
+from .selectors import channel_day_list, location_totals, overdue_by_location
 from .services import kpi_refresh_if_stale
 
 PERIODS = (7, 30, 90)
@@ -37,7 +38,7 @@ CHART_W, CHART_H = 600.0, 140.0  # the orders-per-day chart's drawing area (its 
 class KpiFilterForm(forms.Form):
     days = forms.TypedChoiceField(
         label=gettext_lazy("Period"),
-        choices=[(d, gettext_lazy("Last %(n)d days") % {"n": d}) for d in PERIODS],
+        choices=[(d, d) for d in PERIODS],  # labelled in the template (in the request's language)
         coerce=int,
         required=False,
     )
@@ -105,11 +106,15 @@ class _Filters:
     until: dt.date
 
 
+def _allowed(request: HttpRequest) -> None:
+    if not is_manager_or_admin(request.user):
+        raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
+
+
 def _filters(request: HttpRequest) -> _Filters:
     """The period and channel asked for (a period not offered falls back to the default, and the form says
     so); 403 for roles without KPIs, 404 for a channel outside the user's scope."""
-    if not can_see_kpis(request.user):
-        raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
+    _allowed(request)
     form = KpiFilterForm(request.GET or None)
     days = DEFAULT_PERIOD
     channel: Channel | None = None
@@ -157,7 +162,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "days": days,
-        "periods": PERIODS,
         "channel": channel,
         "channels": channels,
         "since": since,
@@ -198,8 +202,7 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
 def today(request: HttpRequest) -> HttpResponse:
     """Today's figures in brief for the home page (an HTMX fragment): orders and revenue of the user's
     channels, what is late right now at their locations, and the replenishment proposals waiting for them."""
-    if not can_see_kpis(request.user):
-        raise PermissionDenied(_("Only managers and admins read the KPI dashboard."))
+    _allowed(request)
     kpi_refresh_if_stale()
     day = timezone.localdate()
     rows = list(channel_day_list(user=request.user, since=day, until=day))

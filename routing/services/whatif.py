@@ -39,7 +39,7 @@ from inventory.selectors import location_list
 from oms.audit import audit_record
 from oms.exceptions import DomainError, NotFoundInScope
 from oms.queue import enqueue_on_commit
-from oms.roles import Role, user_roles
+from oms.roles import Role, is_manager_or_admin, user_roles
 from orders.models import Channel, DeliveryMode, LineStatus, Order, OrderLine
 from orders.selectors import OrderFilters, channel_list, order_list
 
@@ -65,7 +65,6 @@ from .snapshot import (
 
 logger = logging.getLogger(__name__)
 
-WHATIF_ROLES = {Role.MANAGER, Role.ADMIN}
 MAX_DAYS = 90
 MAX_ORDERS = 20_000  # a run replays at most this many orders (the oldest of the window first)
 PROGRESS_STEP = 5  # per cent between two progress writes
@@ -98,7 +97,7 @@ class WhatIfForbidden(DomainError):
 
 def can_run_whatif(user: Any) -> bool:
     """Managers and admins (and superusers) may run what-ifs."""
-    return bool(getattr(user, "is_superuser", False) or user_roles(user) & WHATIF_ROLES)
+    return is_manager_or_admin(user)
 
 
 def _sees_every_run(user: Any) -> bool:
