@@ -73,7 +73,7 @@ def main() -> None:
     django.setup()
 
     from inventory.models import ReplenishmentProposal, StockLevel
-    from inventory.services import replenishment_propose
+    from inventory.services.replenishment import replenishment_propose
 
     fill(args.movements)
     ReplenishmentProposal.objects.all().delete()

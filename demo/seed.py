@@ -18,10 +18,21 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import F
 from guardian.shortcuts import assign_perm
 
-from inventory.models import Location, LocationKind, Product, Region
-from inventory.services import replenishment_propose
+from inventory.models import (
+    Location,
+    LocationKind,
+    Product,
+    ProposalStatus,
+    Region,
+    ReplenishmentProposal,
+    StockLevel,
+    StockTransfer,
+)
+from inventory.services.replenishment import replenishment_decide_many, replenishment_propose
+from inventory.services.transfers import transfer_create, transfer_dispatch, transfer_receive
 from oms.roles import Role, setup_roles
 from orders.models import Channel
 from reporting.models import ChannelDay, LocationDay
@@ -309,6 +320,49 @@ def seed_kpis(report: SeedReport) -> None:
     report.count("KPI rollup rows", ChannelDay.objects.count() + LocationDay.objects.count() - before)
 
 
+TRANSFER_STORE, TRANSFER_DC = "LJ-SP-01", "CD-SP-CAJAMAR"
+
+
+def seed_transfers(report: SeedReport) -> None:
+    """Transfers to look at: a few replenishment proposals approved by the manager (open, units reserved at
+    their DC), and from Cajamar to the Paulista store one transfer in transit (its staff receive it) and one
+    received. Only once: a second run adds none."""
+    if StockTransfer.objects.exists():
+        return
+    names = ["manager", f"warehouse.{TRANSFER_DC.lower()}", f"store.{TRANSFER_STORE.lower()}"]
+    manager, warehouse, store_staff = map(
+        get_user_model().objects.in_bulk(names, field_name="username").get, names
+    )
+    chosen = []
+    pairs: set[tuple[int | None, int]] = set()
+    proposals = ReplenishmentProposal.objects.filter(status=ProposalStatus.PROPOSED, source__isnull=False)
+    for p in proposals.select_related("location", "product", "source").order_by(
+        "location__code", "product__sku"
+    ):
+        if len(pairs | {(p.source_id, p.location_id)}) > 3:
+            continue
+        pairs.add((p.source_id, p.location_id))
+        chosen.append(p)
+    replenishment_decide_many(proposals=chosen, approve=True, by=manager, note="demo")
+    store, dc = Location.objects.get(code=TRANSFER_STORE), Location.objects.get(code=TRANSFER_DC)
+    both = StockLevel.objects.filter(location=store).values("product")
+    rows = list(
+        StockLevel.objects.filter(
+            location=dc, product__in=both, on_hand__gte=F("reserved") + F("safety_stock") + 20
+        )
+        .select_related("product")
+        .order_by("product__sku")[:6]
+    )
+    for n, half in enumerate((rows[:3], rows[3:])):
+        if not half:
+            continue
+        t = transfer_create(source=dc, destination=store, lines=[(r.product, 6) for r in half], by=manager)
+        transfer_dispatch(transfer=t, by=warehouse, tracking="Frota própria")
+        if n == 1:
+            transfer_receive(transfer=t, by=store_staff)
+    report.count("stock transfers", StockTransfer.objects.count())
+
+
 def _demo_loaded() -> bool:
     return get_user_model().objects.filter(username="admin").exists()
 
@@ -344,6 +398,7 @@ def seed_demo(
                 "replenishment proposals",
                 lambda: report.count("replenishment proposals", replenishment_propose()["created"]),
             ),
+            ("stock transfers", lambda: seed_transfers(report)),
         ):
             step_started = time.monotonic()
             step()

@@ -1,14 +1,14 @@
-"""Forms of the stock pages: the search/filter box, a physical count and an adjustment."""
+"""Forms of the stock pages: the search/filter box, a physical count, an adjustment, a transfer by hand."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import Location
+from .models import Location, Product
 
 
 class StockFilterForm(forms.Form):
@@ -57,3 +57,60 @@ class StockAdjustForm(forms.Form):
         if delta == 0:
             raise forms.ValidationError(_("An adjustment must change the quantity."))
         return int(delta)
+
+
+class TransferForm(forms.Form):
+    """A transfer made by hand: from one of my locations to another location, one "SKU quantity" per line."""
+
+    source = forms.ModelChoiceField(label=_("From"), queryset=Location.objects.none(), to_field_name="code")
+    destination = forms.ModelChoiceField(
+        label=_("To"), queryset=Location.objects.none(), to_field_name="code"
+    )
+    lines = forms.CharField(
+        label=_("Products"),
+        help_text=_("One per line: the SKU (or EAN), a space, the quantity. E.g. CAM-0001-P 12"),
+        widget=forms.Textarea(attrs={"rows": 6, "autocapitalize": "characters", "spellcheck": "false"}),
+        max_length=20_000,
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=200, required=False)
+
+    MAX_LINES = 500
+
+    def __init__(self, *args: Any, sources: QuerySet[Location], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, places in (("source", sources), ("destination", Location.objects.active())):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = places.order_by("code")
+
+    def clean_lines(self) -> list[tuple[Product, int]]:
+        wanted: list[tuple[str, int]] = []
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            parts = raw.replace(";", " ").replace(",", " ").split()
+            if not parts:
+                continue
+            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) < 1:
+                raise forms.ValidationError(
+                    _("Line %(n)d (%(line)s): write a SKU, a space and a quantity of at least 1.")
+                    % {"n": number, "line": raw.strip()[:60]}
+                )
+            wanted.append((parts[0], int(parts[1])))
+        if not wanted:
+            raise forms.ValidationError(_("Name at least one product."))
+        if len(wanted) > self.MAX_LINES:
+            raise forms.ValidationError(_("At most %(n)d lines per transfer.") % {"n": self.MAX_LINES})
+        codes = {code for code, _qty in wanted}
+        found = Product.objects.filter(Q(sku__in=codes) | Q(ean__in=codes), active=True)
+        by_code = {p.sku: p for p in found} | {p.ean: p for p in found if p.ean}
+        unknown = sorted(codes - set(by_code))
+        if unknown:
+            raise forms.ValidationError(
+                _("No active product with these codes: %(codes)s.") % {"codes": ", ".join(unknown[:10])}
+            )
+        return [(by_code[code], qty) for code, qty in wanted]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("source") and data.get("source") == data.get("destination"):
+            self.add_error("destination", _("A transfer goes to another location than its source."))
+        return data

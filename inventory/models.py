@@ -1,4 +1,5 @@
-"""Locations, products, stock per location, the stock ledger and reservations.
+"""Locations, products, stock per location, the stock ledger, reservations, replenishment proposals and stock
+transfers between locations.
 
 Stock correctness lives in the database: CHECK constraints make `0 <= reserved <= on_hand` and non-negative
 quantities impossible to break, whatever the code above does.
@@ -167,6 +168,8 @@ class MovementKind(models.TextChoices):
     COMMIT = "commit", _("Shipped / handed over")
     RECEIVE = "receive", _("Receipt")
     SHORT_PICK = "short_pick", _("Short pick")
+    TRANSFER_OUT = "transfer_out", _("Transfer sent")
+    TRANSFER_IN = "transfer_in", _("Transfer received")
 
 
 class StockMovement(models.Model):
@@ -234,11 +237,12 @@ class ProposalStatus(models.TextChoices):
 
 
 class ReplenishmentProposal(models.Model):
-    """A proposal to bring `qty` units of a product to a location whose stock will not last: from `source`
-    (the DC with the most to spare) or, with no source, from a supplier. Made by the replenishment job from
-    the location's recent demand (`inventory.services.replenishment_propose`); a manager approves or rejects
-    it.
-    An approved proposal is announced by webhook (`replenishment.approved`) to whoever moves the stock."""
+    """A proposal to bring `qty` units of a product to a location whose stock will not last: from `source` (a
+    DC with units to spare, or a store holding far more than it sells: rebalancing) or, with no source, from a
+    supplier. Made by the replenishment job from the location's recent demand
+    (`inventory.services.replenishment`); a manager approves or rejects it. An approved proposal with a source
+    becomes a stock transfer (`transfer`); every approval is announced by webhook
+    (`replenishment.approved`)."""
 
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="replenishment_proposals")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
@@ -258,6 +262,9 @@ class ReplenishmentProposal(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
+    transfer = models.ForeignKey(
+        "StockTransfer", on_delete=models.SET_NULL, null=True, blank=True, related_name="proposals"
+    )  # the transfer its approval created (a proposal with a source)
 
     class Meta:
         verbose_name = _("replenishment proposal")
@@ -283,3 +290,95 @@ class ReplenishmentProposal(models.Model):
         if not self.daily_demand:
             return None
         return (Decimal(self.available + self.incoming) / self.daily_demand).quantize(Decimal("0.1"))
+
+
+class TransferStatus(models.TextChoices):
+    OPEN = "open", _("To dispatch")
+    DISPATCHED = "dispatched", _("In transit")
+    RECEIVED = "received", _("Received")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class TransferOrigin(models.TextChoices):
+    REPLENISHMENT = "replenishment", _("Replenishment")
+    REBALANCING = "rebalancing", _("Rebalancing")
+    MANUAL = "manual", _("By hand")
+
+
+class StockTransfer(models.Model):
+    """Units moved from one of the retailer's locations to another: a replenishment from a DC, a rebalancing
+    between stores, or one made by hand. Its units are reserved at the source while it waits
+    (`TransferStatus.OPEN`), leave the source's stock when dispatched and join the destination's when
+    received (`inventory.services.transfers`). Its reference in the ledger and on the reservations is
+    `number`."""
+
+    source = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_out")
+    destination = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_in")
+    origin = models.CharField(
+        _("origin"), max_length=16, choices=TransferOrigin.choices, default=TransferOrigin.MANUAL
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=TransferStatus.choices, default=TransferStatus.OPEN
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    tracking = models.CharField(_("carrier and tracking"), max_length=80, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("received or cancelled at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("stock transfer")
+        verbose_name_plural = _("stock transfers")
+        constraints = [
+            models.CheckConstraint(condition=~Q(source=F("destination")), name="transfer_between_two_places"),
+        ]
+        indexes = [
+            models.Index(fields=["source", "status"]),
+            models.Index(fields=["destination", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.source_id} → {self.destination_id} ({self.status})"
+
+    @property
+    def number(self) -> str:
+        return f"TR-{self.pk:06d}"
+
+
+class StockTransferLine(models.Model):
+    """One product of a transfer: `qty` reserved at the source, `qty_sent` dispatched (the rest went back to
+    the source's free stock), `qty_received` counted in at the destination (the rest is the discrepancy)."""
+
+    transfer = models.ForeignKey(StockTransfer, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    qty = models.PositiveIntegerField(_("quantity"), validators=[MinValueValidator(1)])
+    qty_sent = models.PositiveIntegerField(_("sent"), default=0)
+    qty_received = models.PositiveIntegerField(_("received"), default=0)
+
+    class Meta:
+        verbose_name = _("stock transfer line")
+        verbose_name_plural = _("stock transfer lines")
+        constraints = [
+            models.UniqueConstraint(fields=["transfer", "product"], name="transfer_one_line_per_product"),
+            models.CheckConstraint(
+                condition=Q(qty__gte=1) & Q(qty_sent__lte=F("qty")) & Q(qty_received__lte=F("qty_sent")),
+                name="transfer_line_quantities",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qty} × {self.product_id}"
+
+    @property
+    def missing(self) -> int:
+        """Units sent that did not arrive (once received)."""
+        return self.qty_sent - self.qty_received

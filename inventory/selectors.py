@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import NullIf
 from guardian.shortcuts import get_objects_for_user
 
 from oms.roles import Role, user_roles
 
-from .models import Location, ProposalStatus, Region, ReplenishmentProposal, StockLevel, StockMovement
+from .models import (
+    Location,
+    ProposalStatus,
+    Region,
+    ReplenishmentProposal,
+    StockLevel,
+    StockMovement,
+    StockTransfer,
+)
 
 SEES_ALL_LOCATIONS = {Role.ADMIN, Role.CUSTOMER_SERVICE}
 
@@ -73,4 +81,20 @@ def proposal_list(*, user: Any, location: Location | None = None) -> QuerySet[Re
     )
     return rows.annotate(cover=cover).order_by(
         F("cover").asc(nulls_last=True), "location__code", "product__sku"
+    )
+
+
+def transfer_list(*, user: Any, location: Location | None = None) -> QuerySet[StockTransfer]:
+    """Transfers from or to the locations the user works with (or one of them), newest first, with their
+    places, units and line count."""
+    rows = StockTransfer.objects.all()
+    if not user_sees_all_locations(user):
+        mine = location_list(user=user).values("pk")
+        rows = rows.filter(Q(source__in=mine) | Q(destination__in=mine))
+    if location is not None:
+        rows = rows.filter(Q(source=location) | Q(destination=location))
+    return (
+        rows.select_related("source", "destination")
+        .annotate(units=Sum("lines__qty"), sent=Sum("lines__qty_sent"), line_count=Count("lines"))
+        .order_by("-pk")
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import replenishment_propose
+from .services.replenishment import replenishment_propose
 
 
 @shared_task(name="inventory.replenishment_propose", acks_late=True, ignore_result=True)

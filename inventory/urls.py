@@ -2,12 +2,16 @@
 
 from django.urls import URLPattern, path
 
-from . import views
+from . import transfer_views, views
 
 app_name = "inventory"
 urlpatterns: list[URLPattern] = [
     path("", views.stock, name="stock"),
     path("replenishment/", views.replenishment, name="replenishment"),
     path("replenishment/export.csv", views.replenishment_export, name="replenishment-export"),
+    path("transfers/", transfer_views.transfer_index, name="transfers"),
+    path("transfers/new/", transfer_views.transfer_new, name="transfer-new"),
+    path("transfers/<int:pk>/", transfer_views.transfer_detail, name="transfer"),
+    path("transfers/<int:pk>/<str:action>/", transfer_views.transfer_act, name="transfer-act"),
     path("<str:location>/<str:sku>/", views.ledger, name="ledger"),
 ]

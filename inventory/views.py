@@ -29,7 +29,8 @@ from oms.roles import is_manager_or_admin
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
 from .models import Location, StockLevel
 from .selectors import location_list, proposal_list, stock_list, stock_movement_list
-from .services import replenishment_decide, stock_adjust, stock_set_count
+from .services import stock_adjust, stock_set_count
+from .services.replenishment import replenishment_decide_many
 
 STOCK_PAGE_SIZE = 50
 LEDGER_PAGE_SIZE = 50
@@ -159,7 +160,8 @@ def _replenishment_scope(request: HttpRequest) -> tuple[QuerySet[Location], Loca
 @login_required
 def replenishment(request: HttpRequest) -> HttpResponse:
     """Open replenishment proposals of the user's locations, most urgent first; managers and admins approve
-    or reject the ones they tick (each in its own transaction, with its audit row). A proposal outside the
+    or reject the ones they tick (with their audit rows; approved ones from a source become transfers, one per
+    source and location). A proposal outside the
     user's locations is a 404, whether asked for by filter or by id."""
     locations, location = _replenishment_scope(request)
     if request.method == "POST":
@@ -171,24 +173,27 @@ def replenishment(request: HttpRequest) -> HttpResponse:
         chosen = list(proposal_list(user=request.user).filter(pk__in=ids))
         if len(chosen) != len(set(ids)):
             raise Http404(_("No such proposal."))
-        done = 0
-        for proposal in chosen:
-            try:
-                replenishment_decide(
-                    proposal=proposal,
-                    approve=action == "approve",
-                    by=request.user,
-                    note=request.POST.get("note", "").strip(),
-                )
-                done += 1
-            except DomainError as exc:
-                messages.error(request, f"{proposal.product.sku} @ {proposal.location.code}: {exc.message}")
-        if done:
+        decided, refused = replenishment_decide_many(
+            proposals=chosen,
+            approve=action == "approve",
+            by=request.user,
+            note=request.POST.get("note", "").strip(),
+        )
+        for proposal, exc in refused:
+            messages.error(request, f"{proposal.product.sku} @ {proposal.location.code}: {exc.message}")
+        if done := len(decided):
             if action == "approve":
                 text = ngettext("%(n)d proposal approved.", "%(n)d proposals approved.", done)
             else:
                 text = ngettext("%(n)d proposal rejected.", "%(n)d proposals rejected.", done)
             messages.success(request, text % {"n": done})
+            opened = sorted({p.transfer.number for p in decided if p.transfer})
+            if opened:
+                messages.info(
+                    request,
+                    _("Transfers opened, units reserved at their source: %(list)s.")
+                    % {"list": ", ".join(opened)},
+                )
         return HttpResponseRedirect(request.get_full_path())
     rows = list(proposal_list(user=request.user, location=location)[: PROPOSALS_SHOWN + 1])
     context = {

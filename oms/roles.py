@@ -54,16 +54,28 @@ _WORK_FULFILMENTS = [
     "orders.change_fulfilmentline",
     "inventory.change_stocklevel",
 ]
+_MOVE_STOCK = [  # transfers between locations: open, dispatch, receive, cancel
+    "inventory.view_stocktransfer",
+    "inventory.add_stocktransfer",
+    "inventory.change_stocktransfer",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, "orders.change_order", "orders.add_orderevent"],
-    Role.STORE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS],
-    Role.WAREHOUSE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS],
-    Role.MANAGER: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, "orders.change_order", "oms.view_auditevent"],
+    Role.STORE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS, *_MOVE_STOCK],
+    Role.WAREHOUSE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS, *_MOVE_STOCK],
+    Role.MANAGER: [
+        *_VIEW_CATALOGUE,
+        *_VIEW_ORDERS,
+        *_MOVE_STOCK,
+        "orders.change_order",
+        "oms.view_auditevent",
+    ],
     Role.ADMIN: [
         *_VIEW_CATALOGUE,
         *_VIEW_ORDERS,
         *_WORK_FULFILMENTS,
+        *_MOVE_STOCK,
         "orders.change_order",
         "orders.add_orderevent",
         "oms.view_auditevent",

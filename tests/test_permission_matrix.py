@@ -73,6 +73,10 @@ def stock(w: World, o: dict[str, Any]) -> dict[str, Any]:
     return {"location": o["location"].code, "sku": w.product.sku}
 
 
+def transfer(extra: dict[str, str] | None = None) -> Kwargs:
+    return lambda w, o: {"pk": o["transfer"].pk, **(extra or {})}
+
+
 def victim(extra: Callable[[World], dict[str, Any]] | None = None) -> Kwargs:
     return lambda w, o: {"pk": w.victim.pk, **(extra(w) if extra else {})}
 
@@ -192,6 +196,15 @@ MATRIX: dict[str, Entry] = {
     # is refused with a message (302 back to the list)
     "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:replenishment-export": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:transfers": Entry(roles(302, 403, 200, 200, 200, 200)),
+    "inventory:transfer-new": Entry(roles(302, 403, 200, 200, 200, 200)),
+    "inventory:transfer": Entry(roles(302, 403, (200, 404), (200, 404), (200, 404), 200), kwargs=transfer()),
+    # receiving a transfer not dispatched yet: refused with a message (302 back to it) where it is visible
+    "inventory:transfer-act": Entry(
+        roles(302, 403, (302, 404), (302, 404), (302, 404), 302),
+        method="POST",
+        kwargs=transfer({"action": "receive"}),
+    ),
     # --- access (admin pages) ----------------------------------------------------------------------------
     "access:users": Entry(ADMIN_PAGE),
     "access:invite": Entry(ADMIN_PAGE),

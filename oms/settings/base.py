@@ -290,6 +290,7 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("routing:whatif", _("Routing what-if"), ("manager", "admin")),
     ("reporting:dashboard", _("KPIs"), ("manager", "admin")),
     ("inventory:replenishment", _("Replenishment"), ("manager", "admin")),
+    ("inventory:transfers", _("Transfers"), ("store_staff", "warehouse_staff", "manager", "admin")),
     ("access:users", _("Users & roles"), ("admin",)),
     ("admin:index", _("Admin"), ("admin",)),
 ]

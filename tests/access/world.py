@@ -2,6 +2,8 @@
 
 - store A (region "reg-a") and store B (region "reg-b"), DC (region "reg-dc"); channels web and marketplace;
 - store staff tied to A, warehouse staff tied to the DC, a manager tied to channel web and region reg-a;
+- stock transfers DC → A (inside every scope), B → DC and B → A (outside the store's and the manager's, and
+  outside the warehouse's, respectively);
 - orders (marketplace, home delivery): one fulfilled at A, one at B, one at the DC; plus a web order at B
   (the manager sees it through the channel, store A does not).
 Each role has an object inside its scope and one outside (for customer service and admins both are visible).
@@ -19,6 +21,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Location, Product, Region
+from inventory.services.transfers import transfer_create
 from oms.models import ApiKey
 from oms.roles import Role, setup_roles
 from orders.models import Channel, Fulfilment, FulfilmentLine, Order
@@ -63,6 +66,7 @@ class World:
     order_web_b: Order
     users: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
+    transfers: dict[str, Any] = field(default_factory=dict)  # "dc-a", "b-dc", "b-a"
     victim: Any = None  # a user the admin pages act on (not one of the role users)
     victim_key: Any = None
 
@@ -70,7 +74,12 @@ class World:
         """The objects inside a role's scope (an order, its fulfilment, a location)."""
         order = {Role.WAREHOUSE_STAFF: self.order_dc}.get(role, self.order_a)
         location = {Role.WAREHOUSE_STAFF: self.dc}.get(role, self.store_a)
-        return {"order": order, "location": location, "fulfilment": order.fulfilments.first()}
+        return {
+            "order": order,
+            "location": location,
+            "fulfilment": order.fulfilments.first(),
+            "transfer": self.transfers["dc-a"],
+        }
 
     def outside(self, role: str) -> dict[str, Any]:
         """Objects outside the scope of staff and managers (customer service and admins see them too)."""
@@ -78,6 +87,7 @@ class World:
             "order": self.order_b,
             "location": self.store_b,
             "fulfilment": self.order_b.fulfilments.first(),
+            "transfer": self.transfers["b-a" if role == Role.WAREHOUSE_STAFF else "b-dc"],
         }
 
     def visible_orders(self, role: str) -> set[str | None]:
@@ -157,6 +167,14 @@ def build_world(*, with_keys: bool = False) -> World:
         order_web_b=_order(web, "WEB-B", product, store_b),
         users=users,
     )
+    for name, source, destination in (
+        ("dc-a", dc, store_a),
+        ("b-dc", store_b, dc),
+        ("b-a", store_b, store_a),
+    ):
+        world.transfers[name] = transfer_create(
+            source=source, destination=destination, lines=[(product, 2)], by=users[Role.ADMIN]
+        )
     if with_keys:
         for role in ROLES[1:]:
             _key, raw = ApiKey.objects.create_key(user=users[role], name=f"matrix {role}")

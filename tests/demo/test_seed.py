@@ -35,6 +35,7 @@ from inventory.models import (
     Reservation,
     StockLevel,
     StockMovement,
+    StockTransfer,
 )
 from inventory.selectors import location_list
 from oms.roles import Role, user_roles
@@ -242,12 +243,24 @@ def test_the_kpi_dashboard_has_the_history_rolled_up(demo: SeedReport) -> None:
 
 
 def test_managers_find_replenishment_proposals_to_decide(demo: SeedReport) -> None:
-    proposals = ReplenishmentProposal.objects.filter(status=ProposalStatus.PROPOSED)
+    proposals = ReplenishmentProposal.objects.all()
     assert demo.created["replenishment proposals"] == proposals.count() > 0
+    assert proposals.filter(status=ProposalStatus.PROPOSED).exists()
     assert not proposals.filter(qty__lt=1).exists()
     for p in proposals.select_related("location", "source"):
         assert p.available < p.reorder_point and p.qty <= p.target - p.available
-        assert p.source is None or p.source.kind == "dc"
+        assert p.source_id != p.location_id
+
+
+def test_staff_find_transfers_to_dispatch_and_to_receive(demo: SeedReport) -> None:
+    approved = ReplenishmentProposal.objects.filter(status=ProposalStatus.APPROVED).select_related("transfer")
+    assert approved.exists() and all(p.transfer and p.transfer.status == "open" for p in approved)
+    for t in StockTransfer.objects.filter(status="open").prefetch_related("lines"):
+        held = dict(Reservation.objects.filter(ref=t.number).values_list("stock__product", "qty"))
+        assert held == {line.product_id: line.qty for line in t.lines.all()}  # reserved at the source
+    to_paulista = StockTransfer.objects.filter(destination__code="LJ-SP-01", source__code="CD-SP-CAJAMAR")
+    assert sorted(to_paulista.values_list("status", flat=True)) == ["dispatched", "received"]
+    assert demo.created["stock transfers"] == StockTransfer.objects.count()
 
 
 def test_stock_ledger_and_reservations_are_consistent(demo):

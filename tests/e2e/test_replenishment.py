@@ -8,7 +8,8 @@ from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
 from inventory.models import ProposalStatus, ReplenishmentProposal
-from inventory.services import replenishment_propose, stock_commit, stock_reserve
+from inventory.services import stock_commit, stock_reserve
+from inventory.services.replenishment import replenishment_propose
 from tests.factories import DCFactory, LocationFactory, ProductFactory, RegionFactory, StockFactory
 
 from .conftest import login

@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from inventory.models import MovementKind, ProposalStatus, ReplenishmentProposal, StockMovement
-from inventory.services import replenishment_decide, replenishment_propose, stock_commit, stock_reserve
+from inventory.models import MovementKind, ProposalStatus, ReplenishmentProposal, StockLevel, StockMovement
+from inventory.services import stock_commit, stock_reserve
+from inventory.services.replenishment import replenishment_decide, replenishment_propose
+from inventory.services.transfers import transfer_cancel
 from inventory.tasks import propose_replenishment
 from oms.exceptions import DomainError
 from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
@@ -68,8 +70,6 @@ def test_a_store_that_will_run_out_gets_a_proposal_from_the_dc_with_most_to_spar
 
 
 def test_safety_stock_and_reservations_count_and_a_supplier_when_no_dc_can_spare(network):
-    from inventory.models import StockLevel
-
     StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)  # 40 on hand will not do
     StockLevel.objects.filter(location__kind="dc").update(on_hand=0)
     replenishment_propose()
@@ -114,7 +114,33 @@ def test_deciding_writes_the_audit_and_tells_the_stock_mover(network, manager_us
         replenishment_decide(proposal=p, approve=False, by=manager_user)
     assert refused.value.field == "status"
     assert ReplenishmentProposal.objects.get().status == ProposalStatus.APPROVED
-    # the approved units are on their way: nothing more is proposed until twice the lead time has passed
+
+
+def test_approving_from_a_dc_opens_a_transfer_whose_units_are_on_their_way(network, manager_user):
+    replenishment_propose()
+    p = replenishment_decide(proposal=ReplenishmentProposal.objects.get(), approve=True, by=manager_user)
+    transfer = p.transfer
+    assert (transfer.source, transfer.destination, transfer.origin) == (
+        network["dc"],
+        network["poa"],
+        "replenishment",
+    )
+    assert [(line.product, line.qty) for line in transfer.lines.all()] == [(network["shirt"], 29)]
+    dc_row = StockLevel.objects.get(location=network["dc"], product=network["shirt"])
+    assert dc_row.reserved == 29  # held at the DC for the store: no order can take them
+    assert replenishment_propose()["created"] == 0  # on their way, however long it takes
+    ReplenishmentProposal.objects.update(decided_at=timezone.now() - dt.timedelta(days=30))
+    assert replenishment_propose()["created"] == 0
+    transfer_cancel(transfer=transfer, by=manager_user, reason="truck broke down")
+    assert replenishment_propose()["created"] == 1  # no longer coming: asked again
+
+
+def test_approving_from_a_supplier_counts_as_coming_for_twice_the_lead_time(network, manager_user):
+    StockLevel.objects.exclude(location=network["poa"]).update(on_hand=0)  # no one can spare any
+    replenishment_propose()
+    proposal = ReplenishmentProposal.objects.get(location=network["poa"])
+    p = replenishment_decide(proposal=proposal, approve=True, by=manager_user)
+    assert p.source is None and p.transfer is None
     assert replenishment_propose()["created"] == 0
     ReplenishmentProposal.objects.update(decided_at=timezone.now() - dt.timedelta(days=7))
     assert replenishment_propose()["created"] == 1
@@ -135,8 +161,6 @@ def test_a_rejected_proposal_rests_a_day_and_approved_units_count_as_coming(netw
 
 def test_a_region_manager_decides_their_locations_proposals_only(client, manager_user, network):
     replenishment_propose()
-    from inventory.models import StockLevel
-
     StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)
     replenishment_propose()
     poa = ReplenishmentProposal.objects.get(location=network["poa"])
@@ -184,8 +208,6 @@ def test_the_worker_refreshes_the_proposals(network, needs_worker):
 
 
 def test_what_a_dc_can_spare_goes_to_the_most_urgent_first(network):
-    from inventory.models import StockLevel
-
     StockLevel.objects.filter(location=network["dc"]).update(on_hand=20)  # spares 20, dc2 spares 10
     StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)  # short of 7, but for 500 days
     replenishment_propose()
@@ -196,8 +218,6 @@ def test_what_a_dc_can_spare_goes_to_the_most_urgent_first(network):
 
 
 def test_the_export_lists_every_open_proposal_of_the_scope(client, manager_user, network):
-    from inventory.models import StockLevel
-
     StockLevel.objects.filter(location=network["bel"]).update(safety_stock=45)
     replenishment_propose()
     export = reverse("inventory:replenishment-export")
@@ -210,3 +230,36 @@ def test_the_export_lists_every_open_proposal_of_the_scope(client, manager_user,
     assert len(lines) == 2 and lines[1].startswith("LJ-RS-01,CAM-0001-P,")  # not the north's
     assert ",5,0,2.00,2.5,6,34,29,CD-SP-01," in lines[1]
     assert client.get(export, {"location": "LJ-PA-01"}).status_code == 404
+
+
+def test_with_no_dc_to_spare_a_store_that_sells_little_gives_to_one_that_sells_much(network, manager_user):
+    StockLevel.objects.filter(location__kind="dc").update(on_hand=0)
+    replenishment_propose()
+    p = ReplenishmentProposal.objects.get()
+    # the north store sold 2 in 28 days: it keeps 60 days of that (5 units) and can give 35 of its 40
+    assert (p.location, p.source, p.qty) == (network["poa"], network["bel"], 29)
+    # a store of the same region is preferred, even with less to spare
+    canoas = LocationFactory(code="LJ-RS-02", region=network["south"].code)
+    StockFactory(location=canoas, product=network["shirt"], on_hand=12)
+    assert replenishment_propose() == {"created": 0, "updated": 1, "superseded": 0}
+    p.refresh_from_db()
+    assert (p.source, p.qty) == (canoas, 12)
+    p = replenishment_decide(proposal=p, approve=True, by=manager_user)
+    assert (p.transfer.source, p.transfer.origin) == (canoas, "rebalancing")
+
+
+def test_a_new_shortage_is_announced_as_stock_low(network):
+    WebhookSubscription.objects.create(
+        name="ERP", url="https://erp.example.com/hook", secret="s" * 32, event_types=["stock.low"]
+    )
+    replenishment_propose()
+    replenishment_propose()  # nothing new: nothing announced again
+    (delivery,) = WebhookDelivery.objects.filter(event_type="stock.low")
+    data = delivery.payload["data"]
+    assert (data["location"], data["sku"], data["available"], data["reorder_point"]) == (
+        "LJ-RS-01",
+        "CAM-0001-P",
+        5,
+        6,
+    )
+    assert (data["proposed_qty"], data["source"]) == (29, "CD-SP-01")

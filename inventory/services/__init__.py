@@ -1,4 +1,7 @@
-"""Every change of stock: counts, adjustments, reservations, releases, commits. One transaction each.
+"""Every change of stock: counts, adjustments, reservations, releases, commits, receipts; one transaction
+each.
+
+Transfers between locations are in `transfers`, replenishment proposals in `replenishment`.
 
 Each function writes one ledger row (`StockMovement`) per stock row it changes, naming the actor, the
 reason and the reference (order line, fulfilment, transfer). Stock rows are locked through `locks.py`,
@@ -8,33 +11,23 @@ are the last line of defence against overselling.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from oms.audit import audit_record
 from oms.db import ASYNC_COMMIT_EXPR, assign_ids, commit_async, model_row, save_new
-from oms.exceptions import DomainError
-from oms.webhooks import emit_event
 
-from .exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
-from .locks import lock_stock_row, lock_stock_rows
-from .models import (
+from ..exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
+from ..locks import lock_stock_row, lock_stock_rows
+from ..models import (
     Location,
-    LocationKind,
     MovementKind,
     Product,
-    ProposalStatus,
-    ReplenishmentProposal,
     Reservation,
     StockLevel,
     StockMovement,
@@ -534,13 +527,49 @@ def stock_release_group(*, group: str, reason: str, by: Any = None) -> int:
 
 @transaction.atomic
 def stock_commit(
-    *, ref: str, location: Location, product: Product, qty: int, reason: str, by: Any = None
+    *,
+    ref: str,
+    location: Location,
+    product: Product,
+    qty: int,
+    reason: str,
+    by: Any = None,
+    kind: str = MovementKind.COMMIT,
 ) -> int:
-    """Units held for `ref` leave the building (shipped or handed over): on_hand and reserved both go down."""
+    """Units held for `ref` leave the building (shipped or handed over; with `kind` TRANSFER_OUT, sent to
+    another location): on_hand and reserved both go down."""
     held = _held(ref=ref, stock__location=location, stock__product=product)
     if sum(r.qty for r in held) < qty:
         raise InsufficientStock([(location.code, product.sku, qty, sum(r.qty for r in held))])
-    return _release(held, qty=qty, reason=reason, by=by, kind=MovementKind.COMMIT, consume=True)
+    return _release(held, qty=qty, reason=reason, by=by, kind=kind, consume=True)
+
+
+@transaction.atomic
+def stock_receive(
+    *,
+    location: Location,
+    items: Sequence[tuple[Product, int]],
+    reason: str,
+    ref: str = "",
+    by: Any = None,
+    kind: str = MovementKind.RECEIVE,
+) -> list[StockLevel]:
+    """Units arrive at `location` (a receipt, or `kind` TRANSFER_IN): on hand goes up for each (product, qty),
+    the rows locked together in pk order, one ledger row each."""
+    for product, qty in items:
+        if qty < 1:
+            raise InvalidQuantity(
+                _("A receipt of %(sku)s must bring at least one unit.") % {"sku": product.sku}, field="qty"
+            )
+    rows = lock_stock_rows((location.pk, product.pk) for product, _qty in items)
+    movements = []
+    for product, qty in items:
+        stock = rows[(location.pk, product.pk)]
+        stock.on_hand += qty
+        stock.save(update_fields=["on_hand", "updated_at"])
+        movements.append(_movement(stock, kind=kind, on_hand_delta=qty, reason=reason, ref=ref, by=by))
+    StockMovement.objects.bulk_create(movements)
+    return list(rows.values())
 
 
 @transaction.atomic
@@ -574,181 +603,3 @@ def stock_short_pick(
     """Units held for `ref` were not found on the shelf: they leave both reserved and on hand."""
     held = _held(ref=ref, stock__location=location, stock__product=product)
     return _release(held, qty=missing, reason=reason, by=by, kind=MovementKind.SHORT_PICK, consume=True)
-
-
-# --- replenishment ---------------------------------------------------------------------------------------
-DEMAND_DAYS = 28  # a location's demand: what it shipped or handed over in these last days, a day on average
-LEAD_DAYS = 3  # days until replenished units arrive: the stock must last this long (the reorder point)
-COVER_DAYS = 14  # ... and a replenishment brings it up to this many days more (the target)
-REJECTED_REST = dt.timedelta(days=1)  # a rejected proposal is not made again for this long
-# what a run sets on a proposal (and updates on an open one)
-PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "incoming", "reorder_point", "target"]
-
-
-@dataclass
-class _Need:
-    row: StockLevel
-    daily: Decimal
-    free: int
-    reorder_point: int
-    target: int
-    incoming: int = 0
-
-    @property
-    def position(self) -> int:
-        """Free units and those on their way."""
-        return self.free + self.incoming
-
-
-def _need(row: StockLevel, shipped: int, *, demand_days: int, lead_days: int, cover_days: int) -> _Need:
-    daily = Decimal(shipped) / demand_days
-    return _Need(
-        row=row,
-        daily=daily.quantize(Decimal("0.01")),
-        free=row.on_hand - row.reserved,
-        reorder_point=math.ceil(daily * lead_days) + row.safety_stock,
-        target=math.ceil(daily * (lead_days + cover_days)) + row.safety_stock,
-    )
-
-
-def replenishment_propose(
-    *,
-    now: dt.datetime | None = None,
-    demand_days: int = DEMAND_DAYS,
-    lead_days: int = LEAD_DAYS,
-    cover_days: int = COVER_DAYS,
-) -> dict[str, int]:
-    """Propose to replenish every stock row whose free units (on hand less reserved) will not last the lead
-    time at its recent demand: bring it to `cover_days` more of demand, from the DC with the most to spare
-    (what it holds beyond its own target), most urgent rows first, or from a supplier when no DC can spare
-    any.
-
-    Units of proposals approved lately count as on their way; a proposal rejected lately is not made again
-    for a day. One open proposal per location and product: a new run updates it, and closes (superseded) the
-    ones no longer needed, so running it again on the same stock changes nothing. Returns counts (created,
-    updated, superseded). It reads the commits of the ledger's last `demand_days` (no index on the ledger's
-    time, which every reservation writes: a scan every 6 hours instead of an index entry per movement).
-    """
-    now = now or timezone.now()
-    shipped = dict(
-        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days))
-        .values("stock")
-        .annotate(units=Sum("on_hand_delta"))
-        .order_by()
-        .values_list("stock", "units")
-    )
-    rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
-    horizon = {"demand_days": demand_days, "lead_days": lead_days, "cover_days": cover_days}
-    needs = {r.pk: _need(r, -shipped[r.pk], **horizon) for r in rows}
-    # units approved lately are on their way (counted until twice the lead time has passed); a pair rejected
-    # lately is not proposed again before REJECTED_REST is over
-    decided = ReplenishmentProposal.objects.filter(
-        Q(status=ProposalStatus.APPROVED, decided_at__gte=now - dt.timedelta(days=2 * lead_days))
-        | Q(status=ProposalStatus.REJECTED, decided_at__gte=now - REJECTED_REST)
-    ).values_list("location", "product", "status", "qty")
-    incoming: dict[tuple[int, int], int] = {}
-    resting: set[tuple[int, int]] = set()
-    for lid, pid, status, qty in decided:
-        if status == ProposalStatus.APPROVED:
-            incoming[(lid, pid)] = incoming.get((lid, pid), 0) + qty
-        else:
-            resting.add((lid, pid))
-    for n in needs.values():
-        n.incoming = incoming.get((n.row.location_id, n.row.product_id), 0)
-    short = sorted(
-        (
-            n
-            for n in needs.values()
-            if n.position < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
-        ),
-        key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
-    )
-    # what each DC can spare of the products that are short somewhere: its free units beyond its own target
-    spare: dict[int, dict[int, int]] = {}  # product -> DC -> units it can spare
-    dcs = StockLevel.objects.filter(
-        product__in={n.row.product_id for n in short}, location__kind=LocationKind.DC, location__active=True
-    )
-    for dc_row in dcs:
-        own = needs.get(dc_row.pk)
-        keep = own.target if own else dc_row.safety_stock
-        if dc_row.on_hand - dc_row.reserved - keep > 0:
-            spare.setdefault(dc_row.product_id, {})[dc_row.location_id] = (
-                dc_row.on_hand - dc_row.reserved - keep
-            )
-    plans: dict[tuple[int, int], dict[str, Any]] = {}
-    for n in short:
-        qty = n.target - n.position
-        givers = spare.get(n.row.product_id, {})
-        source = max((lid for lid, left in givers.items() if left > 0 and lid != n.row.location_id),
-                     key=lambda lid: (givers[lid], lid), default=None)  # fmt: skip
-        if source is not None:
-            qty = min(qty, givers[source])
-            givers[source] -= qty
-        plans[(n.row.location_id, n.row.product_id)] = {
-            "source_id": source, "qty": qty, "daily_demand": n.daily, "available": n.free,
-            "incoming": n.incoming, "reorder_point": n.reorder_point, "target": n.target,
-        }  # fmt: skip
-    counts = {"created": 0, "updated": 0, "superseded": 0}
-    with transaction.atomic():
-        open_ = {
-            (p.location_id, p.product_id): p
-            for p in ReplenishmentProposal.objects.select_for_update().filter(status=ProposalStatus.PROPOSED)
-        }
-        changed = []
-        for key, p in open_.items():
-            plan = plans.pop(key, None)
-            if plan is None:
-                p.status = ProposalStatus.SUPERSEDED
-                counts["superseded"] += 1
-                changed.append(p)
-            elif any(getattr(p, f) != v for f, v in plan.items()):
-                for f, v in plan.items():
-                    setattr(p, f, v)
-                counts["updated"] += 1
-                changed.append(p)
-        ReplenishmentProposal.objects.bulk_update(changed, ["status", *PLAN_FIELDS])
-        ReplenishmentProposal.objects.bulk_create(
-            ReplenishmentProposal(location_id=lid, product_id=pid, **plan)
-            for (lid, pid), plan in plans.items()
-        )
-        counts["created"] = len(plans)
-    return counts
-
-
-def replenishment_decide(
-    *, proposal: ReplenishmentProposal, approve: bool, by: Any, note: str = ""
-) -> ReplenishmentProposal:
-    """Approve or reject an open proposal, in one transaction with its audit row; an approval is announced by
-    webhook (`replenishment.approved`) to the system that moves the stock (ERP, WMS). A proposal decided or
-    superseded meanwhile is refused, naming its status."""
-    with transaction.atomic():
-        p = (
-            ReplenishmentProposal.objects.select_for_update(of=("self",))
-            .select_related("location", "product", "source")
-            .get(pk=proposal.pk)
-        )
-        if p.status != ProposalStatus.PROPOSED:
-            status = p.get_status_display()
-            raise DomainError(
-                _("This proposal is %(status)s already: nothing was changed.") % {"status": status},
-                field="status",
-            )
-        p.status = ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
-        p.decided_at = timezone.now()
-        p.decided_by = _actor(by)
-        p.note = note[:200]
-        p.save(update_fields=["status", "decided_at", "decided_by", "note"])
-        source = p.source.code if p.source else None
-        audit_record(
-            actor=by,
-            action=f"replenishment.{p.status}",
-            obj=p,
-            summary=f"{p.qty} x {p.product.sku} to {p.location.code} from {source or 'a supplier'}",
-        )
-        if approve:
-            emit_event(
-                "replenishment.approved",
-                {"proposal": p.pk, "location": p.location.code, "sku": p.product.sku, "qty": p.qty,
-                 "source": source, "note": p.note},
-            )  # fmt: skip
-    return p

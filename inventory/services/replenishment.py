@@ -1,0 +1,331 @@
+"""Replenishment and rebalancing proposals: made by a job from each location's recent demand, decided by
+managers. An approved proposal with a source becomes a stock transfer (`transfers.transfer_create`); one
+without (a supplier) is announced by webhook to the buyer's system.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from oms.audit import audit_record
+from oms.exceptions import DomainError
+from oms.webhooks import emit_events
+
+from ..models import (
+    Location,
+    LocationKind,
+    MovementKind,
+    Product,
+    ProposalStatus,
+    ReplenishmentProposal,
+    StockLevel,
+    StockMovement,
+    StockTransferLine,
+    TransferOrigin,
+    TransferStatus,
+)
+from . import _actor
+from .transfers import transfer_create
+
+DEMAND_DAYS = 28  # a location's demand: what it shipped or handed over in these last days, a day on average
+LEAD_DAYS = 3  # days until replenished units arrive: the stock must last this long (the reorder point)
+COVER_DAYS = 14  # ... and a replenishment brings it up to this many days more (the target)
+# A store gives units to another (rebalancing) only beyond this many days of its own demand (and its target):
+# what it would not sell for months is worth more where it sells.
+KEEP_DAYS = 60
+REJECTED_REST = dt.timedelta(days=1)  # a rejected proposal is not made again for this long
+# what a run sets on a proposal (and updates on an open one)
+PLAN_FIELDS = ["source_id", "qty", "daily_demand", "available", "incoming", "reorder_point", "target"]
+
+
+@dataclass
+class _Need:
+    row: StockLevel
+    daily: Decimal
+    free: int
+    reorder_point: int
+    target: int
+    incoming: int = 0
+
+    @property
+    def position(self) -> int:
+        """Free units and those on their way."""
+        return self.free + self.incoming
+
+
+def _need(row: StockLevel, shipped: int, *, demand_days: int, lead_days: int, cover_days: int) -> _Need:
+    daily = Decimal(shipped) / demand_days
+    return _Need(
+        row=row,
+        daily=daily.quantize(Decimal("0.01")),
+        free=row.on_hand - row.reserved,
+        reorder_point=math.ceil(daily * lead_days) + row.safety_stock,
+        target=math.ceil(daily * (lead_days + cover_days)) + row.safety_stock,
+    )
+
+
+def _incoming(now: dt.datetime, lead_days: int) -> dict[tuple[int, int], int]:
+    """Units on their way per (location, product): on transfers not received yet (reserved at their source or
+    dispatched), and approved from a supplier lately (counted until twice the lead time has passed)."""
+    incoming: dict[tuple[int, int], int] = {}
+    moving = (
+        StockTransferLine.objects.filter(
+            transfer__status__in=[TransferStatus.OPEN, TransferStatus.DISPATCHED]
+        )
+        .values_list("transfer__destination", "product", "transfer__status", "qty", "qty_sent")
+        .order_by()
+    )
+    for lid, pid, status, qty, sent in moving:
+        incoming[(lid, pid)] = incoming.get((lid, pid), 0) + (qty if status == TransferStatus.OPEN else sent)
+    bought = ReplenishmentProposal.objects.filter(
+        status=ProposalStatus.APPROVED,
+        source=None,
+        decided_at__gte=now - dt.timedelta(days=2 * lead_days),
+    ).values_list("location", "product", "qty")
+    for lid, pid, qty in bought:
+        incoming[(lid, pid)] = incoming.get((lid, pid), 0) + qty
+    return incoming
+
+
+def _spare(
+    short: list[_Need], needs: dict[int, _Need], *, demand: dict[int, int], demand_days: int
+) -> dict[int, dict[int, int]]:
+    """What each location can give of the products that are short somewhere, by product then location: a DC
+    its free units beyond its own target; a store those beyond its target and KEEP_DAYS of its own demand."""
+    spare: dict[int, dict[int, int]] = {}
+    rows = StockLevel.objects.filter(
+        product__in={n.row.product_id for n in short}, location__active=True
+    ).values_list("pk", "location_id", "product_id", "on_hand", "reserved", "safety_stock", "location__kind")
+    for pk, lid, pid, on_hand, reserved, safety, kind in rows:
+        own = needs.get(pk)
+        keep = own.target if own else safety
+        if kind != LocationKind.DC:
+            keep = max(keep, math.ceil(Decimal(demand.get(pk, 0)) / demand_days * KEEP_DAYS) + safety)
+        if on_hand - reserved - keep > 0:
+            spare.setdefault(pid, {})[lid] = on_hand - reserved - keep
+    return spare
+
+
+def replenishment_propose(
+    *,
+    now: dt.datetime | None = None,
+    demand_days: int = DEMAND_DAYS,
+    lead_days: int = LEAD_DAYS,
+    cover_days: int = COVER_DAYS,
+) -> dict[str, int]:
+    """Propose to replenish every stock row whose free units (on hand less reserved) and units on their way
+    will not last the lead time at its recent demand: bring it to `cover_days` more of demand, most urgent
+    rows first, from the DC with the most to spare; when no DC can spare any, from a store of the same region
+    (then any) holding far more than it sells (rebalancing); else from a supplier.
+
+    A proposal rejected lately is not made again for a day. One open proposal per location and product: a new
+    run updates it, and closes (superseded) the ones no longer needed, so running it again on the same stock
+    changes nothing. A new proposal is announced as `stock.low` by webhook. Returns counts (created, updated,
+    superseded). It reads the commits of the ledger's last `demand_days` (no index on the ledger's time,
+    which every reservation writes: a scan every 6 hours instead of an index entry per movement).
+    """
+    now = now or timezone.now()
+    shipped = dict(
+        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days))
+        .values("stock")
+        .annotate(units=Sum("on_hand_delta"))
+        .order_by()
+        .values_list("stock", "units")
+    )
+    demand = {pk: -units for pk, units in shipped.items()}
+    rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
+    horizon = {"demand_days": demand_days, "lead_days": lead_days, "cover_days": cover_days}
+    needs = {r.pk: _need(r, demand[r.pk], **horizon) for r in rows}
+    incoming = _incoming(now, lead_days)
+    resting = set(
+        ReplenishmentProposal.objects.filter(
+            status=ProposalStatus.REJECTED, decided_at__gte=now - REJECTED_REST
+        ).values_list("location", "product")
+    )
+    for n in needs.values():
+        n.incoming = incoming.get((n.row.location_id, n.row.product_id), 0)
+    short = sorted(
+        (
+            n
+            for n in needs.values()
+            if n.position < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
+        ),
+        key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
+    )
+    spare = _spare(short, needs, demand=demand, demand_days=demand_days)
+    places = dict(Location.objects.filter(active=True).values_list("pk", "kind"))
+    regions = dict(Location.objects.filter(active=True).values_list("pk", "region"))
+    plans: dict[tuple[int, int], dict[str, Any]] = {}
+    for n in short:
+        qty = n.target - n.position
+        here = n.row.location_id
+        givers = {
+            lid: left for lid, left in spare.get(n.row.product_id, {}).items() if left > 0 and lid != here
+        }
+
+        def preference(lid: int, *, givers: dict[int, int] = givers, here: int = here) -> tuple[Any, ...]:
+            # a DC first, then a store of the same region; the most to spare among them
+            dc = places.get(lid) == LocationKind.DC
+            return (dc, bool(regions.get(here)) and regions.get(lid) == regions.get(here), givers[lid], lid)
+
+        source = max(givers, key=preference, default=None)
+        if source is not None:
+            qty = min(qty, givers[source])
+            spare[n.row.product_id][source] -= qty
+        plans[(here, n.row.product_id)] = {
+            "source_id": source, "qty": qty, "daily_demand": n.daily, "available": n.free,
+            "incoming": n.incoming, "reorder_point": n.reorder_point, "target": n.target,
+        }  # fmt: skip
+    counts = {"created": 0, "updated": 0, "superseded": 0}
+    with transaction.atomic():
+        open_ = {
+            (p.location_id, p.product_id): p
+            for p in ReplenishmentProposal.objects.select_for_update().filter(status=ProposalStatus.PROPOSED)
+        }
+        changed = []
+        for key, p in open_.items():
+            plan = plans.pop(key, None)
+            if plan is None:
+                p.status = ProposalStatus.SUPERSEDED
+                counts["superseded"] += 1
+                changed.append(p)
+            elif any(getattr(p, f) != v for f, v in plan.items()):
+                for f, v in plan.items():
+                    setattr(p, f, v)
+                counts["updated"] += 1
+                changed.append(p)
+        ReplenishmentProposal.objects.bulk_update(changed, ["status", *PLAN_FIELDS])
+        ReplenishmentProposal.objects.bulk_create(
+            ReplenishmentProposal(location_id=lid, product_id=pid, **plan)
+            for (lid, pid), plan in plans.items()
+        )
+        counts["created"] = len(plans)
+        _announce_low(plans)
+    return counts
+
+
+def _announce_low(plans: dict[tuple[int, int], dict[str, Any]]) -> None:
+    """`stock.low` for each newly short stock row (API.md's webhook), with what the proposal says of it."""
+    if not plans:
+        return
+    places = {lid for lid, _pid in plans} | {plan["source_id"] for plan in plans.values()}
+    codes = dict(Location.objects.filter(pk__in=places - {None}).values_list("pk", "code"))
+    skus = dict(Product.objects.filter(pk__in={pid for _lid, pid in plans}).values_list("pk", "sku"))
+    emit_events(
+        "stock.low",
+        [
+            {"location": codes[lid], "sku": skus[pid], "available": plan["available"],
+             "incoming": plan["incoming"], "reorder_point": plan["reorder_point"],
+             "daily_demand": str(plan["daily_demand"]), "proposed_qty": plan["qty"],
+             "source": codes.get(plan["source_id"]) if plan["source_id"] else None}
+            for (lid, pid), plan in sorted(plans.items())
+        ],
+    )  # fmt: skip
+
+
+def replenishment_decide_many(
+    *, proposals: Sequence[ReplenishmentProposal], approve: bool, by: Any, note: str = ""
+) -> tuple[list[ReplenishmentProposal], list[tuple[ReplenishmentProposal, DomainError]]]:
+    """Approve or reject open proposals, each with its audit row. Approved proposals from the same source to
+    the same location become one stock transfer (reserving what the source still has free), in one
+    transaction with their decisions; those from a supplier are announced by webhook
+    (`replenishment.approved`). A proposal decided or superseded meanwhile, or a group whose source has
+    nothing free left, is refused (with the error) and nothing of it changes. Returns (decided, refused)."""
+    groups: dict[tuple[int | None, int], list[ReplenishmentProposal]] = {}
+    for p in proposals:
+        groups.setdefault((p.source_id, p.location_id), []).append(p)
+    decided: list[ReplenishmentProposal] = []
+    refused: list[tuple[ReplenishmentProposal, DomainError]] = []
+    for group in groups.values():
+        try:
+            done, stale = _decide_group(group, approve=approve, by=by, note=note)
+        except DomainError as exc:
+            refused += [(p, exc) for p in group]
+            continue
+        decided += done
+        refused += stale
+    return decided, refused
+
+
+def _origin(source: Location) -> str:
+    """What a transfer from this source is: a DC replenishes, a store gives to another (rebalances)."""
+    return TransferOrigin.REPLENISHMENT if source.kind == LocationKind.DC else TransferOrigin.REBALANCING
+
+
+def _decide_group(
+    group: list[ReplenishmentProposal], *, approve: bool, by: Any, note: str
+) -> tuple[list[ReplenishmentProposal], list[tuple[ReplenishmentProposal, DomainError]]]:
+    with transaction.atomic():
+        locked = list(
+            ReplenishmentProposal.objects.select_for_update(of=("self",))
+            .select_related("location", "product", "source")
+            .filter(pk__in=[p.pk for p in group])
+            .order_by("pk")
+        )
+        message = _("This proposal is %(status)s already: nothing was changed.")
+        stale = [
+            (p, DomainError(message % {"status": p.get_status_display()}, field="status"))
+            for p in locked
+            if p.status != ProposalStatus.PROPOSED
+        ]
+        todo = [p for p in locked if p.status == ProposalStatus.PROPOSED]
+        if not todo:
+            return [], stale
+        transfer = None
+        source = todo[0].source
+        origin = source.code if source else "a supplier"
+        if approve and source is not None:
+            transfer = transfer_create(
+                source=source,
+                destination=todo[0].location,
+                lines=[(p.product, p.qty) for p in todo],
+                by=by,
+                origin=_origin(source),
+                note=note,
+                allow_partial=True,
+            )
+        now = timezone.now()
+        for p in todo:
+            p.status = ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
+            p.decided_at, p.decided_by, p.note, p.transfer = now, _actor(by), note[:200], transfer
+            audit_record(
+                actor=by,
+                action=f"replenishment.{p.status}",
+                obj=p,
+                summary=f"{p.qty} x {p.product.sku} to {p.location.code} from {origin}"
+                + (f" ({transfer.number})" if transfer else ""),
+            )
+        ReplenishmentProposal.objects.bulk_update(
+            todo, ["status", "decided_at", "decided_by", "note", "transfer"]
+        )
+        if approve:
+            emit_events(
+                "replenishment.approved",
+                [
+                    {"proposal": p.pk, "location": p.location.code, "sku": p.product.sku, "qty": p.qty,
+                     "source": source.code if source else None,
+                     "transfer": transfer.number if transfer else None, "note": p.note}
+                    for p in todo
+                ],
+            )  # fmt: skip
+    return todo, stale
+
+
+def replenishment_decide(
+    *, proposal: ReplenishmentProposal, approve: bool, by: Any, note: str = ""
+) -> ReplenishmentProposal:
+    """Approve or reject one open proposal (`replenishment_decide_many`); a refusal raises its error."""
+    decided, refused = replenishment_decide_many(proposals=[proposal], approve=approve, by=by, note=note)
+    if refused:
+        raise refused[0][1]
+    return decided[0]
