@@ -14,6 +14,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 cep_validator = RegexValidator(r"^\d{8}$", _("A CEP has 8 digits."))
 
@@ -295,8 +296,8 @@ class ReplenishmentProposal(models.Model):
 class TransferStatus(models.TextChoices):
     OPEN = "open", _("To dispatch")
     DISPATCHED = "dispatched", _("In transit")
-    RECEIVED = "received", _("Received")
-    CANCELLED = "cancelled", _("Cancelled")
+    RECEIVED = "received", pgettext_lazy("transfer", "Received")
+    CANCELLED = "cancelled", pgettext_lazy("transfer", "Cancelled")
 
 
 class TransferOrigin(models.TextChoices):

@@ -1,5 +1,5 @@
 """A region manager decides replenishment proposals on a phone, in Portuguese: ticks one, approves it, and it
-leaves the list with a message; the page fits the screen."""
+leaves the list with a message naming the transfer it opened; the page fits the screen."""
 
 from __future__ import annotations
 
@@ -38,9 +38,13 @@ def test_a_manager_approves_a_proposal_on_a_phone(phone_page, manager_user):
     page.fill("#rp-note", "campanha")
     page.click("[data-testid=approve]")
     expect(page.locator(".msg-success")).to_contain_text("1 proposta aprovada")
+    expect(page.locator(".msg-info")).to_contain_text(
+        "Transferências abertas"
+    )  # from the DC, units held there
     expect(page.locator("[data-testid=proposals] tbody tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, first.note) == (ProposalStatus.APPROVED, "campanha")
     assert second.status == ProposalStatus.PROPOSED
+    assert first.transfer is not None and first.transfer.source == dc

@@ -1,0 +1,64 @@
+"""A transfer on phones, in Portuguese: the DC's staff dispatch what the manager's approval reserved (one unit
+fewer than reserved), the store's staff count in what arrived (one missing); both pages fit the screen."""
+
+from __future__ import annotations
+
+import pytest
+from guardian.shortcuts import assign_perm
+from playwright.sync_api import expect
+
+from inventory.models import StockLevel, StockTransfer
+from inventory.services.transfers import transfer_create
+from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
+
+from .conftest import login
+
+
+def _fits(page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dc_dispatches_and_the_store_receives_on_phones(
+    phone_page, warehouse_user, store_user, manager_user
+):
+    dc = DCFactory(code="CD-SP-01")
+    store = LocationFactory(code="LJ-SP-01")
+    shirt = ProductFactory(sku="CAM-0001-P", name="Camiseta básica")
+    StockFactory(location=dc, product=shirt, on_hand=50)
+    StockFactory(location=store, product=shirt, on_hand=2)
+    assign_perm("inventory.work_at_location", warehouse_user, dc)
+    assign_perm("inventory.work_at_location", store_user, store)
+    t = transfer_create(source=dc, destination=store, lines=[(shirt, 10)], by=manager_user)
+    line = t.lines.get()
+    page = phone_page
+
+    login(page, warehouse_user.username)
+    page.goto("/inventory/transfers/")
+    expect(page.locator("h1")).to_have_text("Transferências")
+    row = page.locator(f"[data-transfer='{t.number}']")
+    expect(row.locator("[data-testid=to-dispatch]")).to_have_text("a enviar")
+    _fits(page)
+    row.locator("a").click()
+    page.fill(f"#q-{line.pk}", "9")  # one was not found on the shelf
+    page.fill("#tr-text", "Frota própria 42")
+    page.click("[data-testid=dispatch]")
+    expect(page.locator(".msg-success")).to_contain_text(f"Transferência {t.number} enviada")
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("Em trânsito")
+    expect(page.locator("[data-testid=transfer-tracking]")).to_have_text("Frota própria 42")
+    _fits(page)
+
+    page.context.clear_cookies()
+    login(page, store_user.username)
+    page.goto("/inventory/transfers/?direction=in")
+    page.locator(f"[data-transfer='{t.number}'] a").click()
+    expect(page.locator(f"#q-{line.pk}")).to_have_value("9")
+    page.fill(f"#q-{line.pk}", "8")
+    page.click("[data-testid=receive]")
+    expect(page.locator(".msg-success")).to_contain_text(f"Transferência {t.number} recebida")
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("Recebida")
+    expect(page.locator("[data-testid=missing]")).to_have_text("1 faltando")
+    _fits(page)
+    assert StockLevel.objects.get(location=store, product=shirt).on_hand == 2 + 8
+    assert StockLevel.objects.get(location=dc, product=shirt).on_hand == 50 - 9
+    assert StockTransfer.objects.get().dispatched_by == warehouse_user
