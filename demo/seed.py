@@ -22,6 +22,7 @@ from django.db.models import F
 from guardian.shortcuts import assign_perm
 
 from inventory.models import (
+    DemandForecast,
     Location,
     LocationKind,
     Product,
@@ -31,6 +32,7 @@ from inventory.models import (
     StockLevel,
     StockTransfer,
 )
+from inventory.services.forecast import forecast_refresh
 from inventory.services.replenishment import replenishment_decide_many, replenishment_propose
 from inventory.services.transfers import transfer_create, transfer_dispatch, transfer_receive
 from oms.roles import Role, setup_roles
@@ -320,6 +322,13 @@ def seed_kpis(report: SeedReport) -> None:
     report.count("KPI rollup rows", ChannelDay.objects.count() + LocationDay.objects.count() - before)
 
 
+def seed_forecasts(report: SeedReport) -> None:
+    """The forecast job's first night over the history (the beat runs it nightly afterwards)."""
+    before = DemandForecast.objects.count()
+    forecast_refresh()
+    report.count("demand forecasts", DemandForecast.objects.count() - before)
+
+
 TRANSFER_STORE, TRANSFER_DC = "LJ-SP-01", "CD-SP-CAJAMAR"
 
 
@@ -394,6 +403,7 @@ def seed_demo(
             ),
             ("today's orders, routed live", lambda: seed_live_orders(report.count, seed=seed)),
             ("KPI rollups", lambda: seed_kpis(report)),
+            ("demand forecasts", lambda: seed_forecasts(report)),
             (
                 "replenishment proposals",
                 lambda: report.count("replenishment proposals", replenishment_propose()["created"]),

@@ -383,3 +383,63 @@ class StockTransferLine(models.Model):
     def missing(self) -> int:
         """Units sent that did not arrive (once received)."""
         return self.qty_sent - self.qty_received
+
+
+class DemandForecast(models.Model):
+    """Units a day one product is expected to sell at one location, on an average day of the week (the
+    location's `LocationDemandProfile` scales it per weekday). Refreshed daily by the forecast job
+    (`inventory.services.forecast`); the replenishment job plans with it."""
+
+    stock = models.OneToOneField(
+        StockLevel, on_delete=models.CASCADE, primary_key=True, related_name="forecast"
+    )
+    daily = models.DecimalField(_("units a day"), max_digits=10, decimal_places=3)
+    recent_units = models.PositiveIntegerField(_("units sold in the last 28 days"), default=0)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("demand forecast")
+        verbose_name_plural = _("demand forecasts")
+        indexes = [models.Index(fields=["updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.stock_id}: {self.daily}/day"
+
+    @property
+    def week_units(self) -> Decimal:
+        """Units expected over the next seven days (the weekday factors average 1 over a week)."""
+        return (self.daily * 7).quantize(Decimal("0.1"))
+
+    @property
+    def free(self) -> int:
+        """The row's units on hand less those reserved."""
+        return self.stock.on_hand - self.stock.reserved
+
+    @property
+    def cover_days(self) -> Decimal | None:
+        """Days the row's free units last at the forecast rate."""
+        if not self.daily:
+            return None
+        return (Decimal(self.free) / self.daily).quantize(Decimal("0.1"))
+
+
+class LocationDemandProfile(models.Model):
+    """A location's week: how much of an average day's demand each weekday brings (Monday first; they average
+    1), and how well the forecast job did on the last two weeks it could check (`wape`: the units it was off
+    by, as a share of those sold; `bias`: over (+) or under (−) forecast, as a share)."""
+
+    location = models.OneToOneField(
+        Location, on_delete=models.CASCADE, primary_key=True, related_name="demand_profile"
+    )
+    weekday_factors = models.JSONField(_("weekday factors"))
+    wape = models.DecimalField(_("forecast error"), max_digits=6, decimal_places=3, null=True, blank=True)
+    bias = models.DecimalField(_("forecast bias"), max_digits=6, decimal_places=3, null=True, blank=True)
+    checked_units = models.PositiveIntegerField(_("units the check covered"), default=0)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("location demand profile")
+        verbose_name_plural = _("location demand profiles")
+
+    def __str__(self) -> str:
+        return f"{self.location_id}: {self.weekday_factors}"

@@ -11,6 +11,7 @@ from guardian.shortcuts import get_objects_for_user
 from oms.roles import Role, user_roles
 
 from .models import (
+    DemandForecast,
     Location,
     ProposalStatus,
     Region,
@@ -97,4 +98,13 @@ def transfer_list(*, user: Any, location: Location | None = None) -> QuerySet[St
         rows.select_related("source", "destination")
         .annotate(units=Sum("lines__qty"), sent=Sum("lines__qty_sent"), line_count=Count("lines"))
         .order_by("-pk")
+    )
+
+
+def forecast_list(*, location: Location) -> QuerySet[DemandForecast]:
+    """The forecasts of one location's stock rows, most demand first, with each row and its product."""
+    return (
+        DemandForecast.objects.filter(stock__location=location)
+        .select_related("stock__product")
+        .order_by("-daily", "stock__product__sku")
     )

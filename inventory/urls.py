@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("", views.stock, name="stock"),
     path("replenishment/", views.replenishment, name="replenishment"),
     path("replenishment/export.csv", views.replenishment_export, name="replenishment-export"),
+    path("forecast/", views.forecast, name="forecast"),
     path("transfers/", transfer_views.transfer_index, name="transfers"),
     path("transfers/new/", transfer_views.transfer_new, name="transfer-new"),
     path("transfers/<int:pk>/", transfer_views.transfer_detail, name="transfer"),

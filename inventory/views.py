@@ -6,29 +6,32 @@ count(*) over the stock table, so a page costs the same on ten rows or ten milli
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from oms.charts import day_bars
 from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_query, wants_partial
 from oms.roles import is_manager_or_admin
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
-from .models import Location, StockLevel
-from .selectors import location_list, proposal_list, stock_list, stock_movement_list
+from .models import Location, LocationDemandProfile, StockLevel
+from .selectors import forecast_list, location_list, proposal_list, stock_list, stock_movement_list
 from .services import stock_adjust, stock_set_count
 from .services.replenishment import replenishment_decide_many
 
@@ -147,11 +150,11 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
 PROPOSALS_SHOWN = 200  # the most urgent open proposals on one page; a location filter narrows them
 
 
-def _replenishment_scope(request: HttpRequest) -> tuple[QuerySet[Location], Location | None]:
-    """The user's locations and the one asked for (`?location=CODE`): 403 for roles that do not decide
-    replenishment, 404 for a location outside the user's."""
+def _planning_scope(request: HttpRequest) -> tuple[QuerySet[Location], Location | None]:
+    """The user's locations and the one asked for (`?location=CODE`) on the replenishment and forecast pages:
+    403 for roles that do not plan stock, 404 for a location outside the user's."""
     if not is_manager_or_admin(request.user):
-        raise PermissionDenied(_("Only managers and admins decide replenishment."))
+        raise PermissionDenied(_("Only managers and admins plan stock."))
     locations = location_list(user=request.user)
     code = request.GET.get("location", "")
     return locations, get_object_or_404(locations, code=code) if code else None
@@ -163,7 +166,7 @@ def replenishment(request: HttpRequest) -> HttpResponse:
     or reject the ones they tick (with their audit rows; approved ones from a source become transfers, one per
     source and location). A proposal outside the
     user's locations is a 404, whether asked for by filter or by id."""
-    locations, location = _replenishment_scope(request)
+    locations, location = _planning_scope(request)
     if request.method == "POST":
         action = request.POST.get("action", "")
         ids = request.POST.getlist("proposal")
@@ -215,7 +218,7 @@ EXPORT_COLUMNS = [
 def replenishment_export(request: HttpRequest) -> StreamingHttpResponse:
     """The open proposals of the page (same scope and location filter) as CSV, all of them, most urgent first:
     what a buyer sends on to suppliers."""
-    _locations, location = _replenishment_scope(request)
+    _locations, location = _planning_scope(request)
     proposals = proposal_list(user=request.user, location=location)
 
     def rows() -> Iterator[list[Any]]:
@@ -228,3 +231,38 @@ def replenishment_export(request: HttpRequest) -> StreamingHttpResponse:
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(EXPORT_COLUMNS, rows(), filename=f"replenishment-{stamp}.csv")
+
+
+FORECAST_SHOWN = 100  # the products with the most demand at the location
+FORECAST_DAYS = 14  # the chart: the location's expected units for the next two weeks
+
+
+@login_required
+def forecast(request: HttpRequest) -> HttpResponse:
+    """A location's demand forecast for managers and admins: its next two weeks (chart), the shape of its
+    week, how far off the method was on its last two weeks, and the products it sells most with the days their
+    free stock lasts at the forecast rate. The first of my locations with a forecast, unless one is asked."""
+    locations, location = _planning_scope(request)
+    if location is None:
+        location = locations.filter(demand_profile__isnull=False).order_by("code").first()
+    profile = LocationDemandProfile.objects.filter(location=location).first() if location else None
+    context: dict[str, Any] = {
+        "locations": locations.order_by("code").only("code", "name"),
+        "location": location,
+        "profile": profile,
+    }
+    if location is not None and profile is not None:
+        week = profile.weekday_factors
+        total = forecast_list(location=location).aggregate(n=Sum("daily"))["n"] or 0
+        today = timezone.localdate()
+        days = [today + dt.timedelta(days=k) for k in range(FORECAST_DAYS)]
+        context |= {
+            "chart": day_bars(days, {d: float(total) * week[d.weekday()] for d in days}, label="D"),
+            "week": [
+                (date_format(today + dt.timedelta(days=(w - today.weekday()) % 7), "l"), round(100 * f))
+                for w, f in enumerate(week)
+            ],
+            "total": total,
+            "rows": forecast_list(location=location)[:FORECAST_SHOWN],
+        }
+    return render(request, "inventory/forecast.html", context)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from inventory.selectors import proposal_list
 from oms.brazil import format_brl
+from oms.charts import day_bars
 from oms.csv_export import csv_response
 from oms.roles import is_manager_or_admin
 from orders.models import Channel
@@ -32,7 +33,6 @@ from .services import kpi_refresh_if_stale
 
 PERIODS = (7, 30, 90)
 DEFAULT_PERIOD = 30
-CHART_W, CHART_H = 600.0, 140.0  # the orders-per-day chart's drawing area (its viewBox adds room for labels)
 
 
 class KpiFilterForm(forms.Form):
@@ -70,30 +70,6 @@ def _figures(rows: list[ChannelDay]) -> dict[str, Any]:
         "backordered": _pct(sum(r.backordered_orders for r in rows), orders),
         "cost_per_order": _money(cost / routed) if routed else "–",
     }
-
-
-def _chart(days: list[dt.date], per_day: dict[dt.date, int]) -> dict[str, Any]:
-    """Bars of orders per day, drawn server-side as SVG (no chart library to load on a phone)."""
-    top = max(per_day.values(), default=0) or 1
-    step = CHART_W / len(days)
-    every = 1 if len(days) <= 10 else 7
-    bars = []
-    for i, day in enumerate(days):
-        n = per_day.get(day, 0)
-        h = round(CHART_H * n / top, 1)
-        bars.append(
-            {
-                "x": round(i * step + step * 0.1, 1),
-                "y": round(CHART_H - h, 1),
-                "w": round(step * 0.8, 1),
-                "h": h,
-                "n": n,
-                "day": formats.date_format(day, "SHORT_DATE_FORMAT"),
-                "label": formats.date_format(day, "d/m") if (len(days) - 1 - i) % every == 0 else "",
-                "label_x": round(i * step + step / 2, 1),
-            }
-        )
-    return {"bars": bars, "top": top, "width": CHART_W, "height": CHART_H, "label_y": CHART_H + 16}
 
 
 @dataclass
@@ -170,7 +146,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "channel_rows": channel_rows,
         "locations": locations,
         "overdue": sum(overdue.values()),
-        "chart": _chart([since + dt.timedelta(days=i) for i in range(days)], per_day),
+        "chart": day_bars([since + dt.timedelta(days=i) for i in range(days)], per_day),
         "rolled_at": max(stamps) if stamps else None,
     }
     return render(request, "reporting/dashboard.html", context)

@@ -196,6 +196,7 @@ MATRIX: dict[str, Entry] = {
     # is refused with a message (302 back to the list)
     "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:replenishment-export": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:forecast": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:transfers": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer-new": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer": Entry(roles(302, 403, (200, 404), (200, 404), (200, 404), 200), kwargs=transfer()),

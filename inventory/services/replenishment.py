@@ -35,6 +35,7 @@ from ..models import (
     TransferStatus,
 )
 from . import _actor
+from .forecast import FLAT_WEEK, planning_forecast
 from .transfers import transfer_create
 
 DEMAND_DAYS = 28  # a location's demand: what it shipped or handed over in these last days, a day on average
@@ -63,14 +64,18 @@ class _Need:
         return self.free + self.incoming
 
 
-def _need(row: StockLevel, shipped: int, *, demand_days: int, lead_days: int, cover_days: int) -> _Need:
-    daily = Decimal(shipped) / demand_days
+def _need(
+    row: StockLevel, daily: Decimal, week: list[float], *, today: dt.date, lead_days: int, cover_days: int
+) -> _Need:
+    """The row's reorder point (the lead time's demand, each day as its weekday brings, and its safety stock)
+    and target (that and `cover_days` more at the daily rate)."""
+    lead = sum(daily * Decimal(str(week[(today + dt.timedelta(days=k)).weekday()])) for k in range(lead_days))
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
         free=row.on_hand - row.reserved,
-        reorder_point=math.ceil(daily * lead_days) + row.safety_stock,
-        target=math.ceil(daily * (lead_days + cover_days)) + row.safety_stock,
+        reorder_point=math.ceil(lead) + row.safety_stock,
+        target=math.ceil(lead + daily * cover_days) + row.safety_stock,
     )
 
 
@@ -98,7 +103,7 @@ def _incoming(now: dt.datetime, lead_days: int) -> dict[tuple[int, int], int]:
 
 
 def _spare(
-    short: list[_Need], needs: dict[int, _Need], *, demand: dict[int, int], demand_days: int
+    short: list[_Need], needs: dict[int, _Need], *, daily: dict[int, Decimal]
 ) -> dict[int, dict[int, int]]:
     """What each location can give of the products that are short somewhere, by product then location: a DC
     its free units beyond its own target; a store those beyond its target and KEEP_DAYS of its own demand."""
@@ -110,7 +115,7 @@ def _spare(
         own = needs.get(pk)
         keep = own.target if own else safety
         if kind != LocationKind.DC:
-            keep = max(keep, math.ceil(Decimal(demand.get(pk, 0)) / demand_days * KEEP_DAYS) + safety)
+            keep = max(keep, math.ceil(daily.get(pk, 0) * KEEP_DAYS) + safety)
         if on_hand - reserved - keep > 0:
             spare.setdefault(pid, {})[lid] = on_hand - reserved - keep
     return spare
@@ -124,7 +129,8 @@ def replenishment_propose(
     cover_days: int = COVER_DAYS,
 ) -> dict[str, int]:
     """Propose to replenish every stock row whose free units (on hand less reserved) and units on their way
-    will not last the lead time at its recent demand: bring it to `cover_days` more of demand, most urgent
+    will not last the lead time at its demand (the forecast job's, else the average of the last
+    `demand_days`): bring it to `cover_days` more of demand, most urgent
     rows first, from the DC with the most to spare; when no DC can spare any, from a store of the same region
     (then any) holding far more than it sells (rebalancing); else from a supplier.
 
@@ -142,10 +148,17 @@ def replenishment_propose(
         .order_by()
         .values_list("stock", "units")
     )
-    demand = {pk: -units for pk, units in shipped.items()}
+    forecast, weeks = planning_forecast(now=now)
+    daily = {pk: forecast.get(pk, Decimal(-units) / demand_days) for pk, units in shipped.items()}
     rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
-    horizon = {"demand_days": demand_days, "lead_days": lead_days, "cover_days": cover_days}
-    needs = {r.pk: _need(r, demand[r.pk], **horizon) for r in rows}
+    today = timezone.localdate(now)
+    needs = {
+        r.pk: _need(
+            r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), today=today, lead_days=lead_days,
+            cover_days=cover_days,
+        )
+        for r in rows
+    }  # fmt: skip
     incoming = _incoming(now, lead_days)
     resting = set(
         ReplenishmentProposal.objects.filter(
@@ -162,7 +175,7 @@ def replenishment_propose(
         ),
         key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
     )
-    spare = _spare(short, needs, demand=demand, demand_days=demand_days)
+    spare = _spare(short, needs, daily=forecast | daily)
     places = dict(Location.objects.filter(active=True).values_list("pk", "kind"))
     regions = dict(Location.objects.filter(active=True).values_list("pk", "region"))
     plans: dict[tuple[int, int], dict[str, Any]] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -169,6 +170,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "kpi-rollup": {"task": "reporting.rollup", "schedule": 600.0},
     # Replenishment proposals from the last weeks' demand, refreshed every 6 hours for managers to decide.
     "replenishment-propose": {"task": "inventory.replenishment_propose", "schedule": 6 * 3600.0},
+    # Demand forecasts from the ledger, once a night (the days before today do not change during the day).
+    "forecast-refresh": {"task": "inventory.forecast_refresh", "schedule": crontab(hour=2, minute=15)},
 }
 
 # Routing prices the stock later orders will need from recent demand (routing.services.demand): the orders of
@@ -290,6 +293,7 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("routing:whatif", _("Routing what-if"), ("manager", "admin")),
     ("reporting:dashboard", _("KPIs"), ("manager", "admin")),
     ("inventory:replenishment", _("Replenishment"), ("manager", "admin")),
+    ("inventory:forecast", _("Forecast"), ("manager", "admin")),
     ("inventory:transfers", _("Transfers"), ("store_staff", "warehouse_staff", "manager", "admin")),
     ("access:users", _("Users & roles"), ("admin",)),
     ("admin:index", _("Admin"), ("admin",)),

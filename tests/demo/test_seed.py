@@ -27,7 +27,9 @@ from demo.history import plan_history
 from demo.live import LIVE_ORDERS, WITHIN
 from demo.seed import SeedReport, seed_demo
 from inventory.models import (
+    DemandForecast,
     Location,
+    LocationDemandProfile,
     Product,
     ProposalStatus,
     Region,
@@ -250,6 +252,17 @@ def test_managers_find_replenishment_proposals_to_decide(demo: SeedReport) -> No
     for p in proposals.select_related("location", "source"):
         assert p.available < p.reorder_point and p.qty <= p.target - p.available
         assert p.source_id != p.location_id
+
+
+def test_managers_find_demand_forecasts(demo: SeedReport) -> None:
+    assert demo.created["demand forecasts"] == DemandForecast.objects.count() > 100
+    profiles = LocationDemandProfile.objects.all()
+    assert (
+        profiles.count() == Location.objects.filter(stock_levels__forecast__isnull=False).distinct().count()
+    )
+    for profile in profiles:
+        assert sum(profile.weekday_factors) == pytest.approx(7, abs=0.01)
+    assert profiles.filter(wape__isnull=False).exists()
 
 
 def test_staff_find_transfers_to_dispatch_and_to_receive(demo: SeedReport) -> None:

@@ -43,9 +43,9 @@ def test_a_manager_reads_the_kpis_of_their_channel(desktop_page, manager_user, r
     page.select_option("#kpi-channel", w.channel.code)
     page.click("[data-testid=kpi-filters] button[type=submit]")
     page.wait_for_url("**/reporting/?days=7*")
-    bars = page.locator("[data-testid=kpi-chart] rect[data-orders]")
+    bars = page.locator("[data-testid=kpi-chart] rect[data-value]")
     expect(bars).to_have_count(7)
-    expect(bars.last).to_have_attribute("data-orders", "3")  # today, the last bar
+    expect(bars.last).to_have_attribute("data-value", "3")  # today, the last bar
     expect(page.locator("[data-testid=kpi-orders]")).to_have_text("3")
     assert page.locator("#kpi-channel option").all_inner_texts() == ["All my channels", w.channel.name]
 

@@ -69,7 +69,7 @@ def test_admin_sees_every_channel_and_location(client, admin_user, rollups):
     assert _kpi(html, "cost") == "R$ 20,00"  # 480 over 24 routed orders
     assert 'data-channel="web"' in html and 'data-channel="mkt"' in html
     assert 'data-location="LJ-RS-01"' in html and 'data-location="LJ-PA-01"' in html
-    assert html.count('data-orders="13"') == 2  # a bar for each day with orders; the others are empty
+    assert html.count('data-value="13"') == 2  # a bar for each day with orders; the others are empty
     assert 'data-testid="kpi-chart"' in html
 
 

@@ -1,0 +1,175 @@
+"""Demand forecasts: how many units of each product each location will sell a day, and how its week is shaped.
+
+Made every night by the forecast job from the ledger's shipments and hand-overs (COMMIT movements) of the last
+eight weeks, in the project's time zone:
+- a location's week (`LocationDemandProfile.weekday_factors`): each weekday's share of its units, pulled
+  towards a flat week while it has sold little (PRIOR_UNITS per weekday), so that they average 1;
+- each stock row's units on an average day (`DemandForecast.daily`): its weekly units, averaged with weights
+  that halve every HALF_LIFE_DAYS (recent weeks count most, a promotion fades), over seven; a day's forecast
+  is that times its weekday's factor;
+- a check of the method on the location's last CHECK_DAYS: the forecast it would have made the day before
+  them against what was sold (`wape`, `bias`), shown to managers beside the forecast.
+The replenishment job plans with it (`replenishment.replenishment_propose`): a weekday-shaped lead time and
+the days of cover at the forecast rate. Exponential smoothing with a weekday profile is what retail
+forecasting starts from; it needs no library and runs as two aggregate queries and one pass in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from oms.calendar import start_of_day
+
+from ..models import DemandForecast, LocationDemandProfile, MovementKind, StockMovement
+
+HISTORY_DAYS = 56  # eight weeks: each weekday eight times
+HALF_LIFE_DAYS = 14  # a day's weight halves every two weeks
+CHECK_DAYS = 14  # the check: the last two weeks, forecast from the eight before them
+RECENT_DAYS = 28  # "sold in the last 28 days", shown beside the forecast
+PRIOR_UNITS = 3.0  # per weekday: a location that sold little keeps a nearly flat week
+FRESH_FOR = dt.timedelta(days=2)  # a forecast older than this is not planned with (the job has stopped)
+
+# each whole week's weight (the latest first): every weekday of a week counts the same, so the level needs no
+# weekday taken out, and a week's forecast (level × 7, the factors averaging 1) is its weighted week
+_WEEK_WEIGHTS = [0.5 ** (7 * week / HALF_LIFE_DAYS) for week in range(HISTORY_DAYS // 7)]
+_WEEK_WEIGHT_SUM = sum(_WEEK_WEIGHTS)
+FLAT_WEEK = [1.0] * 7
+
+
+def week_shape(units_by_weekday: list[float]) -> list[float]:
+    """Each weekday's demand against an average day (Monday first): averages exactly 1."""
+    mean = sum(units_by_weekday) / 7
+    return [(units + PRIOR_UNITS) / (mean + PRIOR_UNITS) for units in units_by_weekday]
+
+
+def _level(days: dict[dt.date, int], end: dt.date) -> float:
+    """Units on an average day at `end`: the weeks of the HISTORY_DAYS before it, recent weeks weighted most,
+    divided by seven (days without sales count as zeros)."""
+    total = 0.0
+    for day, units in days.items():
+        age = (end - day).days
+        if 1 <= age <= HISTORY_DAYS:
+            total += units * _WEEK_WEIGHTS[(age - 1) // 7]
+    return total / (7 * _WEEK_WEIGHT_SUM)
+
+
+def _shape(location_days: dict[dt.date, int], end: dt.date) -> list[float]:
+    by_weekday = [0.0] * 7
+    for day, units in location_days.items():
+        if 1 <= (end - day).days <= HISTORY_DAYS:
+            by_weekday[day.weekday()] += units
+    return week_shape(by_weekday)
+
+
+def _check(
+    rows: dict[int, dict[dt.date, int]], location_days: dict[dt.date, int], today: dt.date
+) -> tuple[float, float, int]:
+    """Absolute error, signed error (forecast − sold) and units sold over the CHECK_DAYS before `today`, for a
+    forecast made at their start from the HISTORY_DAYS before it."""
+    start = today - dt.timedelta(days=CHECK_DAYS)
+    factors = _shape(location_days, start)
+    error = signed = 0.0
+    sold = 0
+    for days in rows.values():
+        level = _level(days, start)
+        for offset in range(CHECK_DAYS):
+            day = start + dt.timedelta(days=offset)
+            actual = days.get(day, 0)
+            expected = level * factors[day.weekday()]
+            error += abs(actual - expected)
+            signed += expected - actual
+            sold += actual
+    return error, signed, sold
+
+
+def _ratio(value: float, units: int) -> Decimal | None:
+    return Decimal(value / units).quantize(Decimal("0.001")) if units else None
+
+
+def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Recompute every location's week and every stock row's forecast from the ledger (see the module), and
+    drop those of rows and locations that sold nothing for HISTORY_DAYS. Idempotent on the same day. Returns
+    counts (locations, forecasts, dropped)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    since = start_of_day(today - dt.timedelta(days=HISTORY_DAYS + CHECK_DAYS))
+    sales = (
+        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=since, at__lt=start_of_day(today))
+        .annotate(day=TruncDate("at"))
+        .values_list("stock", "stock__location", "day")
+        .annotate(units=Sum("on_hand_delta"))
+        .order_by()
+    )
+    rows: dict[int, dict[int, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))  # location → row
+    week: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))  # location → day → units
+    for stock_id, location_id, day, units in sales:
+        rows[location_id][stock_id][day] = -units
+        week[location_id][day] -= units
+    recent_from = today - dt.timedelta(days=RECENT_DAYS)
+    profiles: list[LocationDemandProfile] = []
+    forecasts: list[DemandForecast] = []
+    for location_id, location_rows in rows.items():
+        made = len(forecasts)
+        for stock_id, days in location_rows.items():
+            level = _level(days, today)
+            if level <= 0:
+                continue  # sold only in the check's first weeks, not in the eight before today
+            recent = sum(units for day, units in days.items() if day >= recent_from)
+            forecasts.append(
+                DemandForecast(
+                    stock_id=stock_id,
+                    daily=Decimal(level).quantize(Decimal("0.001")),
+                    recent_units=max(recent, 0),
+                    updated_at=now,
+                )
+            )
+        if len(forecasts) == made:
+            continue  # nothing sold in the eight weeks before today: no week to shape
+        error, signed, sold = _check(location_rows, week[location_id], today)
+        profiles.append(
+            LocationDemandProfile(
+                location_id=location_id,
+                weekday_factors=[round(f, 4) for f in _shape(week[location_id], today)],
+                wape=_ratio(error, sold),
+                bias=_ratio(signed, sold),
+                checked_units=sold,
+                updated_at=now,
+            )
+        )
+    with transaction.atomic():
+        LocationDemandProfile.objects.bulk_create(
+            profiles,
+            update_conflicts=True,
+            unique_fields=["location"],
+            update_fields=["weekday_factors", "wape", "bias", "checked_units", "updated_at"],
+            batch_size=2000,
+        )
+        DemandForecast.objects.bulk_create(
+            forecasts,
+            update_conflicts=True,
+            unique_fields=["stock"],
+            update_fields=["daily", "recent_units", "updated_at"],
+            batch_size=2000,
+        )
+        dropped, _by_model = DemandForecast.objects.filter(updated_at__lt=now).delete()
+        LocationDemandProfile.objects.filter(updated_at__lt=now).delete()
+    return {"locations": len(profiles), "forecasts": len(forecasts), "dropped": dropped}
+
+
+def planning_forecast(*, now: dt.datetime) -> tuple[dict[int, Decimal], dict[int, list[float]]]:
+    """What planners use: units a day per stock row and the week of each location, from a run of the last
+    FRESH_FOR (none when the job has stopped: the caller falls back to plain recent demand)."""
+    fresh = now - FRESH_FOR
+    daily = dict(DemandForecast.objects.filter(updated_at__gte=fresh).values_list("stock", "daily"))
+    weeks: dict[int, Any] = dict(
+        LocationDemandProfile.objects.filter(updated_at__gte=fresh).values_list("location", "weekday_factors")
+    )
+    return daily, weeks
