@@ -5,7 +5,9 @@ shallow), and `--movements` shipments ("commit" ledger rows of one or two units)
 stock rows and evenly over the last 60 days; then measures, nice'd on a quiet machine:
 - `replenishment_propose()` on a table without open proposals (it creates them), then again on the same stock
   (it changes nothing): what the beat runs every 6 hours;
-- `GET /inventory/replenishment/` for an admin: wall time and SQL statements.
+- `GET /inventory/replenishment/` for an admin: wall time and SQL statements;
+- the nightly `forecast_refresh()` over the same ledger (it reads 70 days), then `replenishment_propose()`
+  planning with the forecasts, and `GET /inventory/forecast/` for the location with the most forecasts.
 Not a test. Run `bench/api_orders.py --setup` first (database, locations, products).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_api REDIS_URL=redis://127.0.0.1:6379/5 \\
@@ -92,6 +94,32 @@ def main() -> None:
     wall, statements = time_admin_page("/inventory/replenishment/", repeat=args.repeat)
     print(
         f"GET /inventory/replenishment/ as admin ({counts['created']} open, 200 shown): "
+        f"median {wall:.1f} ms, {statements} SQL statements"
+    )
+
+    from django.db.models import Count
+
+    from inventory.models import DemandForecast
+    from inventory.services.forecast import forecast_refresh
+
+    for run in ("first run", "again"):
+        t0 = time.perf_counter()
+        made = forecast_refresh()
+        print(f"forecast_refresh ({run}): {time.perf_counter() - t0:.2f} s, {made}")
+    t0 = time.perf_counter()
+    planned = replenishment_propose()
+    print(f"replenishment_propose with the forecasts: {time.perf_counter() - t0:.2f} s, {planned}")
+    busiest = (
+        DemandForecast.objects.values("stock__location__code")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+        .values_list("stock__location__code", "n")
+        .first()
+    )
+    assert busiest is not None
+    wall, statements = time_admin_page("/inventory/forecast/", {"location": busiest[0]}, repeat=args.repeat)
+    print(
+        f"GET /inventory/forecast/ for {busiest[0]} ({busiest[1]} forecasts, 100 shown): "
         f"median {wall:.1f} ms, {statements} SQL statements"
     )
 
