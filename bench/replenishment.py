@@ -74,11 +74,13 @@ def main() -> None:
 
     django.setup()
 
-    from inventory.models import ReplenishmentProposal, StockLevel
+    from inventory.models import DemandForecast, LocationDemandProfile, ReplenishmentProposal, StockLevel
     from inventory.services.replenishment import replenishment_propose
 
     fill(args.movements)
     ReplenishmentProposal.objects.all().delete()
+    DemandForecast.objects.all().delete()  # the first runs plan from the plain average, as with no forecast
+    LocationDemandProfile.objects.all().delete()
     rows = StockLevel.objects.count()
     t0 = time.perf_counter()
     counts = replenishment_propose()
@@ -99,7 +101,6 @@ def main() -> None:
 
     from django.db.models import Count
 
-    from inventory.models import DemandForecast
     from inventory.services.forecast import forecast_refresh
 
     for run in ("first run", "again"):

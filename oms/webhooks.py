@@ -99,7 +99,9 @@ def emit_events(
             WebhookDelivery(subscription=s, event_id=event_id, event_type=event_type, payload=payload)
             for s in subscriptions
         ]
-    for delivery in WebhookDelivery.objects.bulk_create(deliveries):
+    # in batches: thousands of events (the replenishment job's `stock.low`) would pass PostgreSQL's 65,535
+    # parameters in one statement
+    for delivery in WebhookDelivery.objects.bulk_create(deliveries, batch_size=1000):
         enqueue_on_commit(DELIVER_TASK, delivery.pk)
 
 

@@ -77,6 +77,10 @@ def transfer(extra: dict[str, str] | None = None) -> Kwargs:
     return lambda w, o: {"pk": o["transfer"].pk, **(extra or {})}
 
 
+def transfer_number(extra: dict[str, str] | None = None) -> Kwargs:
+    return lambda w, o: {"number": o["transfer"].number, **(extra or {})}
+
+
 def victim(extra: Callable[[World], dict[str, Any]] | None = None) -> Kwargs:
     return lambda w, o: {"pk": w.victim.pk, **(extra(w) if extra else {})}
 
@@ -149,6 +153,17 @@ MATRIX: dict[str, Entry] = {
     ),
     # An invalid body is refused before the order is looked up: the same 400 for any number, so nothing leaks.
     "api:order-address": Entry(roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=order(), api=True),
+    "api:transfer-list": Entry(roles(401, 403, 200, 200, 200, 200), api=True),
+    "api:transfer-detail": Entry(
+        roles(401, 403, (200, 404), (200, 404), (200, 404), 200), kwargs=transfer_number(), api=True
+    ),
+    # receiving a transfer not dispatched yet: 409 from the destination's side, 403 from the source's
+    "api:transfer-action": Entry(
+        roles(401, 403, (409, 404), (403, 404), (409, 404), 409),
+        method="POST",
+        kwargs=transfer_number({"action": "receive"}),
+        api=True,
+    ),
     "api:channel-list": Entry(API_EVERY_USER, api=True),
     "api:location-list": Entry(API_EVERY_USER, api=True),
     "api:product-list": Entry(API_EVERY_USER, api=True),

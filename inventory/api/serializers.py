@@ -104,3 +104,63 @@ class StockBulkOut(serializers.Serializer):
     results = StockBulkItemOut(many=True)
     applied = serializers.IntegerField()
     failed = serializers.IntegerField()
+
+
+# --- stock transfers ----------------------------------------------------------------------------------------
+
+
+class TransferLineOut(serializers.Serializer):
+    sku = serializers.CharField(source="product.sku")
+    qty = serializers.IntegerField(help_text="Units reserved at the source when the transfer was opened.")
+    sent = serializers.IntegerField(source="qty_sent")
+    received = serializers.IntegerField(source="qty_received")
+
+
+class TransferOut(serializers.Serializer):
+    number = serializers.CharField()
+    source = serializers.CharField(source="source.code")  # type: ignore[assignment]
+    destination = serializers.CharField(source="destination.code")
+    origin = serializers.CharField(help_text="replenishment, rebalancing or manual.")
+    status = serializers.CharField(help_text="open (to dispatch), dispatched, received or cancelled.")
+    note = serializers.CharField()
+    tracking = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    dispatched_at = serializers.DateTimeField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True, help_text="When it was received or cancelled.")
+    lines = TransferLineOut(many=True)
+
+
+class TransferLineIn(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+    qty = serializers.IntegerField(min_value=0, max_value=MAX_QTY)
+
+
+def _unique_skus(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    skus = [line["sku"] for line in lines]
+    if len(skus) != len(set(skus)):
+        raise serializers.ValidationError(_("Each SKU once per transfer."))
+    return lines
+
+
+class TransferIn(serializers.Serializer):
+    source = serializers.CharField(max_length=32, help_text="One of the caller's locations.")  # type: ignore[assignment]
+    destination = serializers.CharField(max_length=32)
+    lines = TransferLineIn(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if any(line["qty"] < 1 for line in lines):
+            raise serializers.ValidationError(_("Each quantity must be at least 1."))
+        return _unique_skus(lines)
+
+
+class TransferStepIn(serializers.Serializer):
+    """Dispatch or receive: the units per SKU (every line's reserved, or sent, units when `lines` is left out;
+    a line left out of `lines` counts all its units too), and a text (the carrier and tracking when
+    dispatching, a note when receiving, the reason when cancelling)."""
+
+    lines = TransferLineIn(many=True, required=False, max_length=500)  # type: ignore[call-arg]
+    text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return _unique_skus(lines)

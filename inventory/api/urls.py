@@ -9,4 +9,7 @@ urlpatterns: list[URLPattern] = [
     path("products/", views.ProductListView.as_view(), name="product-list"),
     path("stock/adjustments/", views.StockAdjustmentBulkView.as_view(), name="stock-adjustments"),
     path("stock/<str:location>/<str:sku>/", views.StockDetailView.as_view(), name="stock-detail"),
+    path("transfers/", views.TransferListView.as_view(), name="transfer-list"),
+    path("transfers/<str:number>/", views.TransferDetailView.as_view(), name="transfer-detail"),
+    path("transfers/<str:number>/<str:action>/", views.TransferActionView.as_view(), name="transfer-action"),
 ]

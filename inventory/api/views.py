@@ -1,12 +1,14 @@
-"""Inventory API: locations and products (reference data, scoped) and stock counts/adjustments."""
+"""Inventory API: locations and products (reference data, scoped), stock counts/adjustments and stock
+transfers between locations."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -18,10 +20,12 @@ from rest_framework.views import APIView
 from oms.api import ErrorOut, model_perm
 from oms.exceptions import DomainError
 from oms.parsers import BoundedJSONParser, request_data
+from oms.roles import is_manager_or_admin
 
-from ..models import Location, Product, StockLevel
-from ..selectors import location_list, product_match, stock_list
+from ..models import Location, Product, StockLevel, StockTransfer, StockTransferLine, TransferStatus
+from ..selectors import location_list, product_match, stock_list, transfer_list
 from ..services import stock_adjust, stock_set_count
+from ..services.transfers import transfer_cancel, transfer_create, transfer_dispatch, transfer_receive
 from .serializers import (
     LocationOut,
     ProductListQuery,
@@ -30,6 +34,9 @@ from .serializers import (
     StockBulkOut,
     StockChangeIn,
     StockOut,
+    TransferIn,
+    TransferOut,
+    TransferStepIn,
 )
 
 BULK_MAX = 1000
@@ -232,3 +239,165 @@ class StockAdjustmentBulkView(APIView):
                 "errors": {exc.field or "detail": [exc.message], "code": exc.code},
             }
         return {"status": 200, "stock": StockOut(stock).data}
+
+
+# --- stock transfers ----------------------------------------------------------------------------------------
+
+
+class TransferCursor(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+TRANSFER_NUMBER = re.compile(r"^TR-(\d{1,12})$")
+
+
+_LINES = Prefetch(
+    "lines", queryset=StockTransferLine.objects.select_related("product").order_by("product__sku")
+)
+
+
+def _transfers(user: Any) -> QuerySet[StockTransfer]:
+    return transfer_list(user=user).prefetch_related(_LINES)
+
+
+def _transfer(user: Any, number: str) -> StockTransfer:
+    """The transfer `number` (TR-000123) if it comes from or goes to one of the caller's places; else 404."""
+    match = TRANSFER_NUMBER.match(number)
+    transfer = _transfers(user).filter(pk=int(match.group(1))).first() if match else None
+    if transfer is None:
+        raise Http404
+    return transfer
+
+
+class TransferListView(generics.GenericAPIView):
+    """`GET /api/v1/transfers/` (the transfers from or to the caller's locations, newest first; filters:
+    `status`, `location`) and `POST` (open one: its units are reserved at the source at once)."""
+
+    serializer_class = TransferOut
+    pagination_class = TransferCursor
+    parser_classes = [BoundedJSONParser]
+    filter_backends: list[Any] = []
+
+    def get_permissions(self) -> list[BasePermission]:
+        perm = model_perm(
+            "inventory.add_stocktransfer" if self.request.method == "POST" else "inventory.view_stocktransfer"
+        )
+        return [IsAuthenticated(), perm()]
+
+    @extend_schema(
+        operation_id="transfers_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=TransferStatus.values),
+            OpenApiParameter("location", str, description="A location code: transfers from or to it."),
+        ],
+        responses={200: TransferOut(many=True), 404: ErrorOut},
+    )
+    def get(self, request: Request) -> Response:
+        location = None
+        if code := request.query_params.get("location", ""):
+            location = _location_in_scope(request.user, code)
+        rows = transfer_list(user=request.user, location=location)
+        status_ = request.query_params.get("status", "")
+        if status_:
+            if status_ not in TransferStatus.values:
+                raise ValidationError({"status": [f"One of {', '.join(TransferStatus.values)}."]})
+            rows = rows.filter(status=status_)
+        page = self.paginate_queryset(rows.prefetch_related(_LINES))
+        return self.get_paginated_response(TransferOut(page, many=True).data)
+
+    @extend_schema(
+        operation_id="transfers_create",
+        request=TransferIn,
+        responses={
+            201: TransferOut,
+            400: OpenApiResponse(description="Field-by-field errors (unknown SKUs under `lines`)."),
+            404: ErrorOut,
+            409: OpenApiResponse(ErrorOut, description="Not enough free units at the source (`shortages`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = TransferIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        source = _location_in_scope(request.user, data["source"])
+        destination = Location.objects.filter(code=data["destination"]).first()
+        if destination is None:
+            raise ValidationError({"destination": [f"No location {data['destination']}."]})
+        products = {p.sku: p for p in Product.objects.filter(sku__in=[line["sku"] for line in data["lines"]])}
+        unknown = sorted({line["sku"] for line in data["lines"]} - set(products))
+        if unknown:
+            raise ValidationError({"lines": [f"Unknown SKU: {', '.join(unknown)}."]})
+        transfer = transfer_create(
+            source=source,
+            destination=destination,
+            lines=[(products[line["sku"]], line["qty"]) for line in data["lines"]],
+            by=request.user,
+            note=data["note"],
+        )
+        return Response(
+            TransferOut(_transfer(request.user, transfer.number)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class TransferDetailView(APIView):
+    """`GET /api/v1/transfers/{number}/`: one transfer with its lines (404 unless it comes from or goes to one
+    of the caller's locations)."""
+
+    permission_classes = [IsAuthenticated, model_perm("inventory.view_stocktransfer")]
+
+    @extend_schema(operation_id="transfers_retrieve", responses={200: TransferOut, 404: ErrorOut})
+    def get(self, request: Request, number: str) -> Response:
+        return Response(TransferOut(_transfer(request.user, number)).data)
+
+
+class TransferActionView(APIView):
+    """`POST /api/v1/transfers/{number}/{dispatch|receive|cancel}/`: the source's staff dispatch (units per
+    SKU, the carrier and tracking as `text`), the destination's staff receive (units that arrived), the
+    source's staff or a manager or admin cancel an open one. 409 when its status does not allow the step."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("inventory.change_stocktransfer")]
+    ACTIONS = ("dispatch", "receive", "cancel")
+
+    @extend_schema(
+        operation_id="transfers_action",
+        request=TransferStepIn,
+        responses={200: TransferOut, 400: OpenApiResponse(description="Field-by-field errors."),
+                   403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    )  # fmt: skip
+    def post(self, request: Request, number: str, action: str) -> Response:
+        if action not in self.ACTIONS:
+            raise Http404
+        body = TransferStepIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        transfer = _transfer(request.user, number)
+        mine = set(location_list(user=request.user).values_list("pk", flat=True))
+        allowed = {
+            "dispatch": transfer.source_id in mine,
+            "receive": transfer.destination_id in mine,
+            "cancel": transfer.source_id in mine or is_manager_or_admin(request.user),
+        }
+        if not allowed[action]:
+            raise PermissionDenied(
+                {"dispatch": "Only the source's staff dispatch a transfer.",
+                 "receive": "Only the destination's staff receive a transfer.",
+                 "cancel": "Only the source's staff, managers and admins cancel a transfer."}[action]
+            )  # fmt: skip
+        units = None
+        if "lines" in data:
+            by_sku = {line.product.sku: line.pk for line in transfer.lines.all()}
+            stray = sorted(line["sku"] for line in data["lines"] if line["sku"] not in by_sku)
+            if stray:
+                raise ValidationError({"lines": [f"Not on this transfer: {', '.join(stray)}."]})
+            units = {by_sku[line["sku"]]: line["qty"] for line in data["lines"]}
+        if action == "dispatch":
+            transfer_dispatch(transfer=transfer, by=request.user, sent=units, tracking=data["text"])
+        elif action == "receive":
+            transfer_receive(transfer=transfer, by=request.user, received=units, note=data["text"])
+        else:
+            transfer_cancel(transfer=transfer, by=request.user, reason=data["text"])
+        return Response(TransferOut(_transfer(request.user, number)).data)
