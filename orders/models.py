@@ -247,6 +247,15 @@ class FulfilmentKind(models.TextChoices):
     TRANSFER = "transfer", _("Transfer to the pickup store")
 
 
+# Still to be sent (or made ready for pickup, or handed to a transfer): what a ship-by time holds a fulfilment
+# to (the KPI "late now", the SLA alerts).
+TO_SEND_STATUSES = (
+    FulfilmentStatus.ASSIGNED,
+    FulfilmentStatus.PICKING,
+    FulfilmentStatus.PICKED,
+    FulfilmentStatus.PACKED,
+)
+
 # When a fulfilment's work at its location was done: sent to the customer, handed to a transfer, or made ready
 # at the pickup store (indexed: the KPI rollups read it a day at a time).
 FULFILMENT_DONE_AT = Coalesce("shipped_at", "dispatched_at", "ready_at")
@@ -280,6 +289,12 @@ class Fulfilment(models.Model):
         _("pickup hold (days)"),
         default=7,
         help_text=_("Days a ready pickup waits for the customer before its units go back to stock."),
+    )
+    late_alerted_at = models.DateTimeField(
+        _("late alert sent at"),
+        null=True,
+        blank=True,
+        help_text=_("When the SLA job announced that it missed its ship-by time (once)."),
     )
     collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
     collected_by = models.ForeignKey(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from .models import Fulfilment
-from .services.fulfilment import fulfilment_expire_pickup, pickups_due_for_expiry
+from .services.fulfilment import (
+    fulfilment_expire_pickup,
+    fulfilment_flag_late,
+    fulfilments_late,
+    pickups_due_for_expiry,
+)
 
 
 @shared_task(name="orders.expire_uncollected_pickups", acks_late=True)
@@ -20,3 +25,17 @@ def expire_uncollected_pickups() -> int:
         if fulfilment is not None and fulfilment_expire_pickup(fulfilment=fulfilment, by=None):
             expired += 1
     return expired
+
+
+@shared_task(name="orders.flag_late_fulfilments", acks_late=True)
+def flag_late_fulfilments() -> int:
+    """Announce every fulfilment that missed its ship-by time (once each). Returns how many were announced.
+
+    Safe to run twice or concurrently: each is re-checked under its order's lock.
+    """
+    flagged = 0
+    for pk in fulfilments_late():
+        fulfilment = Fulfilment.objects.filter(pk=pk).first()
+        if fulfilment is not None and fulfilment_flag_late(fulfilment=fulfilment):
+            flagged += 1
+    return flagged

@@ -12,18 +12,10 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 
 from inventory.selectors import location_list
-from orders.models import Channel, Fulfilment, FulfilmentStatus
+from orders.models import TO_SEND_STATUSES, Channel, Fulfilment
 from orders.selectors import channel_list
 
 from .models import ChannelDay, LocationDay
-
-# a fulfilment in one of these is still to be sent (or made ready for pickup, or handed to a transfer)
-STILL_TO_SEND = (
-    FulfilmentStatus.ASSIGNED,
-    FulfilmentStatus.PICKING,
-    FulfilmentStatus.PICKED,
-    FulfilmentStatus.PACKED,
-)
 
 
 def channel_day_list(
@@ -60,7 +52,7 @@ def overdue_by_location(*, user: Any) -> dict[int, int]:
     still to be sent. One query on the (location, status, ship_by) index."""
     return dict(
         Fulfilment.objects.filter(
-            location__in=location_list(user=user), status__in=STILL_TO_SEND, ship_by__lt=timezone.now()
+            location__in=location_list(user=user), status__in=TO_SEND_STATUSES, ship_by__lt=timezone.now()
         )
         .values("location")
         .annotate(n=Count("pk"))

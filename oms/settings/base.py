@@ -166,6 +166,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reoptimise-unreleased": {"task": "routing.reoptimise_unreleased", "schedule": 900.0},
     "refresh-demand": {"task": "routing.refresh_demand", "schedule": 600.0},
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
+    # SLA alerts: a fulfilment past its ship-by time is announced once (timeline entry, `fulfilment.late`).
+    "flag-late-fulfilments": {"task": "orders.flag_late_fulfilments", "schedule": 300.0},
     # The KPI dashboards read rollups: today's and the last days' (their orders still change) are recomputed.
     "kpi-rollup": {"task": "reporting.rollup", "schedule": 600.0},
     # Replenishment proposals from the last weeks' demand, refreshed every 6 hours for managers to decide.

@@ -48,6 +48,7 @@ from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
 from ..models import (
+    TO_SEND_STATUSES,
     Fulfilment,
     FulfilmentKind,
     FulfilmentLine,
@@ -792,6 +793,46 @@ def pickups_due_for_expiry() -> list[int]:
         "pk", "ready_at", "pickup_hold_days"
     )
     return [pk for pk, ready_at, days in candidates if ready_at and ready_at + dt.timedelta(days=days) <= now]
+
+
+# --- SLA alerts ---------------------------------------------------------------------------------------------
+
+
+def fulfilments_late(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:
+    """Ids of fulfilments past their ship-by time, still to be sent, not announced yet (oldest first)."""
+    return list(
+        Fulfilment.objects.filter(
+            status__in=TO_SEND_STATUSES, ship_by__lt=now or timezone.now(), late_alerted_at__isnull=True
+        )
+        .order_by("ship_by", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def fulfilment_flag_late(*, fulfilment: Fulfilment, now: dt.datetime | None = None) -> bool:
+    """Announce once that a fulfilment missed its ship-by time: a timeline entry on its order (customer
+    service sees it) and the `fulfilment.late` webhook (for the carrier desk, a chat channel, the customer).
+    Idempotent: False, with nothing written, if it was announced already, has left, or is not late."""
+    now = now or timezone.now()
+    order, fulfilment = _lock(fulfilment)
+    if (
+        fulfilment.late_alerted_at is not None
+        or fulfilment.status not in TO_SEND_STATUSES
+        or fulfilment.ship_by is None
+        or fulfilment.ship_by >= now
+    ):
+        return False
+    fulfilment.late_alerted_at = now
+    fulfilment.save(update_fields=["late_alerted_at", "updated_at"])
+    due = timezone.localtime(fulfilment.ship_by).strftime("%d/%m %H:%M")
+    _event(order, fulfilment, kind="late", message=f"not sent by its ship-by time {due}", by=None)
+    emit_event(
+        "fulfilment.late",
+        {"order": order.number, "fulfilment": fulfilment.pk, "location": fulfilment.location.code,
+         "status": fulfilment.status, "ship_by": fulfilment.ship_by},
+    )  # fmt: skip
+    return True
 
 
 # --- transfers ----------------------------------------------------------------------------------------------
