@@ -89,7 +89,12 @@ class TransferForm(forms.Form):
             parts = raw.replace(";", " ").replace(",", " ").split()
             if not parts:
                 continue
-            if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) < 1:
+            # ASCII digits only ("²" is a digit to str.isdigit), and a sane length
+            if (
+                len(parts) != 2
+                or not (parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 7)
+                or int(parts[1]) < 1
+            ):
                 raise forms.ValidationError(
                     _("Line %(n)d (%(line)s): write a SKU, a space and a quantity of at least 1.")
                     % {"n": number, "line": raw.strip()[:60]}

@@ -230,6 +230,13 @@ class Reservation(models.Model):
         return f"{self.ref}: {self.qty} @ {self.stock_id}"
 
 
+def days_covered(units: int, daily: Decimal) -> Decimal | None:
+    """Days `units` last at `daily` units a day, to a tenth (None without demand)."""
+    if not daily:
+        return None
+    return (Decimal(units) / daily).quantize(Decimal("0.1"))
+
+
 class ProposalStatus(models.TextChoices):
     PROPOSED = "proposed", _("Proposed")
     APPROVED = "approved", _("Approved")
@@ -288,9 +295,11 @@ class ReplenishmentProposal(models.Model):
     def cover_days(self) -> Decimal | None:
         """Days the available units and those on their way last at the recent demand (None without demand):
         what `inventory.selectors.proposal_list` sorts by."""
-        if not self.daily_demand:
-            return None
-        return (Decimal(self.available + self.incoming) / self.daily_demand).quantize(Decimal("0.1"))
+        return days_covered(self.available + self.incoming, self.daily_demand)
+
+
+# A transfer's number, its reference on the ledger and its reservations: TR-000123.
+TRANSFER_PREFIX = "TR-"
 
 
 class TransferStatus(models.TextChoices):
@@ -352,7 +361,7 @@ class StockTransfer(models.Model):
 
     @property
     def number(self) -> str:
-        return f"TR-{self.pk:06d}"
+        return f"{TRANSFER_PREFIX}{self.pk:06d}"
 
 
 class StockTransferLine(models.Model):
@@ -418,9 +427,7 @@ class DemandForecast(models.Model):
     @property
     def cover_days(self) -> Decimal | None:
         """Days the row's free units last at the forecast rate."""
-        if not self.daily:
-            return None
-        return (Decimal(self.free) / self.daily).quantize(Decimal("0.1"))
+        return days_covered(self.free, self.daily)
 
 
 class LocationDemandProfile(models.Model):

@@ -8,7 +8,7 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Query
 from django.db.models.functions import NullIf
 from guardian.shortcuts import get_objects_for_user
 
-from oms.roles import Role, user_roles
+from oms.roles import Role, is_manager_or_admin, user_roles
 
 from .models import (
     DemandForecast,
@@ -42,6 +42,11 @@ def location_list(*, user: Any) -> QuerySet[Location]:
         user, "inventory.manage_region", klass=Region, accept_global_perms=False, with_superuser=False
     )
     return Location.objects.filter(Q(pk__in=direct.values("pk")) | Q(region__in=regions.values("code")))
+
+
+def location_ids(*, user: Any) -> set[int]:
+    """The ids of `location_list(user)`, for checks against many rows (which side of a transfer is mine)."""
+    return set(location_list(user=user).values_list("pk", flat=True))
 
 
 def product_match(query: str, *, via: str = "") -> Q:
@@ -108,3 +113,14 @@ def forecast_list(*, location: Location) -> QuerySet[DemandForecast]:
         .select_related("stock__product")
         .order_by("-daily", "stock__product__sku")
     )
+
+
+def transfer_sides(*, user: Any, transfer: StockTransfer) -> dict[str, bool]:
+    """Which of a transfer's steps are the user's to take, whatever its status: dispatch at its source,
+    receive at its destination, cancel at its source or as a manager or admin (the pages and the API)."""
+    mine = location_ids(user=user)
+    return {
+        "dispatch": transfer.source_id in mine,
+        "receive": transfer.destination_id in mine,
+        "cancel": transfer.source_id in mine or is_manager_or_admin(user),
+    }

@@ -20,22 +20,17 @@ from django.views.decorators.http import require_POST
 
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
-from oms.roles import is_manager_or_admin
 
 from .forms import TransferForm
 from .models import StockMovement, StockTransfer, TransferStatus
-from .selectors import location_list, transfer_list
+from .selectors import location_ids, location_list, transfer_list, transfer_sides
 from .services.transfers import transfer_cancel, transfer_create, transfer_dispatch, transfer_receive
 
 PAGE_SIZE = 50
 CHANGE = "inventory.change_stocktransfer"
 # the list's status filter: the work still to do (the default), one status, or everything
-STATUS_FILTERS = ["open", *TransferStatus.values, "all"]
+STATUS_FILTERS = ["todo", *TransferStatus.values, "all"]
 DIRECTIONS = ["", "out", "in"]
-
-
-def _mine(request: HttpRequest) -> set[int]:
-    return set(location_list(user=request.user).values_list("pk", flat=True))
 
 
 @login_required
@@ -45,16 +40,16 @@ def transfer_index(request: HttpRequest) -> HttpResponse:
     locations = location_list(user=request.user).order_by("code").only("code", "name")
     code = request.GET.get("location", "")
     location = get_object_or_404(locations, code=code) if code else None
-    status = request.GET.get("status", "open")
-    status = status if status in STATUS_FILTERS else "open"
+    status = request.GET.get("status", "todo")
+    status = status if status in STATUS_FILTERS else "todo"
     direction = request.GET.get("direction", "")
     direction = direction if direction in DIRECTIONS else ""
     rows = transfer_list(user=request.user, location=location)
-    if status == "open":
+    if status == "todo":
         rows = rows.filter(status__in=[TransferStatus.OPEN, TransferStatus.DISPATCHED])
     elif status != "all":
         rows = rows.filter(status=status)
-    mine = _mine(request)
+    mine = location_ids(user=request.user)
     if direction:
         places = [location.pk] if location else mine
         rows = rows.filter(**{"source__in" if direction == "out" else "destination__in": places})
@@ -82,16 +77,14 @@ def _transfer(request: HttpRequest, pk: int) -> StockTransfer:
 
 
 def _can(request: HttpRequest, t: StockTransfer) -> dict[str, bool]:
-    """What the user may do to this transfer now: dispatch at its source, receive at its destination, cancel
-    (its source's staff, or a manager or admin) before it leaves."""
+    """What the user may do to this transfer now: their side's step (`transfer_sides`), in its status."""
     if not request.user.has_perm(CHANGE):
         return {"dispatch": False, "receive": False, "cancel": False}
-    mine = _mine(request)
-    at_source = t.source_id in mine
+    sides = transfer_sides(user=request.user, transfer=t)
     return {
-        "dispatch": t.status == TransferStatus.OPEN and at_source,
-        "receive": t.status == TransferStatus.DISPATCHED and t.destination_id in mine,
-        "cancel": t.status == TransferStatus.OPEN and (at_source or is_manager_or_admin(request.user)),
+        "dispatch": sides["dispatch"] and t.status == TransferStatus.OPEN,
+        "receive": sides["receive"] and t.status == TransferStatus.DISPATCHED,
+        "cancel": sides["cancel"] and t.status == TransferStatus.OPEN,
     }
 
 
@@ -118,11 +111,11 @@ def _counts(request: HttpRequest, t: StockTransfer, prefix: str) -> dict[int, in
         raw = request.POST.get(f"{prefix}-{line.pk}", "").strip()
         if raw == "":
             continue
-        if not raw.isdigit():
-            raise DomainError(
-                _("%(sku)s: enter a whole number of units.") % {"sku": line.product.sku}, field="qty"
-            )
-        counts[line.pk] = int(raw)
+        try:  # ASCII digits only ("²" is a digit to str.isdigit); int() refuses thousands of digits too
+            counts[line.pk] = int(raw) if raw.isascii() else int("not a number")
+        except ValueError:
+            message = _("%(sku)s: enter a whole number of units.") % {"sku": line.product.sku}
+            raise DomainError(message, field="qty") from None
     return counts
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from inventory.models import Location
-from inventory.selectors import location_list
+from inventory.selectors import location_ids, location_list
 from oms.exceptions import DomainError
 
 from . import selectors
@@ -177,7 +177,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
     lines = list(fulfilment.lines.all())
     for line in lines:
         line.left = line.qty_left  # type: ignore[attr-defined]  # the template's name
-    mine = set(location_list(user=request.user).values_list("pk", flat=True))
+    mine = location_ids(user=request.user)
     receiving = fulfilment.kind == FulfilmentKind.TRANSFER and fulfilment.order.pickup_location_id in mine
     kind, status = fulfilment.kind, fulfilment.status
     can = {
@@ -288,7 +288,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404("No such action.")
     fulfilment = fulfilment_get(user=request.user, pk=pk)
-    mine = set(location_list(user=request.user).values_list("pk", flat=True))
+    mine = location_ids(user=request.user)
     if action != "receive" and fulfilment.location_id not in mine:
         raise Http404("No such fulfilment here.")
     try:

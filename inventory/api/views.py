@@ -20,10 +20,9 @@ from rest_framework.views import APIView
 from oms.api import ErrorOut, model_perm
 from oms.exceptions import DomainError
 from oms.parsers import BoundedJSONParser, request_data
-from oms.roles import is_manager_or_admin
 
 from ..models import Location, Product, StockLevel, StockTransfer, StockTransferLine, TransferStatus
-from ..selectors import location_list, product_match, stock_list, transfer_list
+from ..selectors import location_list, product_match, stock_list, transfer_list, transfer_sides
 from ..services import stock_adjust, stock_set_count
 from ..services.transfers import transfer_cancel, transfer_create, transfer_dispatch, transfer_receive
 from .serializers import (
@@ -326,10 +325,11 @@ class TransferListView(generics.GenericAPIView):
         destination = Location.objects.filter(code=data["destination"]).first()
         if destination is None:
             raise ValidationError({"destination": [f"No location {data['destination']}."]})
-        products = {p.sku: p for p in Product.objects.filter(sku__in=[line["sku"] for line in data["lines"]])}
-        unknown = sorted({line["sku"] for line in data["lines"]} - set(products))
+        wanted = [line["sku"] for line in data["lines"]]
+        products = {p.sku: p for p in Product.objects.filter(sku__in=wanted, active=True)}
+        unknown = sorted(set(wanted) - set(products))
         if unknown:
-            raise ValidationError({"lines": [f"Unknown SKU: {', '.join(unknown)}."]})
+            raise ValidationError({"lines": [f"No active product with these SKUs: {', '.join(unknown)}."]})
         transfer = transfer_create(
             source=source,
             destination=destination,
@@ -375,13 +375,7 @@ class TransferActionView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         transfer = _transfer(request.user, number)
-        mine = set(location_list(user=request.user).values_list("pk", flat=True))
-        allowed = {
-            "dispatch": transfer.source_id in mine,
-            "receive": transfer.destination_id in mine,
-            "cancel": transfer.source_id in mine or is_manager_or_admin(request.user),
-        }
-        if not allowed[action]:
+        if not transfer_sides(user=request.user, transfer=transfer)[action]:
             raise PermissionDenied(
                 {"dispatch": "Only the source's staff dispatch a transfer.",
                  "receive": "Only the destination's staff receive a transfer.",

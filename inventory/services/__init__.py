@@ -11,7 +11,7 @@ are the last line of defence against overselling.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -542,6 +542,56 @@ def stock_commit(
     if sum(r.qty for r in held) < qty:
         raise InsufficientStock([(location.code, product.sku, qty, sum(r.qty for r in held))])
     return _release(held, qty=qty, reason=reason, by=by, kind=kind, consume=True)
+
+
+@transaction.atomic
+def stock_commit_held(
+    *,
+    ref: str,
+    location: Location,
+    units: Mapping[int, int],
+    reason: str,
+    by: Any = None,
+    kind: str = MovementKind.TRANSFER_OUT,
+) -> int:
+    """Everything held for `ref` at `location` settles at once: `units[product id]` of each leave the building
+    (on hand and reserved down, `kind`), the rest go back to free stock (a release). The reservations, then
+    their stock rows, are locked together in pk order, like every other stock change. Returns units gone."""
+    held = _held(ref=ref, stock__location=location)
+    rows = lock_stock_rows((r.stock.location_id, r.stock.product_id) for r in held)
+    gone = 0
+    movements = []
+    for reservation in held:
+        stock = rows[(reservation.stock.location_id, reservation.stock.product_id)]
+        leave = min(units.get(stock.product_id, 0), reservation.qty)
+        back = reservation.qty - leave
+        if leave:  # each ledger row states the stock row as it is right after it
+            stock.on_hand -= leave
+            stock.reserved -= leave
+            movements.append(
+                _movement(
+                    stock,
+                    kind=kind,
+                    on_hand_delta=-leave,
+                    reserved_delta=-leave,
+                    reason=reason,
+                    ref=ref,
+                    by=by,
+                )
+            )
+        if back:
+            stock.reserved -= back
+            movements.append(
+                _movement(
+                    stock, kind=MovementKind.RELEASE, reserved_delta=-back, reason="not sent", ref=ref, by=by
+                )
+            )
+        reservation.qty = 0
+        reservation.save(update_fields=["qty", "updated_at"])
+        stock.save(update_fields=["on_hand", "reserved", "updated_at"])
+        gone += leave
+    StockMovement.objects.bulk_create(movements)
+    return gone
 
 
 @transaction.atomic

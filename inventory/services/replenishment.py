@@ -221,7 +221,9 @@ def replenishment_propose(
     with transaction.atomic():
         open_ = {
             (p.location_id, p.product_id): p
-            for p in ReplenishmentProposal.objects.select_for_update().filter(status=ProposalStatus.PROPOSED)
+            for p in ReplenishmentProposal.objects.select_for_update()
+            .filter(status=ProposalStatus.PROPOSED)
+            .order_by("pk")  # the order every decision locks them in
         }
         changed = []
         for key, p in open_.items():
@@ -273,18 +275,19 @@ def replenishment_decide_many(
     *, proposals: Sequence[ReplenishmentProposal], approve: bool, by: Any, note: str = ""
 ) -> tuple[list[ReplenishmentProposal], list[tuple[ReplenishmentProposal, DomainError]]]:
     """Approve or reject open proposals, each with its audit row. Approved proposals from the same source to
-    the same location become one stock transfer (reserving what the source still has free), in one
-    transaction with their decisions; those from a supplier are announced by webhook
-    (`replenishment.approved`). A proposal decided or superseded meanwhile, or a group whose source has
-    nothing free left, is refused (with the error) and nothing of it changes. Returns (decided, refused)."""
+    the same location become one stock transfer of what the source still has free (each proposal then
+    approved for the units reserved), in one transaction with their decisions; every approval is announced by
+    webhook (`replenishment.approved`). Refused, with the error and nothing of it changed: a proposal decided,
+    superseded or given another source meanwhile, or one whose source has nothing of it free any more.
+    Returns (decided, refused)."""
     groups: dict[tuple[int | None, int], list[ReplenishmentProposal]] = {}
     for p in proposals:
         groups.setdefault((p.source_id, p.location_id), []).append(p)
     decided: list[ReplenishmentProposal] = []
     refused: list[tuple[ReplenishmentProposal, DomainError]] = []
-    for group in groups.values():
+    for (source_id, _location_id), group in groups.items():
         try:
-            done, stale = _decide_group(group, approve=approve, by=by, note=note)
+            done, stale = _decide_group(group, source_id=source_id, approve=approve, by=by, note=note)
         except DomainError as exc:
             refused += [(p, exc) for p in group]
             continue
@@ -299,8 +302,10 @@ def _origin(source: Location) -> str:
 
 
 def _decide_group(
-    group: list[ReplenishmentProposal], *, approve: bool, by: Any, note: str
+    group: list[ReplenishmentProposal], *, source_id: int | None, approve: bool, by: Any, note: str
 ) -> tuple[list[ReplenishmentProposal], list[tuple[ReplenishmentProposal, DomainError]]]:
+    """Decide proposals for one location and one source (`source_id`, as the caller saw them) in one
+    transaction; see `replenishment_decide_many`."""
     with transaction.atomic():
         locked = list(
             ReplenishmentProposal.objects.select_for_update(of=("self",))
@@ -308,18 +313,21 @@ def _decide_group(
             .filter(pk__in=[p.pk for p in group])
             .order_by("pk")
         )
-        message = _("This proposal is %(status)s already: nothing was changed.")
-        stale = [
-            (p, DomainError(message % {"status": p.get_status_display()}, field="status"))
-            for p in locked
-            if p.status != ProposalStatus.PROPOSED
-        ]
-        todo = [p for p in locked if p.status == ProposalStatus.PROPOSED]
+        stale: list[tuple[ReplenishmentProposal, DomainError]] = []
+        todo = []
+        for p in locked:
+            if p.status != ProposalStatus.PROPOSED:
+                message = _("This proposal is %(status)s already: nothing was changed.")
+                stale.append((p, DomainError(message % {"status": p.get_status_display()}, field="status")))
+            elif p.source_id != source_id:  # the job found a better source meanwhile: look again
+                message = _("The proposal changed meanwhile (its source): look at it again.")
+                stale.append((p, DomainError(message, field="source")))
+            else:
+                todo.append(p)
         if not todo:
             return [], stale
-        transfer = None
         source = todo[0].source
-        origin = source.code if source else "a supplier"
+        transfer, reserved = None, {p.product_id: p.qty for p in todo}
         if approve and source is not None:
             transfer = transfer_create(
                 source=source,
@@ -330,7 +338,16 @@ def _decide_group(
                 note=note,
                 allow_partial=True,
             )
+            reserved = dict(transfer.lines.values_list("product_id", "qty"))
+            message = _("Nothing of it is free at %(code)s any more: nothing was changed.")
+            stale += [
+                (p, DomainError(message % {"code": source.code}, field="qty"))
+                for p in todo
+                if p.product_id not in reserved
+            ]
+            todo = [p for p in todo if p.product_id in reserved]
         now = timezone.now()
+        origin = source.code if source else "a supplier"
         for p in todo:
             p.status = ProposalStatus.APPROVED if approve else ProposalStatus.REJECTED
             p.decided_at, p.decided_by, p.note, p.transfer = now, _actor(by), note[:200], transfer
@@ -339,7 +356,7 @@ def _decide_group(
                 action=f"replenishment.{p.status}",
                 obj=p,
                 summary=f"{p.qty} x {p.product.sku} to {p.location.code} from {origin}"
-                + (f" ({transfer.number})" if transfer else ""),
+                + (f" ({transfer.number}: {reserved[p.product_id]} reserved)" if transfer else ""),
             )
         ReplenishmentProposal.objects.bulk_update(
             todo, ["status", "decided_at", "decided_by", "note", "transfer"]
@@ -348,7 +365,8 @@ def _decide_group(
             emit_events(
                 "replenishment.approved",
                 [
-                    {"proposal": p.pk, "location": p.location.code, "sku": p.product.sku, "qty": p.qty,
+                    {"proposal": p.pk, "location": p.location.code, "sku": p.product.sku,
+                     "qty": reserved[p.product_id], "proposed_qty": p.qty,
                      "source": source.code if source else None,
                      "transfer": transfer.number if transfer else None, "note": p.note}
                     for p in todo

@@ -29,7 +29,7 @@ from ..models import (
     TransferOrigin,
     TransferStatus,
 )
-from . import ReserveItem, _actor, stock_commit, stock_receive, stock_release, stock_reserve_many
+from . import ReserveItem, _actor, stock_commit_held, stock_receive, stock_release, stock_reserve_many
 
 # Received units may let backordered order lines be routed: routing retries them (a task name: inventory
 # does not import routing).
@@ -158,14 +158,15 @@ def transfer_dispatch(
         qty = _quantities(lines, sent, most="qty", label=_("units sent"))
         if not any(qty.values()):
             raise DomainError(_("Nothing would leave: cancel the transfer instead."), field="qty")
+        stock_commit_held(
+            ref=t.number,
+            location=t.source,
+            units={line.product_id: qty[line.pk] for line in lines},
+            reason=f"transfer to {t.destination.code}",
+            by=by,
+            kind=MovementKind.TRANSFER_OUT,
+        )
         for line in lines:
-            if qty[line.pk]:
-                stock_commit(
-                    ref=t.number, location=t.source, product=line.product, qty=qty[line.pk],
-                    reason=f"transfer to {t.destination.code}", by=by, kind=MovementKind.TRANSFER_OUT,
-                )  # fmt: skip
-            if qty[line.pk] < line.qty:
-                stock_release(ref=t.number, location=t.source, product=line.product, reason="not sent", by=by)
             line.qty_sent = qty[line.pk]
         StockTransferLine.objects.bulk_update(lines, ["qty_sent"])
         t.status = TransferStatus.DISPATCHED

@@ -798,11 +798,21 @@ def pickups_due_for_expiry() -> list[int]:
 # --- SLA alerts ---------------------------------------------------------------------------------------------
 
 
+# Only what became late this long ago at most is announced: after a deploy (every old row unannounced) or a
+# stopped beat, a flood of stale alerts would bury the fresh ones (the KPIs count every late one).
+LATE_LOOKBACK = dt.timedelta(days=1)
+
+
 def fulfilments_late(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:
-    """Ids of fulfilments past their ship-by time, still to be sent, not announced yet (oldest first)."""
+    """Ids of fulfilments past their ship-by time (by at most LATE_LOOKBACK), still to be sent, not announced
+    yet (oldest first)."""
+    now = now or timezone.now()
     return list(
         Fulfilment.objects.filter(
-            status__in=TO_SEND_STATUSES, ship_by__lt=now or timezone.now(), late_alerted_at__isnull=True
+            status__in=TO_SEND_STATUSES,
+            ship_by__lt=now,
+            ship_by__gte=now - LATE_LOOKBACK,
+            late_alerted_at__isnull=True,
         )
         .order_by("ship_by", "pk")
         .values_list("pk", flat=True)[:limit]

@@ -30,11 +30,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Prefetch, QuerySet, Sum
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inventory.models import MovementKind, Product, StockLevel, StockMovement
+from inventory.models import TRANSFER_PREFIX, MovementKind, Product, StockLevel, StockMovement
 from inventory.selectors import location_list
 from oms.audit import audit_record
 from oms.exceptions import DomainError, NotFoundInScope
@@ -69,8 +69,17 @@ MAX_DAYS = 90
 MAX_ORDERS = 20_000  # a run replays at most this many orders (the oldest of the window first)
 PROGRESS_STEP = 5  # per cent between two progress writes
 MAX_PACKAGES_LIMIT = 20
-# Ledger movements that are not an order taking or giving back units: replayed when they happened.
-EXOGENOUS = (MovementKind.COUNT, MovementKind.ADJUST, MovementKind.RECEIVE, MovementKind.SHORT_PICK)
+# Ledger movements that are not an order taking or giving back units: replayed when they happened. Those of
+# stock transfers too (their reservations at the source, what they bring to the destination), by reference.
+EXOGENOUS = (
+    MovementKind.COUNT,
+    MovementKind.ADJUST,
+    MovementKind.RECEIVE,
+    MovementKind.SHORT_PICK,
+    MovementKind.TRANSFER_OUT,
+    MovementKind.TRANSFER_IN,
+)
+EXOGENOUS_MOVES = Q(kind__in=EXOGENOUS) | Q(ref__startswith=TRANSFER_PREFIX)
 DRAFT_FIELDS = (
     "max_packages",
     "allowed_kinds",
@@ -413,7 +422,7 @@ def _start_stock(
             stock[sku][code] = stock[sku].get(code, 0) - delta
     events = [
         (at, sku, by_pk[loc_pk].code, delta)
-        for at, loc_pk, sku, delta in moves.filter(kind__in=EXOGENOUS)
+        for at, loc_pk, sku, delta in moves.filter(EXOGENOUS_MOVES)
         .annotate(delta=F("on_hand_delta") - F("reserved_delta"))
         .exclude(delta=0)
         .order_by("at", "pk")

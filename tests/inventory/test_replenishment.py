@@ -11,9 +11,20 @@ from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from inventory.models import MovementKind, ProposalStatus, ReplenishmentProposal, StockLevel, StockMovement
+from inventory.models import (
+    MovementKind,
+    ProposalStatus,
+    ReplenishmentProposal,
+    StockLevel,
+    StockMovement,
+    StockTransfer,
+)
 from inventory.services import stock_commit, stock_reserve
-from inventory.services.replenishment import replenishment_decide, replenishment_propose
+from inventory.services.replenishment import (
+    replenishment_decide,
+    replenishment_decide_many,
+    replenishment_propose,
+)
 from inventory.services.transfers import transfer_cancel
 from inventory.tasks import propose_replenishment
 from oms.exceptions import DomainError
@@ -263,3 +274,39 @@ def test_a_new_shortage_is_announced_as_stock_low(network):
         6,
     )
     assert (data["proposed_qty"], data["source"]) == (29, "CD-SP-01")
+
+
+def test_approving_together_gives_one_transfer_of_what_the_source_still_has(network, manager_user):
+    WebhookSubscription.objects.create(name="ERP", url="https://erp.example.com/hook", secret="s" * 32)
+    cap, bag = ProductFactory(sku="BON-0001-U"), ProductFactory(sku="BOL-0001-U")
+    for product, dc_units in ((cap, 100), (bag, 60)):
+        StockFactory(location=network["dc"], product=product, on_hand=dc_units)
+        StockFactory(location=network["poa"], product=product, on_hand=30)
+        _sell(network["poa"], product, 28)  # one a day, two left
+    replenishment_propose()
+    proposals = list(ReplenishmentProposal.objects.filter(location=network["poa"]).order_by("product__sku"))
+    assert [p.source for p in proposals] == [network["dc"]] * 3
+    # meanwhile the DC sells all its bags and half its shirts are taken
+    StockLevel.objects.filter(location=network["dc"], product=bag).update(on_hand=0)
+    StockLevel.objects.filter(location=network["dc"], product=network["shirt"]).update(on_hand=20)
+    decided, refused = replenishment_decide_many(proposals=proposals, approve=True, by=manager_user)
+    assert [p.product.sku for p in decided] == ["BON-0001-U", "CAM-0001-P"]
+    assert [(p.product.sku, e.field) for p, e in refused] == [("BOL-0001-U", "qty")]
+    (transfer,) = {p.transfer for p in decided}  # one transfer for the source and the location
+    assert sorted(transfer.lines.values_list("product__sku", "qty")) == [
+        ("BON-0001-U", 15),
+        ("CAM-0001-P", 20),
+    ]
+    bag_proposal = ReplenishmentProposal.objects.get(product=bag)
+    assert bag_proposal.status == ProposalStatus.PROPOSED and bag_proposal.transfer is None  # nothing changed
+    shirt = WebhookDelivery.objects.get(event_type="replenishment.approved", payload__data__sku="CAM-0001-P")
+    assert (shirt.payload["data"]["qty"], shirt.payload["data"]["proposed_qty"]) == (20, 29)
+
+
+def test_a_proposal_given_another_source_meanwhile_is_refused(network, manager_user):
+    replenishment_propose()
+    seen = ReplenishmentProposal.objects.get()
+    ReplenishmentProposal.objects.filter(pk=seen.pk).update(source=network["dc2"])  # the job ran again
+    decided, refused = replenishment_decide_many(proposals=[seen], approve=True, by=manager_user)
+    assert decided == [] and refused[0][1].field == "source"
+    assert not StockTransfer.objects.exists()

@@ -299,3 +299,42 @@ def test_a_received_transfer_lets_the_worker_route_a_backorder(routing_world, ne
 
     assert wait_for(allocated, timeout=30)
     assert order.fulfilments.get().location == w.paulista
+
+
+def test_a_manager_of_the_destination_cancels_its_staff_cannot(client, manager_user, store_user, places):
+    from tests.factories import RegionFactory
+
+    region = RegionFactory(code="sudeste")
+    places["store"].region = region.code
+    places["store"].save(update_fields=["region"])
+    assign_perm("inventory.manage_region", manager_user, region)
+    assign_perm("inventory.work_at_location", store_user, places["store"])
+    t = _open(places, manager_user)
+    cancel = reverse("inventory:transfer-act", args=[t.pk, "cancel"])
+    client.force_login(store_user)
+    assert (
+        'data-testid="cancel"' not in client.get(reverse("inventory:transfer", args=[t.pk])).content.decode()
+    )
+    assert "msg-error" in client.post(cancel, follow=True).content.decode()
+    assert StockTransfer.objects.get().status == TransferStatus.OPEN
+    client.force_login(manager_user)
+    resp = client.post(cancel, {"text": "promo cancelled"}, follow=True)
+    assert "msg-success" in resp.content.decode()
+    assert StockTransfer.objects.get().status == TransferStatus.CANCELLED
+    assert _row(places["dc"], places["shirt"]).reserved == 0
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "-1", "3.5"])
+def test_odd_numbers_are_refused_with_a_message_not_a_500(client, warehouse_user, places, value):
+    assign_perm("inventory.work_at_location", warehouse_user, places["dc"])
+    t = _open(places, warehouse_user)
+    line = t.lines.get(product=places["shirt"])
+    client.force_login(warehouse_user)
+    resp = client.post(reverse("inventory:transfer-act", args=[t.pk, "dispatch"]), {f"sent-{line.pk}": value})
+    assert resp.status_code == 302 and StockTransfer.objects.get().status == TransferStatus.OPEN
+    bad = client.post(
+        reverse("inventory:transfer-new"),
+        {"source": "CD-SP-01", "destination": "LJ-SP-01", "lines": f"CAM-0001-P {value}"},
+    )
+    assert bad.status_code == 400 and 'data-testid="error-lines"' in bad.content.decode()
+    assert StockTransfer.objects.count() == 1

@@ -24,12 +24,19 @@ NOW = timezone.now()
 
 @pytest.fixture
 def due(make_order):
-    """Three fulfilments at one store: due an hour ago, due in an hour, and due an hour ago but shipped."""
+    """Fulfilments at one store: due an hour ago, due in an hour, due an hour ago but shipped, and due two
+    days ago (late for long: counted by the KPIs, not announced now)."""
     store = LocationFactory(code="LJ-SP-01")
     product = ProductFactory(sku="CAM-0001-P")
     StockFactory(location=store, product=product, on_hand=10)
     made = {}
-    for name, hours, status in (("late", -1, "picking"), ("early", 1, "assigned"), ("gone", -1, "shipped")):
+    cases = (
+        ("late", -1, "picking"),
+        ("early", 1, "assigned"),
+        ("gone", -1, "shipped"),
+        ("stale", -49, "packed"),
+    )
+    for name, hours, status in cases:
         order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("50"))])
         fulfilment = fulfilment_with_reservations(order=order, location=store)
         Fulfilment.objects.filter(pk=fulfilment.pk).update(
@@ -41,7 +48,7 @@ def due(make_order):
 
 def test_a_late_fulfilment_is_announced_once(due):
     WebhookSubscription.objects.create(name="Chat", url="https://chat.example.com/hook", secret="s" * 32)
-    assert fulfilments_late(now=NOW) == [due["late"].pk]
+    assert fulfilments_late(now=NOW) == [due["late"].pk]  # not the stale one
     assert fulfilment_flag_late(fulfilment=due["late"], now=NOW) is True
     assert fulfilment_flag_late(fulfilment=due["late"], now=NOW) is False  # once
     assert fulfilments_late(now=NOW) == []

@@ -93,6 +93,27 @@ def test_stock_is_rewound_to_the_start_of_the_window(routing_world, admin_user):
     assert run.result["live"]["units_sent"] == 2
 
 
+def test_a_transfer_in_the_window_is_replayed_when_it_happened(routing_world, admin_user):
+    """The DC's two shoes went to a store by transfer before the order came: the replay must not sell them."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inventory.models import StockMovement
+    from inventory.services.transfers import transfer_create
+
+    w = routing_world
+    w.stock(w.dc, w.shoe, 2)
+    transfer = transfer_create(source=w.dc, destination=w.rio, lines=[(w.shoe, 2)], by=admin_user)
+    StockMovement.objects.filter(ref=transfer.number).update(at=timezone.now() - dt.timedelta(minutes=10))
+    order = w.make_order([(w.shoe, 1)], lat=-23.56, lon=-46.65)
+    order_route(order_id=order.pk)
+    assert not Fulfilment.objects.filter(order=order).exists()  # live: nothing free anywhere it could ship
+    run = run_now(whatif_run_start(by=admin_user, channel=w.channel, days=1, draft_values=ALL_KINDS))
+    assert run.result["live"]["units_sent"] == 0
+    assert run.result["live"]["backordered_units"] == 1
+
+
 def test_progress_is_written_every_five_per_cent_and_ends_at_100(routing_world, admin_user, monkeypatch):
     w = routing_world
     w.stock(w.dc, w.shirt, 100)
