@@ -239,3 +239,17 @@ def routing_world(routing_defaults):
         dc=dc, paulista=paulista, morumbi=morumbi, rio=rio, shirt=shirt, shoe=shoe, channel=channel,
         make_order=make_order, stock=stock,
     )  # fmt: skip
+
+
+@pytest.fixture
+def client_for():
+    """`client_for(user)`: a DRF test client signed in as `user` (the API's session-less way)."""
+
+    def make(user: Any) -> Any:
+        from rest_framework.test import APIClient
+
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make

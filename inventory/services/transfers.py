@@ -129,6 +129,14 @@ def _locked(transfer: StockTransfer, *expected: str) -> StockTransfer:
     return locked
 
 
+def _close(t: StockTransfer, status: str, *, by: Any, note: str) -> None:
+    """Received or cancelled: when, by whom, and the note if one was given."""
+    t.status, t.closed_at, t.closed_by = status, timezone.now(), _actor(by)
+    if note.strip():
+        t.note = note.strip()[:200]
+    t.save(update_fields=["status", "closed_at", "closed_by", "note"])
+
+
 def _quantities(
     lines: list[StockTransferLine], given: Mapping[int, int] | None, *, most: str, label: str
 ) -> dict[int, int]:
@@ -201,12 +209,7 @@ def transfer_receive(
         for line in lines:
             line.qty_received = qty[line.pk]
         StockTransferLine.objects.bulk_update(lines, ["qty_received"])
-        t.status = TransferStatus.RECEIVED
-        t.closed_at = timezone.now()
-        t.closed_by = _actor(by)
-        if note.strip():
-            t.note = note.strip()[:200]
-        t.save(update_fields=["status", "closed_at", "closed_by", "note"])
+        _close(t, TransferStatus.RECEIVED, by=by, note=note)
         missing = sum(line.missing for line in lines)
         summary = f"{t.number}: {sum(qty.values())} units received from {t.source.code}"
         audit_record(
@@ -226,12 +229,7 @@ def transfer_cancel(*, transfer: StockTransfer, by: Any, reason: str = "") -> St
         released = stock_release(
             ref=t.number, location=t.source, reason=reason or "transfer cancelled", by=by
         )
-        t.status = TransferStatus.CANCELLED
-        t.closed_at = timezone.now()
-        t.closed_by = _actor(by)
-        if reason.strip():
-            t.note = reason.strip()[:200]
-        t.save(update_fields=["status", "closed_at", "closed_by", "note"])
+        _close(t, TransferStatus.CANCELLED, by=by, note=reason)
         audit_record(
             actor=by, action="transfer.cancelled", obj=t, summary=f"{t.number}: {released} units released"
         )

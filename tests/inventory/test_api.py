@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from guardian.shortcuts import assign_perm
-from rest_framework.test import APIClient
 
 from inventory.models import StockLevel, StockMovement
 from inventory.services import stock_reserve
 from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def client_for():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
 
 
 @pytest.fixture

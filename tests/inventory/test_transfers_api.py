@@ -3,27 +3,14 @@ field and writes nothing; each step only from the side it belongs to; all scoped
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from guardian.shortcuts import assign_perm
-from rest_framework.test import APIClient
 
 from inventory.models import StockLevel, StockTransfer, TransferStatus
 from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/transfers/"
-
-
-@pytest.fixture
-def client_for():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -123,16 +123,6 @@ def integration(roles):
 
 
 @pytest.fixture
-def client_for():
-    def make(user: Any) -> APIClient:
-        client = APIClient()
-        client.force_authenticate(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def api(client_for, integration, catalogue):
     return client_for(integration)
 
