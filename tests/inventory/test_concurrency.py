@@ -232,3 +232,38 @@ def test_concurrent_duplicate_reserve_with_the_same_ref_reserves_once(big_pool):
     assert set(results) == set(Reservation.objects.filter(stock=stock_a).values_list("pk", flat=True))
     assert_consistent(stock_a, initial_on_hand=0)
     assert_consistent(stock_b, initial_on_hand=0)
+
+
+def test_transfers_dispatched_racing_reservations_never_deadlock(big_pool):
+    """A transfer's lines are in the order they were typed (y, then x); reservations lock x, then y. The
+    dispatch settles its reservations in the stock rows' order, like everyone: no two wait on each other."""
+    from inventory.models import StockTransfer
+    from inventory.services.transfers import transfer_cancel, transfer_create, transfer_dispatch
+
+    dc, store = LocationFactory(kind="dc"), LocationFactory()
+    x, y = ProductFactory(), ProductFactory()
+    for product in (x, y):
+        stock_set_count(location=dc, product=product, on_hand=10_000, reason="initial count")
+    rounds = 10
+
+    def work(i: int) -> None:
+        for n in range(rounds):
+            if i % 2 == 0:
+                t = transfer_create(source=dc, destination=store, lines=[(y, 2), (x, 1)], by=None)
+                if n % 3:
+                    transfer_dispatch(transfer=t, by=None)
+                else:
+                    transfer_cancel(transfer=t, by=None)
+            else:
+                ref = f"c{i}:{n}"
+                stock_reserve_many(items=[ReserveItem(dc, x, 1, ref), ReserveItem(dc, y, 1, ref)], group=ref)
+
+    errors = run_clients(16, work)
+
+    assert not [e for e in errors if isinstance(e, OperationalError)]
+    assert errors == []
+    assert StockTransfer.objects.filter(status="dispatched").count() == 8 * 6
+    for product in (x, y):
+        assert_consistent(StockLevel.objects.get(location=dc, product=product), initial_on_hand=0)
+    sx = StockLevel.objects.get(location=dc, product=x)
+    assert (sx.on_hand, sx.reserved) == (10_000 - 8 * 6 * 1, 8 * rounds)  # sent; the orders' units held
