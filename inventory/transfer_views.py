@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -69,6 +70,18 @@ def transfer_index(request: HttpRequest) -> HttpResponse:
         "can_create": request.user.has_perm("inventory.add_stocktransfer"),
     }
     return render(request, "inventory/transfers.html", context)
+
+
+@login_required
+@permission_required("inventory.view_stocktransfer", raise_exception=True)
+def transfer_summary(request: HttpRequest) -> HttpResponse:
+    """The home page's card (an HTMX fragment): transfers my locations have to dispatch and to receive."""
+    mine = location_ids(user=request.user)
+    counts = StockTransfer.objects.aggregate(
+        to_dispatch=Count("pk", filter=Q(status=TransferStatus.OPEN, source__in=mine)),
+        to_receive=Count("pk", filter=Q(status=TransferStatus.DISPATCHED, destination__in=mine)),
+    )
+    return render(request, "inventory/_transfer_summary.html", counts)
 
 
 def _transfer(request: HttpRequest, pk: int) -> StockTransfer:

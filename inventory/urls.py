@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern] = [
     path("forecast/", views.forecast, name="forecast"),
     path("transfers/", transfer_views.transfer_index, name="transfers"),
     path("transfers/new/", transfer_views.transfer_new, name="transfer-new"),
+    path("transfers/summary/", transfer_views.transfer_summary, name="transfer-summary"),
     path("transfers/<int:pk>/", transfer_views.transfer_detail, name="transfer"),
     path("transfers/<int:pk>/<str:action>/", transfer_views.transfer_act, name="transfer-act"),
     path("<str:location>/<str:sku>/", views.ledger, name="ledger"),

@@ -214,6 +214,7 @@ MATRIX: dict[str, Entry] = {
     "inventory:forecast": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:transfers": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer-new": Entry(roles(302, 403, 200, 200, 200, 200)),
+    "inventory:transfer-summary": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer": Entry(roles(302, 403, (200, 404), (200, 404), (200, 404), 200), kwargs=transfer()),
     # receiving a transfer not dispatched yet: refused with a message (302 back to it) where it is visible
     "inventory:transfer-act": Entry(

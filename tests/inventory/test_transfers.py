@@ -338,3 +338,20 @@ def test_odd_numbers_are_refused_with_a_message_not_a_500(client, warehouse_user
     )
     assert bad.status_code == 400 and 'data-testid="error-lines"' in bad.content.decode()
     assert StockTransfer.objects.count() == 1
+
+
+def test_staff_home_counts_the_transfers_to_handle(
+    client, store_user, warehouse_user, places, django_assert_max_num_queries
+):
+    assign_perm("inventory.work_at_location", store_user, places["store"])
+    assign_perm("inventory.work_at_location", warehouse_user, places["dc"])
+    transfer_dispatch(transfer=_open(places, warehouse_user), by=warehouse_user)
+    _open(places, warehouse_user, shirts=1, shoes=1)  # still to dispatch
+    client.force_login(store_user)
+    assert 'data-testid="transfers-loading"' in client.get(reverse("home")).content.decode()
+    with django_assert_max_num_queries(8):
+        resp = client.get(reverse("inventory:transfer-summary"))
+    assert (resp.context["to_dispatch"], resp.context["to_receive"]) == (0, 1)
+    client.force_login(warehouse_user)
+    resp = client.get(reverse("inventory:transfer-summary"))
+    assert (resp.context["to_dispatch"], resp.context["to_receive"]) == (1, 0)
