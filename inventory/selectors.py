@@ -19,6 +19,8 @@ from .models import (
     StockLevel,
     StockMovement,
     StockTransfer,
+    StockTransferLine,
+    TransferStatus,
 )
 
 SEES_ALL_LOCATIONS = {Role.ADMIN, Role.CUSTOMER_SERVICE}
@@ -124,3 +126,23 @@ def transfer_sides(*, user: Any, transfer: StockTransfer) -> dict[str, bool]:
         "receive": transfer.destination_id in mine,
         "cancel": transfer.source_id in mine or is_manager_or_admin(user),
     }
+
+
+def transfer_lines_moving(*, stock: StockLevel) -> list[StockTransferLine]:
+    """The transfer lines of a stock row's product still to leave its location (units held there) or to reach
+    it (units on their way), with `qty_on_way` set: reserved, or sent once dispatched."""
+    lines = list(
+        StockTransferLine.objects.filter(
+            Q(transfer__source=stock.location_id, transfer__status=TransferStatus.OPEN)
+            | Q(
+                transfer__destination=stock.location_id,
+                transfer__status__in=[TransferStatus.OPEN, TransferStatus.DISPATCHED],
+            ),
+            product=stock.product_id,
+        )
+        .select_related("transfer__source", "transfer__destination")
+        .order_by("transfer_id")
+    )
+    for line in lines:
+        line.qty_on_way = line.qty if line.transfer.status == TransferStatus.OPEN else line.qty_sent  # type: ignore[attr-defined]
+    return lines

@@ -31,7 +31,14 @@ from oms.roles import is_manager_or_admin
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
 from .models import Location, LocationDemandProfile, StockLevel
-from .selectors import forecast_list, location_list, proposal_list, stock_list, stock_movement_list
+from .selectors import (
+    forecast_list,
+    location_list,
+    proposal_list,
+    stock_list,
+    stock_movement_list,
+    transfer_lines_moving,
+)
 from .services import stock_adjust, stock_set_count
 from .services.replenishment import replenishment_decide_many
 
@@ -118,6 +125,7 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
         "count_form": count_form,
         "adjust_form": adjust_form,
         "stock_url": reverse("inventory:stock"),
+        "moving": transfer_lines_moving(stock=row),
     }
     return render(request, "inventory/ledger.html", context, status=status)
 

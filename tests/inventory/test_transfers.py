@@ -355,3 +355,16 @@ def test_staff_home_counts_the_transfers_to_handle(
     client.force_login(warehouse_user)
     resp = client.get(reverse("inventory:transfer-summary"))
     assert (resp.context["to_dispatch"], resp.context["to_receive"]) == (1, 0)
+
+
+def test_a_stock_rows_page_shows_its_transfers(client, admin_user, places):
+    t = _open(places, admin_user)
+    client.force_login(admin_user)
+    dc_page = client.get(reverse("inventory:ledger", args=["CD-SP-01", "CAM-0001-P"]))
+    assert [(line.transfer, line.qty_on_way) for line in dc_page.context["moving"]] == [(t, 10)]
+    assert f'href="{reverse("inventory:transfer", args=[t.pk])}"' in dc_page.content.decode()
+    line = t.lines.get(product=places["shirt"])
+    transfer_dispatch(transfer=t, by=admin_user, sent={line.pk: 7})
+    store_page = client.get(reverse("inventory:ledger", args=["LJ-SP-01", "CAM-0001-P"]))
+    assert [(m.transfer, m.qty_on_way) for m in store_page.context["moving"]] == [(t, 7)]  # on its way
+    assert client.get(reverse("inventory:ledger", args=["CD-SP-01", "CAM-0001-P"])).context["moving"] == []
