@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -340,6 +341,8 @@ class StockTransfer(models.Model):
     dispatched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    expected_at = models.DateTimeField(_("expected by"), null=True, blank=True)  # set when dispatched
+    overdue_alerted_at = models.DateTimeField(_("overdue alert sent at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("received or cancelled at"), null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -362,6 +365,15 @@ class StockTransfer(models.Model):
     @property
     def number(self) -> str:
         return f"{TRANSFER_PREFIX}{self.pk:06d}"
+
+    @property
+    def overdue(self) -> bool:
+        """In transit past the time it was expected at its destination."""
+        return (
+            self.status == TransferStatus.DISPATCHED
+            and self.expected_at is not None
+            and self.expected_at < timezone.now()
+        )
 
 
 class StockTransferLine(models.Model):

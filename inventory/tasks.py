@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .models import StockTransfer
 from .services.forecast import forecast_refresh
 from .services.replenishment import replenishment_propose
+from .services.transfers import transfer_flag_overdue, transfers_overdue
 
 
 @shared_task(name="inventory.replenishment_propose", acks_late=True, ignore_result=True)
@@ -18,3 +20,12 @@ def propose_replenishment() -> dict[str, int]:
 def refresh_forecast() -> dict[str, int]:
     """Recompute the demand forecasts from the ledger (running it twice on the same day changes nothing)."""
     return forecast_refresh()
+
+
+@shared_task(name="inventory.flag_overdue_transfers", acks_late=True)
+def flag_overdue_transfers() -> int:
+    """Announce every transfer in transit past its expected time (once each). Returns how many."""
+    flagged = 0
+    for t in StockTransfer.objects.filter(pk__in=transfers_overdue()):
+        flagged += transfer_flag_overdue(transfer=t)
+    return flagged

@@ -126,6 +126,7 @@ class TransferOut(serializers.Serializer):
     tracking = serializers.CharField()
     created_at = serializers.DateTimeField()
     dispatched_at = serializers.DateTimeField(allow_null=True)
+    expected_at = serializers.DateTimeField(allow_null=True, help_text="When it is due at the destination.")
     closed_at = serializers.DateTimeField(allow_null=True, help_text="When it was received or cancelled.")
     lines = TransferLineOut(many=True)
 

@@ -8,6 +8,7 @@ event. A refused step raises `DomainError` naming the field and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,10 @@ from ..models import (
     TransferStatus,
 )
 from . import ReserveItem, _actor, stock_commit_held, stock_receive, stock_release, stock_reserve_many
+
+# Days a dispatched transfer is expected on the road (the replenishment job's lead time, LEAD_DAYS, also
+# counts the days before dispatch); past them it is overdue and announced once (`transfer.overdue`).
+TRANSIT_DAYS = 2
 
 # Received units may let backordered order lines be routed: routing retries them (a task name: inventory
 # does not import routing).
@@ -179,9 +184,10 @@ def transfer_dispatch(
         StockTransferLine.objects.bulk_update(lines, ["qty_sent"])
         t.status = TransferStatus.DISPATCHED
         t.dispatched_at = timezone.now()
+        t.expected_at = t.dispatched_at + dt.timedelta(days=TRANSIT_DAYS)
         t.dispatched_by = _actor(by)
         t.tracking = tracking.strip()[:80]
-        t.save(update_fields=["status", "dispatched_at", "dispatched_by", "tracking"])
+        t.save(update_fields=["status", "dispatched_at", "expected_at", "dispatched_by", "tracking"])
         audit_record(
             actor=by, action="transfer.dispatched", obj=t,
             summary=f"{t.number}: {sum(qty.values())} units sent to {t.destination.code}",
@@ -235,3 +241,38 @@ def transfer_cancel(*, transfer: StockTransfer, by: Any, reason: str = "") -> St
         )
         _event("transfer.cancelled", t)
     return t
+
+
+def transfers_overdue(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:
+    """Ids of transfers in transit past their expected time, not announced yet (the longest overdue first)."""
+    return list(
+        StockTransfer.objects.filter(
+            status=TransferStatus.DISPATCHED, expected_at__lt=now or timezone.now(), overdue_alerted_at=None
+        )
+        .order_by("expected_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def transfer_flag_overdue(*, transfer: StockTransfer, now: dt.datetime | None = None) -> bool:
+    """Announce once that a transfer in transit is overdue at its destination: an audit row and the
+    `transfer.overdue` webhook (for the carrier desk). False, with nothing written, if it was announced
+    already, has arrived or is not overdue."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        t = _locked(transfer, *TransferStatus.values)
+        if (
+            t.status != TransferStatus.DISPATCHED
+            or t.overdue_alerted_at
+            or not t.expected_at
+            or t.expected_at >= now
+        ):
+            return False
+        t.overdue_alerted_at = now
+        t.save(update_fields=["overdue_alerted_at"])
+        audit_record(
+            actor=None, action="transfer.overdue", obj=t,
+            summary=f"{t.number}: expected at {t.destination.code} by {t.expected_at:%Y-%m-%d %H:%M} UTC",
+        )  # fmt: skip
+        _event("transfer.overdue", t)
+    return True

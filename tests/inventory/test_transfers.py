@@ -368,3 +368,31 @@ def test_a_stock_rows_page_shows_its_transfers(client, admin_user, places):
     store_page = client.get(reverse("inventory:ledger", args=["LJ-SP-01", "CAM-0001-P"]))
     assert [(m.transfer, m.qty_on_way) for m in store_page.context["moving"]] == [(t, 7)]  # on its way
     assert client.get(reverse("inventory:ledger", args=["CD-SP-01", "CAM-0001-P"])).context["moving"] == []
+
+
+def test_a_transfer_late_on_the_road_is_announced_once(client, admin_user, places):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inventory.services.transfers import TRANSIT_DAYS, transfer_flag_overdue, transfers_overdue
+    from inventory.tasks import flag_overdue_transfers
+
+    WebhookSubscription.objects.create(name="WMS", url="https://wms.example.com/hook", secret="s" * 32)
+    t = transfer_dispatch(transfer=_open(places, admin_user), by=admin_user)
+    assert t.expected_at == t.dispatched_at + dt.timedelta(days=TRANSIT_DAYS)
+    later = t.expected_at + dt.timedelta(hours=1)
+    assert transfers_overdue(now=t.expected_at - dt.timedelta(hours=1)) == []
+    assert transfers_overdue(now=later) == [t.pk]
+    assert transfer_flag_overdue(transfer=t, now=later) is True
+    assert transfer_flag_overdue(transfer=t, now=later) is False  # once
+    assert AuditEvent.objects.filter(action="transfer.overdue", object_id=str(t.pk)).count() == 1
+    assert WebhookDelivery.objects.filter(event_type="transfer.overdue").count() == 1
+    StockTransfer.objects.filter(pk=t.pk).update(
+        expected_at=timezone.now() - dt.timedelta(hours=1), overdue_alerted_at=None
+    )
+    client.force_login(admin_user)
+    assert 'data-testid="overdue"' in client.get(reverse("inventory:transfers")).content.decode()
+    assert flag_overdue_transfers.apply().get() == 1
+    transfer_receive(transfer=t, by=admin_user)
+    assert transfers_overdue(now=later + dt.timedelta(days=9)) == []  # arrived: nothing to say
