@@ -79,21 +79,16 @@ PREFIX = "KPI-"
 
 
 def fill(orders: int, days: int) -> None:
-    from django.db import connection
+    from fill import fill_once
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM orders_order WHERE external_ref LIKE %s", [PREFIX + "%"])
-        have = cursor.fetchone()[0]
-        if have >= orders:
-            print(f"{have} KPI orders already there")
-            return
-        if have:
-            raise SystemExit("A partial fill is there; drop the database and run again.")
-        start = time.perf_counter()
-        cursor.execute(FILL_SQL.format(orders=orders, days=days, prefix=PREFIX))
-        for table in ("orders_order", "orders_orderline", "orders_fulfilment", "routing_routingdecision"):
-            cursor.execute(f"ANALYZE {table}")
-        print(f"filled {orders} orders over {days} days in {time.perf_counter() - start:.0f} s")
+    fill_once(
+        count_sql="SELECT count(*) FROM orders_order WHERE external_ref LIKE %s",
+        params=[PREFIX + "%"],
+        wanted=orders,
+        fill_sql=FILL_SQL.format(orders=orders, days=days, prefix=PREFIX),
+        tables=["orders_order", "orders_orderline", "orders_fulfilment", "routing_routingdecision"],
+        what=f"KPI orders over {days} days",
+    )
 
 
 def main() -> None:

@@ -47,21 +47,15 @@ FROM generate_series(1, {movements}) AS g
 
 
 def fill(movements: int) -> None:
-    from django.db import connection
+    from fill import fill_once
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM inventory_stockmovement WHERE ref LIKE 'bench-%%'")
-        have = cursor.fetchone()[0]
-        if have >= movements:
-            print(f"{have} bench shipments already there")
-            return
-        if have:
-            raise SystemExit("A partial fill is there; drop the database and run again.")
-        start = time.perf_counter()
-        cursor.execute(FILL_SQL.format(movements=movements))
-        cursor.execute("ANALYZE inventory_stocklevel")
-        cursor.execute("ANALYZE inventory_stockmovement")
-        print(f"filled the stock rows and {movements} shipments in {time.perf_counter() - start:.0f} s")
+    fill_once(
+        count_sql="SELECT count(*) FROM inventory_stockmovement WHERE ref LIKE 'bench-%%'",
+        wanted=movements,
+        fill_sql=FILL_SQL.format(movements=movements),
+        tables=["inventory_stocklevel", "inventory_stockmovement"],
+        what="bench shipments (and the stock rows)",
+    )
 
 
 def main() -> None:

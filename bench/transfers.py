@@ -55,22 +55,15 @@ def pct(values: list[float], p: float) -> float:
 
 
 def fill_history(n: int) -> None:
-    from django.db import connection
+    from fill import fill_once
 
-    from inventory.models import StockTransfer
-
-    have = StockTransfer.objects.filter(note="bench-history").count()
-    if have >= n:
-        print(f"{have} received transfers already there")
-        return
-    if have:
-        raise SystemExit("A partial fill is there; delete the bench-history transfers and run again.")
-    t0 = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(HISTORY_SQL.format(n=n))
-        cursor.execute("ANALYZE inventory_stocktransfer")
-        cursor.execute("ANALYZE inventory_stocktransferline")
-    print(f"filled {n} received transfers of 3 lines in {time.perf_counter() - t0:.0f} s")
+    fill_once(
+        count_sql="SELECT count(*) FROM inventory_stocktransfer WHERE note = 'bench-history'",
+        wanted=n,
+        fill_sql=HISTORY_SQL.format(n=n),
+        tables=["inventory_stocktransfer", "inventory_stocktransferline"],
+        what="received transfers of 3 lines",
+    )
 
 
 def main() -> None:
