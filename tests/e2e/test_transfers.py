@@ -62,3 +62,35 @@ def test_the_dc_dispatches_and_the_store_receives_on_phones(
     assert StockLevel.objects.get(location=store, product=shirt).on_hand == 2 + 8
     assert StockLevel.objects.get(location=dc, product=shirt).on_hand == 50 - 9
     assert StockTransfer.objects.get().dispatched_by == warehouse_user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_opens_a_transfer_by_hand_then_cancels_it(desktop_page, manager_user):
+    from tests.factories import RegionFactory
+
+    south = RegionFactory(code="sul")
+    poa = LocationFactory(code="LJ-RS-01", region=south.code)
+    canoas = LocationFactory(code="LJ-RS-02", region=south.code)
+    shirt = ProductFactory(sku="CAM-0001-P")
+    StockFactory(location=poa, product=shirt, on_hand=12)
+    assign_perm("inventory.manage_region", manager_user, south)
+    page = desktop_page
+    login(page, manager_user.username)
+    page.goto("/inventory/transfers/")
+    page.click("[data-testid=transfer-new]")
+    page.select_option("#id_source", "LJ-RS-01")
+    page.select_option("#id_destination", "LJ-RS-02")
+    page.fill("#id_lines", "CAM-0001-P 13")  # one more than there is
+    page.click("[data-testid=transfer-new-form] button[type=submit]")
+    expect(page.locator("[data-testid=transfer-new-form]")).to_contain_text("available 12")
+    page.fill("#id_lines", "CAM-0001-P 5")
+    page.click("[data-testid=transfer-new-form] button[type=submit]")
+    expect(page.locator(".msg-success")).to_contain_text("its units are reserved")
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("To dispatch")
+    assert StockLevel.objects.get(location=poa, product=shirt).reserved == 5
+    page.click("details.card summary")
+    page.fill("#tr-reason", "wrong store")
+    page.click("[data-testid=cancel]")
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("Cancelled")
+    assert StockLevel.objects.get(location=poa, product=shirt).reserved == 0
+    assert StockTransfer.objects.get().destination == canoas
