@@ -445,13 +445,17 @@ class DemandForecast(models.Model):
 class LocationDemandProfile(models.Model):
     """A location's week: how much of an average day's demand each weekday brings (Monday first; they average
     1), and how well the forecast job did on the last two weeks it could check (`wape`: the units it was off
-    by, as a share of those sold; `bias`: over (+) or under (−) forecast, as a share)."""
+    by per product and day, as a share of those sold; `day_wape`: the same for the location's whole days;
+    `bias`: over (+) or under (−) forecast, as a share)."""
 
     location = models.OneToOneField(
         Location, on_delete=models.CASCADE, primary_key=True, related_name="demand_profile"
     )
     weekday_factors = models.JSONField(_("weekday factors"))
     wape = models.DecimalField(_("forecast error"), max_digits=6, decimal_places=3, null=True, blank=True)
+    day_wape = models.DecimalField(
+        _("forecast error of whole days"), max_digits=6, decimal_places=3, null=True, blank=True
+    )
     bias = models.DecimalField(_("forecast bias"), max_digits=6, decimal_places=3, null=True, blank=True)
     checked_units = models.PositiveIntegerField(_("units the check covered"), default=0)
     updated_at = models.DateTimeField(_("updated at"))

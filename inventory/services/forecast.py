@@ -8,7 +8,8 @@ eight weeks, in the project's time zone:
   that halve every HALF_LIFE_DAYS (recent weeks count most, a promotion fades), over seven; a day's forecast
   is that times its weekday's factor;
 - a check of the method on the location's last CHECK_DAYS: the forecast it would have made the day before
-  them against what was sold (`wape`, `bias`), shown to managers beside the forecast.
+  them against what was sold, per product and day (`wape`, `bias`) and for the location's whole days
+  (`day_wape`: what a store plans its staff and deliveries with), shown to managers beside the forecast.
 The replenishment job plans with it (`replenishment.replenishment_propose`): a weekday-shaped lead time and
 the days of cover at the forecast rate. Exponential smoothing with a weekday profile is what retail
 forecasting starts from; it needs no library and runs as two aggregate queries and one pass in Python.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -69,25 +71,39 @@ def _shape(location_days: dict[dt.date, int], end: dt.date) -> list[float]:
     return week_shape(by_weekday)
 
 
-def _check(
-    rows: dict[int, dict[dt.date, int]], location_days: dict[dt.date, int], today: dt.date
-) -> tuple[float, float, int]:
-    """Absolute error, signed error (forecast − sold) and units sold over the CHECK_DAYS before `today`, for a
-    forecast made at their start from the HISTORY_DAYS before it."""
+@dataclass
+class _Check:
+    """The forecast made CHECK_DAYS ago against what was sold since: absolute and signed (forecast − sold)
+    error per stock row and day, absolute error of the location's whole days, and the units sold."""
+
+    error: float = 0.0
+    signed: float = 0.0
+    day_error: float = 0.0
+    sold: int = 0
+
+
+def _check(rows: dict[int, dict[dt.date, int]], location_days: dict[dt.date, int], today: dt.date) -> _Check:
+    """How the forecast made at the start of the CHECK_DAYS before `today` (from the HISTORY_DAYS before it)
+    did over them, per row and day and for the location's whole days."""
     start = today - dt.timedelta(days=CHECK_DAYS)
     factors = _shape(location_days, start)
-    error = signed = 0.0
-    sold = 0
+    check = _Check()
+    expected_day = [0.0] * CHECK_DAYS
     for days in rows.values():
         level = _level(days, start)
         for offset in range(CHECK_DAYS):
             day = start + dt.timedelta(days=offset)
             actual = days.get(day, 0)
             expected = level * factors[day.weekday()]
-            error += abs(actual - expected)
-            signed += expected - actual
-            sold += actual
-    return error, signed, sold
+            check.error += abs(actual - expected)
+            check.signed += expected - actual
+            check.sold += actual
+            expected_day[offset] += expected
+    check.day_error = sum(
+        abs(location_days.get(start + dt.timedelta(days=offset), 0) - expected)
+        for offset, expected in enumerate(expected_day)
+    )
+    return check
 
 
 def _ratio(value: float, units: int) -> Decimal | None:
@@ -133,14 +149,15 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
             )
         if len(forecasts) == made:
             continue  # nothing sold in the eight weeks before today: no week to shape
-        error, signed, sold = _check(location_rows, week[location_id], today)
+        check = _check(location_rows, week[location_id], today)
         profiles.append(
             LocationDemandProfile(
                 location_id=location_id,
                 weekday_factors=[round(f, 4) for f in _shape(week[location_id], today)],
-                wape=_ratio(error, sold),
-                bias=_ratio(signed, sold),
-                checked_units=sold,
+                wape=_ratio(check.error, check.sold),
+                day_wape=_ratio(check.day_error, check.sold),
+                bias=_ratio(check.signed, check.sold),
+                checked_units=check.sold,
                 updated_at=now,
             )
         )
@@ -149,7 +166,7 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
             profiles,
             update_conflicts=True,
             unique_fields=["location"],
-            update_fields=["weekday_factors", "wape", "bias", "checked_units", "updated_at"],
+            update_fields=["weekday_factors", "wape", "day_wape", "bias", "checked_units", "updated_at"],
             batch_size=2000,
         )
         DemandForecast.objects.bulk_create(

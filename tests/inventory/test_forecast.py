@@ -79,9 +79,24 @@ def test_the_forecast_follows_the_week_and_checks_itself(store):
     assert shirt.recent_units == 4 * 22
     assert profile.checked_units == 2 * 22
     assert profile.wape < Decimal("0.1") and abs(profile.bias) < Decimal("0.05")  # a steady week is foreseen
+    assert profile.day_wape <= profile.wape  # a day's total is never further off than its products together
     assert not DemandForecast.objects.filter(stock=store["shoe"]).exists()  # nothing in eight weeks
     assert forecast_refresh() == {"locations": 1, "forecasts": 1, "dropped": 0}  # again: the same
     assert DemandForecast.objects.get(stock=store["shirt"]).daily == shirt.daily
+
+
+def test_whole_days_are_checked_apart_from_products(store):
+    """Two products that swap days (one sells on even days, the other on odd ones) are each far off every day,
+    but the store's days are exact."""
+    even = StockFactory(location=store["store"], product=ProductFactory(sku="PAR-0001"), on_hand=9)
+    odd = StockFactory(location=store["store"], product=ProductFactory(sku="IMP-0001"), on_hand=9)
+    StockMovement.objects.filter(stock__in=[store["shirt"], store["shoe"]]).delete()
+    _sold(even, lambda day: 4 if day.toordinal() % 2 == 0 else 0)
+    _sold(odd, lambda day: 4 if day.toordinal() % 2 else 0)
+    forecast_refresh()
+    profile = LocationDemandProfile.objects.get(location=store["store"])
+    assert profile.wape > Decimal("0.9")  # each product: 2 a day forecast, 0 or 4 sold
+    assert profile.day_wape < Decimal("0.1")  # the store: 4 a day, 4 sold
 
 
 def test_recent_weeks_count_most(store):
