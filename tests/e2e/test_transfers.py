@@ -94,3 +94,35 @@ def test_a_manager_opens_a_transfer_by_hand_then_cancels_it(desktop_page, manage
     expect(page.locator("[data-testid=transfer-status]")).to_have_text("Cancelled")
     assert StockLevel.objects.get(location=poa, product=shirt).reserved == 0
     assert StockTransfer.objects.get().destination == canoas
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_store_counts_a_delivery_by_scanning(phone_page, store_user, manager_user):
+    from inventory.services.transfers import transfer_dispatch
+
+    dc, store = DCFactory(code="CD-SP-01"), LocationFactory(code="LJ-SP-01")
+    shirt = ProductFactory(sku="CAM-0001-P", ean="7891000000011")
+    cap = ProductFactory(sku="BON-0001-U", ean="7891000000028")
+    for product in (shirt, cap):
+        StockFactory(location=dc, product=product, on_hand=10)
+    assign_perm("inventory.work_at_location", store_user, store)
+    t = transfer_create(source=dc, destination=store, lines=[(shirt, 2), (cap, 1)], by=manager_user)
+    transfer_dispatch(transfer=t, by=manager_user)
+    page = phone_page
+    login(page, store_user.username)
+    page.goto(f"/inventory/transfers/{t.pk}/")
+    page.click("[data-testid=count-start]")
+    shirt_qty = page.locator("input[data-sku='CAM-0001-P']")
+    expect(shirt_qty).to_have_value("0")
+    scan = page.locator("#tr-scan")
+    for code in ("7891000000011", "cam-0001-p", "7891000000011", "9999"):
+        scan.fill(code)
+        scan.press("Enter")
+    expect(page.locator("[data-testid=scan-result]")).to_contain_text("9999")  # not on this transfer
+    expect(shirt_qty).to_have_value("2")  # the third shirt was one too many: refused
+    expect(page.locator("input[data-sku='BON-0001-U']")).to_have_value("0")  # the cap did not come
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("Em trânsito")  # Enter did not submit
+    page.click("[data-testid=receive]")
+    expect(page.locator("[data-testid=transfer-status]")).to_have_text("Recebida")
+    expect(page.locator("[data-testid=missing]")).to_have_text("1 faltando")
+    assert StockLevel.objects.get(location=store, product=shirt).on_hand == 2
