@@ -8,7 +8,9 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .models import Location, Product
+from oms.parsers import whole_number
+
+from .models import MAX_QTY, Location, Product
 
 
 class StockFilterForm(forms.Form):
@@ -40,16 +42,14 @@ class StockFilterForm(forms.Form):
 class StockCountForm(forms.Form):
     """Set on hand to what was counted on the shelf."""
 
-    on_hand = forms.IntegerField(label=_("Counted on hand"), min_value=0, max_value=10_000_000)
+    on_hand = forms.IntegerField(label=_("Counted on hand"), min_value=0, max_value=MAX_QTY)
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
 
 class StockAdjustForm(forms.Form):
     """Add units (positive) or remove them (negative)."""
 
-    delta = forms.IntegerField(
-        label=_("Change (+ adds, − removes)"), min_value=-10_000_000, max_value=10_000_000
-    )
+    delta = forms.IntegerField(label=_("Change (+ adds, − removes)"), min_value=-MAX_QTY, max_value=MAX_QTY)
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
     def clean_delta(self) -> int:
@@ -89,17 +89,13 @@ class TransferForm(forms.Form):
             parts = raw.replace(";", " ").replace(",", " ").split()
             if not parts:
                 continue
-            # ASCII digits only ("²" is a digit to str.isdigit), and a sane length
-            if (
-                len(parts) != 2
-                or not (parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 7)
-                or int(parts[1]) < 1
-            ):
+            qty = whole_number(parts[1], most=MAX_QTY) if len(parts) == 2 else None
+            if not qty:
                 raise forms.ValidationError(
                     _("Line %(n)d (%(line)s): write a SKU, a space and a quantity of at least 1.")
                     % {"n": number, "line": raw.strip()[:60]}
                 )
-            wanted.append((parts[0], int(parts[1])))
+            wanted.append((parts[0], qty))
         if not wanted:
             raise forms.ValidationError(_("Name at least one product."))
         if len(wanted) > self.MAX_LINES:

@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+MAX_QTY = 10_000_000  # the most units one count, adjustment or transfer line may name (pages and API)
+
 cep_validator = RegexValidator(r"^\d{8}$", _("A CEP has 8 digits."))
 
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
+from oms.parsers import whole_number
 
 from .forms import TransferForm
 from .models import StockMovement, StockTransfer, TransferStatus
@@ -124,11 +125,11 @@ def _counts(request: HttpRequest, t: StockTransfer, prefix: str) -> dict[int, in
         raw = request.POST.get(f"{prefix}-{line.pk}", "").strip()
         if raw == "":
             continue
-        try:  # ASCII digits only ("²" is a digit to str.isdigit); int() refuses thousands of digits too
-            counts[line.pk] = int(raw) if raw.isascii() else int("not a number")
-        except ValueError:
+        qty = whole_number(raw)
+        if qty is None:
             message = _("%(sku)s: enter a whole number of units.") % {"sku": line.product.sku}
-            raise DomainError(message, field="qty") from None
+            raise DomainError(message, field="qty")
+        counts[line.pk] = qty
     return counts
 
 

@@ -27,6 +27,7 @@ from oms.charts import day_bars
 from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_query, wants_partial
+from oms.parsers import whole_number
 from oms.roles import is_manager_or_admin
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
@@ -177,12 +178,13 @@ def replenishment(request: HttpRequest) -> HttpResponse:
     locations, location = _planning_scope(request)
     if request.method == "POST":
         action = request.POST.get("action", "")
-        ids = request.POST.getlist("proposal")
-        if action not in ("approve", "reject") or not ids or not all(i.isdigit() for i in ids):
+        given = request.POST.getlist("proposal")
+        ids = {n for i in given if (n := whole_number(i)) is not None}
+        if action not in ("approve", "reject") or not ids or len(ids) < len(set(given)):
             messages.error(request, _("Tick the proposals to decide, then approve or reject them."))
             return HttpResponseRedirect(request.get_full_path())
         chosen = list(proposal_list(user=request.user).filter(pk__in=ids))
-        if len(chosen) != len(set(ids)):
+        if len(chosen) != len(ids):
             raise Http404(_("No such proposal."))
         decided, refused = replenishment_decide_many(
             proposals=chosen,

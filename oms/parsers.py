@@ -72,3 +72,14 @@ def _has_nul(value: Any) -> bool:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def whole_number(text: str | None, *, most: int = 2_147_483_647) -> int | None:
+    """`text` (stripped) as a whole number from 0 to `most`, else None. ASCII digits only: `str.isdigit`
+    also accepts "²" and other digits `int()` refuses, and `int()` refuses thousands of digits too; every
+    id or quantity typed into a page goes through here, so none of that is ever a 500."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(most)):
+        return None
+    value = int(text)
+    return value if value <= most else None

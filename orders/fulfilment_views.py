@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from inventory.models import Location
 from inventory.selectors import location_ids, location_list
 from oms.exceptions import DomainError
+from oms.parsers import whole_number
 
 from . import selectors
 from .models import Fulfilment, FulfilmentKind, FulfilmentLine, FulfilmentStatus, Package
@@ -109,7 +110,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_GET
 def picklist(request: HttpRequest) -> HttpResponse:
     """One walk for several fulfilments: what is left to pick, grouped by SKU, in shelf (SKU) order."""
-    ids = [int(v) for v in request.GET.getlist("f") if v.isdigit()][:500]
+    ids = [n for v in request.GET.getlist("f") if (n := whole_number(v)) is not None][:500]
     rows = (
         FulfilmentLine.objects.filter(
             fulfilment__in=selectors.fulfilment_list(user=request.user).filter(
@@ -268,9 +269,10 @@ def _do(request: HttpRequest, fulfilment: Fulfilment, action: str) -> str:
         return _("Transfer dispatched.")
     if action == "receive":
         received = {
-            int(key.removeprefix("received_")): _int(data.get(key), "received")
+            line: _int(data.get(key), "received")
             for key in data
-            if key.startswith("received_") and key.removeprefix("received_").isdigit()
+            if key.startswith("received_")
+            and (line := whole_number(key.removeprefix("received_"))) is not None
         }
         svc.fulfilment_receive(fulfilment=fulfilment, received=received or None, by=user)
         return _("Transfer received.")

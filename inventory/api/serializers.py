@@ -7,7 +7,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-MAX_QTY = 10_000_000
+from ..models import MAX_QTY
 
 
 class LocationOut(serializers.Serializer):

@@ -310,3 +310,9 @@ def test_a_proposal_given_another_source_meanwhile_is_refused(network, manager_u
     decided, refused = replenishment_decide_many(proposals=[seen], approve=True, by=manager_user)
     assert decided == [] and refused[0][1].field == "source"
     assert not StockTransfer.objects.exists()
+
+
+def test_odd_proposal_ids_are_refused_with_a_message(client, admin_user, network):
+    client.force_login(admin_user)
+    resp = client.post(URL, {"action": "approve", "proposal": ["²"]}, follow=True)
+    assert resp.status_code == 200 and "msg-error" in resp.content.decode()

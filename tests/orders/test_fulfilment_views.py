@@ -199,3 +199,12 @@ def test_code128_encoder():
     assert svg.count("<rect") == 6 * 3 + 4
     with pytest.raises(ValueError):
         code128_values("")
+
+
+def test_odd_ids_on_the_picklist_are_ignored_not_a_500(staff, make_order, store):
+    shirt = ProductFactory(sku="AAA-1")
+    StockFactory(location=store, product=shirt, on_hand=5)
+    order = make_order(lines=[LineData(product=shirt, qty=2, unit_price=Decimal("1"))])
+    f1 = fulfilment_with_reservations(order=order, location=store)
+    response = staff.get(reverse("fulfilment:picklist"), {"f": [str(f1.pk), "²", "9" * 5000]})
+    assert response.status_code == 200 and response.context["units"] == 2
