@@ -7,12 +7,13 @@ quantities impossible to break, whatever the code above does.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -370,11 +371,14 @@ class StockTransfer(models.Model):
 
     @property
     def overdue(self) -> bool:
-        """In transit past the time it was expected at its destination."""
+        return self.is_overdue()
+
+    def is_overdue(self, now: dt.datetime | None = None) -> bool:
+        """In transit past the time it was expected at its destination (now, or at `now`)."""
         return (
             self.status == TransferStatus.DISPATCHED
             and self.expected_at is not None
-            and self.expected_at < timezone.now()
+            and self.expected_at < (now or timezone.now())
         )
 
 
@@ -468,3 +472,8 @@ class LocationDemandProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id}: {self.weekday_factors}"
+
+
+# A transfer line's units still on their way to its destination: those reserved while the transfer is open,
+# those sent once it is dispatched (annotate or sum it over lines of open and dispatched transfers).
+TRANSFER_LINE_ON_WAY = Case(When(transfer__status=TransferStatus.OPEN, then=F("qty")), default=F("qty_sent"))

@@ -11,6 +11,7 @@ from guardian.shortcuts import get_objects_for_user
 from oms.roles import Role, is_manager_or_admin, user_roles
 
 from .models import (
+    TRANSFER_LINE_ON_WAY,
     DemandForecast,
     Location,
     ProposalStatus,
@@ -131,7 +132,7 @@ def transfer_sides(*, user: Any, transfer: StockTransfer) -> dict[str, bool]:
 def transfer_lines_moving(*, stock: StockLevel) -> list[StockTransferLine]:
     """The transfer lines of a stock row's product still to leave its location (units held there) or to reach
     it (units on their way), with `qty_on_way` set: reserved, or sent once dispatched."""
-    lines = list(
+    return list(
         StockTransferLine.objects.filter(
             Q(transfer__source=stock.location_id, transfer__status=TransferStatus.OPEN)
             | Q(
@@ -141,8 +142,6 @@ def transfer_lines_moving(*, stock: StockLevel) -> list[StockTransferLine]:
             product=stock.product_id,
         )
         .select_related("transfer__source", "transfer__destination")
+        .annotate(qty_on_way=TRANSFER_LINE_ON_WAY)
         .order_by("transfer_id")
     )
-    for line in lines:
-        line.qty_on_way = line.qty if line.transfer.status == TransferStatus.OPEN else line.qty_sent  # type: ignore[attr-defined]
-    return lines

@@ -12,7 +12,7 @@ eight weeks, in the project's time zone:
   (`day_wape`: what a store plans its staff and deliveries with), shown to managers beside the forecast.
 The replenishment job plans with it (`replenishment.replenishment_propose`): a weekday-shaped lead time and
 the days of cover at the forecast rate. Exponential smoothing with a weekday profile is what retail
-forecasting starts from; it needs no library and runs as two aggregate queries and one pass in Python.
+forecasting starts from; it needs no library and runs as one aggregate query and one pass in Python.
 """
 
 from __future__ import annotations
@@ -133,22 +133,21 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
     profiles: list[LocationDemandProfile] = []
     forecasts: list[DemandForecast] = []
     for location_id, location_rows in rows.items():
-        made = len(forecasts)
-        for stock_id, days in location_rows.items():
-            level = _level(days, today)
-            if level <= 0:
-                continue  # sold only in the check's first weeks, not in the eight before today
-            recent = sum(units for day, units in days.items() if day >= recent_from)
-            forecasts.append(
-                DemandForecast(
-                    stock_id=stock_id,
-                    daily=Decimal(level).quantize(Decimal("0.001")),
-                    recent_units=max(recent, 0),
-                    updated_at=now,
-                )
+        levels = {stock_id: _level(days, today) for stock_id, days in location_rows.items()}
+        if not any(level > 0 for level in levels.values()):
+            continue  # nothing sold in the eight weeks before today (only in the check's first weeks)
+        forecasts += [
+            DemandForecast(
+                stock_id=stock_id,
+                daily=Decimal(level).quantize(Decimal("0.001")),
+                recent_units=sum(
+                    units for day, units in location_rows[stock_id].items() if day >= recent_from
+                ),
+                updated_at=now,
             )
-        if len(forecasts) == made:
-            continue  # nothing sold in the eight weeks before today: no week to shape
+            for stock_id, level in levels.items()
+            if level > 0
+        ]
         check = _check(location_rows, week[location_id], today)
         profiles.append(
             LocationDemandProfile(

@@ -23,6 +23,7 @@ from oms.exceptions import DomainError
 from oms.webhooks import emit_events
 
 from ..models import (
+    TRANSFER_LINE_ON_WAY,
     Location,
     LocationKind,
     MovementKind,
@@ -83,16 +84,15 @@ def _need(
 def _incoming(now: dt.datetime, lead_days: int) -> dict[tuple[int, int], int]:
     """Units on their way per (location, product): on transfers not received yet (reserved at their source or
     dispatched), and approved from a supplier lately (counted until twice the lead time has passed)."""
-    incoming: dict[tuple[int, int], int] = {}
     moving = (
         StockTransferLine.objects.filter(
             transfer__status__in=[TransferStatus.OPEN, TransferStatus.DISPATCHED]
         )
-        .values_list("transfer__destination", "product", "transfer__status", "qty", "qty_sent")
+        .values_list("transfer__destination", "product")
+        .annotate(units=Sum(TRANSFER_LINE_ON_WAY))
         .order_by()
     )
-    for lid, pid, status, qty, sent in moving:
-        incoming[(lid, pid)] = incoming.get((lid, pid), 0) + (qty if status == TransferStatus.OPEN else sent)
+    incoming = {(lid, pid): units for lid, pid, units in moving}
     bought = ReplenishmentProposal.objects.filter(
         status=ProposalStatus.APPROVED,
         source=None,

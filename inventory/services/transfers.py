@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from oms.audit import audit_record
 from oms.exceptions import DomainError
 from oms.queue import enqueue_on_commit
-from oms.webhooks import emit_event
+from oms.webhooks import emit_events, subscriptions_for
 
 from ..models import (
     Location,
@@ -41,19 +41,23 @@ TRANSIT_DAYS = 2
 BACKORDER_RETRY_TASK = "routing.retry_backorders"
 
 
-def _lines_payload(transfer: StockTransfer) -> list[dict[str, Any]]:
-    return [
-        {"sku": line.product.sku, "qty": line.qty, "sent": line.qty_sent, "received": line.qty_received}
-        for line in transfer.lines.select_related("product").order_by("product__sku")
-    ]
-
-
-def _event(name: str, transfer: StockTransfer) -> None:
-    emit_event(
+def _event(name: str, transfer: StockTransfer, lines: Sequence[StockTransferLine] | None = None) -> None:
+    """Webhook `name` with the transfer and its lines (those given, with their products, else read): nothing
+    is read or written when no one subscribes to it."""
+    subscriptions = subscriptions_for(name)
+    if not subscriptions:
+        return
+    if lines is None:
+        lines = list(transfer.lines.select_related("product"))
+    emit_events(
         name,
-        {"transfer": transfer.number, "source": transfer.source.code,
-         "destination": transfer.destination.code, "origin": transfer.origin, "status": transfer.status,
-         "tracking": transfer.tracking, "lines": _lines_payload(transfer)},
+        [{"transfer": transfer.number, "source": transfer.source.code,
+          "destination": transfer.destination.code, "origin": transfer.origin, "status": transfer.status,
+          "tracking": transfer.tracking,
+          "lines": [{"sku": line.product.sku, "qty": line.qty, "sent": line.qty_sent,
+                     "received": line.qty_received}
+                    for line in sorted(lines, key=lambda line: line.product.sku)]}],
+        subscriptions=subscriptions,
     )  # fmt: skip
 
 
@@ -102,7 +106,7 @@ def transfer_create(
             raise DomainError(
                 _("None of these units is free at %(code)s now.") % {"code": source.code}, field="lines"
             )
-        StockTransferLine.objects.bulk_create(
+        made = StockTransferLine.objects.bulk_create(
             StockTransferLine(transfer=transfer, product=product, qty=reserved[product.pk])
             for product, _qty in wanted.values()
             if product.pk in reserved
@@ -114,7 +118,7 @@ def transfer_create(
             obj=transfer,
             summary=f"{transfer.number}: {units} units {source.code} -> {destination.code} ({origin})",
         )
-        _event("transfer.created", transfer)
+        _event("transfer.created", transfer, made)
     return transfer
 
 
@@ -192,7 +196,7 @@ def transfer_dispatch(
             actor=by, action="transfer.dispatched", obj=t,
             summary=f"{t.number}: {sum(qty.values())} units sent to {t.destination.code}",
         )  # fmt: skip
-        _event("transfer.dispatched", t)
+        _event("transfer.dispatched", t, lines)
     return t
 
 
@@ -224,7 +228,7 @@ def transfer_receive(
             obj=t,
             summary=summary + (f", {missing} missing" if missing else ""),
         )
-        _event("transfer.received", t)
+        _event("transfer.received", t, lines)
     return t
 
 
@@ -261,12 +265,7 @@ def transfer_flag_overdue(*, transfer: StockTransfer, now: dt.datetime | None = 
     now = now or timezone.now()
     with transaction.atomic():
         t = _locked(transfer, *TransferStatus.values)
-        if (
-            t.status != TransferStatus.DISPATCHED
-            or t.overdue_alerted_at
-            or not t.expected_at
-            or t.expected_at >= now
-        ):
+        if t.overdue_alerted_at or not t.is_overdue(now):
             return False
         t.overdue_alerted_at = now
         t.save(update_fields=["overdue_alerted_at"])
