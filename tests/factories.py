@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -121,3 +122,38 @@ def fulfilment_with_reservations(
             order_line.save(update_fields=["status"])
     order_refresh_status(order=order)
     return fulfilment
+
+
+def stock_row(location: Any, product: Any) -> Any:
+    """The stock row of `product` at `location`, as it is in the database now."""
+    from inventory.models import StockLevel
+
+    return StockLevel.objects.get(location=location, product=product)
+
+
+def shipped_daily(row: Any, per_day: Any, *, days: int = 70) -> None:
+    """Shipments of stock row `row` on each of the `days` days before today: `per_day(day)` units that day, as
+    ledger rows dated in the past (what the forecast job reads)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inventory.models import MovementKind, StockMovement
+    from oms.calendar import start_of_day
+
+    today = timezone.localdate()
+    sold = [
+        (day, units)
+        for age in range(1, days + 1)
+        if (units := per_day(day := today - dt.timedelta(days=age)))
+    ]
+    movements = StockMovement.objects.bulk_create(
+        StockMovement(
+            stock=row, kind=MovementKind.COMMIT, on_hand_delta=-units, reserved_delta=-units,
+            on_hand_after=row.on_hand, reserved_after=0, reason="shipped",
+        )
+        for _day, units in sold
+    )  # fmt: skip
+    for movement, (day, _units) in zip(movements, sold, strict=True):
+        movement.at = start_of_day(day) + dt.timedelta(hours=15)  # `at` is auto_now_add: dated afterwards
+    StockMovement.objects.bulk_update(movements, ["at"])

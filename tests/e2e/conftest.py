@@ -67,3 +67,8 @@ def login(page, username: str, password: str = "correct-horse-battery") -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
+
+
+def fits(page) -> bool:
+    """The page is no wider than the 360 px phone screen (nothing to scroll sideways)."""
+    return page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -3,17 +3,12 @@ weeks as a chart, the busiest products with the days their stock lasts; the page
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
-from inventory.models import MovementKind, StockMovement
 from inventory.services.forecast import forecast_refresh
-from oms.calendar import start_of_day
-from tests.factories import LocationFactory, ProductFactory, RegionFactory, StockFactory
+from tests.factories import LocationFactory, ProductFactory, RegionFactory, StockFactory, shipped_daily
 
 from .conftest import login
 
@@ -23,15 +18,7 @@ def test_a_manager_reads_a_stores_forecast_on_a_phone(phone_page, manager_user):
     south = RegionFactory(code="sul")
     store = LocationFactory(code="LJ-RS-01", region=south.code)
     row = StockFactory(location=store, product=ProductFactory(sku="CAM-0001-P"), on_hand=30)
-    today = timezone.localdate()
-    for age in range(1, 57):  # three a day for eight weeks, six on Saturdays
-        day = today - dt.timedelta(days=age)
-        units = 6 if day.weekday() == 5 else 3
-        sold = StockMovement.objects.create(
-            stock=row, kind=MovementKind.COMMIT, on_hand_delta=-units, reserved_delta=-units,
-            on_hand_after=30, reserved_after=0, reason="shipped",
-        )  # fmt: skip
-        StockMovement.objects.filter(pk=sold.pk).update(at=start_of_day(day) + dt.timedelta(hours=12))
+    shipped_daily(row, lambda day: 6 if day.weekday() == 5 else 3, days=56)  # 3 a day, 6 on Saturdays
     forecast_refresh()
     assign_perm("inventory.manage_region", manager_user, south)
     page = phone_page

@@ -23,7 +23,7 @@ from tests.factories import (
     fulfilment_with_reservations,
 )
 
-from .conftest import login
+from .conftest import fits, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -57,10 +57,6 @@ def make_order(ref, product, qty, *, mode="home", pickup_location=None):
         address=ADDRESS if mode == "home" else None,
         pickup_location=pickup_location,
     ).order
-
-
-def fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
 def test_store_user_picks_by_scanning_reports_short_packs_and_ships(phone_page, store_user, store):

@@ -7,7 +7,7 @@ import pytest
 from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
-from inventory.models import ProposalStatus, ReplenishmentProposal
+from inventory.models import ProposalStatus, ReplenishmentProposal, Reservation
 from inventory.services import stock_commit, stock_reserve
 from inventory.services.replenishment import replenishment_propose
 from tests.factories import DCFactory, LocationFactory, ProductFactory, RegionFactory, StockFactory
@@ -48,3 +48,5 @@ def test_a_manager_approves_a_proposal_on_a_phone(phone_page, manager_user):
     assert (first.status, first.note) == (ProposalStatus.APPROVED, "campanha")
     assert second.status == ProposalStatus.PROPOSED
     assert first.transfer is not None and first.transfer.source == dc
+    expect(page.locator(".msg-info")).to_contain_text(first.transfer.number)
+    assert Reservation.objects.get(ref=first.transfer.number).stock.location == dc  # the units held there

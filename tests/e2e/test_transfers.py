@@ -1,5 +1,6 @@
-"""A transfer on phones, in Portuguese: the DC's staff dispatch what the manager's approval reserved (one unit
-fewer than reserved), the store's staff count in what arrived (one missing); both pages fit the screen."""
+"""Transfers in a browser: on phones in Portuguese, the DC's staff dispatch (one unit fewer than reserved)
+and the store's staff count in what arrived, typed or scanned; on a desktop in English, a manager opens one
+by hand and cancels it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,7 @@ from inventory.models import StockLevel, StockTransfer
 from inventory.services.transfers import transfer_create
 from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
 
-from .conftest import login
-
-
-def _fits(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+from .conftest import fits, login
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,7 +35,7 @@ def test_the_dc_dispatches_and_the_store_receives_on_phones(
     expect(page.locator("h1")).to_have_text("Transferências")
     row = page.locator(f"[data-transfer='{t.number}']")
     expect(row.locator("[data-testid=to-dispatch]")).to_have_text("a enviar")
-    _fits(page)
+    assert fits(page)
     row.locator("a").click()
     page.fill(f"#q-{line.pk}", "9")  # one was not found on the shelf
     page.fill("#tr-text", "Frota própria 42")
@@ -46,7 +43,7 @@ def test_the_dc_dispatches_and_the_store_receives_on_phones(
     expect(page.locator(".msg-success")).to_contain_text(f"Transferência {t.number} enviada")
     expect(page.locator("[data-testid=transfer-status]")).to_have_text("Em trânsito")
     expect(page.locator("[data-testid=transfer-tracking]")).to_have_text("Frota própria 42")
-    _fits(page)
+    assert fits(page)
 
     page.context.clear_cookies()
     login(page, store_user.username)
@@ -58,7 +55,7 @@ def test_the_dc_dispatches_and_the_store_receives_on_phones(
     expect(page.locator(".msg-success")).to_contain_text(f"Transferência {t.number} recebida")
     expect(page.locator("[data-testid=transfer-status]")).to_have_text("Recebida")
     expect(page.locator("[data-testid=missing]")).to_have_text("1 faltando")
-    _fits(page)
+    assert fits(page)
     assert StockLevel.objects.get(location=store, product=shirt).on_hand == 2 + 8
     assert StockLevel.objects.get(location=dc, product=shirt).on_hand == 50 - 9
     assert StockTransfer.objects.get().dispatched_by == warehouse_user

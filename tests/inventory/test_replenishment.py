@@ -21,6 +21,7 @@ from inventory.models import (
 )
 from inventory.services import stock_commit, stock_reserve
 from inventory.services.replenishment import (
+    PLAN_FIELDS,
     replenishment_decide,
     replenishment_decide_many,
     replenishment_propose,
@@ -94,7 +95,9 @@ def test_running_again_changes_nothing_then_follows_the_stock(network):
     replenishment_propose()
     first = ReplenishmentProposal.objects.get()
     assert replenishment_propose() == {"created": 0, "updated": 0, "superseded": 0}
-    assert ReplenishmentProposal.objects.get() == first
+    assert ReplenishmentProposal.objects.values(*PLAN_FIELDS).get() == {
+        f: getattr(first, f) for f in PLAN_FIELDS
+    }
     _sell(network["poa"], network["shirt"], 3)  # two left: a bigger proposal, the same row
     assert replenishment_propose() == {"created": 0, "updated": 1, "superseded": 0}
     first.refresh_from_db()
@@ -195,6 +198,10 @@ def test_a_region_manager_decides_their_locations_proposals_only(client, manager
 def test_other_roles_may_not_decide(client, user_by_role, network, role):
     client.force_login(user_by_role[role])
     assert client.get(URL).status_code == 403
+    replenishment_propose()
+    proposal = ReplenishmentProposal.objects.get()
+    assert client.post(URL, {"action": "approve", "proposal": [proposal.pk]}).status_code == 403
+    assert ReplenishmentProposal.objects.get().status == ProposalStatus.PROPOSED
     assert client.get(reverse("inventory:replenishment-export")).status_code == 403
 
 

@@ -7,7 +7,7 @@ import pytest
 from guardian.shortcuts import assign_perm
 
 from inventory.models import StockLevel, StockTransfer, TransferStatus
-from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory
+from tests.factories import DCFactory, LocationFactory, ProductFactory, StockFactory, stock_row
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/transfers/"
@@ -35,10 +35,6 @@ def _open(client, **body):
         **body,
     }
     return client.post(URL, payload, format="json")
-
-
-def _on_hand(location, product) -> int:
-    return StockLevel.objects.get(location=location, product=product).on_hand
 
 
 def test_a_transfer_through_the_api(client_for, warehouse_user, store_user, places):
@@ -74,8 +70,8 @@ def test_a_transfer_through_the_api(client_for, warehouse_user, store_user, plac
         f"{URL}{number}/receive/", {"lines": [{"sku": "CAM-0001-P", "qty": 8}]}, format="json"
     )
     assert resp.status_code == 200 and resp.json()["status"] == "received"
-    assert _on_hand(places["store"], places["shirt"]) == 1 + 8
-    assert _on_hand(places["store"], places["cap"]) == 5
+    assert stock_row(places["store"], places["shirt"]).on_hand == 1 + 8
+    assert stock_row(places["store"], places["cap"]).on_hand == 5
     assert store_side.get(f"{URL}{number}/").json()["lines"][1] == {
         "sku": "CAM-0001-P", "qty": 10, "sent": 9, "received": 8,
     }  # fmt: skip

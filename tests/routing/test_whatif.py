@@ -94,7 +94,8 @@ def test_stock_is_rewound_to_the_start_of_the_window(routing_world, admin_user):
 
 
 def test_a_transfer_in_the_window_is_replayed_when_it_happened(routing_world, admin_user):
-    """The DC's two shoes went to a store by transfer before the order came: the replay must not sell them."""
+    """The DC's two shoes were reserved for a transfer to a store before the order came: the replay must not
+    sell them (the transfer's reservation is replayed when it happened)."""
     import datetime as dt
 
     from django.utils import timezone
