@@ -1,4 +1,5 @@
-"""Forms of the stock pages: the search/filter box, a physical count, an adjustment, a transfer by hand."""
+"""Forms of the stock pages: the search/filter box, a physical count, an adjustment, a transfer by hand, a
+demand event."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from oms.parsers import whole_number
 
-from .models import MAX_QTY, Location, Product
+from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, Product
 
 
 class StockFilterForm(forms.Form):
@@ -114,4 +115,73 @@ class TransferForm(forms.Form):
         data = super().clean() or {}
         if data.get("source") and data.get("source") == data.get("destination"):
             self.add_error("destination", _("A transfer goes to another location than its source."))
+        return data
+
+
+class DemandEventForm(forms.Form):
+    """A demand event: its days, its factor, and where and on what it applies (all, when none is named)."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    starts_on = forms.DateField(label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}))
+    factor = forms.DecimalField(
+        label=_("Demand factor"),
+        help_text=_("Demand on those days against a normal day: 2.5 for two and a half times, 0.5 for half."),
+        max_digits=5,
+        decimal_places=2,
+        min_value=EVENT_FACTOR_MIN,
+        max_value=EVENT_FACTOR_MAX,
+        widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}),
+    )
+    everywhere = forms.BooleanField(label=_("All my locations"), required=False)
+    locations = forms.ModelMultipleChoiceField(
+        label=_("Locations"),
+        queryset=Location.objects.none(),
+        to_field_name="code",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    products = forms.CharField(
+        label=_("Products"),
+        help_text=_("SKUs or EANs, one per line or separated by spaces; empty for every product."),
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 4, "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=200, required=False)
+
+    MAX_PRODUCTS = 5000
+
+    def __init__(self, *args: Any, locations: QuerySet[Location], sees_all: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sees_all = sees_all
+        self.mine = locations.order_by("code")
+        field = self.fields["locations"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = self.mine
+        if sees_all:
+            self.fields["everywhere"].label = _("Every location")
+
+    def clean_products(self) -> list[Product]:
+        codes = set(self.cleaned_data["products"].replace(",", " ").replace(";", " ").split())
+        if len(codes) > self.MAX_PRODUCTS:
+            raise forms.ValidationError(_("At most %(n)d products per event.") % {"n": self.MAX_PRODUCTS})
+        if not codes:
+            return []
+        found = list(Product.objects.filter(Q(sku__in=codes) | Q(ean__in=codes)))
+        known = {p.sku for p in found} | {p.ean for p in found if p.ean}
+        unknown = sorted(codes - known)
+        if unknown:
+            raise forms.ValidationError(
+                _("No product with these codes: %(codes)s.") % {"codes": ", ".join(unknown[:10])}
+            )
+        return found
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("everywhere"):
+            # every location, those to come too, for those who plan them all; else each of mine, by name
+            data["locations"] = [] if self.sees_all else list(self.mine)
+        elif not data.get("locations") and "locations" not in self.errors:
+            self.add_error("locations", _("Choose the locations, or tick all of them."))
         return data

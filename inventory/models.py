@@ -474,6 +474,53 @@ class LocationDemandProfile(models.Model):
         return f"{self.location_id}: {self.weekday_factors}"
 
 
+EVENT_FACTOR_MIN = Decimal("0.05")  # a closure that still sells a little
+EVENT_FACTOR_MAX = Decimal("20")  # a launch or a Black Friday doorbuster
+EVENT_MAX_DAYS = 92  # a quarter: longer is a new normal, which the forecast learns by itself
+
+
+class DemandEvent(models.Model):
+    """A planned change of demand, on the days from `starts_on` to `ends_on`: a promotion, Black Friday, a
+    store's local fair, a closure. On those days the forecast of the locations and products it names (every
+    one, when it names none) is `factor` times a normal day's; where events overlap, their factors multiply.
+    The forecast job also reads an event's days in the history at their normal level (the units sold divided
+    by the factor), so a past promotion neither inflates the forecast after it nor shapes the week."""
+
+    name = models.CharField(_("name"), max_length=80)
+    starts_on = models.DateField(_("first day"))
+    ends_on = models.DateField(_("last day"))
+    factor = models.DecimalField(_("demand factor"), max_digits=5, decimal_places=2)
+    locations = models.ManyToManyField(Location, blank=True, related_name="demand_events")
+    products = models.ManyToManyField(Product, blank=True, related_name="demand_events")
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("demand event")
+        verbose_name_plural = _("demand events")
+        indexes = [models.Index(fields=["ends_on", "starts_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="demand_event_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(factor__gte=EVENT_FACTOR_MIN, factor__lte=EVENT_FACTOR_MAX),
+                name="demand_event_factor_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.starts_on}–{self.ends_on}, ×{self.factor})"
+
+    @property
+    def days(self) -> int:
+        return (self.ends_on - self.starts_on).days + 1
+
+
 # A transfer line's units still on their way to its destination: those reserved while the transfer is open,
 # those sent once it is dispatched (annotate or sum it over lines of open and dispatched transfers).
 TRANSFER_LINE_ON_WAY = Case(When(transfer__status=TransferStatus.OPEN, then=F("qty")), default=F("qty_sent"))

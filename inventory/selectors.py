@@ -12,6 +12,7 @@ from oms.roles import Role, is_manager_or_admin, user_roles
 
 from .models import (
     TRANSFER_LINE_ON_WAY,
+    DemandEvent,
     DemandForecast,
     Location,
     ProposalStatus,
@@ -116,6 +117,32 @@ def forecast_list(*, location: Location) -> QuerySet[DemandForecast]:
         .select_related("stock__product")
         .order_by("-daily", "stock__product__sku")
     )
+
+
+def event_list(*, user: Any) -> QuerySet[DemandEvent]:
+    """The demand events a planner sees: every one for those who see every location; else those for every
+    location (they change the forecast of theirs too) and those naming one of theirs. Each with its number of
+    locations and products (0: all), soonest first."""
+    events = DemandEvent.objects.all()
+    if not user_sees_all_locations(user):
+        mine = location_list(user=user).values("pk")
+        places = DemandEvent.locations.through.objects
+        events = events.filter(
+            ~Q(pk__in=places.values("demandevent_id"))
+            | Q(pk__in=places.filter(location__in=mine).values("demandevent_id"))
+        )
+    return events.annotate(
+        location_count=Count("locations", distinct=True), product_count=Count("products", distinct=True)
+    ).order_by("starts_on", "pk")
+
+
+def event_editable(*, user: Any, event: DemandEvent) -> bool:
+    """Whether the user may change or remove the event: every event for those who see every location; else
+    only one that names locations, all of them the user's."""
+    if user_sees_all_locations(user):
+        return True
+    named = set(event.locations.values_list("pk", flat=True))
+    return bool(named) and named <= location_ids(user=user)
 
 
 def transfer_sides(*, user: Any, transfer: StockTransfer) -> dict[str, bool]:

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from . import transfer_views, views
+from . import event_views, transfer_views, views
 
 app_name = "inventory"
 urlpatterns: list[URLPattern] = [
@@ -10,6 +10,10 @@ urlpatterns: list[URLPattern] = [
     path("replenishment/", views.replenishment, name="replenishment"),
     path("replenishment/export.csv", views.replenishment_export, name="replenishment-export"),
     path("forecast/", views.forecast, name="forecast"),
+    path("forecast/events/", event_views.event_index, name="events"),
+    path("forecast/events/new/", event_views.event_edit, name="event-new"),
+    path("forecast/events/<int:pk>/", event_views.event_edit, name="event"),
+    path("forecast/events/<int:pk>/delete/", event_views.event_delete, name="event-delete"),
     path("transfers/", transfer_views.transfer_index, name="transfers"),
     path("transfers/new/", transfer_views.transfer_new, name="transfer-new"),
     path("transfers/summary/", transfer_views.transfer_summary, name="transfer-summary"),

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -33,6 +33,7 @@ from oms.roles import is_manager_or_admin
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
 from .models import Location, LocationDemandProfile, StockLevel
 from .selectors import (
+    event_list,
     forecast_list,
     location_list,
     proposal_list,
@@ -41,6 +42,7 @@ from .selectors import (
     transfer_lines_moving,
 )
 from .services import stock_adjust, stock_set_count
+from .services.events import EventCalendar
 from .services.replenishment import replenishment_decide_many
 
 STOCK_PAGE_SIZE = 50
@@ -266,8 +268,30 @@ def forecast(request: HttpRequest) -> HttpResponse:
         total = forecast_list(location=location).aggregate(n=Sum("daily"))["n"] or 0
         today = timezone.localdate()
         days = [today + dt.timedelta(days=k) for k in range(FORECAST_DAYS)]
+        calendar = EventCalendar.load(days[0], days[-1])
+        named = calendar.named_products(location.pk, days)
+        daily = (
+            {
+                product: float(units)
+                for product, units in forecast_list(location=location)
+                .filter(stock__product__in=named)
+                .values_list("stock__product", "daily")
+            }
+            if named
+            else {}
+        )
+        expected = {
+            d: calendar.location_day(location.pk, d, float(total), daily) * week[d.weekday()] for d in days
+        }
+        events = (
+            event_list(user=request.user)
+            .filter(starts_on__lte=days[-1], ends_on__gte=today)
+            .filter(Q(locations=None) | Q(locations=location))
+            .distinct()
+        )
         context |= {
-            "chart": day_bars(days, {d: float(total) * week[d.weekday()] for d in days}, label="D"),
+            "chart": day_bars(days, expected, label="D", marked=calendar.event_days(location.pk, days)),
+            "events": events,
             "week": [
                 (date_format(today + dt.timedelta(days=(w - today.weekday()) % 7), "l"), round(100 * f))
                 for w, f in enumerate(week)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +14,15 @@ CHART_W, CHART_H = 600.0, 140.0  # the drawing area (the template's viewBox adds
 
 
 def day_bars(
-    days: list[dt.date], per_day: Mapping[dt.date, int | float | Decimal], *, label: str = "d/m"
+    days: list[dt.date],
+    per_day: Mapping[dt.date, int | float | Decimal],
+    *,
+    label: str = "d/m",
+    marked: Collection[dt.date] = (),
 ) -> dict[str, Any]:
     """One bar per day (`per_day`, rounded to whole units; missing days are zero), labelled with `label` (a
-    date format) on every day of a short chart and every seventh of a long one, the latest labelled."""
+    date format) on every day of a short chart and every seventh of a long one, the latest labelled; the
+    `marked` days drawn in another colour (e.g. those of a demand event)."""
     values = {day: round(per_day.get(day, 0)) for day in days}
     top = max(values.values(), default=0) or 1
     step = CHART_W / len(days)
@@ -36,6 +41,7 @@ def day_bars(
                 "day": formats.date_format(day, "SHORT_DATE_FORMAT"),
                 "label": formats.date_format(day, label) if (len(days) - 1 - i) % every == 0 else "",
                 "label_x": round(i * step + step / 2, 1),
+                "marked": day in marked,
             }
         )
     return {"bars": bars, "top": top, "width": CHART_W, "height": CHART_H, "label_y": CHART_H + 16}

@@ -5,20 +5,25 @@ eight weeks, in the project's time zone:
 - a location's week (`LocationDemandProfile.weekday_factors`): each weekday's share of its units, pulled
   towards a flat week while it has sold little (PRIOR_UNITS per weekday), so that they average 1;
 - each stock row's units on an average day (`DemandForecast.daily`): its weekly units, averaged with weights
-  that halve every HALF_LIFE_DAYS (recent weeks count most, a promotion fades), over seven; a day's forecast
-  is that times its weekday's factor;
+  that halve every HALF_LIFE_DAYS (recent weeks count most, an unplanned surge fades), over seven; a day's
+  forecast is that times its weekday's factor and the factors of its planned demand events (`events`);
+- the days of a demand event count at a normal day's level (their units divided by the event's factor), so a
+  promotion neither inflates the weeks after it nor makes its weekday look busy;
 - a check of the method on the location's last CHECK_DAYS: the forecast it would have made the day before
-  them against what was sold, per product and day (`wape`, `bias`) and for the location's whole days
-  (`day_wape`: what a store plans its staff and deliveries with), shown to managers beside the forecast.
-The replenishment job plans with it (`replenishment.replenishment_propose`): a weekday-shaped lead time and
-the days of cover at the forecast rate. Exponential smoothing with a weekday profile is what retail
-forecasting starts from; it needs no library and runs as one aggregate query and one pass in Python.
+  them (knowing their events) against what was sold, per product and day (`wape`, `bias`) and for the
+  location's whole days (`day_wape`: what a store plans its staff and deliveries with), shown to managers
+  beside the forecast.
+The replenishment job plans with it (`replenishment.replenishment_propose`): a lead time shaped by weekday
+and events, and the days of cover at the forecast rate. Exponential smoothing with a weekday profile and
+planned events is what retail forecasting starts from; it needs no library and runs as one aggregate query
+(and three for the events) and one pass in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,6 +36,7 @@ from django.utils import timezone
 from oms.calendar import start_of_day
 
 from ..models import DemandForecast, LocationDemandProfile, MovementKind, StockMovement
+from .events import EventCalendar
 
 HISTORY_DAYS = 56  # eight weeks: each weekday eight times
 HALF_LIFE_DAYS = 14  # a day's weight halves every two weeks
@@ -52,7 +58,7 @@ def week_shape(units_by_weekday: list[float]) -> list[float]:
     return [(units + PRIOR_UNITS) / (mean + PRIOR_UNITS) for units in units_by_weekday]
 
 
-def _level(days: dict[dt.date, int], end: dt.date) -> float:
+def _level(days: dict[dt.date, float], end: dt.date) -> float:
     """Units on an average day at `end`: the weeks of the HISTORY_DAYS before it, recent weeks weighted most,
     divided by seven (days without sales count as zeros)."""
     total = 0.0
@@ -63,7 +69,7 @@ def _level(days: dict[dt.date, int], end: dt.date) -> float:
     return total / (7 * _WEEK_WEIGHT_SUM)
 
 
-def _shape(location_days: dict[dt.date, int], end: dt.date) -> list[float]:
+def _shape(location_days: dict[dt.date, float], end: dt.date) -> list[float]:
     by_weekday = [0.0] * 7
     for day, units in location_days.items():
         if 1 <= (end - day).days <= HISTORY_DAYS:
@@ -82,25 +88,34 @@ class _Check:
     sold: int = 0
 
 
-def _check(rows: dict[int, dict[dt.date, int]], location_days: dict[dt.date, int], today: dt.date) -> _Check:
+def _check(
+    rows: dict[int, dict[dt.date, float]],
+    location_days: dict[dt.date, float],
+    sold_days: dict[dt.date, int],
+    today: dt.date,
+    factor: Callable[[int, dt.date], float] | None,
+) -> _Check:
     """How the forecast made at the start of the CHECK_DAYS before `today` (from the HISTORY_DAYS before it)
-    did over them, per row and day and for the location's whole days."""
+    did over them, per row and day and for the location's whole days. `rows` and `location_days` hold units at
+    a normal day's level, `sold_days` what the location sold; `factor(row, day)` is the row's planned events
+    (known when the forecast was made; None: no events)."""
     start = today - dt.timedelta(days=CHECK_DAYS)
     factors = _shape(location_days, start)
     check = _Check()
     expected_day = [0.0] * CHECK_DAYS
-    for days in rows.values():
+    for stock_id, days in rows.items():
         level = _level(days, start)
         for offset in range(CHECK_DAYS):
             day = start + dt.timedelta(days=offset)
-            actual = days.get(day, 0)
-            expected = level * factors[day.weekday()]
+            event = factor(stock_id, day) if factor else 1.0
+            actual = days.get(day, 0) * event
+            expected = level * factors[day.weekday()] * event
             check.error += abs(actual - expected)
             check.signed += expected - actual
-            check.sold += actual
             expected_day[offset] += expected
+    check.sold = sum(units for day, units in sold_days.items() if day >= start)
     check.day_error = sum(
-        abs(location_days.get(start + dt.timedelta(days=offset), 0) - expected)
+        abs(sold_days.get(start + dt.timedelta(days=offset), 0) - expected)
         for offset, expected in enumerate(expected_day)
     )
     return check
@@ -116,20 +131,36 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
     counts (locations, forecasts, dropped)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    since = start_of_day(today - dt.timedelta(days=HISTORY_DAYS + CHECK_DAYS))
+    first = today - dt.timedelta(days=HISTORY_DAYS + CHECK_DAYS)
     sales = (
-        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=since, at__lt=start_of_day(today))
+        StockMovement.objects.filter(
+            kind=MovementKind.COMMIT, at__gte=start_of_day(first), at__lt=start_of_day(today)
+        )
         .annotate(day=TruncDate("at"))
-        .values_list("stock", "stock__location", "day")
+        .values_list("stock", "stock__location", "stock__product", "day")
         .annotate(units=Sum("on_hand_delta"))
         .order_by()
     )
-    rows: dict[int, dict[int, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))  # location → row
-    week: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))  # location → day → units
-    for stock_id, location_id, day, units in sales:
-        rows[location_id][stock_id][day] = -units
-        week[location_id][day] -= units
+    events = EventCalendar.load(first, today)
+    # location → row → day → units at a normal day's level (an event's units divided by its factor)
+    rows: dict[int, dict[int, dict[dt.date, float]]] = defaultdict(lambda: defaultdict(dict))
+    week: dict[int, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))  # location → day → units
+    sold: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))  # ... as sold
+    recent: dict[int, int] = defaultdict(int)  # row → units sold in the last RECENT_DAYS
+    product_of: dict[int, tuple[int, int]] = {}  # row → (location, product)
     recent_from = today - dt.timedelta(days=RECENT_DAYS)
+    for stock_id, location_id, product_id, day, units in sales:
+        normal = -units / events.factor(location_id, product_id, day) if events else -units
+        rows[location_id][stock_id][day] = normal
+        week[location_id][day] += normal
+        sold[location_id][day] -= units
+        product_of[stock_id] = (location_id, product_id)
+        if day >= recent_from:
+            recent[stock_id] -= units
+
+    def factor(stock_id: int, day: dt.date) -> float:
+        return events.factor(*product_of[stock_id], day)
+
     profiles: list[LocationDemandProfile] = []
     forecasts: list[DemandForecast] = []
     for location_id, location_rows in rows.items():
@@ -140,15 +171,13 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
             DemandForecast(
                 stock_id=stock_id,
                 daily=Decimal(level).quantize(Decimal("0.001")),
-                recent_units=sum(
-                    units for day, units in location_rows[stock_id].items() if day >= recent_from
-                ),
+                recent_units=recent[stock_id],
                 updated_at=now,
             )
             for stock_id, level in levels.items()
             if level > 0
         ]
-        check = _check(location_rows, week[location_id], today)
+        check = _check(location_rows, week[location_id], sold[location_id], today, factor if events else None)
         profiles.append(
             LocationDemandProfile(
                 location_id=location_id,

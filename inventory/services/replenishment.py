@@ -37,6 +37,7 @@ from ..models import (
     TransferStatus,
 )
 from . import _actor
+from .events import EventCalendar
 from .forecast import FLAT_WEEK, planning_forecast
 from .transfers import transfer_create
 
@@ -67,17 +68,34 @@ class _Need:
 
 
 def _need(
-    row: StockLevel, daily: Decimal, week: list[float], *, today: dt.date, lead_days: int, cover_days: int
+    row: StockLevel,
+    daily: Decimal,
+    week: list[float],
+    *,
+    today: dt.date,
+    lead_days: int,
+    cover_days: int,
+    events: EventCalendar,
 ) -> _Need:
-    """The row's reorder point (the lead time's demand, each day as its weekday brings, and its safety stock)
-    and target (that and `cover_days` more at the daily rate)."""
-    lead = sum(daily * Decimal(str(week[(today + dt.timedelta(days=k)).weekday()])) for k in range(lead_days))
+    """The row's reorder point (the lead time's demand, each day as its weekday and its demand events bring,
+    and its safety stock) and target (that and `cover_days` more at the daily rate, times their events)."""
+
+    def event(k: int) -> Decimal:
+        if not events:
+            return Decimal(1)
+        return Decimal(str(events.factor(row.location_id, row.product_id, today + dt.timedelta(days=k))))
+
+    lead = sum(
+        daily * Decimal(str(week[(today + dt.timedelta(days=k)).weekday()])) * event(k)
+        for k in range(lead_days)
+    )
+    cover = sum(daily * event(k) for k in range(lead_days, lead_days + cover_days))
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
         free=row.on_hand - row.reserved,
         reorder_point=math.ceil(lead) + row.safety_stock,
-        target=math.ceil(lead + daily * cover_days) + row.safety_stock,
+        target=math.ceil(lead + cover) + row.safety_stock,
     )
 
 
@@ -156,9 +174,9 @@ def replenishment_propose(
 ) -> dict[str, int]:
     """Propose to replenish every stock row whose free units (on hand less reserved) and units on their way
     will not last the lead time at its demand (the forecast job's, else the average of the last
-    `demand_days`): bring it to `cover_days` more of demand, most urgent
-    rows first, from the DC with the most to spare; when no DC can spare any, from a store of the same region
-    (then any) holding far more than it sells (rebalancing); else from a supplier.
+    `demand_days`; both times the planned demand events of those days): bring it to `cover_days` more of
+    demand, most urgent rows first, from the DC with the most to spare; when no DC can spare any, from a store
+    of the same region (then any) holding far more than it sells (rebalancing); else from a supplier.
 
     A proposal rejected lately is not made again for a day. One open proposal per location and product: a new
     run updates it, and closes (superseded) the ones no longer needed, so running it again on the same stock
@@ -178,10 +196,11 @@ def replenishment_propose(
     daily = {pk: forecast.get(pk, Decimal(-units) / demand_days) for pk, units in shipped.items()}
     rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     today = timezone.localdate(now)
+    events = EventCalendar.load(today, today + dt.timedelta(days=lead_days + cover_days))
     needs = {
         r.pk: _need(
             r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), today=today, lead_days=lead_days,
-            cover_days=cover_days,
+            cover_days=cover_days, events=events,
         )
         for r in rows
     }  # fmt: skip

@@ -1,0 +1,262 @@
+"""Demand events: promotions, Black Friday, a store's fair, a closure, planned by managers.
+
+`demand_event_save` and `demand_event_delete` are the only ways to change one (each one transaction with its
+audit row). `EventCalendar` answers what the forecast job, the forecast page and the replenishment job ask:
+by how much an event changes the demand of one stock row (location, product) on one day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from oms.audit import audit_record
+from oms.exceptions import DomainError
+
+from ..models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, EVENT_MAX_DAYS, DemandEvent, Location, Product
+from . import _actor
+
+# how far back an event may start: last year's Black Friday, recorded so that the history is read right
+EVENT_PAST_DAYS = 400
+EVENT_AHEAD_DAYS = 730  # ... and how far ahead
+
+
+class InvalidEvent(DomainError):
+    status_code = 400
+    code = "invalid_event"
+
+
+@dataclass(frozen=True, slots=True)
+class _Effect:
+    factor: float
+    locations: frozenset[int] | None  # None: every location
+    products: frozenset[int] | None  # None: every product
+
+    def applies(self, location_id: int, product_id: int) -> bool:
+        return (self.locations is None or location_id in self.locations) and (
+            self.products is None or product_id in self.products
+        )
+
+
+@dataclass
+class EventCalendar:
+    """The events of a span of days, by day. `factor` is 1.0 on a day without events, at once."""
+
+    by_day: dict[dt.date, list[_Effect]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, start: dt.date, end: dt.date) -> EventCalendar:
+        """The events that touch the days from `start` to `end` (three queries, whatever their number)."""
+        events = list(
+            DemandEvent.objects.filter(starts_on__lte=end, ends_on__gte=start).values_list(
+                "pk", "starts_on", "ends_on", "factor"
+            )
+        )
+        if not events:
+            return cls()
+        ids = [pk for pk, *_rest in events]
+        places: dict[int, set[int]] = defaultdict(set)
+        for event_id, location_id in DemandEvent.locations.through.objects.filter(
+            demandevent_id__in=ids
+        ).values_list("demandevent_id", "location_id"):
+            places[event_id].add(location_id)
+        goods: dict[int, set[int]] = defaultdict(set)
+        for event_id, product_id in DemandEvent.products.through.objects.filter(
+            demandevent_id__in=ids
+        ).values_list("demandevent_id", "product_id"):
+            goods[event_id].add(product_id)
+        calendar = cls()
+        for pk, starts_on, ends_on, factor in events:
+            effect = _Effect(
+                float(factor),
+                frozenset(places[pk]) if pk in places else None,
+                frozenset(goods[pk]) if pk in goods else None,
+            )
+            day = max(starts_on, start)
+            while day <= min(ends_on, end):
+                calendar.by_day.setdefault(day, []).append(effect)
+                day += dt.timedelta(days=1)
+        return calendar
+
+    def __bool__(self) -> bool:
+        return bool(self.by_day)
+
+    def factor(self, location_id: int, product_id: int, day: dt.date) -> float:
+        """How many normal days' demand the row sells on `day`: the product of the factors of its events."""
+        effects = self.by_day.get(day)
+        if not effects:
+            return 1.0
+        return math.prod(e.factor for e in effects if e.applies(location_id, product_id))
+
+    def _here(self, location_id: int, day: dt.date) -> list[_Effect]:
+        return [e for e in self.by_day.get(day, ()) if e.locations is None or location_id in e.locations]
+
+    def location_day(self, location_id: int, day: dt.date, total: float, daily: dict[int, float]) -> float:
+        """A location's expected units on `day`: `total` units on a normal day, of which `daily` gives those
+        of the products that some event of the day names (product → units a day)."""
+        effects = self._here(location_id, day)
+        if not effects:
+            return total
+        overall = math.prod(e.factor for e in effects if e.products is None)
+        named = [(e.factor, e.products) for e in effects if e.products is not None]
+        extra = sum(
+            units * (math.prod(f for f, products in named if product_id in products) - 1.0)
+            for product_id, units in daily.items()
+        )
+        return overall * (total + extra)
+
+    def named_products(self, location_id: int, days: Iterable[dt.date]) -> set[int]:
+        """The products that an event of these days at this location names (those `location_day` needs)."""
+        named: set[int] = set()
+        for day in days:
+            for e in self._here(location_id, day):
+                if e.products is not None:
+                    named |= e.products
+        return named
+
+    def event_days(self, location_id: int, days: Iterable[dt.date]) -> set[dt.date]:
+        """The days on which an event applies at the location (to all its products or some)."""
+        return {day for day in days if self._here(location_id, day)}
+
+
+def _clean(
+    *,
+    name: str,
+    starts_on: Any,
+    ends_on: Any,
+    factor: Any,
+    locations: Collection[Location],
+    products: Collection[Product],
+    allowed: Collection[int] | None,
+    today: dt.date,
+) -> tuple[str, Decimal]:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidEvent(_("Name the event."), field="name")
+    if len(name) > 80:
+        raise InvalidEvent(_("A name has at most 80 characters."), field="name")
+    if not isinstance(starts_on, dt.date) or not isinstance(ends_on, dt.date):
+        raise InvalidEvent(_("Give the event's first and last day."), field="starts_on")
+    if ends_on < starts_on:
+        raise InvalidEvent(_("The last day comes on or after the first."), field="ends_on")
+    if (ends_on - starts_on).days + 1 > EVENT_MAX_DAYS:
+        raise InvalidEvent(
+            _(
+                "An event lasts at most %(n)d days: a longer change is a new normal, "
+                "which the forecast learns by itself."
+            )
+            % {"n": EVENT_MAX_DAYS},
+            field="ends_on",
+        )
+    if starts_on < today - dt.timedelta(days=EVENT_PAST_DAYS):
+        raise InvalidEvent(
+            _("An event starts at most %(n)d days ago.") % {"n": EVENT_PAST_DAYS}, field="starts_on"
+        )
+    if ends_on > today + dt.timedelta(days=EVENT_AHEAD_DAYS):
+        raise InvalidEvent(
+            _("An event ends at most %(n)d days ahead.") % {"n": EVENT_AHEAD_DAYS}, field="ends_on"
+        )
+    try:
+        value = Decimal(str(factor).strip().replace(",", "."))
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or not EVENT_FACTOR_MIN <= value <= EVENT_FACTOR_MAX:
+        raise InvalidEvent(
+            _("The demand factor is a number from %(low)s to %(high)s (2 = twice a normal day).")
+            % {"low": EVENT_FACTOR_MIN, "high": EVENT_FACTOR_MAX},
+            field="factor",
+        )
+    if allowed is not None:
+        if not locations:
+            raise InvalidEvent(
+                _("Choose the locations: only those who plan every location may plan for all of them."),
+                field="locations",
+            )
+        outside = sorted(loc.code for loc in locations if loc.pk not in allowed)
+        if outside:
+            raise InvalidEvent(
+                _("Not among your locations: %(codes)s.") % {"codes": ", ".join(outside[:10])},
+                field="locations",
+            )
+    return name, value.quantize(Decimal("0.01"))
+
+
+def _state(event: DemandEvent) -> dict[str, Any]:
+    return {
+        "name": event.name,
+        "starts_on": event.starts_on.isoformat(),
+        "ends_on": event.ends_on.isoformat(),
+        "factor": str(event.factor),
+        "locations": sorted(event.locations.values_list("code", flat=True)),
+        "products": sorted(event.products.values_list("sku", flat=True)),
+        "note": event.note,
+    }
+
+
+@transaction.atomic
+def demand_event_save(
+    *,
+    event: DemandEvent | None = None,
+    name: str,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    factor: Decimal | str,
+    locations: Collection[Location] = (),
+    products: Collection[Product] = (),
+    note: str = "",
+    allowed: Collection[int] | None = None,
+    by: Any = None,
+) -> DemandEvent:
+    """Create (no `event`) or change an event. `allowed` is the ids of the locations `by` plans for (None:
+    every location); an event must then name its locations, all among them. No locations, no products:
+    every location, every product. Refused with the field and the reason, writing nothing."""
+    clean_name, value = _clean(
+        name=name,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        factor=factor,
+        locations=locations,
+        products=products,
+        allowed=allowed,
+        today=timezone.localdate(),
+    )
+    before = None
+    if event is None:
+        event = DemandEvent(created_by=_actor(by))
+    else:
+        event = DemandEvent.objects.select_for_update().get(pk=event.pk)
+        before = _state(event)
+    event.name, event.starts_on, event.ends_on = clean_name, starts_on, ends_on
+    event.factor, event.note = value, (note or "").strip()[:200]
+    event.save()
+    event.locations.set(locations)
+    event.products.set(products)
+    after = _state(event)
+    audit_record(
+        actor=by,
+        action="demand_event.created" if before is None else "demand_event.changed",
+        obj=event,
+        summary=f"{event.name}: ×{event.factor}, {event.starts_on}–{event.ends_on}",
+        before=before,
+        after=after,
+    )
+    return event
+
+
+@transaction.atomic
+def demand_event_delete(*, event: DemandEvent, by: Any = None) -> None:
+    """Remove an event (the forecast reads its days as normal ones from the next run), with its audit row."""
+    before = _state(event)
+    audit_record(
+        actor=by, action="demand_event.deleted", obj=event, summary=event.name, before=before, after=None
+    )
+    event.delete()

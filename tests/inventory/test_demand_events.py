@@ -1,0 +1,296 @@
+"""Demand events: planned days of other demand (a promotion, Black Friday, a closure). The forecast reads past
+events' days at a normal level and multiplies the days of events ahead; its check knows the events of the
+days it checks; replenishment plans for them. Managers plan their own locations' events, admins everyone's;
+bad input is refused by field, writing nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from inventory.models import (
+    DemandEvent,
+    DemandForecast,
+    LocationDemandProfile,
+    ReplenishmentProposal,
+    StockLevel,
+)
+from inventory.services.events import EventCalendar, InvalidEvent, demand_event_delete, demand_event_save
+from inventory.services.forecast import forecast_refresh
+from inventory.services.replenishment import replenishment_propose
+from oms.models import AuditEvent
+from oms.roles import Role
+from tests.factories import LocationFactory, ProductFactory, RegionFactory, StockFactory, shipped_daily
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+def days_ago(n: int) -> dt.date:
+    return TODAY - dt.timedelta(days=n)
+
+
+@pytest.fixture
+def places(db):
+    """Two regions with a store each; the southern store sells 3 shirts and 1 bag a day."""
+    south, north = RegionFactory(code="sul"), RegionFactory(code="norte")
+    store = LocationFactory(code="LJ-RS-01", region=south.code)
+    other = LocationFactory(code="LJ-PA-01", region=north.code)
+    shirt = StockFactory(location=store, product=ProductFactory(sku="CAM-0001-P"), on_hand=200)
+    bag = StockFactory(location=store, product=ProductFactory(sku="BOL-0001"), on_hand=200)
+    return {"south": south, "north": north, "store": store, "other": other, "shirt": shirt, "bag": bag}
+
+
+def event(name="Promo", start=None, end=None, factor="2", **kwargs):
+    start = start or TODAY
+    return demand_event_save(name=name, starts_on=start, ends_on=end or start, factor=factor, **kwargs)
+
+
+# --- the calendar ------------------------------------------------------------------------------------------
+
+
+def test_events_multiply_where_and_on_what_they_apply(places):
+    store, other = places["store"], places["other"]
+    shirt, bag = places["shirt"].product, places["bag"].product
+    event("Black Friday", days_ago(1), TODAY, "3")  # everywhere, everything
+    event("Shirts", TODAY, TODAY + dt.timedelta(days=2), "1.5", products=[shirt])
+    event("Fair", TODAY, TODAY, "2", locations=[other])
+    calendar = EventCalendar.load(days_ago(5), TODAY + dt.timedelta(days=5))
+    assert calendar.factor(store.pk, shirt.pk, TODAY) == pytest.approx(4.5)  # 3 × 1.5
+    assert calendar.factor(store.pk, bag.pk, TODAY) == pytest.approx(3)
+    assert calendar.factor(other.pk, bag.pk, TODAY) == pytest.approx(6)  # 3 × 2
+    assert calendar.factor(store.pk, shirt.pk, days_ago(1)) == pytest.approx(3)
+    assert calendar.factor(store.pk, shirt.pk, TODAY + dt.timedelta(days=2)) == pytest.approx(1.5)
+    assert calendar.factor(store.pk, bag.pk, TODAY + dt.timedelta(days=3)) == 1.0
+    assert calendar.factor(store.pk, bag.pk, days_ago(2)) == 1.0
+    # a location's day: 10 units normally, 4 of them shirts
+    assert calendar.location_day(store.pk, TODAY, 10.0, {shirt.pk: 4.0}) == pytest.approx(3 * (10 + 4 * 0.5))
+    assert calendar.event_days(store.pk, [days_ago(2), days_ago(1), TODAY]) == {days_ago(1), TODAY}
+    assert not EventCalendar.load(days_ago(30), days_ago(10))  # no event then: nothing to apply
+
+
+# --- saving, refusing, removing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": "  "}, "name"),
+        ({"name": "x" * 81}, "name"),
+        ({"end": days_ago(1)}, "ends_on"),
+        ({"end": TODAY + dt.timedelta(days=92)}, "ends_on"),  # 93 days
+        ({"start": days_ago(401)}, "starts_on"),
+        ({"start": TODAY + dt.timedelta(days=800)}, "ends_on"),
+        ({"factor": "0"}, "factor"),
+        ({"factor": "20.5"}, "factor"),
+        ({"factor": "two"}, "factor"),
+        ({"factor": "NaN"}, "factor"),
+        ({"factor": "Infinity"}, "factor"),
+    ],
+)
+def test_bad_input_is_refused_by_field_and_writes_nothing(places, admin_user, changes, field):
+    with pytest.raises(InvalidEvent) as refused:
+        event(by=admin_user, **changes)
+    assert refused.value.field == field and refused.value.status_code == 400
+    assert not DemandEvent.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_a_scoped_planner_names_only_their_locations(places, manager_user):
+    mine = {places["store"].pk}
+    with pytest.raises(InvalidEvent) as everywhere:
+        event(allowed=mine, by=manager_user)
+    assert everywhere.value.field == "locations"
+    with pytest.raises(InvalidEvent) as outside:
+        event(locations=[places["store"], places["other"]], allowed=mine, by=manager_user)
+    assert "LJ-PA-01" in outside.value.message and "LJ-RS-01" not in outside.value.message
+    assert not DemandEvent.objects.exists()
+    saved = event(locations=[places["store"]], allowed=mine, by=manager_user)
+    assert list(saved.locations.all()) == [places["store"]]
+
+
+def test_each_change_leaves_an_audit_row(places, admin_user):
+    saved = event("Dia das Mães", TODAY, TODAY + dt.timedelta(days=1), "1,75", by=admin_user)
+    assert saved.factor == Decimal("1.75") and saved.created_by == admin_user
+    demand_event_save(
+        event=saved, name="Dia das Mães", starts_on=TODAY, ends_on=TODAY, factor="2.5",
+        products=[places["bag"].product], by=admin_user,
+    )  # fmt: skip
+    demand_event_delete(event=saved, by=admin_user)
+    rows = list(AuditEvent.objects.order_by("pk").values_list("action", "before", "after"))
+    assert [a for a, _b, _c in rows] == [
+        "demand_event.created",
+        "demand_event.changed",
+        "demand_event.deleted",
+    ]
+    assert rows[1][1]["factor"] == "1.75" and rows[1][2]["factor"] == "2.50"
+    assert rows[1][2]["products"] == ["BOL-0001"] and rows[2][2] is None
+    assert not DemandEvent.objects.exists()
+
+
+# --- the forecast and replenishment ------------------------------------------------------------------------
+
+
+def test_a_past_promotion_does_not_inflate_the_forecast(places):
+    """3 shirts a day, 9 a day in a promotion three to four weeks ago: recorded as an event, the forecast
+    stays at 3 a day; unrecorded, it is lifted (the forecast cannot tell a promotion from a new normal)."""
+    promo = (days_ago(27), days_ago(21))
+    shipped_daily(places["shirt"], lambda day: 9 if promo[0] <= day <= promo[1] else 3)
+    forecast_refresh()
+    unplanned = DemandForecast.objects.get(stock=places["shirt"]).daily
+    assert unplanned > Decimal("3.6")
+    event("Semana do Cliente", *promo, "3")
+    forecast_refresh()
+    planned = DemandForecast.objects.get(stock=places["shirt"])
+    assert planned.daily == pytest.approx(Decimal(3), abs=Decimal("0.01"))
+    assert planned.recent_units == 28 * 3 + 7 * 6  # what was sold, promotion and all
+    week = LocationDemandProfile.objects.get(location=places["store"]).weekday_factors
+    assert max(week) - min(week) < 0.01  # the promotion's weekdays are not made to look busy
+
+
+def test_the_check_knows_the_events_of_its_days(places):
+    """The last week sold twice as much (a planned event): the check, made knowing it, is not biased."""
+    shipped_daily(places["shirt"], lambda day: 6 if day >= days_ago(7) else 3)
+    shipped_daily(places["bag"], lambda day: 2 if day >= days_ago(7) else 1)
+    forecast_refresh()
+    blind = LocationDemandProfile.objects.get(location=places["store"])
+    assert blind.bias < Decimal("-0.25")  # 4 a day foreseen, 8 sold in the last week
+    event("Liquidação", days_ago(7), days_ago(1), "2")
+    forecast_refresh()
+    seen = LocationDemandProfile.objects.get(location=places["store"])
+    assert (
+        abs(seen.bias) < Decimal("0.01") and seen.day_wape < Decimal("0.01") and seen.wape < Decimal("0.01")
+    )
+    assert seen.checked_units == blind.checked_units == 7 * 4 + 7 * 8
+
+
+def test_replenishment_plans_for_an_event_ahead(places):
+    """200 shirts and bags selling 3 and 1 a day last the lead time; a Black Friday of ×3 on the shirts from
+    tomorrow, with 20 shirts left, does not."""
+    shipped_daily(places["shirt"], lambda day: 3)
+    shipped_daily(places["bag"], lambda day: 1)
+    forecast_refresh()
+    StockLevel.objects.filter(pk__in=[places["shirt"].pk, places["bag"].pk]).update(on_hand=12)
+    assert replenishment_propose()["created"] == 0  # 3 days at 3 a day: 9 < 12
+    event("Black Friday", TODAY + dt.timedelta(days=1), TODAY + dt.timedelta(days=4), "3",
+          products=[places["shirt"].product])  # fmt: skip
+    assert replenishment_propose()["created"] == 1
+    proposal = ReplenishmentProposal.objects.get()
+    assert proposal.product == places["shirt"].product
+    assert proposal.reorder_point == 3 + 9 + 9  # today as usual, then two days of the event
+    assert proposal.target == 21 + 9 + 9 + 12 * 3  # two more days of the event, then 12 normal days
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+def test_the_forecast_chart_shows_the_events_days(client, admin_user, places, django_assert_max_num_queries):
+    shipped_daily(places["shirt"], lambda day: 3)
+    shipped_daily(places["bag"], lambda day: 1)
+    forecast_refresh()
+    tomorrow = TODAY + dt.timedelta(days=1)
+    event("Black Friday", tomorrow, tomorrow, "2")
+    event("Bolsas", tomorrow, tomorrow, "3", products=[places["bag"].product], locations=[places["store"]])
+    event("Elsewhere", tomorrow, tomorrow, "5", locations=[places["other"]])
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(13):
+        html = client.get(reverse("inventory:forecast"), {"location": "LJ-RS-01"}).content.decode()
+    assert html.count('data-marked="1"') == 1
+    assert 'data-marked="1" data-day="' in html and 'data-value="4"' in html  # a normal day
+    assert 'data-value="12"' in html  # tomorrow: 2 × (3 + 1 × 3)
+    assert "Black Friday" in html and "Bolsas" in html and "Elsewhere" not in html
+
+
+def test_a_manager_plans_events_for_their_locations_only(client, manager_user, places):
+    assign_perm("inventory.manage_region", manager_user, places["south"])
+    everywhere = event("Black Friday", factor="3")
+    theirs = event("Norte", locations=[places["other"]])
+    both = event("Sul e Norte", locations=[places["store"], places["other"]])
+    client.force_login(manager_user)
+    html = client.get(reverse("inventory:events")).content.decode()
+    assert f'data-event="{everywhere.pk}"' in html and f'data-event="{both.pk}"' in html
+    assert f'data-event="{theirs.pk}"' not in html
+    assert (
+        f'href="{reverse("inventory:event", args=[everywhere.pk])}"' not in html
+    )  # seen, not theirs to change
+    assert client.get(reverse("inventory:event", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("inventory:event-delete", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("inventory:event", args=[everywhere.pk])).status_code == 403
+    assert client.post(reverse("inventory:event-delete", args=[both.pk])).status_code == 403
+    response = client.post(
+        reverse("inventory:event-new"),
+        {"name": "Feira de Porto Alegre", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(),
+         "factor": "1.5", "everywhere": "on", "products": "CAM-0001-P"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    made = DemandEvent.objects.get(name="Feira de Porto Alegre")
+    assert list(made.locations.all()) == [places["store"]]  # "all my locations"
+    assert list(made.products.values_list("sku", flat=True)) == ["CAM-0001-P"]
+
+
+def test_the_form_names_the_field_and_saves_nothing(client, admin_user, places):
+    client.force_login(admin_user)
+    url = reverse("inventory:event-new")
+    base = {"name": "Promo", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "2",
+            "everywhere": "on"}  # fmt: skip
+    for changes, field in [
+        ({"factor": "25"}, "factor"),
+        ({"products": "CAM-0001-P NOPE-1"}, "products"),
+        ({"everywhere": ""}, "locations"),
+        ({"ends_on": days_ago(3).isoformat()}, "ends_on"),
+        ({"starts_on": "31/02/2026"}, "starts_on"),
+    ]:
+        html = client.post(url, base | changes).content.decode()
+        assert f'data-testid="error-{field}"' in html, field
+    assert "NOPE-1" in client.post(url, base | {"products": "NOPE-1"}).content.decode()
+    assert not DemandEvent.objects.exists()
+    assert client.post(url, base | {"products": "CAM-0001-P\nBOL-0001"}).status_code == 302
+    made = DemandEvent.objects.get()
+    assert made.locations.count() == 0 and made.products.count() == 2  # every location: an admin's
+
+
+def test_an_admin_changes_and_removes_any_event(client, admin_user, places):
+    theirs = event("Norte", locations=[places["other"]])
+    client.force_login(admin_user)
+    url = reverse("inventory:event", args=[theirs.pk])
+    html = client.get(url).content.decode()
+    assert re.search(r'value="LJ-PA-01"[^>]*checked', html) and not re.search(
+        r'value="LJ-RS-01"[^>]*checked', html
+    )
+    response = client.post(
+        url, {"name": "Norte", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "4",
+              "locations": ["LJ-PA-01", "LJ-RS-01"]},
+    )  # fmt: skip
+    assert response.status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.factor == Decimal("4.00") and theirs.locations.count() == 2
+    assert client.post(reverse("inventory:event-delete", args=[theirs.pk])).status_code == 302
+    assert not DemandEvent.objects.exists()
+
+
+def test_the_events_list_is_a_fixed_number_of_queries(
+    client, manager_user, places, django_assert_max_num_queries
+):
+    assign_perm("inventory.manage_region", manager_user, places["south"])
+    for n in range(15):
+        event(f"Promo {n}", days_ago(n * 10), days_ago(n * 10 - 2), locations=[places["store"]])
+    client.force_login(manager_user)
+    with django_assert_max_num_queries(10):
+        html = client.get(reverse("inventory:events")).content.decode()
+    assert html.count("data-event=") == 15
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF])
+def test_other_roles_have_no_event_pages(client, user_by_role, role, places):
+    saved = event()
+    client.force_login(user_by_role[role])
+    assert client.get(reverse("inventory:events")).status_code == 403
+    assert client.get(reverse("inventory:event-new")).status_code == 403
+    assert client.get(reverse("inventory:event", args=[saved.pk])).status_code == 403
+    assert client.post(reverse("inventory:event-delete", args=[saved.pk])).status_code == 403
+    assert DemandEvent.objects.count() == 1
