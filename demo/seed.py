@@ -8,6 +8,7 @@ Deterministic for a seed: the same seed gives the same locations, SKUs, customer
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -19,9 +20,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from inventory.models import (
+    DemandEvent,
     DemandForecast,
     Location,
     LocationKind,
@@ -32,6 +35,7 @@ from inventory.models import (
     StockLevel,
     StockTransfer,
 )
+from inventory.services.events import demand_event_save
 from inventory.services.forecast import forecast_refresh
 from inventory.services.replenishment import replenishment_decide_many, replenishment_propose
 from inventory.services.transfers import transfer_create, transfer_dispatch, transfer_receive
@@ -322,6 +326,38 @@ def seed_kpis(report: SeedReport) -> None:
     report.count("KPI rollup rows", ChannelDay.objects.count() + LocationDay.objects.count() - before)
 
 
+def black_friday(today: dt.date) -> dt.date:
+    """The next Black Friday (the day after the fourth Thursday of November), or this year's until its
+    weekend and Cyber Monday are over."""
+    for year in (today.year, today.year + 1):
+        november = dt.date(year, 11, 1)
+        day = november + dt.timedelta(days=(3 - november.weekday()) % 7 + 21 + 1)
+        if today <= day + dt.timedelta(days=3):
+            return day
+    raise AssertionError("unreachable")
+
+
+def seed_events(report: SeedReport) -> None:
+    """Demand events to plan with: Black Friday to Cyber Monday everywhere (by the admin), and the south-east
+    manager's summer sale of T-shirts in the region's stores, starting in five days. Only once."""
+    if DemandEvent.objects.exists():
+        return
+    users = get_user_model().objects.in_bulk(["admin", "manager.sudeste"], field_name="username")
+    friday = black_friday(timezone.localdate())
+    demand_event_save(
+        name="Black Friday", starts_on=friday, ends_on=friday + dt.timedelta(days=3), factor="2.5",
+        note="Sexta a Cyber Monday", by=users["admin"],
+    )  # fmt: skip
+    start = timezone.localdate() + dt.timedelta(days=5)
+    stores = Location.objects.filter(region="sudeste", kind=LocationKind.STORE)
+    demand_event_save(
+        name="Liquidação de verão", starts_on=start, ends_on=start + dt.timedelta(days=6), factor="1.8",
+        locations=list(stores), products=list(Product.objects.filter(sku__startswith="CAM-")[:12]),
+        by=users["manager.sudeste"],
+    )  # fmt: skip
+    report.count("demand events", DemandEvent.objects.count())
+
+
 def seed_forecasts(report: SeedReport) -> None:
     """The forecast job's first night over the history (the beat runs it nightly afterwards)."""
     before = DemandForecast.objects.count()
@@ -403,6 +439,7 @@ def seed_demo(
             ),
             ("today's orders, routed live", lambda: seed_live_orders(report.count, seed=seed)),
             ("KPI rollups", lambda: seed_kpis(report)),
+            ("demand events", lambda: seed_events(report)),
             ("demand forecasts", lambda: seed_forecasts(report)),
             (
                 "replenishment proposals",

@@ -126,11 +126,14 @@ def _initial(event: DemandEvent | None, sees_all: bool) -> dict[str, Any]:
 @login_required
 @require_POST
 def event_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """Remove an event the user may change."""
+    """Remove an event the user may change, once confirmed (else back to it, with a message)."""
     _planner(request)
     event = get_object_or_404(event_list(user=request.user), pk=pk)
     if not event_editable(user=request.user, event=event):
         raise PermissionDenied(_("This event also covers locations that are not yours."))
+    if not request.POST.get("confirm"):
+        messages.error(request, _("Tick the box to confirm the removal."))
+        return HttpResponseRedirect(reverse("inventory:event", args=[event.pk]))
     demand_event_delete(event=event, by=request.user)
     messages.success(request, _("Event “%(name)s” removed.") % {"name": event.name})
     return HttpResponseRedirect(reverse("inventory:events"))

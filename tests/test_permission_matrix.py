@@ -81,6 +81,10 @@ def transfer_number(extra: dict[str, str] | None = None) -> Kwargs:
     return lambda w, o: {"number": o["transfer"].number, **(extra or {})}
 
 
+def event(w: World, o: dict[str, Any]) -> dict[str, Any]:
+    return {"pk": o["event"].pk}
+
+
 def victim(extra: Callable[[World], dict[str, Any]] | None = None) -> Kwargs:
     return lambda w, o: {"pk": w.victim.pk, **(extra(w) if extra else {})}
 
@@ -212,6 +216,12 @@ MATRIX: dict[str, Entry] = {
     "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:replenishment-export": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:forecast": Entry(roles(302, 403, 403, 403, 200, 200)),
+    # demand events: managers (those naming their locations) and admins; removing one needs "confirm", so an
+    # empty POST is sent back to the event with a message
+    "inventory:events": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:event-new": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:event": Entry(roles(302, 403, 403, 403, (200, 404), 200), kwargs=event),
+    "inventory:event-delete": Entry(roles(302, 403, 403, 403, (302, 404), 302), method="POST", kwargs=event),
     "inventory:transfers": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer-new": Entry(roles(302, 403, 200, 200, 200, 200)),
     "inventory:transfer-summary": Entry(roles(302, 403, 200, 200, 200, 200)),

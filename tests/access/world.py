@@ -3,7 +3,7 @@
 - store A (region "reg-a") and store B (region "reg-b"), DC (region "reg-dc"); channels web and marketplace;
 - store staff tied to A, warehouse staff tied to the DC, a manager tied to channel web and region reg-a;
 - stock transfers DC → A (inside every scope), B → DC and B → A (outside the store's and the manager's, and
-  outside the warehouse's, respectively);
+  outside the warehouse's, respectively); demand events at A (inside) and at B (outside the manager's);
 - orders (marketplace, home delivery): one fulfilled at A, one at B, one at the DC; plus a web order at B
   (the manager sees it through the channel, store A does not).
 Each role has an object inside its scope and one outside (for customer service and admins both are visible).
@@ -21,6 +21,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Location, Product, Region
+from inventory.services.events import demand_event_save
 from inventory.services.transfers import transfer_create
 from oms.models import ApiKey
 from oms.roles import Role, setup_roles
@@ -67,6 +68,7 @@ class World:
     users: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, Any] = field(default_factory=dict)  # "dc-a", "b-dc", "b-a"
+    events: dict[str, Any] = field(default_factory=dict)  # demand events "a" (store A), "b" (store B)
     victim: Any = None  # a user the admin pages act on (not one of the role users)
     victim_key: Any = None
 
@@ -79,6 +81,7 @@ class World:
             "location": location,
             "fulfilment": order.fulfilments.first(),
             "transfer": self.transfers["dc-a"],
+            "event": self.events["a"],
         }
 
     def outside(self, role: str) -> dict[str, Any]:
@@ -88,6 +91,7 @@ class World:
             "location": self.store_b,
             "fulfilment": self.order_b.fulfilments.first(),
             "transfer": self.transfers["b-a" if role == Role.WAREHOUSE_STAFF else "b-dc"],
+            "event": self.events["b"],
         }
 
     def visible_orders(self, role: str) -> set[str | None]:
@@ -175,6 +179,11 @@ def build_world(*, with_keys: bool = False) -> World:
         world.transfers[name] = transfer_create(
             source=source, destination=destination, lines=[(product, 2)], by=users[Role.ADMIN]
         )
+    for name, store in (("a", store_a), ("b", store_b)):
+        world.events[name] = demand_event_save(
+            name=f"Promo {name}", starts_on=timezone.localdate(), ends_on=timezone.localdate(), factor="2",
+            locations=[store], by=users[Role.ADMIN],
+        )  # fmt: skip
     if with_keys:
         for role in ROLES[1:]:
             _key, raw = ApiKey.objects.create_key(user=users[role], name=f"matrix {role}")

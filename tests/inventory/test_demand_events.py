@@ -219,9 +219,11 @@ def test_a_manager_plans_events_for_their_locations_only(client, manager_user, p
         f'href="{reverse("inventory:event", args=[everywhere.pk])}"' not in html
     )  # seen, not theirs to change
     assert client.get(reverse("inventory:event", args=[theirs.pk])).status_code == 404
-    assert client.post(reverse("inventory:event-delete", args=[theirs.pk])).status_code == 404
+    assert (
+        client.post(reverse("inventory:event-delete", args=[theirs.pk]), {"confirm": "1"}).status_code == 404
+    )
     assert client.get(reverse("inventory:event", args=[everywhere.pk])).status_code == 403
-    assert client.post(reverse("inventory:event-delete", args=[both.pk])).status_code == 403
+    assert client.post(reverse("inventory:event-delete", args=[both.pk]), {"confirm": "1"}).status_code == 403
     response = client.post(
         reverse("inventory:event-new"),
         {"name": "Feira de Porto Alegre", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(),
@@ -269,7 +271,10 @@ def test_an_admin_changes_and_removes_any_event(client, admin_user, places):
     assert response.status_code == 302
     theirs.refresh_from_db()
     assert theirs.factor == Decimal("4.00") and theirs.locations.count() == 2
-    assert client.post(reverse("inventory:event-delete", args=[theirs.pk])).status_code == 302
+    delete = reverse("inventory:event-delete", args=[theirs.pk])
+    assert client.post(delete).url == url  # not confirmed: back to the event
+    assert DemandEvent.objects.exists()
+    assert client.post(delete, {"confirm": "1"}).status_code == 302
     assert not DemandEvent.objects.exists()
 
 
@@ -292,5 +297,7 @@ def test_other_roles_have_no_event_pages(client, user_by_role, role, places):
     assert client.get(reverse("inventory:events")).status_code == 403
     assert client.get(reverse("inventory:event-new")).status_code == 403
     assert client.get(reverse("inventory:event", args=[saved.pk])).status_code == 403
-    assert client.post(reverse("inventory:event-delete", args=[saved.pk])).status_code == 403
+    assert (
+        client.post(reverse("inventory:event-delete", args=[saved.pk]), {"confirm": "1"}).status_code == 403
+    )
     assert DemandEvent.objects.count() == 1
