@@ -7,7 +7,10 @@ stock rows and evenly over the last 60 days; then measures, nice'd on a quiet ma
   (it changes nothing): what the beat runs every 6 hours;
 - `GET /inventory/replenishment/` for an admin: wall time and SQL statements;
 - the nightly `forecast_refresh()` over the same ledger (it reads 70 days), then `replenishment_propose()`
-  planning with the forecasts, and `GET /inventory/forecast/` for the location with the most forecasts.
+  planning with the forecasts, and `GET /inventory/forecast/` for the location with the most forecasts;
+- the same three with `--events` demand events (a third for every location and product, a third for 500
+  products each, a third for a tenth of the locations each; spread over the 70 days read and the 17 planned),
+  and `GET /inventory/forecast/events/`.
 Not a test. Run `bench/api_orders.py --setup` first (database, locations, products).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/oms_bench_api REDIS_URL=redis://127.0.0.1:6379/5 \\
@@ -62,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--movements", type=int, default=2_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--events", type=int, default=30)
     args = parser.parse_args()
 
     import django
@@ -117,6 +121,46 @@ def main() -> None:
         f"GET /inventory/forecast/ for {busiest[0]} ({busiest[1]} forecasts, 100 shown): "
         f"median {wall:.1f} ms, {statements} SQL statements"
     )
+    if args.events:
+        with_events(args.events, busiest[0], repeat=args.repeat)
+
+
+def with_events(n: int, busiest: str, *, repeat: int) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+    from pages import time_admin_page
+
+    from inventory.models import DemandEvent, Location, Product
+    from inventory.services.events import demand_event_save
+    from inventory.services.forecast import forecast_refresh
+    from inventory.services.replenishment import replenishment_propose
+
+    DemandEvent.objects.all().delete()
+    today = timezone.localdate()
+    products = list(Product.objects.order_by("pk").only("pk"))
+    places = list(Location.objects.order_by("pk").only("pk", "code"))
+    for k in range(n):
+        start = today - dt.timedelta(days=70 - k * 87 // n)  # from 70 days ago to 17 days ahead
+        demand_event_save(
+            name=f"Bench {k}",
+            starts_on=start,
+            ends_on=start + dt.timedelta(days=3),
+            factor="1.5",
+            products=products[k * 37 % len(products) :][:500] if k % 3 == 1 else [],
+            locations=places[k % 10 :: 10] if k % 3 == 2 else [],
+        )
+    for run in ("first run", "again"):
+        t0 = time.perf_counter()
+        made = forecast_refresh()
+        print(f"forecast_refresh with {n} events ({run}): {time.perf_counter() - t0:.2f} s, {made}")
+    t0 = time.perf_counter()
+    planned = replenishment_propose()
+    took = time.perf_counter() - t0
+    print(f"replenishment_propose with the forecasts and {n} events: {took:.2f} s, {planned}")
+    for path, query in (("/inventory/forecast/", {"location": busiest}), ("/inventory/forecast/events/", {})):
+        wall, statements = time_admin_page(path, query, repeat=repeat)
+        print(f"GET {path} with {n} events: median {wall:.1f} ms, {statements} SQL statements")
 
 
 if __name__ == "__main__":

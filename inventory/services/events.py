@@ -123,6 +123,26 @@ class EventCalendar:
                     named |= e.products
         return named
 
+    def network_factor(self, product_id: int | None, day: dt.date) -> float:
+        """The product's factor on `day` from the events for every location (None: a product that no event
+        names), what the network's demand for it is multiplied by."""
+        return math.prod(
+            e.factor
+            for e in self.by_day.get(day, ())
+            if e.locations is None
+            and (e.products is None or (product_id is not None and product_id in e.products))
+        )
+
+    def network_named(self) -> set[int]:
+        """The products that some event for every location names."""
+        return {
+            p
+            for effects in self.by_day.values()
+            for e in effects
+            if e.locations is None
+            for p in e.products or ()
+        }
+
     def event_days(self, location_id: int, days: Iterable[dt.date]) -> set[dt.date]:
         """The days on which an event applies at the location (to all its products or some)."""
         return {day for day in days if self._here(location_id, day)}

@@ -8,7 +8,9 @@ production both come from recent demand ("the engine may use forecasts: in produ
 - units per SKU: what the orders of the last ROUTING_DEMAND_HISTORY_DAYS days asked for (cancelled lines
   and orders left out), scaled to ROUTING_DEMAND_HORIZON_DAYS, the time until stock is replenished, within
   which a unit taken now is not replaced;
-- where demand comes from: the destinations, deadlines and line counts of the latest `SAMPLE_SIZE` orders.
+- where demand comes from: the destinations, deadlines and line counts of the latest `SAMPLE_SIZE` orders;
+- planned demand events for every location (Black Friday, a national promotion): the units scaled by how much
+  busier the horizon's days are than the history's (`inventory.services.events`).
 
 `demand_refresh` builds this picture (the beat's "routing.refresh_demand"), ranks each sampled destination's
 possible sources once, and keeps it in the cache for every process. `live_pricer` reads it (a process keeps
@@ -31,6 +33,7 @@ be given the share of a Monday's units still to come after 10:00, and prices its
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 import time
 import uuid
@@ -44,6 +47,8 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 
+from inventory.models import Product
+from inventory.services.events import EventCalendar
 from orders.models import DeliveryMode, LineStatus, Order, OrderLine, OrderStatus
 
 from ..engine import HOME, PICKUP, Forecast, Network, OpportunityPricer, Policy
@@ -56,7 +61,7 @@ from .snapshot import BUILTIN_POLICY, StaticNetwork, destination_point, engine_l
 # The picture's format, raised with every change of DemandPicture's fields: a process of a new release never
 # reads a picture an older release published (unpickled, it would lack the new fields), nor the other way
 # round; while both run, each builds and reads its own.
-PICTURE_FORMAT = 3
+PICTURE_FORMAT = 4
 DEMAND_KEY = f"routing:demand-picture:{PICTURE_FORMAT}"
 VERSION_KEY = f"routing:demand-version:{PICTURE_FORMAT}"  # read on every decision: small, unlike the picture
 
@@ -89,12 +94,20 @@ class DemandPicture:
     weekday_units: dict[int, dict[str, float]] = field(default_factory=dict)
     # the share of a day's orders placed in each hour 0-23, local time
     hourly: tuple[float, ...] = ()
+    # demand events for every location: a day of the horizon against one of the history, on average, for
+    # every SKU (`event_scale`) but those some event names (`sku_event_scale`)
+    event_scale: float = 1.0
+    sku_event_scale: dict[str, float] = field(default_factory=dict)
 
     def forecast(self, skus: Sequence[str], horizon_days: float) -> Forecast:
         """The forecast over the horizon for these SKUs (the only ones a decision prices)."""
         scale = horizon_days / self.span_days
-        units = {s: self.units[s] * scale for s in skus if s in self.units}
-        return Forecast(orders=self.orders * scale, sku_units=units)
+        units = {
+            s: self.units[s] * scale * self.sku_event_scale.get(s, self.event_scale)
+            for s in skus
+            if s in self.units
+        }
+        return Forecast(orders=self.orders * scale * self.event_scale, sku_units=units)
 
     def capacity_demand(self, at: dt.datetime) -> dict[str, float]:
         """Units later orders are expected to need from each location before its capacity comes back: what
@@ -137,6 +150,9 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         .values_list("hour", "n")
     )
     capacity_units, weekday_units = _working_days(since, today)
+    event_scale, sku_event_scale = _event_scales(
+        first or now, now, settings.ROUTING_DEMAND_HORIZON_DAYS, set(units)
+    )
     latest = (
         window.order_by("-placed_at", "-pk")
         .only("delivery_mode", "ship_lat", "ship_lon", "ship_cep", "pickup_location_id", "deadline_days")
@@ -165,9 +181,38 @@ def demand_refresh(*, now: dt.datetime | None = None) -> DemandPicture:
         capacity_units=capacity_units,
         weekday_units=weekday_units,
         hourly=tuple(by_hour.get(h, 0) / orders for h in range(24)) if orders else (),
+        event_scale=event_scale,
+        sku_event_scale=sku_event_scale,
     )
     cache.set_many({DEMAND_KEY: picture, VERSION_KEY: picture.version}, None)
     return picture
+
+
+def _event_scales(
+    first: dt.datetime, now: dt.datetime, horizon_days: float, skus: set[str]
+) -> tuple[float, dict[str, float]]:
+    """How much busier a day of the horizon is than a day of the history (from `first` to `now`), from the
+    demand events for every location: for every SKU, and for each of `skus` that an event names. A store's
+    own event is left to its forecast: it changes little of a SKU's demand across the network."""
+    today = timezone.localdate(now)
+    history = [
+        timezone.localdate(first) + dt.timedelta(days=k)
+        for k in range((today - timezone.localdate(first)).days + 1)
+    ]
+    ahead = [today + dt.timedelta(days=k) for k in range(max(1, math.ceil(horizon_days)))]
+    events = EventCalendar.load(history[0], ahead[-1])
+    if not events:
+        return 1.0, {}
+
+    def scale(product_id: int | None) -> float:
+        before = sum(events.network_factor(product_id, day) for day in history) / len(history)
+        return sum(events.network_factor(product_id, day) for day in ahead) / len(ahead) / before
+
+    named = events.network_named()
+    by_sku = (
+        dict(Product.objects.filter(pk__in=named, sku__in=skus).values_list("sku", "pk")) if named else {}
+    )
+    return scale(None), {sku: scale(pk) for sku, pk in by_sku.items()}
 
 
 def _working_days(since: dt.datetime, today: dt.date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:

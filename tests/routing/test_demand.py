@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from inventory.models import Location
+from inventory.services.events import demand_event_save
 from orders.models import Fulfilment, FulfilmentStatus, Order, OrderStatus
 from routing.models import LocationDayCapacity, RoutingDecision, RoutingPolicy
 from routing.services.demand import DemandPicture, demand_forget, demand_picture, demand_refresh
@@ -43,6 +44,23 @@ def test_the_picture_counts_recent_orders_and_samples_where_they_go(routing_worl
     )
     forecast = picture.forecast(["CAM-0001-P"], 7)
     assert forecast.sku_units == {"CAM-0001-P": 21.0} and forecast.orders == 14.0
+
+
+def test_demand_events_for_every_location_scale_the_horizon(routing_world):
+    """Black Friday (×3) from tomorrow for a week, shoes ×2 more, and a store's own fair (left to its
+    forecast): the week ahead expects 19/7 times the history's rate, shoes 37/7 times."""
+    w = routing_world
+    w.make_order([(w.shirt, 2), (w.shoe, 1)], lat=-23.60, lon=-46.70, deadline_days=2)
+    plain = demand_refresh().forecast(["CAM-0001-P", "TEN-0001-42"], 7)
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    week = {"starts_on": tomorrow, "ends_on": tomorrow + dt.timedelta(days=6)}
+    demand_event_save(name="Black Friday", factor="3", **week)
+    demand_event_save(name="Shoes", factor="2", products=[w.shoe], **week)
+    demand_event_save(name="Fair", factor="5", locations=[w.paulista], **week)
+    forecast = demand_refresh().forecast(["CAM-0001-P", "TEN-0001-42"], 7)
+    assert forecast.sku_units["CAM-0001-P"] == pytest.approx(plain.sku_units["CAM-0001-P"] * 19 / 7)
+    assert forecast.sku_units["TEN-0001-42"] == pytest.approx(plain.sku_units["TEN-0001-42"] * 37 / 7)
+    assert forecast.orders == pytest.approx(plain.orders * 19 / 7)
 
 
 def test_every_process_shares_the_published_picture_until_it_is_rebuilt(routing_world):
