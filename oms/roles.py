@@ -60,6 +60,13 @@ _MOVE_STOCK = [  # transfers between locations: open, dispatch, receive, cancel
     "inventory.change_stocktransfer",
 ]
 
+_PLAN_DEMAND = [  # demand events: promotions, Black Friday, closures (scoped to the planner's locations)
+    "inventory.view_demandevent",
+    "inventory.add_demandevent",
+    "inventory.change_demandevent",
+    "inventory.delete_demandevent",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, "orders.change_order", "orders.add_orderevent"],
     Role.STORE_STAFF: [*_VIEW_CATALOGUE, *_VIEW_ORDERS, *_WORK_FULFILMENTS, *_MOVE_STOCK],
@@ -68,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW_CATALOGUE,
         *_VIEW_ORDERS,
         *_MOVE_STOCK,
+        *_PLAN_DEMAND,
         "orders.change_order",
         "oms.view_auditevent",
     ],
@@ -76,6 +84,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW_ORDERS,
         *_WORK_FULFILMENTS,
         *_MOVE_STOCK,
+        *_PLAN_DEMAND,
         "orders.change_order",
         "orders.add_orderevent",
         "oms.view_auditevent",

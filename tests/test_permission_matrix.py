@@ -157,6 +157,8 @@ MATRIX: dict[str, Entry] = {
     ),
     # An invalid body is refused before the order is looked up: the same 400 for any number, so nothing leaks.
     "api:order-address": Entry(roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=order(), api=True),
+    "api:demand-event-list": Entry(roles(401, 403, 403, 403, 200, 200), api=True),
+    "api:demand-event-detail": Entry(roles(401, 403, 403, 403, (200, 404), 200), kwargs=event, api=True),
     "api:transfer-list": Entry(roles(401, 403, 200, 200, 200, 200), api=True),
     "api:transfer-detail": Entry(
         roles(401, 403, (200, 404), (200, 404), (200, 404), 200), kwargs=transfer_number(), api=True

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import MAX_QTY
+from ..models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY
 
 
 class LocationOut(serializers.Serializer):
@@ -165,3 +166,54 @@ class TransferStepIn(serializers.Serializer):
 
     def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return _unique_skus(lines)
+
+
+# --- demand events ------------------------------------------------------------------------------------------
+
+
+class DemandEventOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(help_text="The last day of the event (inclusive).")
+    factor = serializers.DecimalField(
+        max_digits=5, decimal_places=2, help_text="Demand on those days against a normal day (2.00: twice)."
+    )
+    locations = serializers.SerializerMethodField(help_text="Location codes; empty: every location.")
+    products = serializers.SerializerMethodField(help_text="SKUs; empty: every product.")
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_locations(self, event: Any) -> list[str]:
+        return [location.code for location in event.locations.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_products(self, event: Any) -> list[str]:
+        return [product.sku for product in event.products.all()]
+
+
+class DemandEventIn(serializers.Serializer):
+    name = serializers.CharField(max_length=80)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(help_text="The last day (inclusive); at most 92 days after the first.")
+    factor = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=EVENT_FACTOR_MIN, max_value=EVENT_FACTOR_MAX
+    )
+    locations = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        max_length=2000,
+        required=False,
+        default=list,
+        help_text="Location codes, all among the caller's; empty or left out: every location (for callers "
+        "who see every location only).",
+    )
+    products = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        max_length=5000,
+        required=False,
+        default=list,
+        help_text="SKUs; empty or left out: every product.",
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

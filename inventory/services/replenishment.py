@@ -72,24 +72,18 @@ def _need(
     daily: Decimal,
     week: list[float],
     *,
-    today: dt.date,
+    days: list[dt.date],
     lead_days: int,
-    cover_days: int,
     events: EventCalendar,
 ) -> _Need:
-    """The row's reorder point (the lead time's demand, each day as its weekday and its demand events bring,
-    and its safety stock) and target (that and `cover_days` more at the daily rate, times their events)."""
-
-    def event(k: int) -> Decimal:
-        if not events:
-            return Decimal(1)
-        return Decimal(str(events.factor(row.location_id, row.product_id, today + dt.timedelta(days=k))))
-
-    lead = sum(
-        daily * Decimal(str(week[(today + dt.timedelta(days=k)).weekday()])) * event(k)
-        for k in range(lead_days)
+    """The row's reorder point (the demand of the lead time's days, from today, each as its weekday and its
+    demand events bring, and its safety stock) and target (that and the rest of `days` at the daily rate,
+    times their events)."""
+    event = (
+        [events.factor(row.location_id, row.product_id, day) for day in days] if events else [1.0] * len(days)
     )
-    cover = sum(daily * event(k) for k in range(lead_days, lead_days + cover_days))
+    lead = daily * Decimal(str(sum(week[day.weekday()] * event[k] for k, day in enumerate(days[:lead_days]))))
+    cover = daily * Decimal(str(sum(event[lead_days:])))
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
@@ -196,14 +190,14 @@ def replenishment_propose(
     daily = {pk: forecast.get(pk, Decimal(-units) / demand_days) for pk, units in shipped.items()}
     rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     today = timezone.localdate(now)
+    days = [today + dt.timedelta(days=k) for k in range(lead_days + cover_days)]
     events = EventCalendar.load(today, today + dt.timedelta(days=lead_days + cover_days))
     needs = {
         r.pk: _need(
-            r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), today=today, lead_days=lead_days,
-            cover_days=cover_days, events=events,
+            r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), days=days, lead_days=lead_days, events=events
         )
         for r in rows
-    }  # fmt: skip
+    }
     incoming = _incoming(now, lead_days)
     resting = set(
         ReplenishmentProposal.objects.filter(
