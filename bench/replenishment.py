@@ -72,13 +72,20 @@ def main() -> None:
 
     django.setup()
 
-    from inventory.models import DemandForecast, LocationDemandProfile, ReplenishmentProposal, StockLevel
+    from inventory.models import (
+        DemandEvent,
+        DemandForecast,
+        LocationDemandProfile,
+        ReplenishmentProposal,
+        StockLevel,
+    )
     from inventory.services.replenishment import replenishment_propose
 
     fill(args.movements)
     ReplenishmentProposal.objects.all().delete()
     DemandForecast.objects.all().delete()  # the first runs plan from the plain average, as with no forecast
     LocationDemandProfile.objects.all().delete()
+    DemandEvent.objects.all().delete()  # a previous run's: the plain figures come without events
     rows = StockLevel.objects.count()
     t0 = time.perf_counter()
     counts = replenishment_propose()

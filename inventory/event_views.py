@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -42,7 +43,9 @@ def event_index(request: HttpRequest) -> HttpResponse:
     """The events that have not ended, soonest first, then the latest that have."""
     _planner(request)
     today = timezone.localdate()
-    events = event_list(user=request.user)
+    events = event_list(user=request.user).annotate(
+        location_count=Count("locations", distinct=True), product_count=Count("products", distinct=True)
+    )
     ahead = list(events.filter(ends_on__gte=today))
     past = list(events.filter(ends_on__lt=today).order_by("-ends_on", "-pk")[:PAST_SHOWN])
     editable = _editable(request, ahead + past)

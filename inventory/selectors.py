@@ -121,8 +121,7 @@ def forecast_list(*, location: Location) -> QuerySet[DemandForecast]:
 
 def event_list(*, user: Any) -> QuerySet[DemandEvent]:
     """The demand events a planner sees: every one for those who see every location; else those for every
-    location (they change the forecast of theirs too) and those naming one of theirs. Each with its number of
-    locations and products (0: all), soonest first."""
+    location (they change the forecast of theirs too) and those naming one of theirs; soonest first."""
     events = DemandEvent.objects.all()
     if not user_sees_all_locations(user):
         mine = location_list(user=user).values("pk")
@@ -131,9 +130,7 @@ def event_list(*, user: Any) -> QuerySet[DemandEvent]:
             ~Q(pk__in=places.values("demandevent_id"))
             | Q(pk__in=places.filter(location__in=mine).values("demandevent_id"))
         )
-    return events.annotate(
-        location_count=Count("locations", distinct=True), product_count=Count("products", distinct=True)
-    ).order_by("starts_on", "pk")
+    return events.order_by("starts_on", "pk")
 
 
 def event_editable(*, user: Any, event: DemandEvent) -> bool:

@@ -31,7 +31,7 @@ from oms.parsers import whole_number
 from oms.roles import is_manager_or_admin
 
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
-from .models import Location, LocationDemandProfile, StockLevel
+from .models import DemandForecast, Location, LocationDemandProfile, StockLevel
 from .selectors import (
     event_list,
     forecast_list,
@@ -273,9 +273,9 @@ def forecast(request: HttpRequest) -> HttpResponse:
         daily = (
             {
                 product: float(units)
-                for product, units in forecast_list(location=location)
-                .filter(stock__product__in=named)
-                .values_list("stock__product", "daily")
+                for product, units in DemandForecast.objects.filter(
+                    stock__location=location, stock__product__in=named
+                ).values_list("stock__product", "daily")
             }
             if named
             else {}
