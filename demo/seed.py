@@ -349,12 +349,13 @@ def seed_events(report: SeedReport) -> None:
         note="Sexta a Cyber Monday", by=users["admin"],
     )  # fmt: skip
     start = timezone.localdate() + dt.timedelta(days=5)
-    stores = Location.objects.filter(region="sudeste", kind=LocationKind.STORE)
-    demand_event_save(
-        name="Liquidação de verão", starts_on=start, ends_on=start + dt.timedelta(days=6), factor="1.8",
-        locations=list(stores), products=list(Product.objects.filter(sku__startswith="CAM-")[:12]),
-        by=users["manager.sudeste"],
-    )  # fmt: skip
+    stores = list(Location.objects.filter(region="sudeste", kind=LocationKind.STORE).order_by("code"))
+    shirts = list(Product.objects.filter(sku__startswith="CAM-").order_by("sku")[:12])
+    if stores and shirts:  # else it would be an event for every location, or every product
+        demand_event_save(
+            name="Liquidação de verão", starts_on=start, ends_on=start + dt.timedelta(days=6), factor="1.8",
+            locations=stores, products=shirts, allowed={s.pk for s in stores}, by=users["manager.sudeste"],
+        )  # fmt: skip
     report.count("demand events", DemandEvent.objects.count())
 
 

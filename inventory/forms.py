@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from oms.parsers import whole_number
 
 from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, Product
+from .selectors import products_by_codes
 
 
 class StockFilterForm(forms.Form):
@@ -152,25 +153,21 @@ class DemandEventForm(forms.Form):
 
     MAX_PRODUCTS = 5000
 
-    def __init__(self, *args: Any, locations: QuerySet[Location], sees_all: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, locations: QuerySet[Location], plans_all: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sees_all = sees_all
+        self.plans_all = plans_all
         self.mine = locations.order_by("code")
         field = self.fields["locations"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = self.mine
-        if sees_all:
+        if plans_all:
             self.fields["everywhere"].label = _("Every location")
 
     def clean_products(self) -> list[Product]:
         codes = set(self.cleaned_data["products"].replace(",", " ").replace(";", " ").split())
         if len(codes) > self.MAX_PRODUCTS:
             raise forms.ValidationError(_("At most %(n)d products per event.") % {"n": self.MAX_PRODUCTS})
-        if not codes:
-            return []
-        found = list(Product.objects.filter(Q(sku__in=codes) | Q(ean__in=codes)))
-        known = {p.sku for p in found} | {p.ean for p in found if p.ean}
-        unknown = sorted(codes - known)
+        found, unknown = products_by_codes(codes)
         if unknown:
             raise forms.ValidationError(
                 _("No product with these codes: %(codes)s.") % {"codes": ", ".join(unknown[:10])}
@@ -181,7 +178,7 @@ class DemandEventForm(forms.Form):
         data = super().clean() or {}
         if data.get("everywhere"):
             # every location, those to come too, for those who plan them all; else each of mine, by name
-            data["locations"] = [] if self.sees_all else list(self.mine)
+            data["locations"] = [] if self.plans_all else list(self.mine)
         elif not data.get("locations") and "locations" not in self.errors:
             self.add_error("locations", _("Choose the locations, or tick all of them."))
         return data

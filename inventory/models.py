@@ -516,10 +516,6 @@ class DemandEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.starts_on}–{self.ends_on}, ×{self.factor})"
 
-    @property
-    def days(self) -> int:
-        return (self.ends_on - self.starts_on).days + 1
-
 
 # A transfer line's units still on their way to its destination: those reserved while the transfer is open,
 # those sent once it is dispatched (annotate or sum it over lines of open and dispatched transfers).

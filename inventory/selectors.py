@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
@@ -15,6 +16,7 @@ from .models import (
     DemandEvent,
     DemandForecast,
     Location,
+    Product,
     ProposalStatus,
     Region,
     ReplenishmentProposal,
@@ -37,6 +39,11 @@ def location_list(*, user: Any) -> QuerySet[Location]:
     are tied to; for managers, those plus every location of their regions. One query, no Python loop."""
     if user_sees_all_locations(user):
         return Location.objects.all()
+    return own_locations(user=user)
+
+
+def own_locations(*, user: Any) -> QuerySet[Location]:
+    """The locations a user is tied to or manages (their regions'), whatever their roles let them see."""
     if not getattr(user, "is_authenticated", False):
         return Location.objects.none()
     direct = get_objects_for_user(
@@ -133,13 +140,38 @@ def event_list(*, user: Any) -> QuerySet[DemandEvent]:
     return events.order_by("starts_on", "pk")
 
 
-def event_editable(*, user: Any, event: DemandEvent) -> bool:
-    """Whether the user may change or remove the event: every event for those who see every location; else
-    only one that names locations, all of them the user's."""
-    if user_sees_all_locations(user):
-        return True
-    named = set(event.locations.values_list("pk", flat=True))
-    return bool(named) and named <= location_ids(user=user)
+def planned_location_ids(*, user: Any) -> set[int] | None:
+    """The ids of the locations whose demand the user plans: None (every location, those to come too) for
+    admins; else their own (a manager's regions), even where another role (customer service) lets them see
+    more."""
+    if Role.ADMIN in user_roles(user):
+        return None
+    return set(own_locations(user=user).values_list("pk", flat=True))
+
+
+def events_editable(*, user: Any, events: Iterable[DemandEvent]) -> set[int]:
+    """The ids of those events the user may change or remove (one query): every one for admins; else those
+    that name locations, all of them the user's (the services check it again under lock)."""
+    ids = [e.pk for e in events]
+    allowed = planned_location_ids(user=user)
+    if allowed is None:
+        return set(ids)
+    named: dict[int, set[int]] = {}
+    for event_id, location_id in DemandEvent.locations.through.objects.filter(
+        demandevent_id__in=ids
+    ).values_list("demandevent_id", "location_id"):
+        named.setdefault(event_id, set()).add(location_id)
+    return {pk for pk, places in named.items() if places <= allowed}
+
+
+def products_by_codes(codes: Iterable[str]) -> tuple[list[Product], list[str]]:
+    """The products named by SKU or EAN, and the codes that name none (sorted)."""
+    wanted = set(codes)
+    if not wanted:
+        return [], []
+    found = list(Product.objects.filter(Q(sku__in=wanted) | Q(ean__in=wanted)))
+    known = {p.sku for p in found} | {p.ean for p in found if p.ean}
+    return found, sorted(wanted - known)
 
 
 def transfer_sides(*, user: Any, transfer: StockTransfer) -> dict[str, bool]:

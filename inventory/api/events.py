@@ -1,7 +1,8 @@
 """Demand events through the API: what a promotion or merchandising system pushes so that the forecast,
 replenishment and routing plan for it. Scoped like the pages (`inventory.selectors.event_list`): an event
 naming only other locations is a 404; one the caller sees but may not change (an event for every location, to
-a manager scoped to some) is a 403 on PUT and DELETE."""
+a manager) is a 403 on PUT and DELETE, checked by the services under lock. Only admins plan every location.
+A manager reads only their own locations' codes in an event that also names others."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -23,7 +24,13 @@ from oms.api import ErrorOut, model_perm
 from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import DemandEvent, Location, Product
-from ..selectors import event_editable, event_list, location_ids, user_sees_all_locations
+from ..selectors import (
+    event_list,
+    location_ids,
+    planned_location_ids,
+    products_by_codes,
+    user_sees_all_locations,
+)
 from ..services.events import demand_event_delete, demand_event_save
 from .serializers import DemandEventIn, DemandEventOut
 
@@ -73,17 +80,22 @@ def _day(request: Request, name: str) -> dt.date | None:
 
 
 def _save(request: Request, event: DemandEvent | None) -> DemandEvent:
-    """Validate the body, resolve its codes and save through the service (400 naming the field)."""
+    """Validate the body, resolve its codes and save through the service (400 naming the field; 403 for an
+    event that is not the caller's to change)."""
     body = DemandEventIn(data=request_data(request))
     body.is_valid(raise_exception=True)
     data = body.validated_data
-    codes, skus = set(data["locations"]), set(data["products"])
-    locations = list(Location.objects.filter(code__in=codes)) if codes else []
+    allowed = planned_location_ids(user=request.user)
+    codes = set(data["locations"])
+    # a manager's codes are looked up among their own locations: one answer for a code elsewhere and none
+    places = Location.objects.all() if allowed is None else Location.objects.filter(pk__in=allowed)
+    locations = list(places.filter(code__in=codes)) if codes else []
     if unknown := sorted(codes - {loc.code for loc in locations}):
-        raise ValidationError({"locations": [f"No location with these codes: {', '.join(unknown[:10])}."]})
-    products = list(Product.objects.filter(sku__in=skus)) if skus else []
-    if unknown := sorted(skus - {p.sku for p in products}):
-        raise ValidationError({"products": [f"No product with these SKUs: {', '.join(unknown[:10])}."]})
+        message = "No location with these codes" if allowed is None else "Not among your locations"
+        raise ValidationError({"locations": [f"{message}: {', '.join(unknown[:10])}."]})
+    products, unknown = products_by_codes(data["products"])
+    if unknown:
+        raise ValidationError({"products": [f"No product with these codes: {', '.join(unknown[:10])}."]})
     return demand_event_save(
         event=event,
         name=data["name"],
@@ -93,9 +105,18 @@ def _save(request: Request, event: DemandEvent | None) -> DemandEvent:
         locations=locations,
         products=products,
         note=data["note"],
-        allowed=None if user_sees_all_locations(request.user) else location_ids(user=request.user),
+        allowed=allowed,
         by=request.user,
     )
+
+
+def _out(request: Request, event: DemandEvent) -> dict[str, Any]:
+    return DemandEventOut(event, context={"visible": _visible(request)}).data
+
+
+def _visible(request: Request) -> set[int] | None:
+    """The locations whose codes the caller may read (None: every one)."""
+    return None if user_sees_all_locations(request.user) else location_ids(user=request.user)
 
 
 class DemandEventListView(generics.GenericAPIView):
@@ -128,7 +149,9 @@ class DemandEventListView(generics.GenericAPIView):
         if (until := _day(request, "to")) is not None:
             rows = rows.filter(starts_on__lte=until)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(DemandEventOut(page, many=True).data)
+        return self.get_paginated_response(
+            DemandEventOut(page, many=True, context={"visible": _visible(request)}).data
+        )
 
     @extend_schema(
         operation_id="demand_events_create",
@@ -150,15 +173,9 @@ class DemandEventDetailView(APIView):
     def get_permissions(self) -> list[BasePermission]:
         return _permissions(self.request)
 
-    def _editable(self, request: Request, pk: str) -> DemandEvent:
-        event = _event(request.user, pk)
-        if not event_editable(user=request.user, event=event):
-            raise PermissionDenied("This event also covers locations that are not yours.")
-        return event
-
     @extend_schema(operation_id="demand_events_retrieve", responses={200: DemandEventOut, 404: ErrorOut})
     def get(self, request: Request, pk: str) -> Response:
-        return Response(DemandEventOut(_event(request.user, pk)).data)
+        return Response(_out(request, _event(request.user, pk)))
 
     @extend_schema(
         operation_id="demand_events_update",
@@ -167,10 +184,11 @@ class DemandEventDetailView(APIView):
                    403: ErrorOut, 404: ErrorOut},
     )  # fmt: skip
     def put(self, request: Request, pk: str) -> Response:
-        event = _save(request, self._editable(request, pk))
-        return Response(DemandEventOut(_event(request.user, str(event.pk))).data)
+        event = _save(request, _event(request.user, pk))
+        return Response(_out(request, _event(request.user, str(event.pk))))
 
     @extend_schema(operation_id="demand_events_destroy", responses={204: None, 403: ErrorOut, 404: ErrorOut})
     def delete(self, request: Request, pk: str) -> Response:
-        demand_event_delete(event=self._editable(request, pk), by=request.user)
+        event = _event(request.user, pk)
+        demand_event_delete(event=event, allowed=planned_location_ids(user=request.user), by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

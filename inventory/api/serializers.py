@@ -179,7 +179,9 @@ class DemandEventOut(serializers.Serializer):
     factor = serializers.DecimalField(
         max_digits=5, decimal_places=2, help_text="Demand on those days against a normal day (2.00: twice)."
     )
-    locations = serializers.SerializerMethodField(help_text="Location codes; empty: every location.")
+    locations = serializers.SerializerMethodField(
+        help_text="Location codes (those of the caller's locations); empty: every location."
+    )
     products = serializers.SerializerMethodField(help_text="SKUs; empty: every product.")
     note = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -187,7 +189,8 @@ class DemandEventOut(serializers.Serializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_locations(self, event: Any) -> list[str]:
-        return [location.code for location in event.locations.all()]
+        visible = self.context.get("visible")  # the caller's locations (None: every one)
+        return [loc.code for loc in event.locations.all() if visible is None or loc.pk in visible]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_products(self, event: Any) -> list[str]:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms.audit import audit_record
-from oms.exceptions import DomainError
+from oms.exceptions import DomainError, NotFoundInScope
 
 from ..models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, EVENT_MAX_DAYS, DemandEvent, Location, Product
 from . import _actor
@@ -33,6 +33,13 @@ EVENT_AHEAD_DAYS = 730  # ... and how far ahead
 class InvalidEvent(DomainError):
     status_code = 400
     code = "invalid_event"
+
+
+class EventNotYours(DomainError):
+    """The event names locations the caller does not plan (or every location): to see, not to change."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,15 @@ class EventCalendar:
     """The events of a span of days, by day. `factor` is 1.0 on a day without events, at once."""
 
     by_day: dict[dt.date, list[_Effect]] = field(default_factory=dict)
+    # product → the days on which some event names it, with those events (for `normal_days`)
+    by_product: dict[int, dict[dt.date, list[_Effect]]] = field(default_factory=dict)
+    _plain: dict[tuple[int, dt.date], float] = field(default_factory=dict, repr=False)  # `_plain_factor`'s
+    _base: dict[tuple[int, dt.date, int, int], float] = field(default_factory=dict, repr=False)
+
+    @property
+    def named(self) -> set[int]:
+        """The products some event names."""
+        return set(self.by_product)
 
     @classmethod
     def load(cls, start: dt.date, end: dt.date) -> EventCalendar:
@@ -84,6 +100,8 @@ class EventCalendar:
             day = max(starts_on, start)
             while day <= min(ends_on, end):
                 calendar.by_day.setdefault(day, []).append(effect)
+                for product_id in effect.products or ():
+                    calendar.by_product.setdefault(product_id, {}).setdefault(day, []).append(effect)
                 day += dt.timedelta(days=1)
         return calendar
 
@@ -96,6 +114,44 @@ class EventCalendar:
         if not effects:
             return 1.0
         return math.prod(e.factor for e in effects if e.applies(location_id, product_id))
+
+    def _plain_factor(self, location_id: int, day: dt.date) -> float:
+        """The factor of the events of `day` for every product at the location."""
+        key = (location_id, day)
+        found = self._plain.get(key)
+        if found is None:
+            found = self._plain[key] = math.prod(
+                e.factor
+                for e in self.by_day.get(day, ())
+                if e.products is None and (e.locations is None or location_id in e.locations)
+            )
+        return found
+
+    def normal_days(
+        self, location_id: int, product_id: int, days: list[dt.date], weights: list[float] | None = None
+    ) -> float:
+        """How many normal days' demand the row sells over `days`, each weighted (`weights`, else 1): their
+        weighted count without events; a day of events with factor f counts f times. Fast for many rows: the
+        days' events for every product are summed once per location, a product's own only where named."""
+        w = weights or [1.0] * len(days)
+        if not self.by_day:
+            return float(sum(w))
+        key = (location_id, days[0], len(days), id(weights))
+        base = self._base.get(key)
+        if base is None:
+            base = self._base[key] = sum(
+                wk * self._plain_factor(location_id, day) for wk, day in zip(w, days, strict=True)
+            )
+        own = self.by_product.get(product_id)
+        if not own:
+            return base
+        position = {day: k for k, day in enumerate(days)}
+        for day, effects in own.items():
+            k = position.get(day)
+            if k is not None:
+                f = math.prod(e.factor for e in effects if e.locations is None or location_id in e.locations)
+                base += w[k] * self._plain_factor(location_id, day) * (f - 1.0)
+        return base
 
     def _here(self, location_id: int, day: dt.date) -> list[_Effect]:
         return [e for e in self.by_day.get(day, ()) if e.locations is None or location_id in e.locations]
@@ -154,16 +210,18 @@ def _clean(
     starts_on: Any,
     ends_on: Any,
     factor: Any,
+    note: str,
     locations: Collection[Location],
-    products: Collection[Product],
     allowed: Collection[int] | None,
     today: dt.date,
-) -> tuple[str, Decimal]:
-    name = (name or "").strip()
+) -> tuple[str, Decimal, str]:
+    name, note = (name or "").strip(), (note or "").strip()
     if not name:
         raise InvalidEvent(_("Name the event."), field="name")
     if len(name) > 80:
         raise InvalidEvent(_("A name has at most 80 characters."), field="name")
+    if len(note) > 200:
+        raise InvalidEvent(_("A note has at most 200 characters."), field="note")
     if not isinstance(starts_on, dt.date) or not isinstance(ends_on, dt.date):
         raise InvalidEvent(_("Give the event's first and last day."), field="starts_on")
     if ends_on < starts_on:
@@ -207,7 +265,7 @@ def _clean(
                 _("Not among your locations: %(codes)s.") % {"codes": ", ".join(outside[:10])},
                 field="locations",
             )
-    return name, value.quantize(Decimal("0.01"))
+    return name, value.quantize(Decimal("0.01")), note
 
 
 def _state(event: DemandEvent) -> dict[str, Any]:
@@ -220,6 +278,19 @@ def _state(event: DemandEvent) -> dict[str, Any]:
         "products": sorted(event.products.values_list("sku", flat=True)),
         "note": event.note,
     }
+
+
+def _locked(event: DemandEvent, allowed: Collection[int] | None) -> DemandEvent:
+    """The event, locked; refused when it is gone, or when it names locations outside `allowed` (or none, for
+    every location) while the caller plans only `allowed` (None: every location)."""
+    locked = DemandEvent.objects.select_for_update().filter(pk=event.pk).first()
+    if locked is None:
+        raise NotFoundInScope(_("No such event."))
+    if allowed is not None:
+        named = set(locked.locations.values_list("pk", flat=True))
+        if not named or not named <= set(allowed):
+            raise EventNotYours(_("This event also covers locations that are not yours."))
+    return locked
 
 
 @transaction.atomic
@@ -237,15 +308,16 @@ def demand_event_save(
     by: Any = None,
 ) -> DemandEvent:
     """Create (no `event`) or change an event. `allowed` is the ids of the locations `by` plans for (None:
-    every location); an event must then name its locations, all among them. No locations, no products:
-    every location, every product. Refused with the field and the reason, writing nothing."""
-    clean_name, value = _clean(
+    every location): the event must then name its locations, all among them, and a changed event must have
+    named only such locations before. No locations, no products: every location, every product. Refused with
+    the field and the reason, writing nothing."""
+    clean_name, value, clean_note = _clean(
         name=name,
         starts_on=starts_on,
         ends_on=ends_on,
         factor=factor,
+        note=note,
         locations=locations,
-        products=products,
         allowed=allowed,
         today=timezone.localdate(),
     )
@@ -253,30 +325,37 @@ def demand_event_save(
     if event is None:
         event = DemandEvent(created_by=_actor(by))
     else:
-        event = DemandEvent.objects.select_for_update().get(pk=event.pk)
+        event = _locked(event, allowed)
         before = _state(event)
     event.name, event.starts_on, event.ends_on = clean_name, starts_on, ends_on
-    event.factor, event.note = value, (note or "").strip()[:200]
+    event.factor, event.note = value, clean_note
     event.save()
     event.locations.set(locations)
     event.products.set(products)
-    after = _state(event)
     audit_record(
         actor=by,
         action="demand_event.created" if before is None else "demand_event.changed",
         obj=event,
         summary=f"{event.name}: ×{event.factor}, {event.starts_on}–{event.ends_on}",
         before=before,
-        after=after,
+        after=_state(event),
     )
     return event
 
 
 @transaction.atomic
-def demand_event_delete(*, event: DemandEvent, by: Any = None) -> None:
-    """Remove an event (the forecast reads its days as normal ones from the next run), with its audit row."""
-    before = _state(event)
+def demand_event_delete(
+    *, event: DemandEvent, allowed: Collection[int] | None = None, by: Any = None
+) -> None:
+    """Remove an event (the forecast reads its days as normal ones from the next run), with its audit row;
+    `allowed` as for `demand_event_save`."""
+    event = _locked(event, allowed)
     audit_record(
-        actor=by, action="demand_event.deleted", obj=event, summary=event.name, before=before, after=None
+        actor=by,
+        action="demand_event.deleted",
+        obj=event,
+        summary=event.name,
+        before=_state(event),
+        after=None,
     )
     event.delete()

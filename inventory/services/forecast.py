@@ -7,8 +7,10 @@ eight weeks, in the project's time zone:
 - each stock row's units on an average day (`DemandForecast.daily`): its weekly units, averaged with weights
   that halve every HALF_LIFE_DAYS (recent weeks count most, an unplanned surge fades), over seven; a day's
   forecast is that times its weekday's factor and the factors of its planned demand events (`events`);
-- the days of a demand event count at a normal day's level (their units divided by the event's factor), so a
-  promotion neither inflates the weeks after it nor makes its weekday look busy;
+- a day of a demand event with factor f counts as f normal days in a row's level (a promotion's units are
+  read at a normal day's level, a closure's few sales as those of a fraction of a day), and the location's
+  event days are left out of its week's shape: a promotion neither inflates the weeks after it nor makes its
+  weekday look busy, a closure neither the reverse;
 - a check of the method on the location's last CHECK_DAYS: the forecast it would have made the day before
   them (knowing their events) against what was sold, per product and day (`wape`, `bias`) and for the
   location's whole days (`day_wape`: what a store plans its staff and deliveries with), shown to managers
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -58,23 +60,40 @@ def week_shape(units_by_weekday: list[float]) -> list[float]:
     return [(units + PRIOR_UNITS) / (mean + PRIOR_UNITS) for units in units_by_weekday]
 
 
-def _level(days: dict[dt.date, float], end: dt.date) -> float:
-    """Units on an average day at `end`: the weeks of the HISTORY_DAYS before it, recent weeks weighted most,
-    divided by seven (days without sales count as zeros)."""
+_NORMAL_WEEKS = 7 * _WEEK_WEIGHT_SUM  # the weighted days of the history, all of them normal
+_DAY_WEIGHTS = [
+    _WEEK_WEIGHTS[(age - 1) // 7] for age in range(1, HISTORY_DAYS + 1)
+]  # as `_history` lists days
+
+
+def _level(days: dict[dt.date, int], end: dt.date, normal_days: float = _NORMAL_WEEKS) -> float:
+    """Units on a normal day at `end`: the units of the HISTORY_DAYS before it, recent weeks weighted most,
+    over the weighted days they were sold in (`normal_days`: a day of events with factor f counts as f normal
+    days, a closure as a fraction of one; days without sales count as zeros)."""
     total = 0.0
     for day, units in days.items():
         age = (end - day).days
         if 1 <= age <= HISTORY_DAYS:
             total += units * _WEEK_WEIGHTS[(age - 1) // 7]
-    return total / (7 * _WEEK_WEIGHT_SUM)
+    return total / normal_days
 
 
-def _shape(location_days: dict[dt.date, float], end: dt.date) -> list[float]:
-    by_weekday = [0.0] * 7
-    for day, units in location_days.items():
-        if 1 <= (end - day).days <= HISTORY_DAYS:
-            by_weekday[day.weekday()] += units
-    return week_shape(by_weekday)
+def _shape(location_days: dict[dt.date, int], end: dt.date, skip: Collection[dt.date] = ()) -> list[float]:
+    """The location's week at `end`, from its HISTORY_DAYS before it, leaving out the days of its events
+    (`skip`): each weekday's units scaled to all its days of the history (a weekday with none left: the
+    average of the others)."""
+    by_weekday, counted = [0.0] * 7, [0] * 7
+    for age in range(1, HISTORY_DAYS + 1):
+        day = end - dt.timedelta(days=age)
+        if day not in skip:
+            by_weekday[day.weekday()] += location_days.get(day, 0)
+            counted[day.weekday()] += 1
+    per_day = [units / n for units, n in zip(by_weekday, counted, strict=True) if n]
+    fill = sum(per_day) / len(per_day) if per_day else 0.0
+    weeks = HISTORY_DAYS // 7
+    return week_shape(
+        [units / n * weeks if n else fill * weeks for units, n in zip(by_weekday, counted, strict=True)]
+    )
 
 
 @dataclass
@@ -89,36 +108,42 @@ class _Check:
 
 
 def _check(
-    rows: dict[int, dict[dt.date, float]],
-    location_days: dict[dt.date, float],
-    sold_days: dict[dt.date, int],
+    location_id: int,
+    rows: dict[int, dict[dt.date, int]],
+    location_days: dict[dt.date, int],
     today: dt.date,
-    factor: Callable[[int, dt.date], float] | None,
+    *,
+    events: EventCalendar,
+    product_of: dict[int, int],
 ) -> _Check:
     """How the forecast made at the start of the CHECK_DAYS before `today` (from the HISTORY_DAYS before it)
-    did over them, per row and day and for the location's whole days. `rows` and `location_days` hold units at
-    a normal day's level, `sold_days` what the location sold; `factor(row, day)` is the row's planned events
-    (known when the forecast was made; None: no events)."""
+    did over them, per row and day and for the location's whole days, with the events of those days (as they
+    are planned now: the check measures the method, given what was planned)."""
     start = today - dt.timedelta(days=CHECK_DAYS)
-    factors = _shape(location_days, start)
+    check_days = [start + dt.timedelta(days=offset) for offset in range(CHECK_DAYS)]
+    history = _history(start)
+    factors = _shape(location_days, start, events.event_days(location_id, history))
     check = _Check()
     expected_day = [0.0] * CHECK_DAYS
     for stock_id, days in rows.items():
-        level = _level(days, start)
-        for offset in range(CHECK_DAYS):
-            day = start + dt.timedelta(days=offset)
-            event = factor(stock_id, day) if factor else 1.0
-            actual = days.get(day, 0) * event
+        product_id = product_of[stock_id]
+        level = _level(days, start, events.normal_days(location_id, product_id, history, _DAY_WEIGHTS))
+        for offset, day in enumerate(check_days):
+            event = events.factor(location_id, product_id, day) if events else 1.0
+            actual = days.get(day, 0)
             expected = level * factors[day.weekday()] * event
             check.error += abs(actual - expected)
             check.signed += expected - actual
             expected_day[offset] += expected
-    check.sold = sum(units for day, units in sold_days.items() if day >= start)
-    check.day_error = sum(
-        abs(sold_days.get(start + dt.timedelta(days=offset), 0) - expected)
-        for offset, expected in enumerate(expected_day)
-    )
+    for offset, day in enumerate(check_days):
+        sold = location_days.get(day, 0)
+        check.sold += sold
+        check.day_error += abs(sold - expected_day[offset])
     return check
+
+
+def _history(end: dt.date) -> list[dt.date]:
+    return [end - dt.timedelta(days=age) for age in range(1, HISTORY_DAYS + 1)]
 
 
 def _ratio(value: float, units: int) -> Decimal | None:
@@ -142,29 +167,29 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
         .order_by()
     )
     events = EventCalendar.load(first, today)
-    # location → row → day → units at a normal day's level (an event's units divided by its factor)
-    rows: dict[int, dict[int, dict[dt.date, float]]] = defaultdict(lambda: defaultdict(dict))
-    week: dict[int, dict[dt.date, float]] = defaultdict(lambda: defaultdict(float))  # location → day → units
-    sold: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))  # ... as sold
+    history = _history(today)
+    rows: dict[int, dict[int, dict[dt.date, int]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )  # location → row → day
+    week: dict[int, dict[dt.date, int]] = defaultdict(lambda: defaultdict(int))  # location → day → units
     recent: dict[int, int] = defaultdict(int)  # row → units sold in the last RECENT_DAYS
-    product_of: dict[int, tuple[int, int]] = {}  # row → (location, product)
+    product_of: dict[int, int] = {}  # row → product
     recent_from = today - dt.timedelta(days=RECENT_DAYS)
     for stock_id, location_id, product_id, day, units in sales:
-        normal = -units / events.factor(location_id, product_id, day) if events else -units
-        rows[location_id][stock_id][day] = normal
-        week[location_id][day] += normal
-        sold[location_id][day] -= units
-        product_of[stock_id] = (location_id, product_id)
+        rows[location_id][stock_id][day] = -units
+        week[location_id][day] -= units
+        product_of[stock_id] = product_id
         if day >= recent_from:
             recent[stock_id] -= units
-
-    def factor(stock_id: int, day: dt.date) -> float:
-        return events.factor(*product_of[stock_id], day)
-
     profiles: list[LocationDemandProfile] = []
     forecasts: list[DemandForecast] = []
     for location_id, location_rows in rows.items():
-        levels = {stock_id: _level(days, today) for stock_id, days in location_rows.items()}
+        levels = {
+            stock_id: _level(
+                days, today, events.normal_days(location_id, product_of[stock_id], history, _DAY_WEIGHTS)
+            )
+            for stock_id, days in location_rows.items()
+        }
         if not any(level > 0 for level in levels.values()):
             continue  # nothing sold in the eight weeks before today (only in the check's first weeks)
         forecasts += [
@@ -177,11 +202,14 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
             for stock_id, level in levels.items()
             if level > 0
         ]
-        check = _check(location_rows, week[location_id], sold[location_id], today, factor if events else None)
+        check = _check(
+            location_id, location_rows, week[location_id], today, events=events, product_of=product_of,
+        )  # fmt: skip
+        shape = _shape(week[location_id], today, events.event_days(location_id, history))
         profiles.append(
             LocationDemandProfile(
                 location_id=location_id,
-                weekday_factors=[round(f, 4) for f in _shape(week[location_id], today)],
+                weekday_factors=[round(f, 4) for f in shape],
                 wape=_ratio(check.error, check.sold),
                 day_wape=_ratio(check.day_error, check.sold),
                 bias=_ratio(check.signed, check.sold),

@@ -179,19 +179,28 @@ def replenishment_propose(
     which every reservation writes: a scan every 6 hours instead of an index entry per movement).
     """
     now = now or timezone.now()
-    shipped = dict(
-        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days))
-        .values("stock")
+    shipped = {
+        pk: (units, location_id, product_id)
+        for pk, location_id, product_id, units in StockMovement.objects.filter(
+            kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days)
+        )
+        .values("stock", "stock__location", "stock__product")
         .annotate(units=Sum("on_hand_delta"))
         .order_by()
-        .values_list("stock", "units")
-    )
+        .values_list("stock", "stock__location", "stock__product", "units")
+    }
     forecast, weeks = planning_forecast(now=now)
-    daily = {pk: forecast.get(pk, Decimal(-units) / demand_days) for pk, units in shipped.items()}
-    rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     today = timezone.localdate(now)
     days = [today + dt.timedelta(days=k) for k in range(lead_days + cover_days)]
-    events = EventCalendar.load(today, today + dt.timedelta(days=lead_days + cover_days))
+    past = [today - dt.timedelta(days=k) for k in range(1, demand_days + 1)]
+    events = EventCalendar.load(past[-1], today + dt.timedelta(days=lead_days + cover_days))
+    # with no forecast: the average of the days read, a day of an event with factor f counting as f days
+    daily = {
+        pk: forecast.get(pk)
+        or Decimal(-units) / Decimal(str(events.normal_days(location_id, product_id, past)))
+        for pk, (units, location_id, product_id) in shipped.items()
+    }
+    rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     needs = {
         r.pk: _need(
             r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), days=days, lead_days=lead_days, events=events

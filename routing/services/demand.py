@@ -209,10 +209,9 @@ def _event_scales(
         return sum(events.network_factor(product_id, day) for day in ahead) / len(ahead) / before
 
     named = events.network_named()
-    by_sku = (
-        dict(Product.objects.filter(pk__in=named, sku__in=skus).values_list("sku", "pk")) if named else {}
-    )
-    return scale(None), {sku: scale(pk) for sku, pk in by_sku.items()}
+    # the named products only: a filter on every SKU sold would pass one parameter each
+    by_sku = dict(Product.objects.filter(pk__in=named).values_list("sku", "pk")) if named else {}
+    return scale(None), {sku: scale(pk) for sku, pk in by_sku.items() if sku in skus}
 
 
 def _working_days(since: dt.datetime, today: dt.date) -> tuple[dict[str, float], dict[int, dict[str, float]]]:

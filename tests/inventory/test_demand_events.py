@@ -21,9 +21,16 @@ from inventory.models import (
     ReplenishmentProposal,
     StockLevel,
 )
-from inventory.services.events import EventCalendar, InvalidEvent, demand_event_delete, demand_event_save
+from inventory.services.events import (
+    EventCalendar,
+    EventNotYours,
+    InvalidEvent,
+    demand_event_delete,
+    demand_event_save,
+)
 from inventory.services.forecast import forecast_refresh
 from inventory.services.replenishment import replenishment_propose
+from oms.exceptions import NotFoundInScope
 from oms.models import AuditEvent
 from oms.roles import Role
 from tests.factories import LocationFactory, ProductFactory, RegionFactory, StockFactory, shipped_daily
@@ -92,6 +99,7 @@ def test_events_multiply_where_and_on_what_they_apply(places):
         ({"factor": "two"}, "factor"),
         ({"factor": "NaN"}, "factor"),
         ({"factor": "Infinity"}, "factor"),
+        ({"note": "x" * 201}, "note"),
     ],
 )
 def test_bad_input_is_refused_by_field_and_writes_nothing(places, admin_user, changes, field):
@@ -153,6 +161,23 @@ def test_a_past_promotion_does_not_inflate_the_forecast(places):
     assert max(week) - min(week) < 0.01  # the promotion's weekdays are not made to look busy
 
 
+def test_a_closure_does_not_lower_the_forecast_or_the_week(places):
+    """A week closed (an event of 0.1) three weeks ago, when the shirt sold nothing: its 3 a day and its flat
+    week nearly stand (the closure's days count as a tenth of a day each, when 0.3 a day was expected);
+    unrecorded, the closure drags the rate down by a seventh of its weight."""
+    closed = (days_ago(24), days_ago(18))
+    shipped_daily(places["shirt"], lambda day: 0 if closed[0] <= day <= closed[1] else 3)
+    forecast_refresh()
+    unplanned = DemandForecast.objects.get(stock=places["shirt"]).daily
+    assert unplanned < Decimal("2.65")
+    event("Reforma", *closed, "0.1")
+    forecast_refresh()
+    planned = DemandForecast.objects.get(stock=places["shirt"]).daily
+    assert Decimal("2.9") < planned < Decimal(3)
+    week = LocationDemandProfile.objects.get(location=places["store"]).weekday_factors
+    assert max(week) - min(week) < 0.01  # the closed days are left out of the week's shape
+
+
 def test_the_check_knows_the_events_of_its_days(places):
     """The last week sold twice as much (a planned event): the check, made knowing it, is not biased."""
     shipped_daily(places["shirt"], lambda day: 6 if day >= days_ago(7) else 3)
@@ -200,9 +225,14 @@ def test_the_forecast_chart_shows_the_events_days(client, admin_user, places, dj
     client.force_login(admin_user)
     with django_assert_max_num_queries(13):
         html = client.get(reverse("inventory:forecast"), {"location": "LJ-RS-01"}).content.decode()
-    assert html.count('data-marked="1"') == 1
-    assert 'data-marked="1" data-day="' in html and 'data-value="4"' in html  # a normal day
-    assert 'data-value="12"' in html  # tomorrow: 2 × (3 + 1 × 3)
+    bars = re.findall(r'<rect [^>]*?(data-marked="1" )?data-day="([^"]+)" data-value="(\d+)"', html)
+    assert len(bars) == 14
+    assert [(bool(marked), value) for marked, _day, value in bars[:3]] == [
+        (False, "4"),
+        (True, "12"),
+        (False, "4"),
+    ]
+    # tomorrow: 2 × (3 + 1 × 3); a normal day 3 + 1
     assert "Black Friday" in html and "Bolsas" in html and "Elsewhere" not in html
 
 
@@ -233,6 +263,58 @@ def test_a_manager_plans_events_for_their_locations_only(client, manager_user, p
     made = DemandEvent.objects.get(name="Feira de Porto Alegre")
     assert list(made.locations.all()) == [places["store"]]  # "all my locations"
     assert list(made.products.values_list("sku", flat=True)) == ["CAM-0001-P"]
+
+
+def test_a_manager_cannot_widen_their_event_beyond_their_locations(client, manager_user, places):
+    assign_perm("inventory.manage_region", manager_user, places["south"])
+    mine = event("Sul", locations=[places["store"]])
+    client.force_login(manager_user)
+    url = reverse("inventory:event", args=[mine.pk])
+    html = client.get(url).content.decode()
+    assert 'value="LJ-PA-01"' not in html  # other regions' locations are not offered
+    data = {"name": "Sul", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "2"}
+    html = client.post(url, data | {"locations": ["LJ-RS-01", "LJ-PA-01"]}).content.decode()
+    assert 'data-testid="error-locations"' in html
+    assert list(mine.locations.all()) == [places["store"]]
+    assert client.post(url, data | {"everywhere": "on"}).status_code == 302  # all *their* locations
+    assert list(mine.locations.all()) == [places["store"]]
+
+
+def test_customer_service_does_not_make_a_manager_plan_every_location(client, manager_user, places):
+    """Customer service sees every location; a manager who also answers customers still plans their own."""
+    from django.contrib.auth.models import Group
+
+    manager_user.groups.add(Group.objects.get(name=Role.CUSTOMER_SERVICE))
+    assign_perm("inventory.manage_region", manager_user, places["south"])
+    everywhere = event("Nacional")
+    theirs = event("Norte", locations=[places["other"]])
+    client.force_login(manager_user)
+    assert client.get(reverse("inventory:event", args=[everywhere.pk])).status_code == 403
+    assert (
+        client.get(reverse("inventory:event", args=[theirs.pk])).status_code == 403
+    )  # seen (CS), not theirs
+    data = {"name": "Tudo", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "2",
+            "everywhere": "on"}  # fmt: skip
+    assert client.post(reverse("inventory:event-new"), data).status_code == 302
+    assert list(DemandEvent.objects.get(name="Tudo").locations.all()) == [places["store"]]
+
+
+def test_the_services_check_the_scope_under_lock(places, manager_user):
+    """A page checked the event before an admin widened it: the manager's change is refused, not applied."""
+    mine = event("Sul", locations=[places["store"]])
+    demand_event_save(event=mine, name="Sul e Norte", starts_on=TODAY, ends_on=TODAY, factor="2",
+                      locations=[places["store"], places["other"]])  # fmt: skip
+    allowed = {places["store"].pk}
+    with pytest.raises(EventNotYours):
+        demand_event_save(event=mine, name="Sul", starts_on=TODAY, ends_on=TODAY, factor="3",
+                          locations=[places["store"]], allowed=allowed, by=manager_user)  # fmt: skip
+    with pytest.raises(EventNotYours):
+        demand_event_delete(event=mine, allowed=allowed, by=manager_user)
+    mine.refresh_from_db()
+    assert mine.name == "Sul e Norte" and mine.locations.count() == 2
+    DemandEvent.objects.filter(pk=mine.pk).delete()
+    with pytest.raises(NotFoundInScope):  # gone meanwhile: refused, not a crash
+        demand_event_delete(event=mine, by=manager_user)
 
 
 def test_the_form_names_the_field_and_saves_nothing(client, admin_user, places):

@@ -103,7 +103,25 @@ def test_a_manager_plans_their_own_locations_only(client_for, manager_user, plac
     assert api.delete(f"{URL}{north.pk}/").status_code == 404
     assert api.put(f"{URL}{everywhere.pk}/", body(locations=["LJ-RS-01"]), format="json").status_code == 403
     assert api.delete(f"{URL}{everywhere.pk}/").status_code == 403
-    assert DemandEvent.objects.count() == 3
+    both = demand_event_save(
+        name="Sul e Norte",
+        starts_on=TODAY,
+        ends_on=TODAY,
+        factor="2",
+        locations=[places["store"], places["other"]],
+    )
+    seen = api.get(f"{URL}{both.pk}/").json()
+    assert seen["locations"] == ["LJ-RS-01"]  # the north's code is not theirs to read
+    assert api.put(f"{URL}{both.pk}/", body(locations=["LJ-RS-01"]), format="json").status_code == 403
+    theirs = made.json()["id"]
+    widened = api.put(f"{URL}{theirs}/", body(locations=["LJ-RS-01", "LJ-PA-01"]), format="json")
+    unknown = api.put(f"{URL}{theirs}/", body(locations=["LJ-RS-01", "LJ-XX-99"]), format="json")
+    assert widened.status_code == unknown.status_code == 400
+    assert widened.json()["locations"] == ["Not among your locations: LJ-PA-01."] and unknown.json()[
+        "locations"
+    ] == ["Not among your locations: LJ-XX-99."]  # no probing which exist
+    assert DemandEvent.objects.get(pk=theirs).locations.count() == 1
+    assert DemandEvent.objects.count() == 4
 
 
 def test_the_list_filters_by_days(client_for, admin_user, places):

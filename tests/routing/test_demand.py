@@ -61,6 +61,13 @@ def test_demand_events_for_every_location_scale_the_horizon(routing_world):
     assert forecast.sku_units["CAM-0001-P"] == pytest.approx(plain.sku_units["CAM-0001-P"] * 19 / 7)
     assert forecast.sku_units["TEN-0001-42"] == pytest.approx(plain.sku_units["TEN-0001-42"] * 37 / 7)
     assert forecast.orders == pytest.approx(plain.orders * 19 / 7)
+    # a history with a promotion in it (×2 two days ago; the history runs from then): its rate is lower
+    old = w.make_order([(w.shirt, 2)])
+    Order.objects.filter(pk=old.pk).update(placed_at=timezone.now() - dt.timedelta(days=2))
+    two_days_ago = timezone.localdate() - dt.timedelta(days=2)
+    demand_event_save(name="Past", factor="2", starts_on=two_days_ago, ends_on=two_days_ago)
+    picture = demand_refresh()
+    assert picture.event_scale == pytest.approx((19 / 7) / (4 / 3))  # the history's 3 days: 2, 1, 1
 
 
 def test_every_process_shares_the_published_picture_until_it_is_rebuilt(routing_world):
