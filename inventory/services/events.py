@@ -62,12 +62,9 @@ class EventCalendar:
     # product → the days on which some event names it, with those events (for `normal_days`)
     by_product: dict[int, dict[dt.date, list[_Effect]]] = field(default_factory=dict)
     _plain: dict[tuple[int, dt.date], float] = field(default_factory=dict, repr=False)  # `_plain_factor`'s
-    _base: dict[tuple[int, dt.date, int, int], float] = field(default_factory=dict, repr=False)
-
-    @property
-    def named(self) -> set[int]:
-        """The products some event names."""
-        return set(self.by_product)
+    _base: dict[tuple[int, dt.date, int, tuple[float, ...] | None], float] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def load(cls, start: dt.date, end: dt.date) -> EventCalendar:
@@ -128,7 +125,7 @@ class EventCalendar:
         return found
 
     def normal_days(
-        self, location_id: int, product_id: int, days: list[dt.date], weights: list[float] | None = None
+        self, location_id: int, product_id: int, days: list[dt.date], weights: tuple[float, ...] | None = None
     ) -> float:
         """How many normal days' demand the row sells over `days`, each weighted (`weights`, else 1): their
         weighted count without events; a day of events with factor f counts f times. Fast for many rows: the
@@ -136,7 +133,7 @@ class EventCalendar:
         w = weights or [1.0] * len(days)
         if not self.by_day:
             return float(sum(w))
-        key = (location_id, days[0], len(days), id(weights))
+        key = (location_id, days[0], len(days), weights)
         base = self._base.get(key)
         if base is None:
             base = self._base[key] = sum(

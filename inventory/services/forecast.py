@@ -61,9 +61,8 @@ def week_shape(units_by_weekday: list[float]) -> list[float]:
 
 
 _NORMAL_WEEKS = 7 * _WEEK_WEIGHT_SUM  # the weighted days of the history, all of them normal
-_DAY_WEIGHTS = [
-    _WEEK_WEIGHTS[(age - 1) // 7] for age in range(1, HISTORY_DAYS + 1)
-]  # as `_history` lists days
+# each day's weight, as `_history` lists the days (the latest first)
+_DAY_WEIGHTS = tuple(_WEEK_WEIGHTS[(age - 1) // 7] for age in range(1, HISTORY_DAYS + 1))
 
 
 def _level(days: dict[dt.date, int], end: dt.date, normal_days: float = _NORMAL_WEEKS) -> float:

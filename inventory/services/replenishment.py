@@ -116,11 +116,18 @@ def _incoming(now: dt.datetime, lead_days: int) -> dict[tuple[int, int], int]:
 
 
 def _spare(
-    short: list[_Need], needs: dict[int, _Need], *, daily: dict[int, Decimal]
+    short: list[_Need],
+    needs: dict[int, _Need],
+    *,
+    daily: dict[int, Decimal],
+    events: EventCalendar,
+    today: dt.date,
 ) -> dict[int, tuple[dict[int, int], dict[int, int]]]:
     """What each location can give of the products that are short somewhere, by product: (DCs, stores), each
     by location. A DC gives its free units beyond its own target; a store those beyond its target and
-    KEEP_DAYS of its own demand (rows with no free units beyond their safety stock are not read)."""
+    KEEP_DAYS of its own demand, with its demand events (rows with no free units beyond their safety stock are
+    not read)."""
+    ahead = [today + dt.timedelta(days=k) for k in range(KEEP_DAYS)]
     spare: dict[int, tuple[dict[int, int], dict[int, int]]] = {}
     rows = StockLevel.objects.filter(
         product__in={n.row.product_id for n in short},
@@ -131,7 +138,8 @@ def _spare(
         own = needs.get(pk)
         keep = own.target if own else safety
         if kind != LocationKind.DC:
-            keep = max(keep, math.ceil(daily.get(pk, 0) * KEEP_DAYS) + safety)
+            days = events.normal_days(lid, pid, ahead) if events else KEEP_DAYS
+            keep = max(keep, math.ceil(daily.get(pk, 0) * Decimal(str(days))) + safety)
         if on_hand - reserved - keep > 0:
             spare.setdefault(pid, ({}, {}))[kind != LocationKind.DC][lid] = on_hand - reserved - keep
     return spare
@@ -193,7 +201,7 @@ def replenishment_propose(
     today = timezone.localdate(now)
     days = [today + dt.timedelta(days=k) for k in range(lead_days + cover_days)]
     past = [today - dt.timedelta(days=k) for k in range(1, demand_days + 1)]
-    events = EventCalendar.load(past[-1], today + dt.timedelta(days=lead_days + cover_days))
+    events = EventCalendar.load(past[-1], today + dt.timedelta(days=max(lead_days + cover_days, KEEP_DAYS)))
     # with no forecast: the average of the days read, a day of an event with factor f counting as f days
     daily = {
         pk: forecast.get(pk)
@@ -223,7 +231,7 @@ def replenishment_propose(
         ),
         key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
     )
-    spare = _spare(short, needs, daily=forecast | daily)
+    spare = _spare(short, needs, daily=forecast | daily, events=events, today=today)
     regions = dict(Location.objects.filter(active=True).values_list("pk", "region"))
     plans: dict[tuple[int, int], dict[str, Any]] = {}
     nothing: tuple[dict[int, int], dict[int, int]] = ({}, {})

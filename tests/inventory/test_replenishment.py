@@ -266,6 +266,24 @@ def test_with_no_dc_to_spare_a_store_that_sells_little_gives_to_one_that_sells_m
     assert (p.transfer.source, p.transfer.origin) == (canoas, "rebalancing")
 
 
+def test_a_store_keeps_what_its_own_demand_events_will_sell(network):
+    """Belém would give 35 of its 40 (above); with a fair of ×20 for its next 30 days it keeps them all."""
+    from inventory.services.events import demand_event_save
+
+    StockLevel.objects.filter(location__kind="dc").update(on_hand=0)
+    today = timezone.localdate()
+    demand_event_save(
+        name="Feira",
+        starts_on=today,
+        ends_on=today + dt.timedelta(days=29),
+        factor="20",
+        locations=[network["bel"]],
+    )
+    replenishment_propose()
+    p = ReplenishmentProposal.objects.get(location=network["poa"])
+    assert p.source is None  # from a supplier: 0.07 a day × (30 × 20 + 30) days is more than Belém has
+
+
 def test_a_new_shortage_is_announced_as_stock_low(network):
     WebhookSubscription.objects.create(
         name="ERP", url="https://erp.example.com/hook", secret="s" * 32, event_types=["stock.low"]

@@ -209,8 +209,10 @@ def test_late_work_now_counts_what_is_past_its_ship_by_time_and_not_sent(
     assert (
         '<td class="num" data-testid="late-now"><span class="badge bad">2</span>' in row[: row.index("</tr>")]
     )
+    assert 'data-testid="today-late"><span class="badge bad">2<' in _text(client.get(TODAY))  # the home card
     Fulfilment.objects.filter(pk__in=[f.pk for f in made[:2]]).update(status=FulfilmentStatus.SHIPPED)
     assert 'data-testid="kpi-overdue"><span class="badge ok">' in _text(client.get(URL))
+    assert 'data-testid="today-late">0<' in _text(client.get(TODAY))
 
 
 TODAY = reverse("reporting:today")
