@@ -490,8 +490,14 @@ class DemandEvent(models.Model):
     starts_on = models.DateField(_("first day"))
     ends_on = models.DateField(_("last day"))
     factor = models.DecimalField(_("demand factor"), max_digits=5, decimal_places=2)
-    locations = models.ManyToManyField(Location, blank=True, related_name="demand_events")
-    products = models.ManyToManyField(Product, blank=True, related_name="demand_events")
+    # no locations named: every location; no products: every product. Named ones cannot be deleted (PROTECT in
+    # the through tables): the event would silently become one for all of them.
+    locations = models.ManyToManyField(
+        Location, blank=True, related_name="demand_events", through="DemandEventLocation"
+    )
+    products = models.ManyToManyField(
+        Product, blank=True, related_name="demand_events", through="DemandEventProduct"
+    )
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -515,6 +521,36 @@ class DemandEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.starts_on}–{self.ends_on}, ×{self.factor})"
+
+
+class DemandEventLocation(models.Model):
+    """A location a demand event names."""
+
+    demandevent = models.ForeignKey(DemandEvent, on_delete=models.CASCADE)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["demandevent", "location"], name="demand_event_location_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demandevent_id} @ {self.location_id}"
+
+
+class DemandEventProduct(models.Model):
+    """A product a demand event names."""
+
+    demandevent = models.ForeignKey(DemandEvent, on_delete=models.CASCADE)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["demandevent", "product"], name="demand_event_product_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.demandevent_id}: {self.product_id}"
 
 
 # A transfer line's units still on their way to its destination: those reserved while the transfer is open,

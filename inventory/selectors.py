@@ -14,6 +14,7 @@ from oms.roles import Role, is_manager_or_admin, user_roles
 from .models import (
     TRANSFER_LINE_ON_WAY,
     DemandEvent,
+    DemandEventLocation,
     DemandForecast,
     Location,
     Product,
@@ -132,7 +133,7 @@ def event_list(*, user: Any) -> QuerySet[DemandEvent]:
     events = DemandEvent.objects.all()
     if not user_sees_all_locations(user):
         mine = location_list(user=user).values("pk")
-        places = DemandEvent.locations.through.objects
+        places = DemandEventLocation.objects
         events = events.filter(
             ~Q(pk__in=places.values("demandevent_id"))
             | Q(pk__in=places.filter(location__in=mine).values("demandevent_id"))
@@ -157,9 +158,9 @@ def events_editable(*, user: Any, events: Iterable[DemandEvent]) -> set[int]:
     if allowed is None:
         return set(ids)
     named: dict[int, set[int]] = {}
-    for event_id, location_id in DemandEvent.locations.through.objects.filter(
-        demandevent_id__in=ids
-    ).values_list("demandevent_id", "location_id"):
+    for event_id, location_id in DemandEventLocation.objects.filter(demandevent_id__in=ids).values_list(
+        "demandevent_id", "location_id"
+    ):
         named.setdefault(event_id, set()).add(location_id)
     return {pk for pk, places in named.items() if places <= allowed}
 

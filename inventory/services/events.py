@@ -22,7 +22,16 @@ from django.utils.translation import gettext as _
 from oms.audit import audit_record
 from oms.exceptions import DomainError, NotFoundInScope
 
-from ..models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, EVENT_MAX_DAYS, DemandEvent, Location, Product
+from ..models import (
+    EVENT_FACTOR_MAX,
+    EVENT_FACTOR_MIN,
+    EVENT_MAX_DAYS,
+    DemandEvent,
+    DemandEventLocation,
+    DemandEventProduct,
+    Location,
+    Product,
+)
 from . import _actor
 
 # how far back an event may start: last year's Black Friday, recorded so that the history is read right
@@ -78,14 +87,14 @@ class EventCalendar:
             return cls()
         ids = [pk for pk, *_rest in events]
         places: dict[int, set[int]] = defaultdict(set)
-        for event_id, location_id in DemandEvent.locations.through.objects.filter(
-            demandevent_id__in=ids
-        ).values_list("demandevent_id", "location_id"):
+        for event_id, location_id in DemandEventLocation.objects.filter(demandevent_id__in=ids).values_list(
+            "demandevent_id", "location_id"
+        ):
             places[event_id].add(location_id)
         goods: dict[int, set[int]] = defaultdict(set)
-        for event_id, product_id in DemandEvent.products.through.objects.filter(
-            demandevent_id__in=ids
-        ).values_list("demandevent_id", "product_id"):
+        for event_id, product_id in DemandEventProduct.objects.filter(demandevent_id__in=ids).values_list(
+            "demandevent_id", "product_id"
+        ):
             goods[event_id].add(product_id)
         calendar = cls()
         for pk, starts_on, ends_on, factor in events:
@@ -130,6 +139,8 @@ class EventCalendar:
         """How many normal days' demand the row sells over `days`, each weighted (`weights`, else 1): their
         weighted count without events; a day of events with factor f counts f times. Fast for many rows: the
         days' events for every product are summed once per location, a product's own only where named."""
+        if not days:
+            return 0.0
         w = weights or [1.0] * len(days)
         if not self.by_day:
             return float(sum(w))

@@ -126,7 +126,10 @@ def _check(
     expected_day = [0.0] * CHECK_DAYS
     for stock_id, days in rows.items():
         product_id = product_of[stock_id]
-        level = _level(days, start, events.normal_days(location_id, product_id, history, _DAY_WEIGHTS))
+        normal = (
+            events.normal_days(location_id, product_id, history, _DAY_WEIGHTS) if events else _NORMAL_WEEKS
+        )
+        level = _level(days, start, normal)
         for offset, day in enumerate(check_days):
             event = events.factor(location_id, product_id, day) if events else 1.0
             actual = days.get(day, 0)
@@ -185,7 +188,11 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
     for location_id, location_rows in rows.items():
         levels = {
             stock_id: _level(
-                days, today, events.normal_days(location_id, product_of[stock_id], history, _DAY_WEIGHTS)
+                days,
+                today,
+                events.normal_days(location_id, product_of[stock_id], history, _DAY_WEIGHTS)
+                if events
+                else _NORMAL_WEEKS,
             )
             for stock_id, days in location_rows.items()
         }

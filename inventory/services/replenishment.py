@@ -79,17 +79,19 @@ def _need(
     """The row's reorder point (the demand of the lead time's days, from today, each as its weekday and its
     demand events bring, and its safety stock) and target (that and the rest of `days` at the daily rate,
     times their events)."""
-    event = (
-        [events.factor(row.location_id, row.product_id, day) for day in days] if events else [1.0] * len(days)
-    )
-    lead = daily * Decimal(str(sum(week[day.weekday()] * event[k] for k, day in enumerate(days[:lead_days]))))
-    cover = daily * Decimal(str(sum(event[lead_days:])))
+    lead_week = tuple(week[day.weekday()] for day in days[:lead_days])
+    if events:
+        lead = events.normal_days(row.location_id, row.product_id, days[:lead_days], lead_week)
+        cover = events.normal_days(row.location_id, row.product_id, days[lead_days:])
+    else:
+        lead, cover = sum(lead_week), len(days) - lead_days
+    lead_units = daily * Decimal(str(lead))
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
         free=row.on_hand - row.reserved,
-        reorder_point=math.ceil(lead) + row.safety_stock,
-        target=math.ceil(lead + cover) + row.safety_stock,
+        reorder_point=math.ceil(lead_units) + row.safety_stock,
+        target=math.ceil(lead_units + daily * Decimal(str(cover))) + row.safety_stock,
     )
 
 
@@ -187,28 +189,26 @@ def replenishment_propose(
     which every reservation writes: a scan every 6 hours instead of an index entry per movement).
     """
     now = now or timezone.now()
-    shipped = {
-        pk: (units, location_id, product_id)
-        for pk, location_id, product_id, units in StockMovement.objects.filter(
-            kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days)
-        )
-        .values("stock", "stock__location", "stock__product")
+    shipped = dict(
+        StockMovement.objects.filter(kind=MovementKind.COMMIT, at__gte=now - dt.timedelta(days=demand_days))
+        .values("stock")
         .annotate(units=Sum("on_hand_delta"))
         .order_by()
-        .values_list("stock", "stock__location", "stock__product", "units")
-    }
+        .values_list("stock", "units")
+    )
     forecast, weeks = planning_forecast(now=now)
     today = timezone.localdate(now)
     days = [today + dt.timedelta(days=k) for k in range(lead_days + cover_days)]
     past = [today - dt.timedelta(days=k) for k in range(1, demand_days + 1)]
     events = EventCalendar.load(past[-1], today + dt.timedelta(days=max(lead_days + cover_days, KEEP_DAYS)))
+    rows = list(StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True))
     # with no forecast: the average of the days read, a day of an event with factor f counting as f days
     daily = {
-        pk: forecast.get(pk)
-        or Decimal(-units) / Decimal(str(events.normal_days(location_id, product_id, past)))
-        for pk, (units, location_id, product_id) in shipped.items()
+        r.pk: forecast.get(r.pk)
+        or Decimal(-shipped[r.pk])
+        / (Decimal(str(events.normal_days(r.location_id, r.product_id, past))) if events else demand_days)
+        for r in rows
     }
-    rows = StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True)
     needs = {
         r.pk: _need(
             r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), days=days, lead_days=lead_days, events=events

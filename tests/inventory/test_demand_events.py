@@ -82,6 +82,18 @@ def test_events_multiply_where_and_on_what_they_apply(places):
     assert not EventCalendar.load(days_ago(30), days_ago(10))  # no event then: nothing to apply
 
 
+def test_what_an_event_names_cannot_be_deleted_from_under_it(places):
+    """Else the event would silently apply to every location (or product)."""
+    from django.db.models import ProtectedError
+
+    other, bag = LocationFactory(code="LJ-XX-01"), ProductFactory(sku="BOL-0002")
+    event("Local", locations=[other], products=[bag])
+    with pytest.raises(ProtectedError):
+        other.delete()
+    with pytest.raises(ProtectedError):
+        bag.delete()
+
+
 # --- saving, refusing, removing ----------------------------------------------------------------------------
 
 
