@@ -15,7 +15,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Func, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -26,7 +27,7 @@ from django.views.decorators.http import require_POST
 from oms.exceptions import DomainError
 
 from .forms import DemandEventForm
-from .models import DemandEvent, Location
+from .models import DemandEvent, DemandEventLocation, DemandEventProduct, Location
 from .selectors import event_list, events_editable, own_locations, planned_location_ids
 from .services.events import EventNotYours, demand_event_delete, demand_event_save
 
@@ -38,8 +39,14 @@ PAST_SHOWN = 30  # the latest events that have ended
 def event_index(request: HttpRequest) -> HttpResponse:
     """The events that have not ended, soonest first, then the latest that have."""
     today = timezone.localdate()
+
+    def count(through: Any) -> Any:  # a subquery each: a join of both would multiply their rows
+        rows = through.objects.filter(demandevent=OuterRef("pk")).order_by().values("demandevent")
+        return Subquery(rows.annotate(n=Func("pk", function="COUNT")).values("n"))
+
     events = event_list(user=request.user).annotate(
-        location_count=Count("locations", distinct=True), product_count=Count("products", distinct=True)
+        location_count=Coalesce(count(DemandEventLocation), 0),
+        product_count=Coalesce(count(DemandEventProduct), 0),
     )
     ahead = list(events.filter(ends_on__gte=today))
     past = list(events.filter(ends_on__lt=today).order_by("-ends_on", "-pk")[:PAST_SHOWN])

@@ -483,8 +483,9 @@ class DemandEvent(models.Model):
     """A planned change of demand, on the days from `starts_on` to `ends_on`: a promotion, Black Friday, a
     store's local fair, a closure. On those days the forecast of the locations and products it names (every
     one, when it names none) is `factor` times a normal day's; where events overlap, their factors multiply.
-    The forecast job also reads an event's days in the history at their normal level (the units sold divided
-    by the factor), so a past promotion neither inflates the forecast after it nor shapes the week."""
+    The forecast job also counts an event's days in the history as `factor` normal days each (and leaves those
+    of events for every product out of the week's shape), so a past promotion neither inflates the forecast
+    after it nor shapes the week, and a closure does neither the other way."""
 
     name = models.CharField(_("name"), max_length=80)
     starts_on = models.DateField(_("first day"))

@@ -160,9 +160,7 @@ class DemandEventListView(generics.GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         event = _save(request, None)
-        return Response(
-            DemandEventOut(_event(request.user, str(event.pk))).data, status=status.HTTP_201_CREATED
-        )
+        return Response(_out(request, _event(request.user, str(event.pk))), status=status.HTTP_201_CREATED)
 
 
 class DemandEventDetailView(APIView):

@@ -68,10 +68,10 @@ class EventCalendar:
     """The events of a span of days, by day. `factor` is 1.0 on a day without events, at once."""
 
     by_day: dict[dt.date, list[_Effect]] = field(default_factory=dict)
-    # product → the days on which some event names it, with those events (for `normal_days`)
+    # product → the days on which some event names it, with those events (for `extra_days`)
     by_product: dict[int, dict[dt.date, list[_Effect]]] = field(default_factory=dict)
     _plain: dict[tuple[int, dt.date], float] = field(default_factory=dict, repr=False)  # `_plain_factor`'s
-    _base: dict[tuple[int, dt.date, int, tuple[float, ...] | None], float] = field(
+    _base: dict[tuple[int, dt.date, dt.date, tuple[float, ...]], float] = field(
         default_factory=dict, repr=False
     )
 
@@ -133,22 +133,23 @@ class EventCalendar:
             )
         return found
 
-    def normal_days(
+    def extra_days(
         self, location_id: int, product_id: int, days: list[dt.date], weights: tuple[float, ...] | None = None
     ) -> float:
-        """How many normal days' demand the row sells over `days`, each weighted (`weights`, else 1): their
-        weighted count without events; a day of events with factor f counts f times. Fast for many rows: the
-        days' events for every product are summed once per location, a product's own only where named."""
-        if not days:
+        """How many more normal days' demand than `days` hold (each weighted by `weights`, else 1) the row
+        sells over them: each day of its events adds its weight times the factor less one (a closure takes
+        away). 0.0 without events. The days' events for every product are summed once per location and
+        weights; a product's own only where an event names it."""
+        if not self.by_day or not days:
             return 0.0
-        w = weights or [1.0] * len(days)
-        if not self.by_day:
-            return float(sum(w))
-        key = (location_id, days[0], len(days), weights)
+        w = weights or (1.0,) * len(days)
+        key = (location_id, days[0], days[-1], w)
         base = self._base.get(key)
         if base is None:
             base = self._base[key] = sum(
-                wk * self._plain_factor(location_id, day) for wk, day in zip(w, days, strict=True)
+                wk * (self._plain_factor(location_id, day) - 1.0)
+                for wk, day in zip(w, days, strict=True)
+                if day in self.by_day
             )
         own = self.by_product.get(product_id)
         if not own:
@@ -160,6 +161,17 @@ class EventCalendar:
                 f = math.prod(e.factor for e in effects if e.locations is None or location_id in e.locations)
                 base += w[k] * self._plain_factor(location_id, day) * (f - 1.0)
         return base
+
+    def location_wide_days(self, location_id: int, days: Iterable[dt.date]) -> set[dt.date]:
+        """The days on which an event for every product applies at the location."""
+        return {
+            day
+            for day in days
+            if any(
+                e.products is None and (e.locations is None or location_id in e.locations)
+                for e in self.by_day.get(day, ())
+            )
+        }
 
     def _here(self, location_id: int, day: dt.date) -> list[_Effect]:
         return [e for e in self.by_day.get(day, ()) if e.locations is None or location_id in e.locations]
@@ -222,6 +234,7 @@ def _clean(
     locations: Collection[Location],
     allowed: Collection[int] | None,
     today: dt.date,
+    kept_start: dt.date | None = None,
 ) -> tuple[str, Decimal, str]:
     name, note = (name or "").strip(), (note or "").strip()
     if not name:
@@ -243,7 +256,7 @@ def _clean(
             % {"n": EVENT_MAX_DAYS},
             field="ends_on",
         )
-    if starts_on < today - dt.timedelta(days=EVENT_PAST_DAYS):
+    if starts_on != kept_start and starts_on < today - dt.timedelta(days=EVENT_PAST_DAYS):
         raise InvalidEvent(
             _("An event starts at most %(n)d days ago.") % {"n": EVENT_PAST_DAYS}, field="starts_on"
         )
@@ -319,6 +332,10 @@ def demand_event_save(
     every location): the event must then name its locations, all among them, and a changed event must have
     named only such locations before. No locations, no products: every location, every product. Refused with
     the field and the reason, writing nothing."""
+    before = None
+    if event is not None:  # the scope first: an event not the caller's is refused whatever the input
+        event = _locked(event, allowed)
+        before = _state(event)
     clean_name, value, clean_note = _clean(
         name=name,
         starts_on=starts_on,
@@ -328,13 +345,10 @@ def demand_event_save(
         locations=locations,
         allowed=allowed,
         today=timezone.localdate(),
+        kept_start=event.starts_on if event is not None else None,
     )
-    before = None
     if event is None:
         event = DemandEvent(created_by=_actor(by))
-    else:
-        event = _locked(event, allowed)
-        before = _state(event)
     event.name, event.starts_on, event.ends_on = clean_name, starts_on, ends_on
     event.factor, event.note = value, clean_note
     event.save()

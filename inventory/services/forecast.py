@@ -7,10 +7,10 @@ eight weeks, in the project's time zone:
 - each stock row's units on an average day (`DemandForecast.daily`): its weekly units, averaged with weights
   that halve every HALF_LIFE_DAYS (recent weeks count most, an unplanned surge fades), over seven; a day's
   forecast is that times its weekday's factor and the factors of its planned demand events (`events`);
-- a day of a demand event with factor f counts as f normal days in a row's level (a promotion's units are
-  read at a normal day's level, a closure's few sales as those of a fraction of a day), and the location's
-  event days are left out of its week's shape: a promotion neither inflates the weeks after it nor makes its
-  weekday look busy, a closure neither the reverse;
+- a day of a demand event with factor f counts as f of its weekday's normal days in a row's level (a
+  promotion's units are read at a normal day's level, a closure's few sales as those of a fraction of a day),
+  and the days of a location's events for every product are left out of its week's shape: a promotion neither
+  inflates the weeks after it nor makes its weekday look busy, a closure neither the reverse;
 - a check of the method on the location's last CHECK_DAYS: the forecast it would have made the day before
   them (knowing their events) against what was sold, per product and day (`wape`, `bias`) and for the
   location's whole days (`day_wape`: what a store plans its staff and deliveries with), shown to managers
@@ -65,7 +65,7 @@ _NORMAL_WEEKS = 7 * _WEEK_WEIGHT_SUM  # the weighted days of the history, all of
 _DAY_WEIGHTS = tuple(_WEEK_WEIGHTS[(age - 1) // 7] for age in range(1, HISTORY_DAYS + 1))
 
 
-def _level(days: dict[dt.date, int], end: dt.date, normal_days: float = _NORMAL_WEEKS) -> float:
+def _level(days: dict[dt.date, int], end: dt.date, normal_days: float) -> float:
     """Units on a normal day at `end`: the units of the HISTORY_DAYS before it, recent weeks weighted most,
     over the weighted days they were sold in (`normal_days`: a day of events with factor f counts as f normal
     days, a closure as a fraction of one; days without sales count as zeros)."""
@@ -121,15 +121,14 @@ def _check(
     start = today - dt.timedelta(days=CHECK_DAYS)
     check_days = [start + dt.timedelta(days=offset) for offset in range(CHECK_DAYS)]
     history = _history(start)
-    factors = _shape(location_days, start, events.event_days(location_id, history))
+    factors = _shape(location_days, start, events.location_wide_days(location_id, history))
+    weights = _weights(history, factors) if events else ()
     check = _Check()
     expected_day = [0.0] * CHECK_DAYS
     for stock_id, days in rows.items():
         product_id = product_of[stock_id]
-        normal = (
-            events.normal_days(location_id, product_id, history, _DAY_WEIGHTS) if events else _NORMAL_WEEKS
-        )
-        level = _level(days, start, normal)
+        extra = events.extra_days(location_id, product_id, history, weights) if events else 0.0
+        level = _level(days, start, _NORMAL_WEEKS + extra)
         for offset, day in enumerate(check_days):
             event = events.factor(location_id, product_id, day) if events else 1.0
             actual = days.get(day, 0)
@@ -146,6 +145,13 @@ def _check(
 
 def _history(end: dt.date) -> list[dt.date]:
     return [end - dt.timedelta(days=age) for age in range(1, HISTORY_DAYS + 1)]
+
+
+def _weights(history: list[dt.date], shape: list[float]) -> tuple[float, ...]:
+    """Each history day's weight in a row's level, times its weekday's share of the location's week (a
+    Saturday of Black Friday is more of a normal week than its Tuesday): what an event day's factor less one
+    counts."""
+    return tuple(w * shape[day.weekday()] for w, day in zip(_DAY_WEIGHTS, history, strict=True))
 
 
 def _ratio(value: float, units: int) -> Decimal | None:
@@ -186,13 +192,14 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
     profiles: list[LocationDemandProfile] = []
     forecasts: list[DemandForecast] = []
     for location_id, location_rows in rows.items():
+        shape = _shape(week[location_id], today, events.location_wide_days(location_id, history))
+        weights = _weights(history, shape) if events else ()
         levels = {
             stock_id: _level(
                 days,
                 today,
-                events.normal_days(location_id, product_of[stock_id], history, _DAY_WEIGHTS)
-                if events
-                else _NORMAL_WEEKS,
+                _NORMAL_WEEKS
+                + (events.extra_days(location_id, product_of[stock_id], history, weights) if events else 0.0),
             )
             for stock_id, days in location_rows.items()
         }
@@ -211,7 +218,6 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
         check = _check(
             location_id, location_rows, week[location_id], today, events=events, product_of=product_of,
         )  # fmt: skip
-        shape = _shape(week[location_id], today, events.event_days(location_id, history))
         profiles.append(
             LocationDemandProfile(
                 location_id=location_id,

@@ -67,6 +67,12 @@ class _Need:
         return self.free + self.incoming
 
 
+def _days(extra: float) -> Decimal:
+    """Normal days added (or taken away) by demand events, as a Decimal (rounded: a float sum's last bits must
+    not lift a reorder point by a unit)."""
+    return Decimal(str(round(extra, 9)))
+
+
 def _need(
     row: StockLevel,
     daily: Decimal,
@@ -80,18 +86,17 @@ def _need(
     demand events bring, and its safety stock) and target (that and the rest of `days` at the daily rate,
     times their events)."""
     lead_week = tuple(week[day.weekday()] for day in days[:lead_days])
+    lead = sum(daily * Decimal(str(factor)) for factor in lead_week)
+    cover = daily * (len(days) - lead_days)
     if events:
-        lead = events.normal_days(row.location_id, row.product_id, days[:lead_days], lead_week)
-        cover = events.normal_days(row.location_id, row.product_id, days[lead_days:])
-    else:
-        lead, cover = sum(lead_week), len(days) - lead_days
-    lead_units = daily * Decimal(str(lead))
+        lead += daily * _days(events.extra_days(row.location_id, row.product_id, days[:lead_days], lead_week))
+        cover += daily * _days(events.extra_days(row.location_id, row.product_id, days[lead_days:]))
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
         free=row.on_hand - row.reserved,
-        reorder_point=math.ceil(lead_units) + row.safety_stock,
-        target=math.ceil(lead_units + daily * Decimal(str(cover))) + row.safety_stock,
+        reorder_point=math.ceil(lead) + row.safety_stock,
+        target=math.ceil(lead + cover) + row.safety_stock,
     )
 
 
@@ -140,8 +145,8 @@ def _spare(
         own = needs.get(pk)
         keep = own.target if own else safety
         if kind != LocationKind.DC:
-            days = events.normal_days(lid, pid, ahead) if events else KEEP_DAYS
-            keep = max(keep, math.ceil(daily.get(pk, 0) * Decimal(str(days))) + safety)
+            days = KEEP_DAYS + (_days(events.extra_days(lid, pid, ahead)) if events else 0)
+            keep = max(keep, math.ceil(daily.get(pk, 0) * days) + safety)
         if on_hand - reserved - keep > 0:
             spare.setdefault(pid, ({}, {}))[kind != LocationKind.DC][lid] = on_hand - reserved - keep
     return spare
@@ -199,14 +204,16 @@ def replenishment_propose(
     forecast, weeks = planning_forecast(now=now)
     today = timezone.localdate(now)
     days = [today + dt.timedelta(days=k) for k in range(lead_days + cover_days)]
+    # the days `shipped` covers, but today's few hours (its factor would weigh a whole day against them)
     past = [today - dt.timedelta(days=k) for k in range(1, demand_days + 1)]
     events = EventCalendar.load(past[-1], today + dt.timedelta(days=max(lead_days + cover_days, KEEP_DAYS)))
     rows = list(StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True))
     # with no forecast: the average of the days read, a day of an event with factor f counting as f days
     daily = {
-        r.pk: forecast.get(r.pk)
-        or Decimal(-shipped[r.pk])
-        / (Decimal(str(events.normal_days(r.location_id, r.product_id, past))) if events else demand_days)
+        r.pk: forecast[r.pk]
+        if r.pk in forecast
+        else Decimal(-shipped[r.pk])
+        / (demand_days + (_days(events.extra_days(r.location_id, r.product_id, past)) if events else 0))
         for r in rows
     }
     needs = {

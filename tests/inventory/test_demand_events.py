@@ -37,6 +37,7 @@ from tests.factories import LocationFactory, ProductFactory, RegionFactory, Stoc
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
+SATURDAY = 5
 
 
 def days_ago(n: int) -> dt.date:
@@ -188,6 +189,31 @@ def test_a_closure_does_not_lower_the_forecast_or_the_week(places):
     assert Decimal("2.9") < planned < Decimal(3)
     week = LocationDemandProfile.objects.get(location=places["store"]).weekday_factors
     assert max(week) - min(week) < 0.01  # the closed days are left out of the week's shape
+
+
+def test_an_event_day_counts_as_its_weekdays_share(places):
+    """100 shirts on Saturdays, 20 on other days; a Saturday sale of ×2 two weeks ago sold 200: read as two
+    Saturdays, the forecast stays at 220/7 a day (read as two average days, it would be 33.5)."""
+    sale = next(days_ago(n) for n in range(8, 15) if days_ago(n).weekday() == SATURDAY)
+    shipped_daily(
+        places["shirt"], lambda day: 200 if day == sale else 100 if day.weekday() == SATURDAY else 20
+    )
+    event("Sábado de ofertas", sale, sale, "2")
+    forecast_refresh()
+    daily = DemandForecast.objects.get(stock=places["shirt"]).daily
+    assert daily == pytest.approx(Decimal(220) / 7, abs=Decimal("0.05"))
+
+
+def test_an_event_on_some_products_leaves_the_week_alone(places):
+    """A long promotion on bags does not flatten the store's Saturdays (only events for every product are left
+    out of the week's shape)."""
+    shipped_daily(places["shirt"], lambda day: 10 if day.weekday() == SATURDAY else 2)
+    forecast_refresh()
+    before = LocationDemandProfile.objects.get(location=places["store"]).weekday_factors
+    event("Bolsas", days_ago(60), days_ago(1), "1.5", products=[places["bag"].product])
+    forecast_refresh()
+    assert LocationDemandProfile.objects.get(location=places["store"]).weekday_factors == before
+    assert before[SATURDAY] > 2.5
 
 
 def test_the_check_knows_the_events_of_its_days(places):
@@ -377,11 +403,17 @@ def test_the_events_list_is_a_fixed_number_of_queries(
 ):
     assign_perm("inventory.manage_region", manager_user, places["south"])
     for n in range(15):
-        event(f"Promo {n}", days_ago(n * 10), days_ago(n * 10 - 2), locations=[places["store"]])
+        event(
+            f"Promo {n}", days_ago(n * 10), days_ago(n * 10 - 2), locations=[places["store"]],
+            products=[places["shirt"].product, places["bag"].product],
+        )  # fmt: skip
     client.force_login(manager_user)
     with django_assert_max_num_queries(10):
         html = client.get(reverse("inventory:events")).content.decode()
     assert html.count("data-event=") == 15
+    # each counted once (the page speaks the manager's language)
+    assert len(re.findall(r"<td>1 loca(?:tion|l)</td>", html)) == 15
+    assert len(re.findall(r"<td>2 produ(?:cts|tos)</td>", html)) == 15
 
 
 @pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF])
