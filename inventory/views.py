@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -265,21 +266,19 @@ def forecast(request: HttpRequest) -> HttpResponse:
     }
     if location is not None and profile is not None:
         week = profile.weekday_factors
-        total = forecast_list(location=location).aggregate(n=Sum("daily"))["n"] or 0
         today = timezone.localdate()
         days = [today + dt.timedelta(days=k) for k in range(FORECAST_DAYS)]
         calendar = EventCalendar.load(days[0], days[-1])
         named = calendar.named_products(location.pk, days)
-        daily = (
-            {
-                product: float(units)
-                for product, units in DemandForecast.objects.filter(
-                    stock__location=location, stock__product__in=named
-                ).values_list("stock__product", "daily")
-            }
-            if named
-            else {}
-        )
+        daily: dict[int, float] = {}
+        if named:  # the location's rates read once: their sum, and those of the products its events name
+            rates = DemandForecast.objects.filter(stock__location=location).values_list(
+                "stock__product", "daily"
+            )
+            total = sum((rate for _product, rate in rates), Decimal(0))
+            daily = {product: float(rate) for product, rate in rates if product in named}
+        else:
+            total = forecast_list(location=location).aggregate(n=Sum("daily"))["n"] or Decimal(0)
         expected = {
             d: calendar.location_day(location.pk, d, float(total), daily) * week[d.weekday()] for d in days
         }

@@ -261,7 +261,7 @@ def test_the_forecast_chart_shows_the_events_days(client, admin_user, places, dj
     event("Bolsas", tomorrow, tomorrow, "3", products=[places["bag"].product], locations=[places["store"]])
     event("Elsewhere", tomorrow, tomorrow, "5", locations=[places["other"]])
     client.force_login(admin_user)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(12):
         html = client.get(reverse("inventory:forecast"), {"location": "LJ-RS-01"}).content.decode()
     bars = re.findall(r'<rect [^>]*?(data-marked="1" )?data-day="([^"]+)" data-value="(\d+)"', html)
     assert len(bars) == 14
