@@ -123,8 +123,13 @@ class DemandEventForm(forms.Form):
     """A demand event: its days, its factor, and where and on what it applies (all, when none is named)."""
 
     name = forms.CharField(label=_("Name"), max_length=80)
-    starts_on = forms.DateField(label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}))
+    # a date input reads and writes ISO dates, whatever the page's language
+    starts_on = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    ends_on = forms.DateField(
+        label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     factor = forms.DecimalField(
         label=_("Demand factor"),
         help_text=_("Demand on those days against a normal day: 2.5 for two and a half times, 0.5 for half."),

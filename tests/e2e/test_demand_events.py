@@ -58,6 +58,7 @@ def test_a_manager_plans_a_promotion_on_a_phone(phone_page, manager_user):
     expect(bars.first).to_have_attribute("data-value", "10")  # 4 a day × 2.5
     expect(page.locator("[data-testid=forecast-events]")).to_contain_text("Liquidação de camisetas")
     page.goto(f"/inventory/forecast/events/{event.pk}/")
+    expect(page.locator("#id_starts_on")).to_have_value(start.isoformat())  # the dates come back to edit
     page.click("[data-testid=event-delete]")  # not confirmed: kept
     expect(page.locator(".messages")).to_contain_text("confirmar")
     page.check("[data-testid=event-delete-confirm]")

@@ -384,6 +384,9 @@ def test_an_admin_changes_and_removes_any_event(client, admin_user, places):
     assert re.search(r'value="LJ-PA-01"[^>]*checked', html) and not re.search(
         r'value="LJ-RS-01"[^>]*checked', html
     )
+    # a date input needs ISO dates, in Portuguese too (else it shows blank and the user types them again)
+    portuguese = client.get(url, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Primeiro dia" in portuguese and f'name="starts_on" value="{TODAY.isoformat()}"' in portuguese
     response = client.post(
         url, {"name": "Norte", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "4",
               "locations": ["LJ-PA-01", "LJ-RS-01"]},
