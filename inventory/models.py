@@ -433,11 +433,6 @@ class DemandForecast(models.Model):
         return f"{self.stock_id}: {self.daily}/day"
 
     @property
-    def week_units(self) -> Decimal:
-        """Units expected over the next seven days (the weekday factors average 1 over a week)."""
-        return (self.daily * 7).quantize(Decimal("0.1"))
-
-    @property
     def free(self) -> int:
         """The row's units on hand less those reserved."""
         return self.stock.on_hand - self.stock.reserved

@@ -250,6 +250,21 @@ FORECAST_SHOWN = 100  # the products with the most demand at the location
 FORECAST_DAYS = 14  # the chart: the location's expected units for the next two weeks
 
 
+def _next_week(
+    rows: list[DemandForecast], week: list[float], days: list[dt.date], calendar: EventCalendar
+) -> list[DemandForecast]:
+    """Each row with `next_week`: its units over `days`, each as its weekday and its demand events bring."""
+    for r in rows:
+        units = sum(
+            float(r.daily)
+            * week[day.weekday()]
+            * calendar.factor(r.stock.location_id, r.stock.product_id, day)
+            for day in days
+        )
+        r.next_week = Decimal(str(round(units, 1)))  # type: ignore[attr-defined]
+    return rows
+
+
 @login_required
 def forecast(request: HttpRequest) -> HttpResponse:
     """A location's demand forecast for managers and admins: its next two weeks (chart), the shape of its
@@ -296,6 +311,8 @@ def forecast(request: HttpRequest) -> HttpResponse:
                 for w, f in enumerate(week)
             ],
             "total": total,
-            "rows": forecast_list(location=location)[:FORECAST_SHOWN],
+            "rows": _next_week(
+                list(forecast_list(location=location)[:FORECAST_SHOWN]), week, days[:7], calendar
+            ),
         }
     return render(request, "inventory/forecast.html", context)

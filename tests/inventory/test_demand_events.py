@@ -271,6 +271,10 @@ def test_the_forecast_chart_shows_the_events_days(client, admin_user, places, dj
         (False, "4"),
     ]
     # tomorrow: 2 × (3 + 1 × 3); a normal day 3 + 1
+    shirt = html[html.index('data-sku="CAM-0001-P"') :]
+    bag = html[html.index('data-sku="BOL-0001"') :]
+    assert re.search(r'data-testid="next-week">24[.,]0<', shirt)  # 6 days of 3, tomorrow 2 × 3
+    assert re.search(r'data-testid="next-week">12[.,]0<', bag)  # 6 days of 1, tomorrow 2 × 3 × 1
     assert "Black Friday" in html and "Bolsas" in html and "Elsewhere" not in html
 
 
