@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from oms.parsers import whole_number
+from oms.widgets import DateInput
 
 from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, Product
 from .selectors import products_by_codes
@@ -123,13 +124,8 @@ class DemandEventForm(forms.Form):
     """A demand event: its days, its factor, and where and on what it applies (all, when none is named)."""
 
     name = forms.CharField(label=_("Name"), max_length=80)
-    # a date input reads and writes ISO dates, whatever the page's language
-    starts_on = forms.DateField(
-        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
-    ends_on = forms.DateField(
-        label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    starts_on = forms.DateField(label=_("First day"), widget=DateInput())
+    ends_on = forms.DateField(label=_("Last day"), widget=DateInput())
     factor = forms.DecimalField(
         label=_("Demand factor"),
         help_text=_("Demand on those days against a normal day: 2.5 for two and a half times, 0.5 for half."),

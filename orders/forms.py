@@ -14,6 +14,7 @@ from inventory.models import Location
 from oms.brazil import normalize_cep
 from oms.calendar import start_of_day
 from oms.cep import cep_to_point
+from oms.widgets import DateInput
 
 from .models import Channel, Order, OrderStatus
 from .selectors import OrderFilters
@@ -44,12 +45,12 @@ class OrderFilterForm(forms.Form):
     placed_from = forms.DateField(
         label=_("Placed from"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
     )
     placed_to = forms.DateField(
         label=_("Placed until"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
     )
 
     def __init__(
