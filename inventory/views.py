@@ -44,7 +44,7 @@ from .selectors import (
 )
 from .services import stock_adjust, stock_set_count
 from .services.events import EventCalendar
-from .services.replenishment import replenishment_decide_many
+from .services.replenishment import COVER_DAYS, LEAD_DAYS, replenishment_decide_many
 
 STOCK_PAGE_SIZE = 50
 LEDGER_PAGE_SIZE = 50
@@ -212,11 +212,18 @@ def replenishment(request: HttpRequest) -> HttpResponse:
                 )
         return HttpResponseRedirect(request.get_full_path())
     rows = list(proposal_list(user=request.user, location=location)[: PROPOSALS_SHOWN + 1])
+    today = timezone.localdate()
+    events = event_list(user=request.user).filter(  # those the proposals plan with: why a quantity is large
+        starts_on__lte=today + dt.timedelta(days=LEAD_DAYS + COVER_DAYS - 1), ends_on__gte=today
+    )
+    if location is not None:
+        events = events.filter(Q(locations=None) | Q(locations=location)).distinct()
     context = {
         "rows": rows[:PROPOSALS_SHOWN],
         "more": len(rows) > PROPOSALS_SHOWN,
         "location": location,
         "locations": locations.order_by("code").only("code", "name"),
+        "events": events,
     }
     return render(request, "inventory/replenishment.html", context)
 

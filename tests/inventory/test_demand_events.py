@@ -249,6 +249,21 @@ def test_replenishment_plans_for_an_event_ahead(places):
     assert proposal.target == 21 + 9 + 9 + 12 * 3  # two more days of the event, then 12 normal days
 
 
+def test_the_replenishment_page_names_the_events_it_plans_with(client, manager_user, places):
+    assign_perm("inventory.manage_region", manager_user, places["south"])
+    soon = TODAY + dt.timedelta(days=3)
+    event("Black Friday", soon, soon, "2.5")
+    event("Sul", soon, soon, "2", locations=[places["store"]])
+    event("Norte", soon, soon, "2", locations=[places["other"]])
+    event("Natal", TODAY + dt.timedelta(days=30), TODAY + dt.timedelta(days=31), "3")  # beyond the plan
+    client.force_login(manager_user)
+    html = client.get(reverse("inventory:replenishment")).content.decode()
+    chips = html[html.index('data-testid="replenishment-events"') :]
+    chips = chips[: chips.index("</div>")]
+    assert "Black Friday" in chips and "Sul" in chips
+    assert "Norte" not in chips and "Natal" not in chips
+
+
 # --- pages -------------------------------------------------------------------------------------------------
 
 
