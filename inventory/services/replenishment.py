@@ -60,11 +60,19 @@ class _Need:
     reorder_point: int
     target: int
     incoming: int = 0
+    rush: Decimal = Decimal(
+        1
+    )  # the lead time's demand with its events against without: > 1 when they lift it
 
     @property
     def position(self) -> int:
         """Free units and those on their way."""
         return self.free + self.incoming
+
+    @property
+    def urgency(self) -> Decimal:
+        """Days its position lasts at the lead time's pace (sooner first); 0 with no demand."""
+        return self.position / (self.daily * self.rush) if self.daily else Decimal(0)
 
 
 def _days(extra: float) -> Decimal:
@@ -88,15 +96,20 @@ def _need(
     lead_week = tuple(week[day.weekday()] for day in days[:lead_days])
     lead = sum(daily * Decimal(str(factor)) for factor in lead_week)
     cover = daily * (len(days) - lead_days)
+    rush = Decimal(1)
     if events:
-        lead += daily * _days(events.extra_days(row.location_id, row.product_id, days[:lead_days], lead_week))
+        extra = _days(events.extra_days(row.location_id, row.product_id, days[:lead_days], lead_week))
+        lead += daily * extra
         cover += daily * _days(events.extra_days(row.location_id, row.product_id, days[lead_days:]))
+        plain = Decimal(str(sum(lead_week)))  # the lead time's normal days (each weekday's share: > 0)
+        rush += extra / plain if plain else 0
     return _Need(
         row=row,
         daily=daily.quantize(Decimal("0.01")),
         free=row.on_hand - row.reserved,
         reorder_point=math.ceil(lead) + row.safety_stock,
         target=math.ceil(lead + cover) + row.safety_stock,
+        rush=rush,
     )
 
 
@@ -236,7 +249,7 @@ def replenishment_propose(
             for n in needs.values()
             if n.position < n.reorder_point and (n.row.location_id, n.row.product_id) not in resting
         ),
-        key=lambda n: (n.position / n.daily if n.daily else 0, n.row.pk),
+        key=lambda n: (n.urgency, n.row.pk),
     )
     spare = _spare(short, needs, daily=forecast | daily, events=events, today=today)
     regions = dict(Location.objects.filter(active=True).values_list("pk", "region"))

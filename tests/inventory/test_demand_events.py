@@ -249,6 +249,31 @@ def test_replenishment_plans_for_an_event_ahead(places):
     assert proposal.target == 21 + 9 + 9 + 12 * 3  # two more days of the event, then 12 normal days
 
 
+def test_an_event_ahead_puts_a_row_first_for_what_a_dc_can_spare(places):
+    """Two stores short of shirts with the same stock and sales; the DC can spare enough for one. The store
+    whose Black Friday starts tomorrow gets it (without events the tie goes to the older row)."""
+    from tests.factories import DCFactory
+
+    dc = DCFactory(code="CD-SP-01")
+    StockFactory(location=dc, product=places["shirt"].product, on_hand=60)
+    twin = LocationFactory(code="LJ-RS-02", region=places["south"].code)
+    twin_shirt = StockFactory(location=twin, product=places["shirt"].product, on_hand=200)
+    for row in (places["shirt"], twin_shirt):
+        shipped_daily(row, lambda day: 3)
+    forecast_refresh()
+    StockLevel.objects.filter(pk__in=[places["shirt"].pk, twin_shirt.pk]).update(on_hand=8)
+    StockLevel.objects.filter(location=dc).update(on_hand=61)  # it sells nothing itself: all 61 to spare
+    tomorrow = TODAY + dt.timedelta(days=1)
+    event("Black Friday", tomorrow, tomorrow + dt.timedelta(days=3), "3", locations=[twin])
+    replenishment_propose()
+    first = ReplenishmentProposal.objects.get(location=twin)
+    second = ReplenishmentProposal.objects.get(location=places["store"])
+    # the twin: lead 3 + 9 + 9 = 21, target 21 + 9 + 9 + 12 × 3 = 75 (67 to bring), all 61 the DC has; first,
+    # though both hold 8 and sell 3 a day
+    assert (first.source, first.qty, first.target) == (dc, 61, 75)
+    assert (second.source, second.qty) == (None, 43)  # the DC has none left: from a supplier
+
+
 def test_the_replenishment_page_names_the_events_it_plans_with(client, manager_user, places):
     assign_perm("inventory.manage_region", manager_user, places["south"])
     soon = TODAY + dt.timedelta(days=3)
