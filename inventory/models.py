@@ -8,6 +8,7 @@ quantities impossible to break, whatever the code above does.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.conf import settings
@@ -517,6 +518,12 @@ class DemandEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.starts_on}–{self.ends_on}, ×{self.factor})"
+
+
+def names_only(named: Collection[int], allowed: Collection[int]) -> bool:
+    """Whether an event naming the locations `named` (none: every location) is for a planner of `allowed` to
+    change: it names some, all of them theirs (the pages, the API and the services under lock)."""
+    return bool(named) and set(named) <= set(allowed)
 
 
 class DemandEventLocation(models.Model):

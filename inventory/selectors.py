@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +27,7 @@ from .models import (
     StockTransfer,
     StockTransferLine,
     TransferStatus,
+    names_only,
 )
 
 SEES_ALL_LOCATIONS = {Role.ADMIN, Role.CUSTOMER_SERVICE}
@@ -141,6 +143,17 @@ def event_list(*, user: Any) -> QuerySet[DemandEvent]:
     return events.order_by("starts_on", "pk")
 
 
+def events_touching(
+    *, user: Any, start: dt.date, end: dt.date, location: Location | None = None
+) -> QuerySet[DemandEvent]:
+    """The user's events with a day from `start` to `end`; with `location`, those that apply there (the
+    forecast and replenishment pages show what they plan with)."""
+    events = event_list(user=user).filter(starts_on__lte=end, ends_on__gte=start)
+    if location is not None:
+        events = events.filter(Q(locations=None) | Q(locations=location)).distinct()
+    return events
+
+
 def planned_location_ids(*, user: Any) -> set[int] | None:
     """The ids of the locations whose demand the user plans: None (every location, those to come too) for
     admins; else their own (a manager's regions), even where another role (customer service) lets them see
@@ -162,7 +175,7 @@ def events_editable(*, user: Any, events: Iterable[DemandEvent]) -> set[int]:
         "demandevent_id", "location_id"
     ):
         named.setdefault(event_id, set()).add(location_id)
-    return {pk for pk, places in named.items() if places <= allowed}
+    return {pk for pk, places in named.items() if names_only(places, allowed)}
 
 
 def products_by_codes(codes: Iterable[str]) -> tuple[list[Product], list[str]]:

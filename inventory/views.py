@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -34,7 +34,7 @@ from oms.roles import is_manager_or_admin
 from .forms import StockAdjustForm, StockCountForm, StockFilterForm
 from .models import DemandForecast, Location, LocationDemandProfile, StockLevel
 from .selectors import (
-    event_list,
+    events_touching,
     forecast_list,
     location_list,
     proposal_list,
@@ -213,11 +213,12 @@ def replenishment(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(request.get_full_path())
     rows = list(proposal_list(user=request.user, location=location)[: PROPOSALS_SHOWN + 1])
     today = timezone.localdate()
-    events = event_list(user=request.user).filter(  # those the proposals plan with: why a quantity is large
-        starts_on__lte=today + dt.timedelta(days=LEAD_DAYS + COVER_DAYS - 1), ends_on__gte=today
+    events = events_touching(  # those the proposals plan with: why a quantity is large
+        user=request.user,
+        start=today,
+        end=today + dt.timedelta(days=LEAD_DAYS + COVER_DAYS - 1),
+        location=location,
     )
-    if location is not None:
-        events = events.filter(Q(locations=None) | Q(locations=location)).distinct()
     context = {
         "rows": rows[:PROPOSALS_SHOWN],
         "more": len(rows) > PROPOSALS_SHOWN,
@@ -304,12 +305,7 @@ def forecast(request: HttpRequest) -> HttpResponse:
         expected = {
             d: calendar.location_day(location.pk, d, float(total), daily) * week[d.weekday()] for d in days
         }
-        events = (
-            event_list(user=request.user)
-            .filter(starts_on__lte=days[-1], ends_on__gte=today)
-            .filter(Q(locations=None) | Q(locations=location))
-            .distinct()
-        )
+        events = events_touching(user=request.user, start=today, end=days[-1], location=location)
         context |= {
             "chart": day_bars(days, expected, label="D", marked=calendar.event_days(location.pk, days)),
             "events": events,

@@ -31,6 +31,7 @@ from ..models import (
     DemandEventProduct,
     Location,
     Product,
+    names_only,
 )
 from . import _actor
 
@@ -57,10 +58,11 @@ class _Effect:
     locations: frozenset[int] | None  # None: every location
     products: frozenset[int] | None  # None: every product
 
+    def at(self, location_id: int) -> bool:
+        return self.locations is None or location_id in self.locations
+
     def applies(self, location_id: int, product_id: int) -> bool:
-        return (self.locations is None or location_id in self.locations) and (
-            self.products is None or product_id in self.products
-        )
+        return self.at(location_id) and (self.products is None or product_id in self.products)
 
 
 @dataclass
@@ -127,9 +129,7 @@ class EventCalendar:
         found = self._plain.get(key)
         if found is None:
             found = self._plain[key] = math.prod(
-                e.factor
-                for e in self.by_day.get(day, ())
-                if e.products is None and (e.locations is None or location_id in e.locations)
+                e.factor for e in self.by_day.get(day, ()) if e.products is None and e.at(location_id)
             )
         return found
 
@@ -158,7 +158,7 @@ class EventCalendar:
         for day, effects in own.items():
             k = position.get(day)
             if k is not None:
-                f = math.prod(e.factor for e in effects if e.locations is None or location_id in e.locations)
+                f = math.prod(e.factor for e in effects if e.at(location_id))
                 base += w[k] * self._plain_factor(location_id, day) * (f - 1.0)
         return base
 
@@ -167,14 +167,11 @@ class EventCalendar:
         return {
             day
             for day in days
-            if any(
-                e.products is None and (e.locations is None or location_id in e.locations)
-                for e in self.by_day.get(day, ())
-            )
+            if any(e.products is None and e.at(location_id) for e in self.by_day.get(day, ()))
         }
 
     def _here(self, location_id: int, day: dt.date) -> list[_Effect]:
-        return [e for e in self.by_day.get(day, ()) if e.locations is None or location_id in e.locations]
+        return [e for e in self.by_day.get(day, ()) if e.at(location_id)]
 
     def location_day(self, location_id: int, day: dt.date, total: float, daily: dict[int, float]) -> float:
         """A location's expected units on `day`: `total` units on a normal day, of which `daily` gives those
@@ -309,7 +306,7 @@ def _locked(event: DemandEvent, allowed: Collection[int] | None) -> DemandEvent:
         raise NotFoundInScope(_("No such event."))
     if allowed is not None:
         named = set(locked.locations.values_list("pk", flat=True))
-        if not named or not named <= set(allowed):
+        if not names_only(named, allowed):
             raise EventNotYours(_("This event also covers locations that are not yours."))
     return locked
 
