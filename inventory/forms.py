@@ -62,6 +62,13 @@ class StockAdjustForm(forms.Form):
         return int(delta)
 
 
+class StockSafetyForm(forms.Form):
+    """Units kept back from orders at this location (a display, walk-in customers)."""
+
+    safety_stock = forms.IntegerField(label=_("Units kept back from orders"), min_value=0, max_value=MAX_QTY)
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
 class TransferForm(forms.Form):
     """A transfer made by hand: from one of my locations to another location, one "SKU quantity" per line."""
 

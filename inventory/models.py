@@ -157,6 +157,8 @@ class StockLevel(models.Model):
             models.CheckConstraint(condition=Q(safety_stock__gte=0), name="stock_safety_non_negative"),
         ]
         indexes = [models.Index(fields=["product", "location"])]
+        # units kept back from orders (a display, walk-in customers): a planning decision, not floor work
+        permissions = [("set_safety_stock", "Can set safety stock")]
 
     def __str__(self) -> str:
         return f"{self.location_id}/{self.product_id}: {self.on_hand} on hand, {self.reserved} reserved"
@@ -176,10 +178,12 @@ class MovementKind(models.TextChoices):
     SHORT_PICK = "short_pick", _("Short pick")
     TRANSFER_OUT = "transfer_out", _("Transfer sent")
     TRANSFER_IN = "transfer_in", _("Transfer received")
+    SAFETY = "safety", _("Safety stock")
 
 
 class StockMovement(models.Model):
-    """The append-only stock ledger: every change of on_hand or reserved, why, by whom, for what."""
+    """The append-only stock ledger: every change of on_hand, reserved or safety stock, why, by whom, for
+    what."""
 
     at = models.DateTimeField(_("at"), auto_now_add=True)
     stock = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
@@ -188,6 +192,8 @@ class StockMovement(models.Model):
     reserved_delta = models.IntegerField(_("reserved change"), default=0)
     on_hand_after = models.IntegerField(_("on hand after"))
     reserved_after = models.IntegerField(_("reserved after"))
+    # a change of safety stock (kind SAFETY) moves no units: the level it set
+    safety_after = models.IntegerField(_("safety stock after"), null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     ref = models.CharField(
         _("reference"),

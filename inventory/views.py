@@ -1,4 +1,5 @@
-"""Stock pages: stock by location and SKU (searchable, HTMX), and one stock row's ledger with count/adjust.
+"""Stock pages: stock by location and SKU (searchable, HTMX), and one stock row's ledger with a count, an
+adjustment and its safety stock.
 
 Lists page by keyset ("next" links after the last row shown, fetching one row more than the page): no
 count(*) over the stock table, so a page costs the same on ten rows or ten million.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -31,7 +33,7 @@ from oms.pagination import KeysetPage, first_page_query, keyset_page, next_page_
 from oms.parsers import whole_number
 from oms.roles import is_manager_or_admin
 
-from .forms import StockAdjustForm, StockCountForm, StockFilterForm
+from .forms import StockAdjustForm, StockCountForm, StockFilterForm, StockSafetyForm
 from .models import DemandForecast, Location, LocationDemandProfile, StockLevel
 from .selectors import (
     events_touching,
@@ -42,7 +44,7 @@ from .selectors import (
     stock_movement_list,
     transfer_lines_moving,
 )
-from .services import stock_adjust, stock_set_count
+from .services import stock_adjust, stock_set_count, stock_set_safety
 from .services.events import EventCalendar
 from .services.replenishment import COVER_DAYS, LEAD_DAYS, replenishment_decide_many
 
@@ -89,27 +91,38 @@ def _stock_row(request: HttpRequest, location: str, sku: str) -> StockLevel:
     return row
 
 
+ROW_FORMS: dict[str, type[forms.Form]] = {
+    "count": StockCountForm,
+    "adjust": StockAdjustForm,
+    "safety": StockSafetyForm,
+}
+
+
 @login_required
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
-    """One stock row and its ledger; staff of the location may set a count or apply an adjustment."""
+    """One stock row and its ledger; staff of the location may set a count or apply an adjustment, planners
+    (managers, admins) set its safety stock."""
     row = _stock_row(request, location, sku)
-    can_change = request.user.has_perm("inventory.change_stocklevel")
-    count_form = StockCountForm(prefix="count")
-    adjust_form = StockAdjustForm(prefix="adjust")
+    allowed = {
+        "count": request.user.has_perm("inventory.change_stocklevel"),
+        "adjust": request.user.has_perm("inventory.change_stocklevel"),
+        "safety": request.user.has_perm("inventory.set_safety_stock"),
+    }
+    row_forms: dict[str, forms.Form] = {
+        "count": StockCountForm(prefix="count"),
+        "adjust": StockAdjustForm(prefix="adjust"),
+        "safety": StockSafetyForm(prefix="safety", initial={"safety_stock": row.safety_stock}),
+    }
     status = 200
     if request.method == "POST":
-        if not can_change:
-            raise PermissionDenied
         action = request.POST.get("action", "")
-        form: StockCountForm | StockAdjustForm
-        if action == "count":
-            form = count_form = StockCountForm(request.POST, prefix="count")
-        elif action == "adjust":
-            form = adjust_form = StockAdjustForm(request.POST, prefix="adjust")
-        else:
+        if action not in ROW_FORMS:
             messages.error(request, _("Unknown action."))
             return HttpResponseRedirect(request.path)
+        if not allowed[action]:
+            raise PermissionDenied
+        form = row_forms[action] = ROW_FORMS[action](request.POST, prefix=action)
         if form.is_valid():
             _apply(request, row, action, form.cleaned_data)
             return HttpResponseRedirect(request.path)
@@ -125,9 +138,11 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
         "page": movements,
         "next_query": next_page_query(request, movements.next_cursor),
         "first_query": first_page_query(request),
-        "can_change": can_change,
-        "count_form": count_form,
-        "adjust_form": adjust_form,
+        "can_change": allowed["count"],
+        "can_plan": allowed["safety"],
+        "count_form": row_forms["count"],
+        "adjust_form": row_forms["adjust"],
+        "safety_form": row_forms["safety"],
         "stock_url": reverse("inventory:stock"),
         "moving": transfer_lines_moving(stock=row),
     }
@@ -146,7 +161,7 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
                 by=request.user,
             )
             messages.success(request, _("Count saved."))
-        else:
+        elif action == "adjust":
             stock_adjust(
                 location=row.location,
                 product=row.product,
@@ -155,6 +170,15 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
                 by=request.user,
             )
             messages.success(request, _("Adjustment saved."))
+        else:
+            stock_set_safety(
+                location=row.location,
+                product=row.product,
+                units=data["safety_stock"],
+                reason=data["reason"],
+                by=request.user,
+            )
+            messages.success(request, _("Safety stock saved."))
     except DomainError as exc:
         messages.error(request, exc.message)
 

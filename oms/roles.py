@@ -60,7 +60,8 @@ _MOVE_STOCK = [  # transfers between locations: open, dispatch, receive, cancel
     "inventory.change_stocktransfer",
 ]
 
-_PLAN_DEMAND = [  # demand events: promotions, Black Friday, closures (scoped to the planner's locations)
+_PLAN_DEMAND = [  # demand events (promotions, closures) and safety stock, at the planner's locations
+    "inventory.set_safety_stock",
     "inventory.view_demandevent",
     "inventory.add_demandevent",
     "inventory.change_demandevent",

@@ -60,19 +60,28 @@ class ProductListQuery(serializers.Serializer):
 
 
 class StockChangeIn(serializers.Serializer):
-    """Either `on_hand` (a count that replaces on-hand) or `delta` (an adjustment), with a reason."""
+    """`on_hand` (a count that replaces on-hand) or `delta` (an adjustment), and/or `safety_stock` (units kept
+    back from orders), with a reason."""
 
     on_hand = serializers.IntegerField(required=False, min_value=0, max_value=MAX_QTY)
     delta = serializers.IntegerField(required=False, min_value=-MAX_QTY, max_value=MAX_QTY)
+    safety_stock = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_QTY,
+        help_text="Units kept back from orders (needs the permission inventory.set_safety_stock).",
+    )
     reason = serializers.CharField(max_length=200)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         has_count, has_delta = "on_hand" in attrs, "delta" in attrs
-        if has_count == has_delta:
+        if has_count and has_delta:
             raise serializers.ValidationError(
                 {"on_hand": [_("Send either on_hand (a count) or delta (an adjustment), not both.")]}
-                if has_count
-                else {"on_hand": [_("Send on_hand (a count) or delta (an adjustment).")]}
+            )
+        if not (has_count or has_delta or "safety_stock" in attrs):
+            raise serializers.ValidationError(
+                {"on_hand": [_("Send on_hand (a count), delta (an adjustment) or safety_stock.")]}
             )
         if has_delta and attrs["delta"] == 0:
             raise serializers.ValidationError({"delta": [_("An adjustment must change the quantity.")]})
@@ -96,7 +105,9 @@ class StockOut(serializers.Serializer):
 
 class StockBulkItemOut(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.IntegerField(help_text="200 applied; 400 invalid; 404 unknown here; 409 refused.")
+    status = serializers.IntegerField(
+        help_text="200 applied; 400 invalid; 403 not yours to change; 404 unknown here; 409 refused."
+    )
     stock = StockOut(required=False)
     errors = serializers.DictField(required=False)  # type: ignore[assignment]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -23,7 +24,7 @@ from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import Location, Product, StockLevel, StockTransfer, StockTransferLine, TransferStatus
 from ..selectors import location_list, product_match, stock_list, transfer_list, transfer_sides
-from ..services import stock_adjust, stock_set_count
+from ..services import stock_adjust, stock_set_count, stock_set_safety
 from ..services.transfers import transfer_cancel, transfer_create, transfer_dispatch, transfer_receive
 from .serializers import (
     LocationOut,
@@ -112,28 +113,62 @@ class ProductListView(generics.GenericAPIView):
         return self.get_paginated_response(ProductOut(page, many=True).data)
 
 
+SET_SAFETY = "inventory.set_safety_stock"
+
+
+def _missing_perm(user: Any, data: dict[str, Any]) -> str | None:
+    """The permission a stock change needs and the caller lacks: counts and adjustments are floor work,
+    safety stock a planning decision."""
+    if ("on_hand" in data or "delta" in data) and not user.has_perm(CHANGE_STOCK):
+        return CHANGE_STOCK
+    if "safety_stock" in data and not user.has_perm(SET_SAFETY):
+        return SET_SAFETY
+    return None
+
+
+@transaction.atomic
 def _apply(*, location: Location, product: Product, data: dict[str, Any], user: Any) -> StockLevel:
+    """A count or an adjustment and/or a safety stock level, all or nothing."""
+    stock = None
     if "on_hand" in data:
         stock = stock_set_count(
             location=location, product=product, on_hand=data["on_hand"], reason=data["reason"], by=user
         )
-    else:
+    elif "delta" in data:
         stock = stock_adjust(
             location=location, product=product, delta=data["delta"], reason=data["reason"], by=user
         )
+    if "safety_stock" in data:
+        stock = stock_set_safety(
+            location=location, product=product, units=data["safety_stock"], reason=data["reason"], by=user
+        )
+    assert stock is not None  # StockChangeIn asks for one of them
     stock.location, stock.product = location, product
     return stock
 
 
+class StockChangers(BasePermission):
+    """Holders of either permission may send a change; `_missing_perm` then checks what it changes."""
+
+    message = f"You need the permission {CHANGE_STOCK} or {SET_SAFETY}."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user and user.is_authenticated and (user.has_perm(CHANGE_STOCK) or user.has_perm(SET_SAFETY))
+        )
+
+
 class StockDetailView(APIView):
     """`GET|PUT /api/v1/stock/{location}/{sku}/`: read, or set a count / apply a delta (409 if below
-    what is reserved)."""
+    what is reserved) and/or set the safety stock."""
 
     parser_classes = [BoundedJSONParser]
 
     def get_permissions(self) -> list[BasePermission]:
-        perm = model_perm(CHANGE_STOCK if self.request.method == "PUT" else "inventory.view_stocklevel")
-        return [IsAuthenticated(), perm()]
+        if self.request.method == "PUT":
+            return [IsAuthenticated(), StockChangers()]
+        return [IsAuthenticated(), model_perm("inventory.view_stocklevel")()]
 
     @staticmethod
     def _target(request: Request, location: str, sku: str) -> tuple[Location, Product]:
@@ -168,23 +203,29 @@ class StockDetailView(APIView):
         body = StockChangeIn(data=request_data(request))
         body.is_valid(raise_exception=True)
         place, product = self._target(request, location, sku)
-        stock = _apply(location=place, product=product, data=dict(body.validated_data), user=request.user)
+        data = dict(body.validated_data)
+        missing = _missing_perm(request.user, data)
+        if missing:
+            raise PermissionDenied(f"You need the permission {missing}.")
+        stock = _apply(location=place, product=product, data=data, user=request.user)
         return Response(StockOut(stock).data)
 
 
 class StockAdjustmentBulkView(APIView):
-    """`POST /api/v1/stock/adjustments/`: many counts/adjustments, each applied or refused on its own."""
+    """`POST /api/v1/stock/adjustments/`: many counts/adjustments/safety stock levels, each applied or refused
+    on its own."""
 
     parser_classes = [BoundedJSONParser]
-    permission_classes = [IsAuthenticated, model_perm(CHANGE_STOCK)]
+    permission_classes = [IsAuthenticated, StockChangers]
 
     @extend_schema(
         operation_id="stock_adjustments_bulk",
         request=inline_serializer("StockAdjustmentBulkIn", {"adjustments": StockAdjustmentIn(many=True)}),
         responses={200: StockBulkOut, 400: OpenApiResponse(description="Not a list, or too many items.")},
         description='The body is `{"adjustments": [...]}` or the bare list (at most 1000 items). '
-        "Each item gets its own result: 200 applied, 400 invalid, 404 location or SKU unknown to the "
-        "caller, 409 refused.",
+        "Each item gets its own result: 200 applied, 400 invalid, 403 a change the caller may not make "
+        "(counts and adjustments need inventory.change_stocklevel, safety_stock inventory.set_safety_stock), "
+        "404 location or SKU unknown to the caller, 409 refused.",
     )
     def post(self, request: Request) -> Response:
         body = request_data(request)
@@ -230,6 +271,9 @@ class StockAdjustmentBulkView(APIView):
             return {"status": 404, "errors": {"location": [f"Unknown location {data['location']}."]}}
         if product is None:
             return {"status": 404, "errors": {"sku": [f"Unknown SKU {data['sku']}."]}}
+        missing = _missing_perm(user, data)
+        if missing:
+            return {"status": 403, "errors": {"detail": [f"You need the permission {missing}."]}}
         try:
             stock = _apply(location=place, product=product, data=data, user=user)
         except DomainError as exc:

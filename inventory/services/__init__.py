@@ -1,5 +1,5 @@
-"""Every change of stock: counts, adjustments, reservations, releases, commits, receipts; one transaction
-each.
+"""Every change of stock: counts, adjustments, safety stock, reservations, releases, commits, receipts; one
+transaction each.
 
 Transfers between locations are in `transfers`, replenishment proposals in `replenishment`.
 
@@ -25,6 +25,7 @@ from oms.db import ASYNC_COMMIT_EXPR, assign_ids, commit_async, model_row, save_
 from ..exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from ..locks import lock_stock_row, lock_stock_rows
 from ..models import (
+    MAX_QTY,
     Location,
     MovementKind,
     Product,
@@ -120,6 +121,28 @@ def stock_adjust(
     stock.on_hand += delta
     stock.save(update_fields=["on_hand", "updated_at"])
     _movement(stock, kind=kind, on_hand_delta=delta, reason=reason, ref=ref, by=by).save()
+    return stock
+
+
+@transaction.atomic
+def stock_set_safety(
+    *, location: Location, product: Product, units: int, reason: str, by: Any = None, ref: str = ""
+) -> StockLevel:
+    """Keep `units` of a stock row back from orders (a store's display, walk-in customers, a buffer before a
+    promotion): routing, promises and reservations see on hand - reserved - safety stock, replenishment
+    reorders above it. Units already reserved stay reserved. Setting the level it has writes nothing."""
+    if not 0 <= units <= MAX_QTY:
+        raise InvalidQuantity(
+            _("Safety stock must be between 0 and %(most)s units.") % {"most": MAX_QTY}, field="safety_stock"
+        )
+    stock = lock_stock_row(location=location, product=product)
+    if stock.safety_stock == units:
+        return stock
+    stock.safety_stock = units
+    stock.save(update_fields=["safety_stock", "updated_at"])
+    move = _movement(stock, kind=MovementKind.SAFETY, reason=reason, ref=ref, by=by)
+    move.safety_after = units
+    move.save()
     return stock
 
 
