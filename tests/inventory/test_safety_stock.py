@@ -41,7 +41,12 @@ def test_setting_safety_stock_keeps_units_from_reservations_and_writes_the_ledge
     assert (stock.on_hand, stock.reserved, stock.safety_stock, stock.available) == (10, 2, 5, 3)
     move = StockMovement.objects.get(stock=stock, kind=MovementKind.SAFETY)
     assert (move.safety_after, move.on_hand_delta, move.reserved_delta) == (5, 0, 0)
-    assert (move.actor, move.reason, move.on_hand_after, move.reserved_after) == (admin_user, "vitrine", 10, 2)
+    assert (move.actor, move.reason, move.on_hand_after, move.reserved_after) == (
+        admin_user,
+        "vitrine",
+        10,
+        2,
+    )
     with pytest.raises(InsufficientStock):
         stock_reserve(location=store, product=shirt, qty=4, ref="fl:2", group="00000002")
     stock_reserve(location=store, product=shirt, qty=3, ref="fl:3", group="00000003")
