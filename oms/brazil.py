@@ -25,6 +25,23 @@ def normalize_cep(value: str) -> str:
     return cleaned
 
 
+# The 26 states and the Federal District (IBGE's two-letter codes).
+UFS = frozenset(
+    {"AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
+     "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO"}
+)  # fmt: skip
+
+
+def normalize_uf(value: str) -> str:
+    """'sp ' → 'SP'; raises ValidationError unless it is one of the 27 Brazilian UFs."""
+    cleaned = (value or "").strip().upper()
+    if cleaned not in UFS:
+        raise ValidationError(
+            _("Not a Brazilian state: give its two-letter code (UF), like SP."), code="invalid_state"
+        )
+    return cleaned
+
+
 def format_cep(value: str) -> str:
     return f"{value[:5]}-{value[5:]}" if len(value) == 8 else value
 

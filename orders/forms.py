@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location
-from oms.brazil import normalize_cep
+from oms.brazil import normalize_cep, normalize_uf
 from oms.calendar import start_of_day
 from oms.cep import cep_to_point
 from oms.widgets import DateInput
@@ -121,10 +120,7 @@ class AddressForm(forms.Form):
         return normalize_cep(self.cleaned_data["cep"])
 
     def clean_state(self) -> str:
-        state = self.cleaned_data["state"].strip().upper()
-        if not state.isalpha():
-            raise ValidationError(_("A state is two letters, like SP."))
-        return state
+        return normalize_uf(self.cleaned_data["state"])
 
     @classmethod
     def for_order(cls, order: Order) -> AddressForm:

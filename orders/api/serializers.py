@@ -32,7 +32,7 @@ from rest_framework import serializers
 
 from inventory.models import Location, Product
 from oms.api import representer
-from oms.brazil import normalize_cep, normalize_document, normalize_phone
+from oms.brazil import UFS, normalize_cep, normalize_document, normalize_phone, normalize_uf
 from oms.db import fetch_in
 
 from ..models import Channel, DeliveryMode, Order, OrderStatus
@@ -169,9 +169,7 @@ class AddressIn(serializers.Serializer):
     lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180, default=None)
 
     def validate_state(self, value: str) -> str:
-        if not value.isalpha():
-            raise serializers.ValidationError(_("A state is its two-letter code, like SP."))
-        return value.upper()
+        return normalize_uf(value)
 
     def validate_cep(self, value: str) -> str:
         return normalize_cep(value)
@@ -378,8 +376,8 @@ def _plainly_valid(payload: Any, refs: OrderRefs) -> dict[str, Any] | None:
     fields["complement"] = _text_ok(address.get("complement", ""), 80, blank=True)
     fields["district"] = _text_ok(address.get("district", ""), 80, blank=True)
     state, cep = _text_ok(address.get("state"), 2), _text_ok(address.get("cep"), 9)
-    if None in fields.values() or state is None or len(state) != 2 or not state.isalpha() or cep is None:
-        return None
+    if None in fields.values() or state is None or state.upper() not in UFS or cep is None:
+        return None  # DRF says what is wrong
     lat, lon = _coordinate_ok(address.get("lat"), 90), _coordinate_ok(address.get("lon"), 180)
     if lat is False or lon is False or (lat is None) != (lon is None):
         return None

@@ -298,6 +298,7 @@ BAD_INPUT = [
     ("bad cep", "delivery.address.cep", "0131", "delivery.address.cep"),
     ("zero cep", "delivery.address.cep", "00000-000", "delivery.address.cep"),
     ("bad state", "delivery.address.state", "São", "delivery.address.state"),
+    ("not a brazilian state", "delivery.address.state", "ZZ", "delivery.address.state"),
     ("lat out of range", "delivery.address.lat", 123.0, "delivery.address.lat"),
     ("deadline a string", "delivery.deadline_days", "soon", "delivery.deadline_days"),
     ("unknown mode", "delivery.mode", "drone", "delivery.mode"),
@@ -676,6 +677,9 @@ def test_note_and_address_change(cs_api, some_orders):
     }
     bad = cs_api.post(f"{ORDERS}{number}/address/", {**address, "cep": "1"}, format="json")
     assert bad.status_code == 400 and "cep" in bad.json()
+    bad = cs_api.post(f"{ORDERS}{number}/address/", {**address, "state": "ZZ"}, format="json")
+    assert bad.status_code == 400 and list(bad.json()) == ["state"], bad.content
+    assert Order.objects.get(number=number).ship_state == "SP"
     response = cs_api.post(f"{ORDERS}{number}/address/", address, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["delivery"]["address"]["street"] == "Rua Augusta"

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Reservation
@@ -388,6 +388,23 @@ def test_change_address_validates_the_cep_and_writes_the_timeline(client, cs_use
     assert (order.ship_cep, order.ship_city, order.ship_state) == ("20040002", "Rio de Janeiro", "RJ")
     assert order.ship_lat is not None and order.ship_lat < -22  # placed in Rio from its CEP
     assert OrderEvent.objects.filter(order=order, kind="address", actor=cs_user).exists()
+
+
+def test_change_address_refuses_a_state_that_is_not_a_brazilian_uf(client, cs_user, make_order):
+    order = make_order()
+    client = _login(client, cs_user)
+    events = OrderEvent.objects.filter(order=order).count()
+    new = {"cep": "20040-002", "street": "Av. Rio Branco", "number": "1", "complement": "",
+           "district": "Centro", "city": "Rio de Janeiro", "state": "ZZ"}  # fmt: skip
+    with translation.override("en"):
+        response = _act(client, order, "address", new)
+    assert response.status_code == 400
+    assert response.context["address_form"].errors == {
+        "state": ["Not a Brazilian state: give its two-letter code (UF), like SP."]
+    }
+    order.refresh_from_db()
+    assert (order.ship_state, order.ship_cep) == ("SP", "01310200")
+    assert OrderEvent.objects.filter(order=order).count() == events
 
 
 def test_unknown_action_is_404_and_get_is_refused(client, cs_user, make_order):
