@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("orders/", include("orders.urls")),
     path("fulfilment/", include("orders.fulfilment_urls")),
+    path("returns/", include("orders.return_urls")),
     path("track/", include("orders.tracking_urls")),
     path("inventory/", include("inventory.urls")),
     path("routing/", include("routing.urls")),

@@ -11,6 +11,11 @@ class OrderNotChangeable(InvalidTransition):
     code = "not_changeable"
 
 
+class ReturnInvalid(DomainError):
+    status_code = 400
+    code = "return_invalid"
+
+
 class PickupNotOffered(DomainError):
     status_code = 400
     code = "pickup_not_offered"
@@ -22,4 +27,5 @@ __all__ = [
     "OrderNotCancellable",
     "OrderNotChangeable",
     "PickupNotOffered",
+    "ReturnInvalid",
 ]

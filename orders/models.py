@@ -1,4 +1,4 @@
-"""Channels, customers, orders and their lines, fulfilments, and the order timeline."""
+"""Channels, customers, orders and their lines, fulfilments, returns, and the order timeline."""
 
 from __future__ import annotations
 
@@ -415,3 +415,104 @@ class OrderTrackingLink(models.Model):
 
     def __str__(self) -> str:
         return f"tracking {self.order_id}"
+
+
+class ReturnStatus(models.TextChoices):
+    REQUESTED = "requested", _("Awaiting the goods")
+    RECEIVED = "received", _("Received")
+    REFUNDED = "refunded", _("Refunded")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ReturnReason(models.TextChoices):
+    WRONG_SIZE = "wrong_size", _("Wrong size or fit")
+    DEFECTIVE = "defective", _("Faulty or arrived damaged")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    WRONG_ITEM = "wrong_item", _("Wrong item sent")
+    CHANGED_MIND = "changed_mind", _("Changed their mind")
+    OTHER = "other", _("Other")
+
+
+class Return(models.Model):
+    """A return of delivered units (an RMA): authorised by customer service, received at a location
+    (resellable units go back to stock there), then refunded. Number: the order's number, "-D", a sequence."""
+
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="returns")
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        related_name="returns",
+        verbose_name=_("returned to"),
+        help_text=_("Where the customer brings or sends the goods."),
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=ReturnStatus.choices, default=ReturnStatus.REQUESTED
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=ReturnReason.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    refund_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, null=True, blank=True)
+    refund_reference = models.CharField(
+        _("refund reference"), max_length=64, blank=True, help_text=_("The payment system's reference.")
+    )
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refunded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["location", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(refund_amount__isnull=True) | Q(refund_amount__gte=0),
+                name="return_refund_not_negative",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ReturnLine(models.Model):
+    """Units of one order line in a return: asked for, then received and, of those, put back in stock."""
+
+    ret = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
+    qty = models.PositiveIntegerField(_("quantity"))
+    qty_received = models.PositiveIntegerField(_("received"), default=0)
+    qty_restocked = models.PositiveIntegerField(_("back in stock"), default=0)
+
+    class Meta:
+        verbose_name = _("return line")
+        verbose_name_plural = _("return lines")
+        ordering = ["ret", "order_line__line_no"]
+        constraints = [
+            models.CheckConstraint(condition=Q(qty__gte=1), name="returnline_qty_positive"),
+            models.CheckConstraint(
+                condition=Q(qty_received__lte=models.F("qty")), name="returnline_received_le_qty"
+            ),
+            models.CheckConstraint(
+                condition=Q(qty_restocked__lte=models.F("qty_received")),
+                name="returnline_restocked_le_received",
+            ),
+            models.UniqueConstraint(fields=["ret", "order_line"], name="returnline_one_per_order_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.qty} × line {self.order_line_id}"
+
+    @property
+    def value(self) -> Decimal:
+        """What the received units were paid."""
+        return self.qty_received * self.order_line.unit_price

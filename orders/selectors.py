@@ -20,7 +20,16 @@ from oms.brazil import digits, normalize_phone
 from oms.cache import cached, forget, prefetch
 from oms.roles import Role, user_roles
 
-from .models import NAME_KEY_LENGTH, Channel, Customer, Fulfilment, FulfilmentKind, Order, OrderEvent
+from .models import (
+    NAME_KEY_LENGTH,
+    Channel,
+    Customer,
+    Fulfilment,
+    FulfilmentKind,
+    Order,
+    OrderEvent,
+    Return,
+)
 
 # Every create looks its channel up: the channels (a handful of rows) are kept in the cache, read by an API
 # request with its key (oms.cache.prefetch) and dropped whenever one is saved or deleted.
@@ -168,4 +177,25 @@ def fulfilment_get(*, user: Any, pk: int) -> Fulfilment:
         fulfilment_list(user=user)
         .select_related("order__customer", "order__channel", "order__pickup_location", "location")
         .get(pk=pk)
+    )
+
+
+def return_list(*, user: Any) -> QuerySet[Return]:
+    """Returns a user may see: of the orders they see, or coming back to their locations; newest first."""
+    returns = Return.objects.select_related("order", "location").order_by("-created_at", "-id")
+    if user_sees_all_locations(user):
+        return returns
+    if not getattr(user, "is_authenticated", False):
+        return returns.none()
+    orders = _scope(Order.objects.all(), user).values("pk")
+    return returns.filter(Q(order__in=orders) | Q(location__in=location_list(user=user).values("pk")))
+
+
+def return_get(*, user: Any, number: str) -> Return:
+    """One return in the user's scope with its lines; `Return.DoesNotExist` otherwise."""
+    return (
+        return_list(user=user)
+        .select_related("order__customer", "created_by", "received_by", "refunded_by")
+        .prefetch_related("lines__order_line__product")
+        .get(number=number)
     )

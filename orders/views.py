@@ -14,7 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import prefetch_related_objects
+from django.db.models import Sum, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -32,6 +32,7 @@ from .forms import AddressForm, CancelForm, HoldForm, NoteForm, OrderFilterForm,
 from .models import Channel, DeliveryMode, Order, OrderStatus
 from .selectors import order_get, order_list
 from .services import order_add_note, order_cancel, order_change_address, order_hold, order_release_hold
+from .services.returns import returnable_units
 from .status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE
 
 ORDER_PAGE_SIZE = 25
@@ -118,6 +119,8 @@ def _detail_context(request: HttpRequest, order: Order, bound: dict[str, forms.F
         "order": order,
         "lines": lines,
         "fulfilments": fulfilments,
+        "returns": list(order.returns.annotate(units=Sum("lines__qty")).order_by("created_at", "id")),
+        "can_return": can_act and order.status != OrderStatus.CANCELLED and bool(returnable_units(order)),
         "reservations": reservations,
         "events": list(order.events.all()),
         "can_act": can_act,

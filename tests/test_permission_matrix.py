@@ -85,6 +85,10 @@ def event(w: World, o: dict[str, Any]) -> dict[str, Any]:
     return {"pk": o["event"].pk}
 
 
+def return_number(extra: dict[str, str] | None = None) -> Kwargs:
+    return lambda w, o: {"number": o["return"].number, **(extra or {})}
+
+
 def victim(extra: Callable[[World], dict[str, Any]] | None = None) -> Kwargs:
     return lambda w, o: {"pk": w.victim.pk, **(extra(w) if extra else {})}
 
@@ -220,6 +224,16 @@ MATRIX: dict[str, Entry] = {
     "inventory:forecast": Entry(roles(302, 403, 403, 403, 200, 200)),
     # demand events: managers (those naming their locations) and admins; removing one needs "confirm", so an
     # empty POST is sent back to the event with a message
+    "returns:list": Entry(EVERY_USER),
+    "returns:detail": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=return_number()),
+    # an empty cancel reason: 400 for those who may act, after the scope (404) and the permission (403)
+    "returns:action": Entry(
+        roles(302, 400, (403, 404), (403, 404), (400, 404), 400),
+        method="POST",
+        kwargs=return_number({"action": "cancel"}),
+        data={"reason": ""},
+    ),
+    "orders:return-new": Entry(roles(302, 200, 403, 403, (200, 404), 200), kwargs=order()),
     "inventory:events": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:event-new": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:event": Entry(roles(302, 403, 403, 403, (200, 404), 200), kwargs=event),

@@ -292,6 +292,11 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("home", _("Dashboard"), ()),
     ("orders:list", _("Orders"), ("customer_service", "manager", "admin")),
     ("fulfilment:queue", _("Work queue"), ("store_staff", "warehouse_staff")),
+    (
+        "returns:list",
+        _("Returns"),
+        ("customer_service", "store_staff", "warehouse_staff", "manager", "admin"),
+    ),
     ("inventory:stock", _("Stock"), ("store_staff", "warehouse_staff", "manager", "admin")),
     ("routing:promise", _("Delivery promise"), ("customer_service", "manager", "admin")),
     ("routing:whatif", _("Routing what-if"), ("manager", "admin")),

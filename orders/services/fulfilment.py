@@ -92,6 +92,10 @@ FULFILMENT_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 OPEN_STATUSES = frozenset({FS.ASSIGNED, FS.PICKING, FS.PICKED, FS.PACKED, FS.READY_FOR_PICKUP, FS.DISPATCHED})
 
 
+# The heaviest parcel the carriers of the ship form take, in grams: a bigger figure is a typing slip, not a package.
+MAX_PACKAGE_WEIGHT_G = 100_000
+
+
 class ShortReason:
     NOT_FOUND = "not_found"
     DAMAGED = "damaged"
@@ -508,6 +512,11 @@ def fulfilment_pack(*, fulfilment: Fulfilment, weights_g: Sequence[int], by: Any
     weights = [int(w) for w in weights_g]
     if not weights or any(w < 1 for w in weights):
         raise InvalidShipment(_("Give the weight of each package in grams (at least 1 g)."), field="weight")
+    if any(w > MAX_PACKAGE_WEIGHT_G for w in weights):
+        raise InvalidShipment(
+            _("A package weighs at most %(max)s g: check the weight.") % {"max": MAX_PACKAGE_WEIGHT_G},
+            field="weight",
+        )
     packages = Package.objects.bulk_create([Package(fulfilment=fulfilment, weight_g=w) for w in weights])
     _set_status(fulfilment, FS.PACKED, stamp="packed_at")
     _event(

@@ -25,7 +25,7 @@ from inventory.services.events import demand_event_save
 from inventory.services.transfers import transfer_create
 from oms.models import ApiKey
 from oms.roles import Role, setup_roles
-from orders.models import Channel, Fulfilment, FulfilmentLine, Order
+from orders.models import Channel, Fulfilment, FulfilmentLine, Order, Return, ReturnLine
 from orders.services import AddressData, CustomerData, LineData, order_create
 from tests.factories import (
     ChannelFactory,
@@ -69,6 +69,7 @@ class World:
     keys: dict[str, str] = field(default_factory=dict)
     transfers: dict[str, Any] = field(default_factory=dict)  # "dc-a", "b-dc", "b-a"
     events: dict[str, Any] = field(default_factory=dict)  # demand events "a" (store A), "b" (store B)
+    returns: dict[str, Any] = field(default_factory=dict)  # of order A (to store A), B (store B), DC (the DC)
     victim: Any = None  # a user the admin pages act on (not one of the role users)
     victim_key: Any = None
 
@@ -82,6 +83,7 @@ class World:
             "fulfilment": order.fulfilments.first(),
             "transfer": self.transfers["dc-a"],
             "event": self.events["a"],
+            "return": self.returns["dc" if role == Role.WAREHOUSE_STAFF else "a"],
         }
 
     def outside(self, role: str) -> dict[str, Any]:
@@ -92,6 +94,7 @@ class World:
             "fulfilment": self.order_b.fulfilments.first(),
             "transfer": self.transfers["b-a" if role == Role.WAREHOUSE_STAFF else "b-dc"],
             "event": self.events["b"],
+            "return": self.returns["b"],
         }
 
     def visible_orders(self, role: str) -> set[str | None]:
@@ -184,6 +187,17 @@ def build_world(*, with_keys: bool = False) -> World:
             name=f"Promo {name}", starts_on=timezone.localdate(), ends_on=timezone.localdate(), factor="2",
             locations=[store], by=users[Role.ADMIN],
         )  # fmt: skip
+    for name, order, location in (
+        ("a", world.order_a, store_a),
+        ("b", world.order_b, store_b),
+        ("dc", world.order_dc, dc),
+    ):
+        # scoping data only: the world's orders were never shipped, so the service would refuse a return
+        ret = Return.objects.create(
+            number=f"{order.number}-D1", order=order, location=location, reason="other"
+        )
+        ReturnLine.objects.create(ret=ret, order_line=order.lines.get(), qty=1)
+        world.returns[name] = ret
     if with_keys:
         for role in ROLES[1:]:
             _key, raw = ApiKey.objects.create_key(user=users[role], name=f"matrix {role}")

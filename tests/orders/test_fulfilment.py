@@ -24,6 +24,7 @@ from orders.models import (
 from orders.services import LineData, order_cancel, order_hold
 from orders.services.fulfilment import (
     FULFILMENT_TRANSITIONS,
+    MAX_PACKAGE_WEIGHT_G,
     FulfilmentNotActionable,
     InvalidPickQuantity,
     InvalidShipment,
@@ -309,6 +310,20 @@ def test_pack_refused_before_picked_and_without_weight(shop, store_user):
     assert list(fulfilment.packages.values_list("weight_g", flat=True)) == [500, 250]
     with pytest.raises(FulfilmentNotActionable):
         fulfilment_pack(fulfilment=fulfilment, weights_g=[1], by=store_user)
+
+
+def test_pack_refuses_a_weight_no_parcel_has_and_writes_nothing(shop, store_user):
+    fulfilment = picked(shop[1], store_user)
+    events = fulfilment.order.events.count()
+    for weights in ([99999999999999999999], [500, MAX_PACKAGE_WEIGHT_G + 1]):
+        with pytest.raises(InvalidShipment, match="at most 100000 g") as refused:
+            fulfilment_pack(fulfilment=fulfilment, weights_g=weights, by=store_user)
+        assert refused.value.field == "weight"
+    assert not Package.objects.exists() and fulfilment.order.events.count() == events
+    fulfilment.refresh_from_db()
+    assert fulfilment.status == FS.PICKED
+    fulfilment_pack(fulfilment=fulfilment, weights_g=[MAX_PACKAGE_WEIGHT_G], by=store_user)
+    assert list(fulfilment.packages.values_list("weight_g", flat=True)) == [MAX_PACKAGE_WEIGHT_G]
 
 
 def test_ship_commits_stock_and_emits_webhook(

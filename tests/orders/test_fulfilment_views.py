@@ -181,6 +181,30 @@ def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_use
     assert staff.post(reverse("fulfilment:act", args=[f.pk, "nope"])).status_code == 404
 
 
+def _packed_or_picked(staff, make_order, store, *, pack: bool):
+    product = ProductFactory(sku="CAM-8-P")
+    StockFactory(location=store, product=product, on_hand=10)
+    order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))])
+    f = fulfilment_with_reservations(order=order, location=store)
+    hx = {"HTTP_HX_REQUEST": "true"}
+    act = lambda name, **data: staff.post(reverse("fulfilment:act", args=[f.pk, name]), data, **hx)  # noqa: E731
+    act("pick", code="CAM-8-P", qty="1")
+    if pack:
+        act("pack", weight="700")
+    return f, act
+
+
+def test_a_huge_package_weight_is_a_message_not_a_500(staff, make_order, store):
+    f, act = _packed_or_picked(staff, make_order, store, pack=False)
+    response = act("pack", weight="99999999999999999999")
+    assert response.status_code == 200 and "A package weighs at most 100000 g" in response.content.decode()
+    f.refresh_from_db()
+    assert f.status == FS.PICKED and not f.packages.exists()
+    act("pack", weight="700")
+    f.refresh_from_db()
+    assert f.status == FS.PACKED
+
+
 def test_label_page_has_the_order_number_as_code128(staff, make_order, store):
     f = make_fulfilments(make_order, store, 1)[0]
     response = staff.get(reverse("fulfilment:label", args=[f.pk]))

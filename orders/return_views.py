@@ -1,0 +1,192 @@
+"""Return pages: customer service starts a return from the order page, the location the goods come back to
+receives them (on a phone), customer service records the refund; a list of returns per user's scope.
+
+Reads go through the scoped selectors (`return_list`, `return_get`, `order_get`): outside the scope, a 404.
+Starting, refunding and cancelling need `orders.change_order`; receiving needs `orders.change_fulfilment` and
+the return's location among the user's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from inventory.selectors import location_list
+from oms.exceptions import DomainError
+from oms.pagination import first_page_query, keyset_page, next_page_query
+
+from .models import Order, Return, ReturnStatus
+from .return_forms import ReturnCancelForm, ReturnNewForm, ReturnReceiveForm, ReturnRefundForm
+from .selectors import order_get, return_get, return_list
+from .services.returns import (
+    refund_due,
+    return_cancel,
+    return_create,
+    return_locations,
+    return_receive,
+    return_refund,
+    returnable_units,
+)
+
+RETURNS_PAGE_SIZE = 25
+ACTS = "orders.change_order"
+RECEIVES = "orders.change_fulfilment"
+
+
+def _new_form(request: HttpRequest, order: Order, data: Any = None) -> ReturnNewForm:
+    open_units = returnable_units(order)
+    lines = [(line, open_units[line.pk]) for line in order.lines.all() if open_units.get(line.pk)]
+    locations = (
+        return_locations().filter(pk__in=location_list(user=request.user).values("pk")).order_by("code")
+    )
+    default = order.pickup_location if order.pickup_location_id else None
+    if default is None:
+        shipped = next((f for f in order.fulfilments.all() if f.shipped_at), None)
+        default = shipped.location if shipped else None
+    initial = {"location": default.code} if default else {}
+    return ReturnNewForm(data, lines=lines, locations=locations, initial=initial)
+
+
+@login_required
+@permission_required(ACTS, raise_exception=True)
+def return_new(request: HttpRequest, number: str) -> HttpResponse:
+    """Start a return of an order's delivered units."""
+    try:
+        order = order_get(user=request.user, number=number)
+    except Order.DoesNotExist:
+        raise Http404(_("No such order.")) from None
+    form = _new_form(request, order, request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                ret = return_create(
+                    order=order,
+                    lines=form.units(),
+                    reason=form.cleaned_data["reason"],
+                    location=form.cleaned_data["location"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("Return %(n)s authorised.") % {"n": ret.number})
+                return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))
+        status = 400
+    return render(request, "orders/return_new.html", {"order": order, "form": form}, status=status)
+
+
+@login_required
+@permission_required("orders.view_order", raise_exception=True)
+def return_list_view(request: HttpRequest) -> HttpResponse:
+    """Returns in the user's scope, newest first; `?status=` narrows them (staff: awaiting the goods)."""
+    returns = return_list(user=request.user).annotate(units=Sum("lines__qty"))
+    status = request.GET.get("status", "")
+    if status in ReturnStatus.values:
+        returns = returns.filter(status=status)
+    page = keyset_page(
+        returns, ordering=["-created_at", "-id"], cursor=request.GET.get("after", ""), size=RETURNS_PAGE_SIZE
+    )
+    context = {
+        "page": page,
+        "status": status,
+        "statuses": ReturnStatus.choices,
+        "next_query": next_page_query(request, page.next_cursor),
+        "first_query": first_page_query(request),
+    }
+    return render(request, "orders/returns.html", context)
+
+
+def _return(request: HttpRequest, number: str) -> Return:
+    try:
+        return return_get(user=request.user, number=number)
+    except Return.DoesNotExist:
+        raise Http404(_("No such return.")) from None
+
+
+def _may_receive(request: HttpRequest, ret: Return) -> bool:
+    return (
+        request.user.has_perm(RECEIVES)
+        and location_list(user=request.user).filter(pk=ret.location_id).exists()
+    )
+
+
+def _detail(
+    request: HttpRequest, ret: Return, bound: dict[str, forms.Form], status: int = 200
+) -> HttpResponse:
+    acts = request.user.has_perm(ACTS)
+    due = refund_due(ret)
+    allowed = {
+        "receive": ret.status == ReturnStatus.REQUESTED and _may_receive(request, ret),
+        "refund": ret.status == ReturnStatus.RECEIVED and acts,
+        "cancel": ret.status == ReturnStatus.REQUESTED and acts,
+    }
+    context = {
+        "ret": ret,
+        "lines": list(ret.lines.all()),
+        "due": due,
+        "allowed": allowed,
+        "receive_form": bound.get("receive") or ReturnReceiveForm(ret=ret),
+        "refund_form": bound.get("refund") or ReturnRefundForm(initial={"amount": due}),
+        "cancel_form": bound.get("cancel") or ReturnCancelForm(),
+    }
+    return render(request, "orders/return_detail.html", context, status=status)
+
+
+@login_required
+@permission_required("orders.view_order", raise_exception=True)
+def return_detail(request: HttpRequest, number: str) -> HttpResponse:
+    """One return: its lines, where it stands, and what the user may do with it."""
+    return _detail(request, _return(request, number), {})
+
+
+@login_required
+@require_POST
+def return_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+    """Receive, refund or cancel a return; a bad form comes back with its errors, a refusal as a message."""
+    if action not in ("receive", "refund", "cancel"):
+        raise Http404(_("No such action."))
+    ret = _return(request, number)
+    if action == "receive" and not _may_receive(request, ret):
+        raise PermissionDenied
+    if action != "receive" and not request.user.has_perm(ACTS):
+        raise PermissionDenied
+    form: forms.Form
+    if action == "receive":
+        form = ReturnReceiveForm(request.POST, ret=ret)
+    elif action == "refund":
+        form = ReturnRefundForm(request.POST)
+    else:
+        form = ReturnCancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please correct the form below."))
+        return _detail(request, ret, {action: form}, status=400)
+    try:
+        if isinstance(form, ReturnReceiveForm):
+            return_receive(ret=ret, received=form.received(), by=request.user)
+            messages.success(request, _("Return received."))
+        elif isinstance(form, ReturnRefundForm):
+            return_refund(
+                ret=ret,
+                amount=form.cleaned_data["amount"],
+                reference=form.cleaned_data["reference"],
+                by=request.user,
+            )
+            messages.success(request, _("Refund recorded."))
+        else:
+            return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
+            messages.success(request, _("Return cancelled."))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))

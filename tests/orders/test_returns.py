@@ -1,0 +1,367 @@
+"""Returns and refunds: what may come back, authorising, receiving (resellable units back in stock),
+refunding, cancelling; the pages per role with their scope; the webhook."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from guardian.shortcuts import assign_perm
+
+from inventory.models import MovementKind, StockMovement
+from oms.exceptions import InvalidTransition
+from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
+from orders.exceptions import ReturnInvalid
+from orders.models import OrderEvent, Return, ReturnStatus
+from orders.services import LineData
+from orders.services.fulfilment import (
+    fulfilment_confirm_pick,
+    fulfilment_hand_over,
+    fulfilment_pack,
+    fulfilment_ship,
+)
+from orders.services.returns import (
+    delivered_units,
+    return_cancel,
+    return_create,
+    return_receive,
+    return_refund,
+    returnable_units,
+)
+from tests.factories import (
+    LocationFactory,
+    ProductFactory,
+    StockFactory,
+    fulfilment_with_reservations,
+    stock_row,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def store():
+    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
+
+
+@pytest.fixture
+def elsewhere():
+    return LocationFactory(code="LJ-POA-01", name="Loja Moinhos", region="sul")
+
+
+@pytest.fixture
+def shipped(make_order, store, store_user):
+    """A home order of 2 shirts (59.90) and 1 cap (30.00), picked, packed and shipped from LJ-SP-01."""
+    shirt, cap = ProductFactory(sku="CAM-0001-P"), ProductFactory(sku="BON-0001-U")
+    StockFactory(location=store, product=shirt, on_hand=5)
+    StockFactory(location=store, product=cap, on_hand=5)
+    order = make_order(
+        lines=[
+            LineData(product=shirt, qty=2, unit_price=Decimal("59.90")),
+            LineData(product=cap, qty=1, unit_price=Decimal("30.00")),
+        ]
+    )
+    f = fulfilment_with_reservations(order=order, location=store)
+    fulfilment_confirm_pick(fulfilment=f, code=shirt.sku, qty=2, by=store_user)
+    fulfilment_confirm_pick(fulfilment=f, code=cap.sku, qty=1, by=store_user)
+    fulfilment_pack(fulfilment=f, weights_g=[600], by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="LG1BR", by=store_user)
+    order.refresh_from_db()
+    shirt_line, cap_line = order.lines.order_by("line_no")
+    return {"order": order, "shirt": shirt, "cap": cap, "shirt_line": shirt_line, "cap_line": cap_line}
+
+
+def _ret(shipped, store, cs_user, *, shirts=2, caps=0):
+    lines = {shipped["shirt_line"].pk: shirts, shipped["cap_line"].pk: caps}
+    return return_create(order=shipped["order"], lines=lines, reason="wrong_size", location=store, by=cs_user)
+
+
+# --- services ----------------------------------------------------------------------------------------------
+
+
+def test_only_units_that_reached_the_customer_may_come_back(make_order, store, store_user):
+    shirt = ProductFactory()
+    StockFactory(location=store, product=shirt, on_hand=5)
+    order = make_order(lines=[LineData(product=shirt, qty=2, unit_price=Decimal("10"))])
+    f = fulfilment_with_reservations(order=order, location=store)
+    fulfilment_confirm_pick(fulfilment=f, code=shirt.sku, qty=2, by=store_user)
+    assert returnable_units(order) == {}  # picked, not shipped
+    fulfilment_pack(fulfilment=f, weights_g=[300], by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="X1", by=store_user)
+    assert returnable_units(order) == {order.lines.get().pk: 2}
+
+
+def test_a_collected_pickup_may_come_back(make_order, store, store_user):
+    shirt = ProductFactory()
+    StockFactory(location=store, product=shirt, on_hand=5)
+    order = make_order(
+        mode="pickup", pickup_location=store, lines=[LineData(product=shirt, qty=1, unit_price=Decimal("10"))]
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    fulfilment_confirm_pick(fulfilment=f, code=shirt.sku, qty=1, by=store_user)
+    assert delivered_units(order) == {}
+    f.refresh_from_db()
+    fulfilment_hand_over(fulfilment=f, code=f.pickup_code, by=store_user)
+    assert delivered_units(order) == {order.lines.get().pk: 1}
+
+
+def test_authorising_writes_the_return_the_timeline_and_the_audit(shipped, store, cs_user):
+    ret = _ret(shipped, store, cs_user, shirts=1, caps=1)
+    order = shipped["order"]
+    assert ret.number == f"{order.number}-D1" and ret.status == ReturnStatus.REQUESTED
+    assert {(line.order_line.sku, line.qty) for line in ret.lines.all()} == {
+        ("CAM-0001-P", 1),
+        ("BON-0001-U", 1),
+    }
+    event = OrderEvent.objects.get(order=order, kind="return")
+    assert event.actor == cs_user and "2 units" in event.message and "LJ-SP-01" in event.message
+    assert AuditEvent.objects.filter(action="return.create", actor=cs_user).exists()
+    # what is asked for is no longer returnable, until the return is cancelled
+    assert returnable_units(order) == {shipped["shirt_line"].pk: 1}
+    second = _ret(shipped, store, cs_user, shirts=1)
+    assert second.number == f"{order.number}-D2"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"shirts": 3}, "lines"),
+        ({"shirts": 0}, "lines"),
+        ({"reason": "whim"}, "reason"),
+    ],
+    ids=["more than delivered", "nothing", "unknown reason"],
+)
+def test_a_bad_return_names_the_field_and_writes_nothing(shipped, store, cs_user, kwargs, field):
+    lines = {shipped["shirt_line"].pk: kwargs.get("shirts", 1)}
+    with pytest.raises(ReturnInvalid) as caught:
+        return_create(
+            order=shipped["order"],
+            lines=lines,
+            reason=kwargs.get("reason", "defective"),
+            location=store,
+            by=cs_user,
+        )
+    assert caught.value.field == field
+    assert not Return.objects.exists() and not OrderEvent.objects.filter(kind="return").exists()
+
+
+def test_a_line_of_another_order_is_refused(shipped, make_order, store, cs_user):
+    other = make_order()
+    with pytest.raises(ReturnInvalid):
+        return_create(
+            order=shipped["order"],
+            lines={other.lines.get().pk: 1},
+            reason="defective",
+            location=store,
+            by=cs_user,
+        )
+    assert not Return.objects.exists()
+
+
+def test_receiving_restocks_the_resellable_units_only(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=2, caps=1)
+    shirt_before, cap_before = (
+        stock_row(store, shipped["shirt"]).on_hand,
+        stock_row(store, shipped["cap"]).on_hand,
+    )
+    lines = {line.order_line_id: line.pk for line in ret.lines.all()}
+    ret = return_receive(
+        ret=ret,
+        received={lines[shipped["shirt_line"].pk]: (2, 1), lines[shipped["cap_line"].pk]: (1, 1)},
+        by=store_user,
+    )
+    assert ret.status == ReturnStatus.RECEIVED and ret.received_by == store_user
+    assert stock_row(store, shipped["shirt"]).on_hand == shirt_before + 1  # one shirt came back damaged
+    assert stock_row(store, shipped["cap"]).on_hand == cap_before + 1
+    moves = StockMovement.objects.filter(ref=ret.number, kind=MovementKind.RECEIVE)
+    assert sorted(m.on_hand_delta for m in moves) == [1, 1]
+    event = OrderEvent.objects.get(kind="return_received")
+    assert "3 units, 2 back in stock" in event.message and "149.80" in event.message
+    assert returnable_units(shipped["order"]) == {}
+
+
+def test_receiving_nothing_or_twice_is_refused(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user)
+    line = ret.lines.get()
+    with pytest.raises(ReturnInvalid):
+        return_receive(ret=ret, received={line.pk: (0, 0)}, by=store_user)
+    with pytest.raises(ReturnInvalid):
+        return_receive(ret=ret, received={line.pk: (1, 2)}, by=store_user)
+    assert not StockMovement.objects.filter(ref=ret.number).exists()
+    return_receive(ret=ret, received={line.pk: (2, 2)}, by=store_user)
+    with pytest.raises(InvalidTransition):
+        return_receive(ret=ret, received={line.pk: (2, 2)}, by=store_user)
+    assert StockMovement.objects.filter(ref=ret.number).count() == 1
+
+
+def test_a_partly_received_return_frees_what_did_not_come(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    assert returnable_units(shipped["order"]) == {shipped["shirt_line"].pk: 1, shipped["cap_line"].pk: 1}
+
+
+def test_the_refund_is_at_most_what_the_received_units_were_paid(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    with pytest.raises(InvalidTransition):
+        return_refund(ret=ret, amount=Decimal("10"), by=cs_user)  # nothing received yet
+    return_receive(ret=ret, received={ret.lines.get().pk: (2, 0)}, by=store_user)
+    with pytest.raises(ReturnInvalid) as caught:
+        return_refund(ret=ret, amount=Decimal("119.81"), by=cs_user)
+    assert caught.value.field == "amount"
+    ret = return_refund(ret=ret, amount=Decimal("119.80"), reference="PSP-42", by=cs_user)
+    assert (ret.status, ret.refund_amount, ret.refund_reference) == (
+        ReturnStatus.REFUNDED,
+        Decimal("119.80"),
+        "PSP-42",
+    )
+    assert "119.80" in OrderEvent.objects.get(kind="refund").message
+    with pytest.raises(InvalidTransition):
+        return_refund(ret=ret, amount=Decimal("1"), by=cs_user)
+
+
+def test_cancelling_frees_the_units_and_needs_a_reason(shipped, store, cs_user):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    with pytest.raises(ReturnInvalid):
+        return_cancel(ret=ret, reason="  ", by=cs_user)
+    return_cancel(ret=ret, reason="cliente desistiu", by=cs_user)
+    assert Return.objects.get().status == ReturnStatus.CANCELLED
+    assert returnable_units(shipped["order"])[shipped["shirt_line"].pk] == 2
+
+
+def test_receiving_announces_return_received(shipped, store, cs_user, store_user):
+    WebhookSubscription.objects.create(
+        name="ERP", url="http://127.0.0.1:9/hook", secret="s3cret", event_types=["return.received"]
+    )
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    delivery = WebhookDelivery.objects.get(event_type="return.received")
+    data = delivery.payload["data"]
+    assert (data["return"], data["order"], data["location"], data["refund_due"]) == (
+        ret.number,
+        shipped["order"].number,
+        "LJ-SP-01",
+        "59.90",
+    )
+    assert data["lines"] == [{"sku": "CAM-0001-P", "qty": 1, "received": 1, "restocked": 1}]
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+def test_customer_service_starts_a_return_from_the_order_page(client, shipped, store, cs_user):
+    client.force_login(cs_user)
+    order = shipped["order"]
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert 'data-testid="return-start"' in page
+    url = reverse("orders:return-new", args=[order.number])
+    form = client.get(url)
+    assert form.status_code == 200 and form.context["form"].initial == {"location": "LJ-SP-01"}
+    response = client.post(
+        url,
+        {
+            f"line_{shipped['shirt_line'].pk}": "1",
+            f"line_{shipped['cap_line'].pk}": "0",
+            "reason": "defective",
+            "location": "LJ-SP-01",
+            "note": "costura aberta",
+        },
+    )
+    ret = Return.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "returns:detail", args=[ret.number]
+    )
+    assert (ret.note, ret.lines.get().qty) == ("costura aberta", 1)
+    detail = client.get(reverse("returns:detail", args=[ret.number]))
+    assert detail.status_code == 200 and 'data-testid="return-cancel-form"' in detail.content.decode()
+    assert 'data-testid="receive-form"' not in detail.content.decode()  # customer service does not receive
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"shirt": "9", "reason": "defective"}, {"line"}),
+        ({"shirt": "0", "reason": "defective"}, {"__all__"}),
+        ({"shirt": "1", "reason": ""}, {"reason"}),
+        ({"shirt": "x", "reason": "defective"}, {"line"}),
+    ],
+    ids=["too many", "nothing", "no reason", "a word"],
+)
+def test_a_bad_return_form_is_400_and_writes_nothing(client, shipped, cs_user, data, errors):
+    client.force_login(cs_user)
+    line_field = f"line_{shipped['shirt_line'].pk}"
+    response = client.post(
+        reverse("orders:return-new", args=[shipped["order"].number]),
+        {line_field: data["shirt"], "reason": data["reason"], "location": "LJ-SP-01"},
+    )
+    assert response.status_code == 400
+    assert {("line" if key == line_field else key) for key in response.context["form"].errors} == errors
+    assert not Return.objects.exists()
+
+
+def test_store_staff_receive_at_their_store_on_the_return_page(client, shipped, store, cs_user, store_user):
+    assign_perm("inventory.work_at_location", store_user, store)
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    line = ret.lines.get()
+    client.force_login(store_user)
+    listing = client.get(reverse("returns:list"), {"status": "requested"})
+    assert [r.number for r in listing.context["page"].items] == [ret.number]
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert 'data-testid="receive-form"' in page and 'data-testid="return-cancel-form"' not in page
+    url = reverse("returns:action", args=[ret.number, "receive"])
+    bad = client.post(url, {f"got_{line.pk}": "1", f"restock_{line.pk}": "2"})
+    assert bad.status_code == 400 and f"restock_{line.pk}" in bad.context["receive_form"].errors
+    assert client.post(url, {f"got_{line.pk}": "2", f"restock_{line.pk}": "2"}).status_code == 302
+    assert Return.objects.get().status == ReturnStatus.RECEIVED
+    assert (
+        client.post(reverse("returns:action", args=[ret.number, "refund"]), {"amount": "1"}).status_code
+        == 403
+    )
+
+
+def test_customer_service_records_the_refund(client, shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    client.force_login(cs_user)
+    page = client.get(reverse("returns:detail", args=[ret.number]))
+    assert page.context["refund_form"].initial == {"amount": Decimal("59.90")}
+    url = reverse("returns:action", args=[ret.number, "refund"])
+    too_much = client.post(url, {"amount": "60,00"})
+    assert too_much.status_code == 302 and Return.objects.get().status == ReturnStatus.RECEIVED
+    assert client.post(url, {"amount": "59,90", "reference": "PSP-7"}).status_code == 302
+    assert Return.objects.get().refund_amount == Decimal("59.90")
+
+
+def test_staff_elsewhere_get_404_and_cannot_receive(client, shipped, store, elsewhere, cs_user, store_user):
+    assign_perm("inventory.work_at_location", store_user, elsewhere)
+    ret = _ret(shipped, store, cs_user)
+    client.force_login(store_user)
+    assert client.get(reverse("returns:detail", args=[ret.number])).status_code == 404
+    line = ret.lines.get()
+    url = reverse("returns:action", args=[ret.number, "receive"])
+    assert client.post(url, {f"got_{line.pk}": "2", f"restock_{line.pk}": "2"}).status_code == 404
+    assert client.get(reverse("returns:list")).context["page"].items == []
+    assert client.get(reverse("orders:return-new", args=[shipped["order"].number])).status_code == 403
+    assert Return.objects.get().status == ReturnStatus.REQUESTED
+
+
+def test_a_manager_of_another_region_gets_404(client, shipped, store, cs_user, manager_user):
+    ret = _ret(shipped, store, cs_user)
+    client.force_login(manager_user)
+    assert client.get(reverse("returns:detail", args=[ret.number])).status_code == 404
+    assert client.get(reverse("orders:return-new", args=[shipped["order"].number])).status_code == 404
+    assert (
+        client.post(reverse("returns:action", args=[ret.number, "cancel"]), {"reason": "x"}).status_code
+        == 404
+    )
+
+
+def test_the_returns_list_runs_a_fixed_number_of_queries(
+    client, shipped, store, cs_user, django_assert_max_num_queries
+):
+    _ret(shipped, store, cs_user, shirts=1)
+    _ret(shipped, store, cs_user, shirts=1, caps=1)
+    client.force_login(cs_user)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("returns:list"))
+    assert len(response.context["page"].items) == 2
