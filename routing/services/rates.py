@@ -76,11 +76,20 @@ def _price(value: str) -> Decimal | None:
 
 
 def parse_rate_rows(lines: Iterable[str]) -> tuple[list[RateCard], list[str]]:
-    """Rows ready to save (unsaved RateCard objects) and the list of errors."""
+    """Rows ready to save (unsaved RateCard objects) and the list of errors. A file the csv module
+    cannot read (a field past its size limit, a stray line break) is one error naming the line, never
+    an exception."""
     text = list(lines)
     sample = "".join(text[:5])
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     reader = csv.DictReader(text, delimiter=delimiter)
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:
+        return [], [f"line {reader.reader.line_num or 1}: the file cannot be read as CSV ({exc})"]
+
+
+def _read_rows(reader: csv.DictReader[str]) -> tuple[list[RateCard], list[str]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
@@ -172,9 +181,13 @@ def rate_cards_import(*, lines: Iterable[str], by: Any = None, replace: bool = T
 
 
 def decode_upload(data: bytes) -> list[str]:
-    """The lines of an uploaded CSV (UTF-8, with or without BOM, or Latin-1 as spreadsheets save it)."""
+    """The lines of an uploaded CSV (UTF-8, with or without BOM, or Latin-1 as spreadsheets save it), with
+    universal newlines: LF, CRLF and the old Macs' lone CR all end a line. Raises RateImportError for a
+    file that is not text (a NUL byte: a spreadsheet's binary format, an image)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    return io.StringIO(text).readlines()
+    if "\x00" in text:
+        raise RateImportError(["the file is not a CSV text file (it holds binary data); save it as CSV"])
+    return io.StringIO(text, newline=None).readlines()

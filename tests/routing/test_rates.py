@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management import CommandError, call_command
 from oms.models import AuditEvent
 from routing.models import RateCard
 from routing.services.live import order_route
-from routing.services.rates import RateImportError, rate_cards_import
+from routing.services.rates import RateImportError, decode_upload, parse_rate_rows, rate_cards_import
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +100,77 @@ def test_rate_card_price_overrides_the_linear_model(routing_world):
     pkg = decision.plan["packages"][0]
     assert pkg["service"] == "economy" and pkg["rate_card"] is True
     assert pkg["shipping"] == pytest.approx(1.00)
+
+
+HEADER = "service,cep_from,cep_to,weight_from_g,weight_to_g,price,transit_days"
+UNREADABLE = {
+    # a random binary file (an image, a spreadsheet's own format): NUL bytes and stray CRs
+    "binary": random.Random(7).randbytes(4096),
+    # one field past the csv module's 131,072-character limit
+    "huge field": (HEADER + "\nexpress," + "9" * 140_000 + ",05999999,0,1000,14.90,1\n").encode(),
+}
+
+
+def _cr_only() -> bytes:
+    return GOOD.replace("\n", "\r").encode("latin-1")
+
+
+def test_cr_only_line_endings_are_read_as_lines(routing_defaults):
+    result = rate_cards_import(lines=decode_upload(_cr_only()))
+    assert result.created == 3 and RateCard.objects.count() == 3
+
+
+def test_crlf_line_endings_are_read_as_lines(routing_defaults):
+    result = rate_cards_import(lines=decode_upload(GOOD.replace("\n", "\r\n").encode()))
+    assert result.created == 3
+
+
+@pytest.mark.parametrize("name", ["binary", "huge field"])
+def test_unreadable_file_is_refused_with_the_problem_named(routing_defaults, name):
+    rate_cards_import(lines=GOOD.splitlines(keepends=True))
+    with pytest.raises(RateImportError) as err:
+        rate_cards_import(lines=decode_upload(UNREADABLE[name]))
+    message = " ".join(err.value.errors)
+    assert ("binary data" in message) if name == "binary" else ("field larger than field limit" in message)
+    assert RateCard.objects.count() == 3
+    assert AuditEvent.objects.filter(action="routing.rates_import").count() == 1
+
+
+def test_csv_error_is_an_error_naming_the_line_not_an_exception(routing_defaults):
+    rows, errors = parse_rate_rows([HEADER + "\n", "express,01000000,05999999,0,1000,14\r.90,1\n"])
+    assert rows == []
+    assert len(errors) == 1 and errors[0].startswith("line 2: the file cannot be read as CSV")
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_admin_upload_of_an_unreadable_file_is_a_form_error(client, admin_user, routing_defaults, name):
+    client.force_login(admin_user)
+    url = "/admin/routing/ratecard/import/"
+    resp = client.post(url, {"file": SimpleUploadedFile("r.csv", UNREADABLE[name]), "replace": "on"})
+    assert resp.status_code == 200
+    assert 'data-testid="import-errors"' in resp.content.decode()
+    assert not RateCard.objects.exists()
+    assert not AuditEvent.objects.filter(action="routing.rates_import").exists()
+
+
+def test_admin_upload_of_a_cr_only_file(client, admin_user, routing_defaults):
+    client.force_login(admin_user)
+    resp = client.post("/admin/routing/ratecard/import/", {"file": SimpleUploadedFile("r.csv", _cr_only())})
+    assert resp.status_code == 302 and RateCard.objects.count() == 3
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_command_refuses_an_unreadable_file_with_a_command_error(routing_defaults, tmp_path, capsys, name):
+    path = tmp_path / "rates.csv"
+    path.write_bytes(UNREADABLE[name])
+    with pytest.raises(CommandError, match="nothing imported"):
+        call_command("import_rates", str(path))
+    assert capsys.readouterr().err.strip()
+    assert not RateCard.objects.exists()
+
+
+def test_command_reads_a_cr_only_file(routing_defaults, tmp_path):
+    path = tmp_path / "rates.csv"
+    path.write_bytes(_cr_only())
+    call_command("import_rates", str(path))
+    assert RateCard.objects.count() == 3

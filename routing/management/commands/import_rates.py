@@ -23,11 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             with open(options["file"], "rb") as fh:
-                lines = decode_upload(fh.read())
+                data = fh.read()
         except OSError as exc:
             raise CommandError(f"cannot read {options['file']}: {exc}") from exc
         try:
-            result = rate_cards_import(lines=lines, replace=not options["append"])
+            result = rate_cards_import(lines=decode_upload(data), replace=not options["append"])
         except RateImportError as exc:
             for error in exc.errors:
                 self.stderr.write(error)
