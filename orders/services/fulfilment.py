@@ -92,7 +92,7 @@ FULFILMENT_TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
 OPEN_STATUSES = frozenset({FS.ASSIGNED, FS.PICKING, FS.PICKED, FS.PACKED, FS.READY_FOR_PICKUP, FS.DISPATCHED})
 
 
-# The heaviest parcel the carriers of the ship form take, in grams: a bigger figure is a typing slip, not a package.
+# The heaviest parcel the ship form's carriers take, in grams: more is a typing slip, not a package.
 MAX_PACKAGE_WEIGHT_G = 100_000
 
 
