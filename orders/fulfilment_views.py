@@ -201,7 +201,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
             (svc.ShortReason.DAMAGED, _("Damaged")),
             (svc.ShortReason.LESS_THAN_RESERVED, _("Fewer than reserved")),
         ],
-        "carrier_services": ["Correios SEDEX", "Correios PAC", "Loggi", "Jadlog", "Total Express"],
+        "carrier_services": svc.ship_services_for(fulfilment),
         "units": sum(line.qty_active for line in lines),
         "picked_units": sum(line.qty_picked for line in lines),
     }

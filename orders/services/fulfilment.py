@@ -94,6 +94,14 @@ OPEN_STATUSES = frozenset({FS.ASSIGNED, FS.PICKING, FS.PICKED, FS.PACKED, FS.REA
 
 # The heaviest parcel the ship form's carriers take, in grams: more is a typing slip, not a package.
 MAX_PACKAGE_WEIGHT_G = 100_000
+# The carrier services a location ships with: the ship form offers these and `fulfilment_ship` takes no other.
+SHIP_SERVICES = ("Correios SEDEX", "Correios PAC", "Loggi", "Jadlog", "Total Express")
+
+
+def ship_services_for(fulfilment: Fulfilment) -> tuple[str, ...]:
+    """The carrier services `fulfilment`'s location may ship it with: the same list at every location that
+    ships to homes, none at one that does not."""
+    return SHIP_SERVICES if fulfilment.location.ships else ()
 
 
 class ShortReason:
@@ -571,6 +579,12 @@ def fulfilment_ship(
     tracking_code = (tracking_code or "").strip().upper()
     if not carrier_service:
         raise InvalidShipment(_("Choose the carrier service."), field="carrier_service")
+    if carrier_service not in ship_services_for(fulfilment):
+        raise InvalidShipment(
+            _("Choose the carrier service from the list: %(location)s does not ship with %(service)s.")
+            % {"location": fulfilment.location.code, "service": carrier_service[:40]},
+            field="carrier_service",
+        )
     if generate and not tracking_code:
         tracking_code = generate_tracking_code(fulfilment)
     if not tracking_code:

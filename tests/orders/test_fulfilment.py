@@ -25,6 +25,7 @@ from orders.services import LineData, order_cancel, order_hold
 from orders.services.fulfilment import (
     FULFILMENT_TRANSITIONS,
     MAX_PACKAGE_WEIGHT_G,
+    SHIP_SERVICES,
     FulfilmentNotActionable,
     InvalidPickQuantity,
     InvalidShipment,
@@ -41,6 +42,7 @@ from orders.services.fulfilment import (
     fulfilment_ship,
     fulfilment_short_pick,
     fulfilment_start_picking,
+    ship_services_for,
     tracking_link_for,
 )
 from orders.tasks import expire_uncollected_pickups
@@ -326,6 +328,26 @@ def test_pack_refuses_a_weight_no_parcel_has_and_writes_nothing(shop, store_user
     assert list(fulfilment.packages.values_list("weight_g", flat=True)) == [MAX_PACKAGE_WEIGHT_G]
 
 
+def test_ship_takes_only_the_carrier_services_the_form_offers(shop, store_user, product):
+    _order, fulfilment = shop
+    picked(fulfilment, store_user)
+    fulfilment_pack(fulfilment=fulfilment, weights_g=[800], by=store_user)
+    assert ship_services_for(fulfilment) == SHIP_SERVICES
+    with pytest.raises(InvalidShipment, match="does not ship with Bogus") as refused:
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="Bogus", tracking_code="X1", by=store_user)
+    assert refused.value.field == "carrier_service"
+    fulfilment.refresh_from_db()
+    assert (fulfilment.status, fulfilment.tracking_code) == (FS.PACKED, "")
+    level = stock(fulfilment.location, product)
+    assert (level.on_hand, level.reserved) == (10, 3)
+    fulfilment.location.ships = False  # a location that does not ship to homes has no carrier service
+    assert ship_services_for(fulfilment) == ()
+    fulfilment.location.ships = True
+    fulfilment_ship(fulfilment=fulfilment, carrier_service=" Loggi ", tracking_code="x1", by=store_user)
+    fulfilment.refresh_from_db()
+    assert (fulfilment.status, fulfilment.carrier_service) == (FS.SHIPPED, "Loggi")
+
+
 def test_ship_commits_stock_and_emits_webhook(
     shop, store_user, product, django_capture_on_commit_callbacks, queued
 ):
@@ -333,19 +355,23 @@ def test_ship_commits_stock_and_emits_webhook(
     order, fulfilment = shop
     picked(fulfilment, store_user)
     with pytest.raises(FulfilmentNotActionable):  # shipping an unpacked fulfilment
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="SEDEX", tracking_code="X1", by=store_user)
+        fulfilment_ship(
+            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="X1", by=store_user
+        )
     fulfilment_pack(fulfilment=fulfilment, weights_g=[800, 200], by=store_user)
     with pytest.raises(InvalidShipment):
         fulfilment_ship(fulfilment=fulfilment, carrier_service="", tracking_code="X1", by=store_user)
     with pytest.raises(InvalidShipment):
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="SEDEX", tracking_code="", by=store_user)
+        fulfilment_ship(
+            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="", by=store_user
+        )
     level = stock(fulfilment.location, product)
     assert (level.on_hand, level.reserved) == (10, 3)
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="SEDEX", generate=True, by=store_user)
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="Correios SEDEX", generate=True, by=store_user)
     fulfilment.refresh_from_db()
     assert fulfilment.status == FS.SHIPPED and fulfilment.shipped_at is not None
-    assert fulfilment.tracking_code.startswith("OMS") and fulfilment.carrier_service == "SEDEX"
+    assert fulfilment.tracking_code.startswith("OMS") and fulfilment.carrier_service == "Correios SEDEX"
     codes = list(fulfilment.packages.values_list("tracking_code", flat=True))
     assert codes == [fulfilment.tracking_code, f"{fulfilment.tracking_code}-2"]
     level = stock(fulfilment.location, product)
@@ -357,7 +383,9 @@ def test_ship_commits_stock_and_emits_webhook(
     delivery = WebhookDelivery.objects.get(event_type="fulfilment.shipped")
     assert delivery.payload["data"]["tracking_code"] == fulfilment.tracking_code
     with pytest.raises(FulfilmentNotActionable):
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="SEDEX", tracking_code="X", by=store_user)
+        fulfilment_ship(
+            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="X", by=store_user
+        )
     fulfilment_mark_delivered(fulfilment=fulfilment, by=None)
     order.refresh_from_db()
     assert order.status == OrderStatus.DELIVERED and order.lines.get().status == LineStatus.DELIVERED
@@ -382,10 +410,10 @@ def test_a_line_split_over_two_locations_is_shipped_when_both_ship(make_order, s
     for f in (at_store, at_dc):
         picked(f, store_user)
         fulfilment_pack(fulfilment=f, weights_g=[100], by=store_user)
-    fulfilment_ship(fulfilment=at_store, carrier_service="PAC", tracking_code="aa1", by=store_user)
+    fulfilment_ship(fulfilment=at_store, carrier_service="Correios PAC", tracking_code="aa1", by=store_user)
     line.refresh_from_db()
     assert line.status == LineStatus.IN_FULFILMENT
-    fulfilment_ship(fulfilment=at_dc, carrier_service="PAC", tracking_code="bb2", by=store_user)
+    fulfilment_ship(fulfilment=at_dc, carrier_service="Correios PAC", tracking_code="bb2", by=store_user)
     line.refresh_from_db()
     assert line.status == LineStatus.SHIPPED
     assert (stock(store, product).on_hand, stock(dc, product).on_hand) == (0, 3)

@@ -205,6 +205,20 @@ def test_a_huge_package_weight_is_a_message_not_a_500(staff, make_order, store):
     assert f.status == FS.PACKED
 
 
+def test_a_forged_carrier_service_is_refused(staff, make_order, store):
+    f, act = _packed_or_picked(staff, make_order, store, pack=True)
+    page = staff.get(reverse("fulfilment:detail", args=[f.pk])).content.decode()
+    assert '<option value="Correios SEDEX">' in page and "Bogus" not in page
+    response = act("ship", carrier_service="Bogus", tracking_code="AB123")
+    assert response.status_code == 200
+    assert "does not ship with Bogus" in response.content.decode()
+    f.refresh_from_db()
+    assert (f.status, f.tracking_code) == (FS.PACKED, "")
+    act("ship", carrier_service="Jadlog", tracking_code="AB123")
+    f.refresh_from_db()
+    assert (f.status, f.carrier_service, f.tracking_code) == (FS.SHIPPED, "Jadlog", "AB123")
+
+
 def test_label_page_has_the_order_number_as_code128(staff, make_order, store):
     f = make_fulfilments(make_order, store, 1)[0]
     response = staff.get(reverse("fulfilment:label", args=[f.pk]))
