@@ -174,6 +174,23 @@ MATRIX: dict[str, Entry] = {
         kwargs=transfer_number({"action": "receive"}),
         api=True,
     ),
+    "api:order-returns": Entry(
+        roles(401, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=order(), api=True
+    ),
+    "api:return-list": Entry(API_EVERY_USER, api=True),
+    "api:return-detail": Entry(
+        roles(401, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=return_number(), api=True
+    ),
+    # an empty body is refused before the return is looked up: the same 400 for any number
+    "api:return-receive": Entry(
+        roles(401, 403, 400, 400, 403, 400), method="POST", kwargs=return_number(), api=True
+    ),
+    "api:return-refund": Entry(
+        roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=return_number(), api=True
+    ),
+    "api:return-cancel": Entry(
+        roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=return_number(), api=True
+    ),
     "api:channel-list": Entry(API_EVERY_USER, api=True),
     "api:location-list": Entry(API_EVERY_USER, api=True),
     "api:product-list": Entry(API_EVERY_USER, api=True),

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from . import views
+from . import returns, views
 
 urlpatterns: list[URLPattern] = [
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
@@ -13,5 +13,11 @@ urlpatterns: list[URLPattern] = [
     path("orders/<str:number>/release/", views.OrderReleaseView.as_view(), name="order-release"),
     path("orders/<str:number>/notes/", views.OrderNoteView.as_view(), name="order-notes"),
     path("orders/<str:number>/address/", views.OrderAddressView.as_view(), name="order-address"),
+    path("orders/<str:number>/returns/", returns.OrderReturnsView.as_view(), name="order-returns"),
+    path("returns/", returns.ReturnListView.as_view(), name="return-list"),
+    path("returns/<str:number>/", returns.ReturnDetailView.as_view(), name="return-detail"),
+    path("returns/<str:number>/receive/", returns.ReturnReceiveView.as_view(), name="return-receive"),
+    path("returns/<str:number>/refund/", returns.ReturnRefundView.as_view(), name="return-refund"),
+    path("returns/<str:number>/cancel/", returns.ReturnCancelView.as_view(), name="return-cancel"),
     path("channels/", views.ChannelListView.as_view(), name="channel-list"),
 ]

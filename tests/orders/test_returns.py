@@ -365,3 +365,93 @@ def test_the_returns_list_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(8):
         response = client.get(reverse("returns:list"))
     assert len(response.context["page"].items) == 2
+
+
+# --- API ---------------------------------------------------------------------------------------------------
+
+
+def test_a_shop_front_creates_a_return_and_reads_it(client_for, shipped, cs_user):
+    client = client_for(cs_user)
+    url = f"/api/v1/orders/{shipped['order'].number}/returns/"
+    body = {
+        "lines": [{"line_no": 1, "qty": 2}],
+        "reason": "wrong_size",
+        "location": "LJ-SP-01",
+        "note": "M → G",
+    }
+    response = client.post(url, body, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["status"], data["location"], data["refund_due"], data["note"]) == (
+        "requested",
+        "LJ-SP-01",
+        "0.00",
+        "M → G",
+    )
+    assert data["lines"] == [
+        {"line_no": 1, "sku": "CAM-0001-P", "qty": 2, "received": 0, "restocked": 0, "unit_price": "59.90"}
+    ]
+    assert [r["number"] for r in client.get(url).json()] == [data["number"]]
+    assert client.get(f"/api/v1/returns/{data['number']}/").json()["number"] == data["number"]
+    again = client.post(url, body, format="json")
+    assert again.status_code == 400 and "lines" in again.json()  # both shirts are in a return already
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lines": [], "reason": "wrong_size", "location": "LJ-SP-01"}, "lines"),
+        ({"lines": [{"line_no": 9, "qty": 1}], "reason": "wrong_size", "location": "LJ-SP-01"}, "lines"),
+        ({"lines": [{"line_no": 1, "qty": 1}], "reason": "whim", "location": "LJ-SP-01"}, "reason"),
+        ({"lines": [{"line_no": 1, "qty": 1}], "reason": "other", "location": "NOPE"}, "location"),
+        ({"lines": [{"line_no": 1, "qty": "x"}], "reason": "other", "location": "LJ-SP-01"}, "lines"),
+    ],
+    ids=["no lines", "unknown line", "unknown reason", "unknown location", "a word"],
+)
+def test_bad_return_bodies_are_400_naming_the_field(client_for, shipped, cs_user, body, field):
+    response = client_for(cs_user).post(
+        f"/api/v1/orders/{shipped['order'].number}/returns/", body, format="json"
+    )
+    assert response.status_code == 400 and field in response.json()
+    assert not Return.objects.exists()
+
+
+def test_a_warehouse_system_receives_and_the_payment_system_refunds(
+    client_for, shipped, store, cs_user, store_user
+):
+    assign_perm("inventory.work_at_location", store_user, store)
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    staff = client_for(store_user)
+    expected = staff.get("/api/v1/returns/", {"status": "requested", "location": "LJ-SP-01"}).json()
+    assert [r["number"] for r in expected["results"]] == [ret.number]
+    received = staff.post(
+        f"/api/v1/returns/{ret.number}/receive/",
+        {"lines": [{"line_no": 1, "received": 2, "restocked": 1}]},
+        format="json",
+    )
+    assert received.status_code == 200, received.content
+    assert (received.json()["status"], received.json()["refund_due"]) == ("received", "119.80")
+    assert (
+        staff.post(f"/api/v1/returns/{ret.number}/refund/", {"amount": "1"}, format="json").status_code == 403
+    )
+    cs = client_for(cs_user)
+    too_much = cs.post(f"/api/v1/returns/{ret.number}/refund/", {"amount": "119.81"}, format="json")
+    assert too_much.status_code == 400 and "amount" in too_much.json()
+    done = cs.post(
+        f"/api/v1/returns/{ret.number}/refund/", {"amount": "100.00", "reference": "PSP-9"}, format="json"
+    )
+    assert done.status_code == 200 and done.json()["refund_amount"] == "100.00"
+    again = cs.post(f"/api/v1/returns/{ret.number}/cancel/", {"reason": "x"}, format="json")
+    assert again.status_code == 409
+
+
+def test_returns_api_is_scoped(client_for, shipped, store, elsewhere, cs_user, store_user):
+    assign_perm("inventory.work_at_location", store_user, elsewhere)
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    staff = client_for(store_user)
+    assert staff.get(f"/api/v1/returns/{ret.number}/").status_code == 404
+    body = {"lines": [{"line_no": 1, "received": 1, "restocked": 1}]}
+    assert staff.post(f"/api/v1/returns/{ret.number}/receive/", body, format="json").status_code == 404
+    assert staff.get("/api/v1/returns/").json()["results"] == []
+    assert staff.get(f"/api/v1/orders/{shipped['order'].number}/returns/").status_code == 404
+    assert Return.objects.get().status == ReturnStatus.REQUESTED

@@ -1,0 +1,297 @@
+"""Returns through the API: what a shop front or marketplace pushes when a customer asks to return goods, what
+a warehouse system confirms when they arrive, what the payment system confirms when the money goes back.
+
+Scoped like the pages (`orders.selectors.return_list`, `order_get`): another scope's order or return is a 404.
+Creating, refunding and cancelling need `orders.change_order`; receiving needs `orders.change_fulfilment` and
+the return's location among the caller's. Lines are named by the order line's number (`line_no`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory.selectors import location_list
+from oms.api import ErrorOut, model_perm
+from oms.parsers import BoundedJSONParser, request_data
+
+from ..models import Order, Return, ReturnReason, ReturnStatus
+from ..selectors import order_get, return_get, return_list
+from ..services.returns import (
+    REFUND_MAX,
+    refund_due,
+    return_cancel,
+    return_create,
+    return_locations,
+    return_receive,
+    return_refund,
+)
+
+MAX_LINES = 200
+
+
+class ReturnLineIn(serializers.Serializer):
+    line_no = serializers.IntegerField(min_value=1, max_value=32767)
+    qty = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class ReturnIn(serializers.Serializer):
+    lines = serializers.ListField(child=ReturnLineIn(), allow_empty=False, max_length=MAX_LINES)
+    reason = serializers.ChoiceField(choices=ReturnReason.choices)
+    location = serializers.CharField(max_length=32, help_text="Code of the location the goods come back to.")
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ReceiveLineIn(serializers.Serializer):
+    line_no = serializers.IntegerField(min_value=1, max_value=32767)
+    received = serializers.IntegerField(min_value=0, max_value=1_000_000)
+    restocked = serializers.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        help_text="Of the units received, the resellable ones (back to stock).",
+    )
+
+
+class ReceiveIn(serializers.Serializer):
+    lines = serializers.ListField(child=ReceiveLineIn(), allow_empty=False, max_length=MAX_LINES)
+
+
+class RefundIn(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=REFUND_MAX
+    )
+    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class CancelIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class ReturnLineOut(serializers.Serializer):
+    line_no = serializers.IntegerField(source="order_line.line_no")
+    sku = serializers.CharField(source="order_line.sku")
+    qty = serializers.IntegerField()
+    received = serializers.IntegerField(source="qty_received")
+    restocked = serializers.IntegerField(source="qty_restocked")
+    unit_price = serializers.DecimalField(source="order_line.unit_price", max_digits=10, decimal_places=2)
+
+
+class ReturnOut(serializers.Serializer):
+    number = serializers.CharField()
+    order = serializers.CharField(source="order.number")
+    location = serializers.CharField(source="location.code")
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    received_at = serializers.DateTimeField(allow_null=True)
+    refund_due = serializers.SerializerMethodField()
+    refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    refund_reference = serializers.CharField()
+    refunded_at = serializers.DateTimeField(allow_null=True)
+    lines = ReturnLineOut(many=True, source="lines.all")
+
+    def get_refund_due(self, ret: Return) -> str:
+        return str(refund_due(ret))
+
+
+def _order(request: Request, number: str) -> Order:
+    try:
+        return order_get(user=request.user, number=number)
+    except Order.DoesNotExist:
+        raise Http404 from None
+
+
+def _return(request: Request, number: str) -> Return:
+    try:
+        return return_get(user=request.user, number=number)
+    except Return.DoesNotExist:
+        raise Http404 from None
+
+
+def _out(ret: Return) -> dict[str, Any]:
+    """The return as saved, with its lines."""
+    fresh = (
+        Return.objects.select_related("order", "location")
+        .prefetch_related("lines__order_line")
+        .get(pk=ret.pk)
+    )
+    return dict(ReturnOut(fresh).data)
+
+
+class ReturnCursor(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ReturnListView(generics.GenericAPIView):
+    """`GET /api/v1/returns/`: returns in the caller's scope, newest first; `?status=`, `?location=CODE`
+    (e.g. what a warehouse system should expect: `?status=requested&location=CD-SP-CAJAMAR`)."""
+
+    permission_classes = [IsAuthenticated, model_perm("orders.view_order")]
+    pagination_class = ReturnCursor
+    serializer_class = ReturnOut
+
+    @extend_schema(
+        operation_id="returns_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=ReturnStatus.values),
+            OpenApiParameter("location", str, description="Code of the location the goods come back to."),
+        ],
+        responses={200: ReturnOut(many=True), 400: OpenApiResponse(description="An unknown status.")},
+    )
+    def get(self, request: Request) -> Response:
+        returns = return_list(user=request.user).prefetch_related("lines__order_line")
+        wanted = request.query_params.get("status", "")
+        if wanted:
+            if wanted not in ReturnStatus.values:
+                raise ValidationError({"status": [f"One of: {', '.join(ReturnStatus.values)}."]})
+            returns = returns.filter(status=wanted)
+        code = request.query_params.get("location", "")
+        if code:
+            returns = returns.filter(location__code=code[:32])
+        page = self.paginate_queryset(returns)
+        return self.get_paginated_response(ReturnOut(page, many=True).data)
+
+
+class OrderReturnsView(APIView):
+    """`GET|POST /api/v1/orders/{number}/returns/`: an order's returns; authorise a new one."""
+
+    parser_classes = [BoundedJSONParser]
+
+    def get_permissions(self) -> list[Any]:
+        perm = "orders.change_order" if self.request.method == "POST" else "orders.view_order"
+        return [IsAuthenticated(), model_perm(perm)()]
+
+    @extend_schema(operation_id="order_returns_list", responses={200: ReturnOut(many=True), 404: ErrorOut})
+    def get(self, request: Request, number: str) -> Response:
+        order = _order(request, number)
+        returns = order.returns.select_related("order", "location").prefetch_related("lines__order_line")
+        return Response(ReturnOut(returns.order_by("created_at", "id"), many=True).data)
+
+    @extend_schema(
+        operation_id="order_returns_create",
+        request=ReturnIn,
+        responses={
+            201: ReturnOut,
+            400: OpenApiResponse(description="Field-by-field errors: more units than may come back, …"),
+            403: ErrorOut,
+            404: ErrorOut,
+        },
+    )
+    def post(self, request: Request, number: str) -> Response:
+        body = ReturnIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        order = _order(request, number)
+        by_no = {line.line_no: line.pk for line in order.lines.all()}
+        units: dict[int, int] = {}
+        for item in data["lines"]:
+            if item["line_no"] not in by_no:
+                raise ValidationError({"lines": [f"Order {order.number} has no line {item['line_no']}."]})
+            if by_no[item["line_no"]] in units:
+                raise ValidationError({"lines": [f"Line {item['line_no']} is named twice."]})
+            units[by_no[item["line_no"]]] = item["qty"]
+        places = return_locations().filter(pk__in=location_list(user=request.user).values("pk"))
+        location = places.filter(code=data["location"]).first()
+        if location is None:
+            raise ValidationError({"location": [f"No location {data['location']} takes returns for you."]})
+        ret = return_create(
+            order=order,
+            lines=units,
+            reason=data["reason"],
+            location=location,
+            note=data["note"],
+            by=request.user,
+        )
+        return Response(_out(ret), status=status.HTTP_201_CREATED)
+
+
+class ReturnDetailView(APIView):
+    """`GET /api/v1/returns/{number}/`."""
+
+    permission_classes = [IsAuthenticated, model_perm("orders.view_order")]
+
+    @extend_schema(operation_id="returns_retrieve", responses={200: ReturnOut, 404: ErrorOut})
+    def get(self, request: Request, number: str) -> Response:
+        return Response(_out(_return(request, number)))
+
+
+_ACTION_RESPONSES = {
+    200: ReturnOut,
+    400: OpenApiResponse(description="Field-by-field errors."),
+    403: ErrorOut,
+    404: ErrorOut,
+    409: OpenApiResponse(ErrorOut, description="Not allowed in the return's current status."),
+}
+
+
+class ReturnReceiveView(APIView):
+    """`POST /api/v1/returns/{number}/receive/`: the goods arrived (lines not named came back empty)."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("orders.change_fulfilment")]
+
+    @extend_schema(operation_id="returns_receive", request=ReceiveIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        body = ReceiveIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        ret = _return(request, number)
+        if not location_list(user=request.user).filter(pk=ret.location_id).exists():
+            raise PermissionDenied("Only the staff of the location the goods come back to receive them.")
+        by_no = {line.order_line.line_no: line.pk for line in ret.lines.all()}
+        received: dict[int, tuple[int, int]] = {}
+        for item in body.validated_data["lines"]:
+            pk = by_no.get(item["line_no"])
+            if pk is None or pk in received:
+                raise ValidationError(
+                    {"lines": [f"Line {item['line_no']} is not on return {ret.number}, or twice."]}
+                )
+            received[pk] = (item["received"], item["restocked"])
+        return Response(_out(return_receive(ret=ret, received=received, by=request.user)))
+
+
+class ReturnRefundView(APIView):
+    """`POST /api/v1/returns/{number}/refund/`: the money went back (at most what the received units were
+    paid)."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("orders.change_order")]
+
+    @extend_schema(operation_id="returns_refund", request=RefundIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        body = RefundIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        ret = return_refund(
+            ret=_return(request, number), amount=data["amount"], reference=data["reference"], by=request.user
+        )
+        return Response(_out(ret))
+
+
+class ReturnCancelView(APIView):
+    """`POST /api/v1/returns/{number}/cancel/`: the goods will not come back."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("orders.change_order")]
+
+    @extend_schema(operation_id="returns_cancel", request=CancelIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        body = CancelIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        ret = return_cancel(
+            ret=_return(request, number), reason=body.validated_data["reason"], by=request.user
+        )
+        return Response(_out(ret))
