@@ -26,11 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -57,10 +54,11 @@ from ..models import (
     Order,
     OrderLine,
     OrderStatus,
-    OrderTrackingLink,
     Package,
 )
 from .lifecycle import ROUTE_TASK, lock_order, order_event, order_refresh_status
+from .notifications import notify_ready_for_pickup, notify_shipped
+from .notifications import tracking_link_for as tracking_link_for  # where callers found it
 
 FS = FulfilmentStatus
 FK = FulfilmentKind
@@ -619,6 +617,7 @@ def fulfilment_ship(
             "packages": [{"weight_g": p.weight_g, "tracking_code": p.tracking_code} for p in packages],
         },
     )
+    notify_shipped(order=order, fulfilment=fulfilment)
     return fulfilment
 
 
@@ -688,34 +687,9 @@ def _maybe_ready_for_pickup(order: Order, *, by: Any) -> Fulfilment | None:
     _set_status(pickup, FS.READY_FOR_PICKUP, stamp="ready_at", extra=["pickup_code"])
     _event(order, pickup, kind="ready_for_pickup", message="ready for pickup; customer notified", by=by)
     _sync_order_lines(order, by=by, message="Ready for pickup.")
-    _notify_ready(order, pickup)
+    notify_ready_for_pickup(order=order, pickup=pickup)
     emit_event("fulfilment.ready_for_pickup", {"order": order.number, "fulfilment": pickup.pk})
     return pickup
-
-
-def _notify_ready(order: Order, pickup: Fulfilment) -> None:
-    email = order.customer.email
-    if not email:
-        return
-    link = tracking_link_for(order)
-    first_name = (order.customer.name.split() or [""])[0]
-    subject = _("Your order %(number)s is ready for pickup") % {"number": order.number}
-    body = _(
-        "Hello %(name)s,\n\nyour order %(number)s is waiting for you at %(store)s (%(address)s).\n"
-        "Pickup code: %(code)s\nBring this code or your CPF. We keep it for %(days)s days.\n\n"
-        "Follow your order: %(link)s\n"
-    ) % {
-        "name": first_name,
-        "number": order.number,
-        "store": pickup.location.name,
-        "address": f"{pickup.location.street} {pickup.location.number}, {pickup.location.city}".strip(),
-        "code": pickup.pickup_code,
-        "days": pickup.pickup_hold_days,
-        "link": reverse("tracking:order", kwargs={"token": link.token}),
-    }
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email], fail_silently=True)
-    )
 
 
 def _handover_lines(order: Order, pickup: Fulfilment) -> list[FulfilmentLine]:
@@ -951,14 +925,3 @@ def fulfilment_receive(
     if _maybe_ready_for_pickup(order, by=by) is None:  # which brings the order up to date when it does
         _sync_order_lines(order, by=by)
     return fulfilment
-
-
-# --- tracking -----------------------------------------------------------------------------------------------
-
-
-def tracking_link_for(order: Order) -> OrderTrackingLink:
-    """The order's public tracking link, created on first use (idempotent, race-safe)."""
-    link, _created = OrderTrackingLink.objects.get_or_create(
-        order=order, defaults={"token": secrets.token_urlsafe(24)}
-    )
-    return link

@@ -219,6 +219,20 @@ def test_a_forged_carrier_service_is_refused(staff, make_order, store):
     assert (f.status, f.carrier_service, f.tracking_code) == (FS.SHIPPED, "Jadlog", "AB123")
 
 
+def test_shipping_from_the_page_emails_the_customer(
+    staff, make_order, store, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    settings.PUBLIC_BASE_URL = "https://oms.example.com"
+    f, act = _packed_or_picked(staff, make_order, store, pack=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        act("ship", carrier_service="Correios PAC", tracking_code="PA123BR")
+    f.refresh_from_db()
+    assert f.status == FS.SHIPPED
+    assert len(mailoutbox) == 1
+    body = mailoutbox[0].body
+    assert "Correios PAC" in body and "PA123BR" in body and "https://oms.example.com/track/" in body
+
+
 def test_label_page_has_the_order_number_as_code128(staff, make_order, store):
     f = make_fulfilments(make_order, store, 1)[0]
     response = staff.get(reverse("fulfilment:label", args=[f.pk]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from orders.services import LineData
@@ -63,3 +64,50 @@ def test_tracking_shows_pickup_code_only_when_ready(client, make_order, store, s
 @pytest.mark.parametrize("token", ["x", "a" * 40, "0" * 64])
 def test_bad_token_is_404(client, token):
     assert client.get(reverse("tracking:order", args=[token])).status_code == 404
+
+
+def _shipped(make_order, store, store_user, django_capture_on_commit_callbacks, **ship):
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))])
+    f = fulfilment_with_reservations(order=order, location=store)
+    fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
+    fulfilment_pack(fulfilment=f, weights_g=[300], by=store_user)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        fulfilment_ship(fulfilment=f, by=store_user, **ship)
+        assert mail.outbox == []  # sent once the shipment is committed, not before
+    assert callbacks
+    return order
+
+
+def test_shipping_a_home_order_emails_the_customer_an_absolute_tracking_link(
+    settings, make_order, store, store_user, django_capture_on_commit_callbacks, client
+):
+    settings.PUBLIC_BASE_URL = "https://oms.example.com/"
+    order = _shipped(make_order, store, store_user, django_capture_on_commit_callbacks,
+                     carrier_service="Loggi", tracking_code="LG123BR")  # fmt: skip
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ana@example.com"] and order.number in message.subject
+    link = f"https://oms.example.com{reverse('tracking:order', args=[tracking_link_for(order).token])}"
+    assert "Loggi" in message.body and "LG123BR" in message.body and link in message.body
+    assert client.get(link.removeprefix("https://oms.example.com")).status_code == 200
+
+
+def test_the_ready_for_pickup_email_links_to_the_tracking_page_absolutely(
+    settings, make_order, store, store_user, django_capture_on_commit_callbacks
+):
+    settings.PUBLIC_BASE_URL = "https://oms.example.com"
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
+    assert len(mail.outbox) == 1
+    link = f"https://oms.example.com{reverse('tracking:order', args=[tracking_link_for(order).token])}"
+    assert link in mail.outbox[0].body.split()
