@@ -135,28 +135,44 @@ def user_invite(
     return user
 
 
+def _allowed_groups(locked: Any, roles: Iterable[str], by: Any) -> list[Group]:
+    """The groups of `roles` for the (locked) user; raises before anything is written when they are unknown
+    or would take the admin role from the acting admin themself."""
+    groups = _groups(roles)
+    if locked.pk == getattr(by, "pk", None) and "admin" not in {g.name for g in groups}:
+        raise AccessError(_("You cannot remove the admin role from yourself."), field="roles")
+    return groups
+
+
+def _apply_roles(user: Any, locked: Any, groups: list[Group], by: Any) -> None:
+    before = _user_state(locked)
+    locked.groups.set(groups)
+    _forget_cached_roles(user)
+    audit_record(actor=by, action="user.set_roles", obj=locked, before=before, after=_user_state(locked))
+
+
 @transaction.atomic
-def user_update(*, user: Any, by: Any, email: str, first_name: str, last_name: str) -> Any:
-    """Change a user's name and e-mail."""
-    user = _lock_user(user)
-    before = _user_state(user)
-    user.email, user.first_name, user.last_name = email, first_name, last_name
-    user.save(update_fields=["email", "first_name", "last_name"])
-    audit_record(actor=by, action="user.update", obj=user, before=before, after=_user_state(user))
-    return user
+def user_update(
+    *, user: Any, by: Any, email: str, first_name: str, last_name: str, roles: Iterable[str] | None = None
+) -> Any:
+    """Change a user's name and e-mail and, given `roles`, their roles (as `user_set_roles`), all or nothing:
+    a refused role change raises before anything is changed or audited. Locks the user's row."""
+    locked = _lock_user(user)
+    groups = _allowed_groups(locked, roles, by) if roles is not None else None
+    before = _user_state(locked)
+    locked.email, locked.first_name, locked.last_name = email, first_name, last_name
+    locked.save(update_fields=["email", "first_name", "last_name"])
+    audit_record(actor=by, action="user.update", obj=locked, before=before, after=_user_state(locked))
+    if groups is not None:
+        _apply_roles(user, locked, groups, by)
+    return locked
 
 
 @transaction.atomic
 def user_set_roles(*, user: Any, roles: Iterable[str], by: Any) -> Any:
     """Replace a user's roles. An admin cannot take the admin role from themself (no lock-out by mistake)."""
-    groups = _groups(roles)
     locked = _lock_user(user)
-    if locked.pk == getattr(by, "pk", None) and "admin" not in {g.name for g in groups}:
-        raise AccessError(_("You cannot remove the admin role from yourself."), field="roles")
-    before = _user_state(locked)
-    locked.groups.set(groups)
-    _forget_cached_roles(user)
-    audit_record(actor=by, action="user.set_roles", obj=locked, before=before, after=_user_state(locked))
+    _apply_roles(user, locked, _allowed_groups(locked, roles, by), by)
     return locked
 
 

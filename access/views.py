@@ -154,8 +154,8 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
             email=form.cleaned_data["email"],
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
+            roles=form.cleaned_data["roles"],
         )
-        services.user_set_roles(user=user, roles=form.cleaned_data["roles"], by=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
         return _user_page(request, user, edit_form=form, status=exc.status_code)
