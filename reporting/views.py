@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -46,7 +46,12 @@ class KpiFilterForm(forms.Form):
 
 
 def _pct(part: int, whole: int) -> str:
-    return formats.number_format(100.0 * part / whole, 1) + " %" if whole else "–"
+    """`part` of `whole` as a percentage with one decimal, rounded half up (151 of 2657: "5,7 %"); in exact
+    decimals, as number_format cuts a float's digits instead of rounding them."""
+    if not whole:
+        return "–"
+    share = (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return formats.number_format(share, 1) + " %"
 
 
 def _money(value: Decimal) -> str:

@@ -246,3 +246,18 @@ def test_the_home_summary_counts_the_replenishment_proposals_of_the_scope(client
     client.force_login(manager_user)
     html = _text(client.get(TODAY))
     assert re.search(r'data-testid="today-proposals"><a href="/inventory/replenishment/">1 ', html)
+
+
+@pytest.mark.parametrize(
+    ("language", "cancelled", "split"), [("pt-br", "5,7 %", "6,3 %"), ("en", "5.7 %", "6.3 %")]
+)
+def test_percentages_are_rounded_half_up_not_cut(client, admin_user, language, cancelled, split):
+    """151 of 2657 orders cancelled is 5.683 %: shown as 5.7, not 5.6; 1 of 16 split is 6.25 %: 6.3."""
+    ChannelDay.objects.create(
+        day=timezone.localdate(), channel=ChannelFactory(code="web"), orders=2657, cancelled_orders=151,
+        fulfilled_orders=16, split_orders=1, rolled_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(admin_user)
+    html = _text(client.get(URL, HTTP_ACCEPT_LANGUAGE=language))
+    assert _kpi(html, "cancelled") == cancelled
+    assert _kpi(html, "split") == split
