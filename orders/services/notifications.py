@@ -1,5 +1,9 @@
 """Customer e-mails: ready for pickup, shipped. Each links to the order's public tracking page by its
-absolute address (`settings.PUBLIC_BASE_URL`) and is sent once the caller's transaction commits."""
+absolute address (`settings.PUBLIC_BASE_URL`) and is sent once the caller's transaction commits.
+
+They are written in the customer's language, never in that of the staff member whose action sent them: an
+order or a customer records no language, so that is the project's default (`settings.LANGUAGE_CODE`, pt-BR).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from ..models import Fulfilment, Order, OrderTrackingLink
@@ -28,6 +33,11 @@ def tracking_url(order: Order) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
+def customer_language(order: Order) -> str:
+    """The language to write to the order's customer in (no record holds one: the project's default)."""
+    return settings.LANGUAGE_CODE
+
+
 def _send_on_commit(order: Order, subject: str, body: str) -> None:
     email = order.customer.email
     if email:
@@ -45,20 +55,21 @@ def notify_ready_for_pickup(*, order: Order, pickup: Fulfilment) -> None:
     if not order.customer.email:
         return
     location = pickup.location
-    subject = _("Your order %(number)s is ready for pickup") % {"number": order.number}
-    body = _(
-        "Hello %(name)s,\n\nyour order %(number)s is waiting for you at %(store)s (%(address)s).\n"
-        "Pickup code: %(code)s\nBring this code or your CPF. We keep it for %(days)s days.\n\n"
-        "Follow your order: %(link)s\n"
-    ) % {
-        "name": _first_name(order),
-        "number": order.number,
-        "store": location.name,
-        "address": f"{location.street} {location.number}, {location.city}".strip(),
-        "code": pickup.pickup_code,
-        "days": pickup.pickup_hold_days,
-        "link": tracking_url(order),
-    }
+    with translation.override(customer_language(order)):
+        subject = _("Your order %(number)s is ready for pickup") % {"number": order.number}
+        body = _(
+            "Hello %(name)s,\n\nyour order %(number)s is waiting for you at %(store)s (%(address)s).\n"
+            "Pickup code: %(code)s\nBring this code or your CPF. We keep it for %(days)s days.\n\n"
+            "Follow your order: %(link)s\n"
+        ) % {
+            "name": _first_name(order),
+            "number": order.number,
+            "store": location.name,
+            "address": f"{location.street} {location.number}, {location.city}".strip(),
+            "code": pickup.pickup_code,
+            "days": pickup.pickup_hold_days,
+            "link": tracking_url(order),
+        }
     _send_on_commit(order, subject, body)
 
 
@@ -67,16 +78,17 @@ def notify_shipped(*, order: Order, fulfilment: Fulfilment) -> None:
     tracking page (after commit)."""
     if not order.customer.email:
         return
-    subject = _("Your order %(number)s has shipped") % {"number": order.number}
-    body = _(
-        "Hello %(name)s,\n\nyour order %(number)s has shipped.\n"
-        "Carrier: %(carrier)s\nTracking code: %(code)s\n\n"
-        "Follow your order: %(link)s\n"
-    ) % {
-        "name": _first_name(order),
-        "number": order.number,
-        "carrier": fulfilment.carrier_service,
-        "code": fulfilment.tracking_code,
-        "link": tracking_url(order),
-    }
+    with translation.override(customer_language(order)):
+        subject = _("Your order %(number)s has shipped") % {"number": order.number}
+        body = _(
+            "Hello %(name)s,\n\nyour order %(number)s has shipped.\n"
+            "Carrier: %(carrier)s\nTracking code: %(code)s\n\n"
+            "Follow your order: %(link)s\n"
+        ) % {
+            "name": _first_name(order),
+            "number": order.number,
+            "carrier": fulfilment.carrier_service,
+            "code": fulfilment.tracking_code,
+            "link": tracking_url(order),
+        }
     _send_on_commit(order, subject, body)

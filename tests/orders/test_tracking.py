@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 
 from orders.services import LineData
 from orders.services.fulfilment import (
@@ -73,9 +74,10 @@ def _shipped(make_order, store, store_user, django_capture_on_commit_callbacks, 
     f = fulfilment_with_reservations(order=order, location=store)
     fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
     fulfilment_pack(fulfilment=f, weights_g=[300], by=store_user)
+    sent = len(mail.outbox)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         fulfilment_ship(fulfilment=f, by=store_user, **ship)
-        assert mail.outbox == []  # sent once the shipment is committed, not before
+        assert len(mail.outbox) == sent  # sent once the shipment is committed, not before
     assert callbacks
     return order
 
@@ -111,3 +113,30 @@ def test_the_ready_for_pickup_email_links_to_the_tracking_page_absolutely(
     assert len(mail.outbox) == 1
     link = f"https://oms.example.com{reverse('tracking:order', args=[tracking_link_for(order).token])}"
     assert link in mail.outbox[0].body.split()
+
+
+def test_customer_emails_are_in_the_default_language_not_the_staff_members(
+    settings, make_order, store, store_user, django_capture_on_commit_callbacks
+):
+    settings.LANGUAGE_CODE = "pt-br"
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    with (
+        translation.override("en"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):  # staff works in English
+        fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
+        assert translation.get_language() == "en"  # and keeps working in English
+    assert mail.outbox[0].subject == f"Seu pedido {order.number} está pronto para retirada"
+    with translation.override("en"):
+        shipped = _shipped(make_order, store, store_user, django_capture_on_commit_callbacks,
+                           carrier_service="Loggi", tracking_code="LG1BR")  # fmt: skip
+    with translation.override("pt-br"):  # (the same as the English text until the catalogue translates it)
+        expected = translation.gettext("Your order %(number)s has shipped") % {"number": shipped.number}
+    assert mail.outbox[1].subject == expected
