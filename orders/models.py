@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Left, Upper
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from inventory.models import Location, Product
 
@@ -418,10 +419,10 @@ class OrderTrackingLink(models.Model):
 
 
 class ReturnStatus(models.TextChoices):
-    REQUESTED = "requested", _("Awaiting the goods")
-    RECEIVED = "received", _("Received")
-    REFUNDED = "refunded", _("Refunded")
-    CANCELLED = "cancelled", _("Cancelled")
+    REQUESTED = "requested", pgettext_lazy("a return", "Awaiting the goods")
+    RECEIVED = "received", pgettext_lazy("a return", "Received")
+    REFUNDED = "refunded", pgettext_lazy("a return", "Refunded")
+    CANCELLED = "cancelled", pgettext_lazy("a return", "Cancelled")
 
 
 class ReturnReason(models.TextChoices):

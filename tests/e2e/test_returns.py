@@ -1,0 +1,65 @@
+"""A return end to end in the browser: customer service authorises it from the order page (in English, on a
+desktop), the store's staff receive the goods on a phone (in Portuguese; one unit back in stock, one damaged),
+and customer service records the refund."""
+
+from __future__ import annotations
+
+import pytest
+from guardian.shortcuts import assign_perm
+from playwright.sync_api import expect
+
+from orders.models import Return, ReturnStatus
+from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_pack, fulfilment_ship
+from tests.factories import fulfilment_with_reservations, stock_row
+
+from .conftest import fits, login
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_return_from_the_order_page_to_the_refund(
+    desktop_page, phone_page, routing_world, cs_user, store_user
+):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 5)
+    order = w.make_order([(w.shirt, 2)])
+    f = fulfilment_with_reservations(order=order, location=w.paulista)
+    fulfilment_confirm_pick(fulfilment=f, code=w.shirt.sku, qty=2, by=store_user)
+    fulfilment_pack(fulfilment=f, weights_g=[500], by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="LG9BR", by=store_user)
+    assign_perm("inventory.work_at_location", store_user, w.paulista)
+    on_shelf = stock_row(w.paulista, w.shirt).on_hand
+
+    cs = desktop_page
+    login(cs, cs_user.username)
+    cs.goto(f"/orders/{order.number}/")
+    cs.click("[data-testid=return-start]")
+    cs.fill(f"#id_line_{order.lines.get().pk}", "2")
+    cs.select_option("#id_reason", "wrong_size")
+    cs.click("[data-testid=return-new-form] button[type=submit]")
+    expect(cs.locator(".messages")).to_contain_text("authorised")
+    expect(cs.locator("[data-testid=return-status]")).to_have_text("Awaiting the goods")
+    number = Return.objects.get().number
+
+    staff = phone_page
+    login(staff, store_user.username)
+    staff.goto("/returns/?status=requested")
+    staff.click(f"tr[data-return='{number}'] a")
+    expect(staff.locator("h1")).to_contain_text(number)
+    line = Return.objects.get().lines.get()
+    staff.fill(f"#id_restock_{line.pk}", "1")
+    assert fits(staff)
+    staff.click("[data-testid=receive-form] button[type=submit]")
+    expect(staff.locator(".messages")).to_contain_text("Devolução recebida")
+    expect(staff.locator("[data-testid=return-status]")).to_have_text("Recebida")
+    assert stock_row(w.paulista, w.shirt).on_hand == on_shelf + 1
+
+    cs.reload()
+    expect(cs.locator("[data-testid=refund-due]")).to_contain_text("R$ 119,80")
+    cs.click("[data-testid=refund-form] button[type=submit]")
+    expect(cs.locator("[data-testid=return-status]")).to_have_text("Refunded")
+    ret = Return.objects.get()
+    assert (ret.status, str(ret.refund_amount)) == (ReturnStatus.REFUNDED, "119.80")
+    cs.goto(f"/orders/{order.number}/")
+    expect(cs.locator("[data-testid=timeline]")).to_contain_text(
+        f"Refund of 119.80 BRL recorded for return {number}"
+    )
