@@ -40,7 +40,8 @@ from inventory.services.forecast import forecast_refresh
 from inventory.services.replenishment import replenishment_decide_many, replenishment_propose
 from inventory.services.transfers import transfer_create, transfer_dispatch, transfer_receive
 from oms.roles import Role, setup_roles
-from orders.models import Channel
+from orders.models import Channel, Fulfilment, FulfilmentKind, FulfilmentStatus, Return
+from orders.services.returns import return_create, return_receive, return_refund, returnable_units
 from reporting.models import ChannelDay, LocationDay
 from reporting.services import kpi_rollup_recent
 
@@ -409,6 +410,44 @@ def seed_transfers(report: SeedReport) -> None:
     report.count("stock transfers", StockTransfer.objects.count())
 
 
+def seed_returns(report: SeedReport) -> None:
+    """Three returns of orders the Paulista store shipped: one awaiting the goods (its staff receive it), one
+    received (customer service refunds it) and one refunded. Only once: a second run adds none."""
+    if Return.objects.exists():
+        return
+    names = ["cs", f"store.{TRANSFER_STORE.lower()}"]
+    cs, store_staff = map(get_user_model().objects.in_bulk(names, field_name="username").get, names)
+    store = Location.objects.get(code=TRANSFER_STORE)
+    shipped = (
+        Fulfilment.objects.filter(
+            location=store,
+            kind=FulfilmentKind.SHIP,
+            status__in=[FulfilmentStatus.DELIVERED, FulfilmentStatus.SHIPPED],
+        )
+        .select_related("order")
+        .order_by("-shipped_at", "-id")[:20]
+    )
+    reasons = ["wrong_size", "defective", "changed_mind"]
+    made: list[Return] = []
+    for fulfilment in shipped:
+        units = returnable_units(fulfilment.order)
+        if not units:
+            continue
+        line_id, _qty = min(units.items())
+        reason = reasons[len(made)]
+        made.append(
+            return_create(order=fulfilment.order, lines={line_id: 1}, reason=reason, location=store, by=cs)
+        )
+        if len(made) == len(reasons):
+            break
+    for n, ret in enumerate(made[1:]):
+        line = ret.lines.get()
+        ret = return_receive(ret=ret, received={line.pk: (1, 1 if n else 0)}, by=store_staff)
+        if n:
+            return_refund(ret=ret, amount=ret.lines.get().value, reference="PSP-DEMO", by=cs)
+    report.count("returns", len(made))
+
+
 def _demo_loaded() -> bool:
     return get_user_model().objects.filter(username="admin").exists()
 
@@ -447,6 +486,7 @@ def seed_demo(
                 lambda: report.count("replenishment proposals", replenishment_propose()["created"]),
             ),
             ("stock transfers", lambda: seed_transfers(report)),
+            ("returns", lambda: seed_returns(report)),
         ):
             step_started = time.monotonic()
             step()
