@@ -134,7 +134,10 @@ class TransferOut(serializers.Serializer):
     destination = serializers.CharField(source="destination.code")
     origin = serializers.CharField(help_text="replenishment, rebalancing or manual.")
     status = serializers.CharField(help_text="open (to dispatch), dispatched, received or cancelled.")
-    note = serializers.CharField()
+    note = serializers.CharField(
+        help_text="The note it was opened with, then the receipt's note or the cancellation's reason "
+        "after ' · ' (200 characters at most)."
+    )
     tracking = serializers.CharField()
     created_at = serializers.DateTimeField()
     dispatched_at = serializers.DateTimeField(allow_null=True)

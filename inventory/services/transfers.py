@@ -36,6 +36,11 @@ from . import ReserveItem, _actor, stock_commit_held, stock_receive, stock_relea
 # counts the days before dispatch); past them it is overdue and announced once (`transfer.overdue`).
 TRANSIT_DAYS = 2
 
+# A receipt's note or a cancellation's reason follows the note the transfer was opened with ("rev2", received
+# with "one missing": "rev2 · one missing"), the whole cut to the field's length.
+NOTE_SEPARATOR = " · "
+NOTE_MAX = StockTransfer._meta.get_field("note").max_length or 200
+
 # Received units may let backordered order lines be routed: routing retries them (a task name: inventory
 # does not import routing).
 BACKORDER_RETRY_TASK = "routing.retry_backorders"
@@ -138,12 +143,17 @@ def _locked(transfer: StockTransfer, *expected: str) -> StockTransfer:
     return locked
 
 
-def _close(t: StockTransfer, status: str, *, by: Any, note: str) -> None:
-    """Received or cancelled: when, by whom, and the note if one was given."""
+def _close(t: StockTransfer, status: str, *, by: Any, note: str) -> dict[str, Any]:
+    """Received or cancelled: when, by whom, and the note if one was given, added after the transfer's own
+    note (cut to the field's 200 characters, the note's whole text goes to the audit row: the returned
+    `after`)."""
     t.status, t.closed_at, t.closed_by = status, timezone.now(), _actor(by)
-    if note.strip():
-        t.note = note.strip()[:200]
+    text = note.strip()
+    if text:
+        joined = t.note + NOTE_SEPARATOR + text if t.note else text
+        t.note = joined if len(joined) <= NOTE_MAX else joined[: NOTE_MAX - 1] + "…"
     t.save(update_fields=["status", "closed_at", "closed_by", "note"])
+    return {"note": text} if text else {}
 
 
 def _quantities(
@@ -219,7 +229,7 @@ def transfer_receive(
         for line in lines:
             line.qty_received = qty[line.pk]
         StockTransferLine.objects.bulk_update(lines, ["qty_received"])
-        _close(t, TransferStatus.RECEIVED, by=by, note=note)
+        noted = _close(t, TransferStatus.RECEIVED, by=by, note=note)
         missing = sum(line.missing for line in lines)
         summary = f"{t.number}: {sum(qty.values())} units received from {t.source.code}"
         audit_record(
@@ -227,6 +237,7 @@ def transfer_receive(
             action="transfer.received",
             obj=t,
             summary=summary + (f", {missing} missing" if missing else ""),
+            after=noted or None,
         )
         _event("transfer.received", t, lines)
     return t
@@ -239,10 +250,11 @@ def transfer_cancel(*, transfer: StockTransfer, by: Any, reason: str = "") -> St
         released = stock_release(
             ref=t.number, location=t.source, reason=reason or "transfer cancelled", by=by
         )
-        _close(t, TransferStatus.CANCELLED, by=by, note=reason)
+        noted = _close(t, TransferStatus.CANCELLED, by=by, note=reason)
         audit_record(
-            actor=by, action="transfer.cancelled", obj=t, summary=f"{t.number}: {released} units released"
-        )
+            actor=by, action="transfer.cancelled", obj=t, summary=f"{t.number}: {released} units released",
+            after=noted or None,
+        )  # fmt: skip
         _event("transfer.cancelled", t)
     return t
 

@@ -397,3 +397,38 @@ def test_a_transfer_late_on_the_road_is_announced_once(client, admin_user, place
     assert flag_overdue_transfers.apply().get() == 1
     transfer_receive(transfer=t, by=admin_user)
     assert transfers_overdue(now=later + dt.timedelta(days=9)) == []  # arrived: nothing to say
+
+
+def test_the_receipt_note_is_added_after_the_creation_note(places, admin_user):
+    t = transfer_create(
+        source=places["dc"], destination=places["store"], lines=[(places["shirt"], 2)], by=admin_user,
+        note="rev2",
+    )  # fmt: skip
+    transfer_dispatch(transfer=t, by=admin_user)
+    transfer_receive(transfer=t, by=admin_user, note="  one missing ")
+    t.refresh_from_db()
+    assert t.note == "rev2 · one missing"
+    assert AuditEvent.objects.get(action="transfer.received").after == {"note": "one missing"}
+
+
+def test_a_receipt_without_a_note_keeps_the_creation_note(places, admin_user):
+    t = transfer_create(
+        source=places["dc"], destination=places["store"], lines=[(places["shirt"], 2)], by=admin_user,
+        note="rev2",
+    )  # fmt: skip
+    transfer_dispatch(transfer=t, by=admin_user)
+    transfer_receive(transfer=t, by=admin_user, note="  ")
+    t.refresh_from_db()
+    assert t.note == "rev2"
+
+
+def test_the_cancellation_reason_is_added_and_a_long_note_is_cut_to_the_field(places, admin_user):
+    t = transfer_create(
+        source=places["dc"], destination=places["store"], lines=[(places["shirt"], 2)], by=admin_user,
+        note="a" * 190,
+    )  # fmt: skip
+    reason = "store closed for works, " * 8
+    transfer_cancel(transfer=t, by=admin_user, reason=reason)
+    t.refresh_from_db()
+    assert len(t.note) == 200 and t.note.startswith("a" * 190 + " · store") and t.note.endswith("…")
+    assert AuditEvent.objects.get(action="transfer.cancelled").after == {"note": reason.strip()}

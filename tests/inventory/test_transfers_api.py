@@ -114,6 +114,17 @@ def test_steps_name_what_is_wrong(client_for, warehouse_user, places):
     assert StockTransfer.objects.get().status == TransferStatus.CANCELLED
 
 
+def test_receiving_keeps_the_note_the_transfer_was_opened_with(
+    client_for, warehouse_user, store_user, places
+):
+    dc_side, store_side = client_for(warehouse_user), client_for(store_user)
+    number = _open(dc_side, note="rev2").json()["number"]
+    assert dc_side.post(f"{URL}{number}/dispatch/", {}, format="json").status_code == 200
+    resp = store_side.post(f"{URL}{number}/receive/", {"text": "one missing"}, format="json")
+    assert resp.status_code == 200 and resp.json()["note"] == "rev2 · one missing"
+    assert StockTransfer.objects.get().note == "rev2 · one missing"
+
+
 def test_the_list_is_scoped_and_flat(
     client_for, warehouse_user, store_user, places, django_assert_max_num_queries
 ):
