@@ -411,25 +411,25 @@ def seed_transfers(report: SeedReport) -> None:
 
 
 def seed_returns(report: SeedReport) -> None:
-    """Three returns of orders the Paulista store shipped: one awaiting the goods (its staff receive it), one
-    received (customer service refunds it) and one refunded. Only once: a second run adds none."""
+    """Three returns brought to the Paulista store (of any delivered order: customers return online orders in
+    stores): one awaiting the goods (its staff receive it), one received (customer service refunds it) and one
+    refunded. Only once: a second run adds none."""
     if Return.objects.exists():
         return
     names = ["cs", f"store.{TRANSFER_STORE.lower()}"]
     cs, store_staff = map(get_user_model().objects.in_bulk(names, field_name="username").get, names)
     store = Location.objects.get(code=TRANSFER_STORE)
-    shipped = (
+    delivered = (
         Fulfilment.objects.filter(
-            location=store,
-            kind=FulfilmentKind.SHIP,
-            status__in=[FulfilmentStatus.DELIVERED, FulfilmentStatus.SHIPPED],
+            kind__in=[FulfilmentKind.SHIP, FulfilmentKind.PICKUP],
+            status__in=[FulfilmentStatus.DELIVERED, FulfilmentStatus.SHIPPED, FulfilmentStatus.COLLECTED],
         )
         .select_related("order")
-        .order_by("-shipped_at", "-id")[:20]
+        .order_by("-created_at", "-id")[:20]
     )
     reasons = ["wrong_size", "defective", "changed_mind"]
     made: list[Return] = []
-    for fulfilment in shipped:
+    for fulfilment in delivered:
         units = returnable_units(fulfilment.order)
         if not units:
             continue

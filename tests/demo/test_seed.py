@@ -440,3 +440,12 @@ def test_the_command_refuses_with_debug_off_and_prints_logins(demo, settings):
     text = out.getvalue()
     assert "store.lj-sp-01" in text and "warehouse.<DC code>" in text
     assert len(text.splitlines()) < 20
+
+
+def test_three_returns_at_the_paulista_store(demo):
+    from orders.models import Return
+
+    returns = Return.objects.filter(location__code="LJ-SP-01")
+    assert sorted(returns.values_list("status", flat=True)) == ["received", "refunded", "requested"]
+    refunded = returns.get(status="refunded")
+    assert refunded.refund_amount == sum(line.value for line in refunded.lines.all())
