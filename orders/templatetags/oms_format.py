@@ -14,6 +14,7 @@ import phonenumbers
 from django import template
 
 from oms.brazil import format_brl, format_cep, format_document
+from orders import timeline
 
 register = template.Library()
 
@@ -31,6 +32,18 @@ def brl(value: Any) -> str:
         return format_brl(Decimal(value))
     except (InvalidOperation, TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def event_label(kind: Any) -> str:
+    """An order timeline event's kind in the reader's language."""
+    return timeline.event_label(str(kind))
+
+
+@register.simple_tag
+def event_message(event: Any) -> str:
+    """An order timeline event's message (a plain status change in the reader's language)."""
+    return timeline.event_message(event.kind, event.message, event.data)
 
 
 @register.filter

@@ -1,0 +1,56 @@
+"""How the order timeline reads on a page: each event kind's name, and the generic status line, in the
+reader's language. The services store an event's message once, in English (never in the language of whoever
+caused it); its kind and data are what a page translates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from .models import OrderStatus
+
+EVENT_LABELS: dict[str, Any] = {
+    "created": pgettext_lazy("timeline", "created"),
+    "status": pgettext_lazy("timeline", "status"),
+    "routed": pgettext_lazy("timeline", "routed"),
+    "reroute": pgettext_lazy("timeline", "re-routed"),
+    "fulfilment": pgettext_lazy("timeline", "fulfilment"),
+    "pick": pgettext_lazy("timeline", "pick"),
+    "short_pick": pgettext_lazy("timeline", "short pick"),
+    "reject": pgettext_lazy("timeline", "rejected"),
+    "pack": pgettext_lazy("timeline", "packed"),
+    "ship": pgettext_lazy("timeline", "shipped"),
+    "delivered": pgettext_lazy("timeline", "delivered"),
+    "ready_for_pickup": pgettext_lazy("timeline", "ready for pickup"),
+    "collected": pgettext_lazy("timeline", "collected"),
+    "pickup_expired": pgettext_lazy("timeline", "pickup expired"),
+    "transfer_dispatched": pgettext_lazy("timeline", "transfer sent"),
+    "transfer_received": pgettext_lazy("timeline", "transfer received"),
+    "late": pgettext_lazy("timeline", "late"),
+    "note": pgettext_lazy("timeline", "note"),
+    "hold": pgettext_lazy("timeline", "hold"),
+    "release": pgettext_lazy("timeline", "released"),
+    "address": pgettext_lazy("timeline", "address"),
+    "cancelled": pgettext_lazy("timeline", "cancelled"),
+    "return": pgettext_lazy("timeline", "return"),
+    "return_received": pgettext_lazy("timeline", "return received"),
+    "return_cancelled": pgettext_lazy("timeline", "return cancelled"),
+    "refund": pgettext_lazy("timeline", "refund"),
+}
+_NOW = gettext_lazy("Now %(status)s.")
+
+
+def event_label(kind: str) -> str:
+    """The name of an event kind in the reader's language (the kind itself when unknown)."""
+    return str(EVENT_LABELS.get(kind, kind))
+
+
+def event_message(kind: str, message: str, data: Any) -> str:
+    """The event's message; a status change that says only which status the order is in now is said in the
+    reader's language."""
+    if kind == "status" and isinstance(data, dict):
+        target = data.get("to")
+        if target in OrderStatus.values and message == f"Now {target.replace('_', ' ')}.":
+            return _NOW % {"status": OrderStatus(target).label.lower()}
+    return message
