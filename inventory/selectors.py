@@ -88,12 +88,17 @@ def stock_movement_list(*, stock: StockLevel) -> QuerySet[StockMovement]:
     return stock.movements.select_related("actor").order_by("-at", "-id")
 
 
-def proposal_list(*, user: Any, location: Location | None = None) -> QuerySet[ReplenishmentProposal]:
+def proposal_list(
+    *, user: Any, location: Location | None = None, open_only: bool = True
+) -> QuerySet[ReplenishmentProposal]:
     """Open replenishment proposals for the locations the user works with (or one of them), most urgent
-    first: fewest days of demand covered."""
-    rows = ReplenishmentProposal.objects.filter(
-        status=ProposalStatus.PROPOSED, location__in=location_list(user=user)
-    ).select_related("location", "product", "source")
+    first: fewest days of demand covered. With `open_only=False` the decided and superseded ones too (a
+    decision posted twice must be told it was decided, not that the proposal is not there)."""
+    rows = ReplenishmentProposal.objects.filter(location__in=location_list(user=user)).select_related(
+        "location", "product", "source"
+    )
+    if open_only:
+        rows = rows.filter(status=ProposalStatus.PROPOSED)
     if location is not None:
         rows = rows.filter(location=location)
     cover = ExpressionWrapper(

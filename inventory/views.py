@@ -210,7 +210,8 @@ def replenishment(request: HttpRequest) -> HttpResponse:
         if action not in ("approve", "reject") or not ids or len(ids) < len(set(given)):
             messages.error(request, _("Tick the proposals to decide, then approve or reject them."))
             return HttpResponseRedirect(request.get_full_path())
-        chosen = list(proposal_list(user=request.user).filter(pk__in=ids))
+        # decided ones too: the service tells who decided them (a double click, two managers at once)
+        chosen = list(proposal_list(user=request.user, open_only=False).filter(pk__in=ids))
         if len(chosen) != len(ids):
             raise Http404(_("No such proposal."))
         decided, refused = replenishment_decide_many(

@@ -351,6 +351,16 @@ def _origin(source: Location) -> str:
     return TransferOrigin.REPLENISHMENT if source.kind == LocationKind.DC else TransferOrigin.REBALANCING
 
 
+def _decided_already(p: ReplenishmentProposal) -> str:
+    """Why a proposal decided meanwhile (a double click, another manager) is refused: its status and who."""
+    if p.decided_by is None:
+        message = _("This proposal is %(status)s already: nothing was changed.")
+        return message % {"status": p.get_status_display()}
+    message = _("This proposal was %(status)s by %(user)s already: nothing was changed.")
+    who = p.decided_by.get_full_name() or p.decided_by.get_username()
+    return message % {"status": p.get_status_display().lower(), "user": who}
+
+
 def _decide_group(
     group: list[ReplenishmentProposal], *, source_id: int | None, approve: bool, by: Any, note: str
 ) -> tuple[list[ReplenishmentProposal], list[tuple[ReplenishmentProposal, DomainError]]]:
@@ -367,8 +377,7 @@ def _decide_group(
         todo = []
         for p in locked:
             if p.status != ProposalStatus.PROPOSED:
-                message = _("This proposal is %(status)s already: nothing was changed.")
-                stale.append((p, DomainError(message % {"status": p.get_status_display()}, field="status")))
+                stale.append((p, DomainError(_decided_already(p), field="status")))
             elif p.source_id != source_id:  # the job found a better source meanwhile: look again
                 message = _("The proposal changed meanwhile (its source): look at it again.")
                 stale.append((p, DomainError(message, field="source")))

@@ -194,6 +194,42 @@ def test_a_region_manager_decides_their_locations_proposals_only(client, manager
     assert "msg-error" in resp.content.decode()
 
 
+def test_approving_twice_says_who_decided_and_changes_nothing(client, manager_user, admin_user, network):
+    """A double click or a second manager: the page comes back saying the proposal was decided, and by whom
+    (it was a 404 "No such proposal")."""
+    replenishment_propose()
+    p = ReplenishmentProposal.objects.get()
+    manager_user.first_name, manager_user.last_name = "Marcos", "Reis"
+    manager_user.save()
+    assign_perm("inventory.manage_region", manager_user, network["south"])
+    client.force_login(manager_user)
+    assert client.post(URL, {"action": "approve", "proposal": [p.pk]}).status_code == 302
+    resp = client.post(URL, {"action": "approve", "proposal": [p.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    html = resp.content.decode()
+    assert resp.status_code == 200 and "msg-error" in html
+    assert "CAM-0001-P @ LJ-RS-01: This proposal was approved by Marcos Reis already" in html
+    # another manager (an admin) a moment later, with the page they loaded before: told who, nothing changes
+    client.force_login(admin_user)
+    resp = client.post(URL, {"action": "reject", "proposal": [p.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "This proposal was approved by Marcos Reis already: nothing was changed." in resp.content.decode()
+    p.refresh_from_db()
+    assert (p.status, p.decided_by) == (ProposalStatus.APPROVED, manager_user)
+    assert StockTransfer.objects.count() == 1
+    assert AuditEvent.objects.filter(action__startswith="replenishment.").count() == 1
+
+
+def test_a_proposal_decided_meanwhile_names_who_decided_it(network, manager_user, admin_user):
+    replenishment_propose()
+    seen = ReplenishmentProposal.objects.get()  # the page as the manager loaded it
+    admin_user.first_name, admin_user.last_name = "Ana", "Lima"
+    admin_user.save()
+    replenishment_decide(proposal=ReplenishmentProposal.objects.get(), approve=False, by=admin_user)
+    decided, refused = replenishment_decide_many(proposals=[seen], approve=True, by=manager_user)
+    assert decided == [] and refused[0][1].field == "status"
+    assert "by Ana Lima already" in refused[0][1].message
+    assert not StockTransfer.objects.exists()
+
+
 @pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.STORE_STAFF, Role.WAREHOUSE_STAFF])
 def test_other_roles_may_not_decide(client, user_by_role, network, role):
     client.force_login(user_by_role[role])
