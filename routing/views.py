@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +53,14 @@ REASONS = {
 }
 
 
+def _day(value: Any) -> dt.date | None:
+    """A stored ISO date as a date (shown in the reader's format); None when missing or unreadable."""
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _brl(value: Any) -> str:
     if value is None:
         return "—"
@@ -85,7 +94,7 @@ def _decision_view(decision: Any) -> dict[str, Any]:
                 "picking": _brl(p.get("picking")),
                 "shipping": _brl((p.get("shipping") or 0) + (p.get("transfer") or 0)),
                 "cost": _brl(p.get("cost")),
-                "date": p.get("date"),
+                "date": _day(p.get("date")),
                 "km": p.get("km"),
                 "rate_card": p.get("rate_card"),
             }

@@ -31,6 +31,12 @@ def test_decision_page_explains_the_choice_to_customer_service(client, cs_user, 
     assert 'data-testid="plan"' in html and " ms" in html
     # Customer service sees why, never what it costs.
     assert 'data-testid="decision-total"' not in html and "R$" not in html
+    # dates in the reader's format (pt-BR: dd/mm/yyyy), the options counted in words that agree
+    decision = resp.context["decisions"][0]
+    day = decision["packages"][0]["date"]
+    assert day is not None and day.strftime("%d/%m/%Y") in html and day.isoformat() not in html
+    n = decision["evaluated"]
+    assert (f"{n} opção avaliada" if n == 1 else f"{n} opções avaliadas") in html
 
 
 def test_decision_page_shows_costs_to_managers(client, manager_user, routed):
