@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from inventory.models import Reservation
@@ -396,12 +396,10 @@ def test_change_address_refuses_a_state_that_is_not_a_brazilian_uf(client, cs_us
     events = OrderEvent.objects.filter(order=order).count()
     new = {"cep": "20040-002", "street": "Av. Rio Branco", "number": "1", "complement": "",
            "district": "Centro", "city": "Rio de Janeiro", "state": "ZZ"}  # fmt: skip
-    with translation.override("en"):
-        response = _act(client, order, "address", new)
+    response = _act(client, order, "address", new)
     assert response.status_code == 400
-    assert response.context["address_form"].errors == {
-        "state": ["Not a Brazilian state: give its two-letter code (UF), like SP."]
-    }
+    errors = response.context["address_form"].errors
+    assert list(errors) == ["state"] and "(UF)" in errors["state"][0]  # in the page's language
     order.refresh_from_db()
     assert (order.ship_state, order.ship_cep) == ("SP", "01310200")
     assert OrderEvent.objects.filter(order=order).count() == events
