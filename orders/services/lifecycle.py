@@ -588,19 +588,47 @@ def order_hold(*, order: Order, by: Any, reason: str) -> Order:
 
 @transaction.atomic
 def order_release_hold(*, order: Order, by: Any) -> Order:
-    """Take an order off hold, back to where its lines say it is (and to routing if it never was)."""
+    """Take an order off hold, back to where its lines say it is (and to routing if it never was). If its
+    delivery address changed while it was on hold, what it holds for the old address is released and it is
+    routed again for the new one."""
     order = lock_order(order)
     if order.status != OrderStatus.ON_HOLD:
         raise InvalidTransition(
             _("Order %(number)s is not on hold.") % {"number": order.number}, current=order.status
         )
-    target = derive_order_status(order.lines.values_list("status", flat=True))
+    message, data = "Hold released.", {}
+    target: str
+    if _address_changed_on_hold(order):
+        released, at = _reopen(order, by=by, reason="address changed while on hold")
+        target = OrderStatus.AWAITING_ROUTING
+        where = f" at {', '.join(at)}" if at else ""
+        message = (
+            "Hold released; the delivery address changed while on hold, so the order is routed again for it"
+            f" ({released} reserved units{where} released)."
+        )
+        data = {"rerouted": True, "released_units": released, "released_at": at}
+    else:
+        target = derive_order_status(order.lines.values_list("status", flat=True))
     order.status_before_hold = ""
-    _move(order, target, by=by, kind="release", message="Hold released.")
+    _move(order, target, by=by, kind="release", message=message, data=data)
     if target == OrderStatus.AWAITING_ROUTING:
         enqueue_on_commit(ROUTE_TASK, order.pk)
     audit_record(actor=by, action="order.release_hold", obj=order)
     return order
+
+
+def _address_changed_on_hold(order: Order) -> bool:
+    """Whether the (locked, on hold) home order's delivery address changed since it was put on hold: its
+    timeline's last hold or address entry is an address change."""
+    if order.delivery_mode != DeliveryMode.HOME:
+        return False
+    last = (
+        OrderEvent.objects.filter(order=order, kind__in=("hold", "address"))
+        .order_by("-at", "-pk")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return last == "address"
 
 
 @transaction.atomic
@@ -636,12 +664,14 @@ def order_change_address(*, order: Order, address: AddressData, by: Any) -> Orde
             "updated_at",
         ]
     )
+    on_hold = order.status == OrderStatus.ON_HOLD
     order_event(
         order=order,
         kind="address",
         by=by,
         message=f"Delivery address changed to {address.street}, "
-        f"{address.number} — {address.city}/{address.state}.",
+        f"{address.number} — {address.city}/{address.state}."
+        + (" It is routed again for it when the hold is released." if on_hold else ""),
         data={"before": before},
     )
     audit_record(
@@ -651,18 +681,25 @@ def order_change_address(*, order: Order, address: AddressData, by: Any) -> Orde
         before=before,
         after={"cep": address.cep, "street": address.street, "number": address.number, "city": address.city},
     )
-    if order.status != OrderStatus.ON_HOLD:
+    if not on_hold:  # on hold: routed again when the hold is released (order_release_hold)
         _send_back_to_routing(order, by=by, reason="address changed")
     return order
 
 
+def _reopen(order: Order, *, by: Any, reason: str) -> tuple[int, list[str]]:
+    """Release what the (locked) order holds, cancel its fulfilments not yet started and reopen its lines;
+    returns the units released and the codes of the locations whose fulfilments were cancelled."""
+    released = stock_release_group(group=order.number or "", reason=f"order {order.number}: {reason}", by=by)
+    assigned = Fulfilment.objects.filter(order=order, status=FulfilmentStatus.ASSIGNED)
+    at = sorted(set(assigned.values_list("location__code", flat=True)))
+    assigned.update(status=FulfilmentStatus.CANCELLED, updated_at=timezone.now())
+    order.lines.exclude(status=LineStatus.CANCELLED).update(status=LineStatus.PENDING)
+    return released, at
+
+
 def _send_back_to_routing(order: Order, *, by: Any, reason: str) -> None:
     """Release what the (locked) order holds, reopen its lines and queue it for routing again."""
-    stock_release_group(group=order.number or "", reason=f"order {order.number}: {reason}", by=by)
-    Fulfilment.objects.filter(order=order, status=FulfilmentStatus.ASSIGNED).update(
-        status=FulfilmentStatus.CANCELLED, updated_at=timezone.now()
-    )
-    order.lines.exclude(status=LineStatus.CANCELLED).update(status=LineStatus.PENDING)
+    _reopen(order, by=by, reason=reason)
     _move(order, OrderStatus.AWAITING_ROUTING, by=by, message=f"Sent back to routing: {reason}.")
     enqueue_on_commit(ROUTE_TASK, order.pk)
 

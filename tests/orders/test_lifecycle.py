@@ -15,9 +15,19 @@ from oms.exceptions import InvalidTransition
 from oms.models import WebhookDelivery, WebhookSubscription
 from oms.webhooks import active_subscriptions
 from orders.exceptions import OrderNotCancellable, OrderNotChangeable, PickupNotOffered
-from orders.models import Customer, LineStatus, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import (
+    Customer,
+    Fulfilment,
+    FulfilmentStatus,
+    LineStatus,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+)
 from orders.selectors import channels_by_code
 from orders.services import (
+    AddressData,
     CustomerData,
     LineData,
     order_add_note,
@@ -28,9 +38,24 @@ from orders.services import (
     order_release_hold,
 )
 from orders.status import ORDER_TRANSITIONS, can_move, derive_order_status
+from routing.services.live import order_route
 from tests.factories import LocationFactory, ProductFactory
 
 from .conftest import ADDRESS
+
+
+@pytest.fixture
+def queued_tasks(monkeypatch):
+    """Tasks queued on commit, by name and arguments (nothing is sent)."""
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr("oms.queue.send_task_now", lambda name, *args, **kw: sent.append((name, args)))
+    return sent
+
+
+RIO = AddressData(
+    street="Av. Atlântica", number="1702", district="Copacabana", city="Rio de Janeiro", state="RJ",
+    cep="22021001", lat=-22.9711, lon=-43.1822,
+)  # fmt: skip
 
 pytestmark = pytest.mark.django_db
 
@@ -172,6 +197,61 @@ def test_change_address_before_release_and_refused_after(make_order, cs_user):
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.IN_FULFILMENT)
     with pytest.raises(OrderNotChangeable):
         order_change_address(order=order, address=ADDRESS, by=cs_user)
+
+
+def test_an_address_changed_on_hold_is_routed_again_when_the_hold_is_released(
+    routing_world, cs_user, queued_tasks, django_capture_on_commit_callbacks
+):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 5)
+    w.stock(w.rio, w.shirt, 5)
+    order = w.make_order([(w.shirt, 1)])  # to Av. Paulista
+    order_route(order_id=order.pk)
+    first = Fulfilment.objects.get(order=order)
+    assert first.location == w.paulista
+    order_hold(order=order, by=cs_user, reason="customer is moving")
+    order_change_address(order=order, address=RIO, by=cs_user)
+    order.refresh_from_db()
+    first.refresh_from_db()
+    assert (order.status, first.status) == (OrderStatus.ON_HOLD, FulfilmentStatus.ASSIGNED)  # nothing moves
+    address = order.events.get(kind="address")
+    assert address.message.endswith("It is routed again for it when the hold is released.")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_release_hold(order=order, by=cs_user)
+    assert queued_tasks == [("routing.route_order", (order.pk,))]
+    order.refresh_from_db()
+    first.refresh_from_db()
+    assert (order.status, first.status) == (OrderStatus.AWAITING_ROUTING, FulfilmentStatus.CANCELLED)
+    assert set(order.lines.values_list("status", flat=True)) == {LineStatus.PENDING}
+    assert StockLevel.objects.get(location=w.paulista, product=w.shirt).reserved == 0
+    release = order.events.get(kind="release")
+    assert "routed again" in release.message and "(1 reserved units at LJ-SP-01 released)" in release.message
+    assert release.data["rerouted"] and release.data["released_at"] == ["LJ-SP-01"]
+    order_route(order_id=order.pk)  # what the queued task does
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED
+    assert Fulfilment.objects.exclude(status=FulfilmentStatus.CANCELLED).get(order=order).location == w.rio
+    assert StockLevel.objects.get(location=w.rio, product=w.shirt).reserved == 1
+
+
+def test_a_hold_released_without_an_address_change_keeps_the_allocation(
+    routing_world, cs_user, queued_tasks, django_capture_on_commit_callbacks
+):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 5)
+    order = w.make_order([(w.shirt, 1)])
+    order_route(order_id=order.pk)
+    order_change_address(order=order, address=RIO, by=cs_user)  # before the hold: routed again at once
+    order_route(order_id=order.pk)
+    order_hold(order=order, by=cs_user, reason="fraud check")
+    with django_capture_on_commit_callbacks(execute=True):
+        order_release_hold(order=order, by=cs_user)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED and queued_tasks[-1:] != [
+        ("routing.route_order", (order.pk,))
+    ]
+    assert Fulfilment.objects.exclude(status=FulfilmentStatus.CANCELLED).get(order=order).status == "assigned"
+    assert order.events.get(kind="release").message == "Hold released."
 
 
 def test_notes(make_order, cs_user):

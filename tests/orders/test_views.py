@@ -405,6 +405,34 @@ def test_change_address_refuses_a_state_that_is_not_a_brazilian_uf(client, cs_us
     assert OrderEvent.objects.filter(order=order).count() == events
 
 
+def test_an_address_changed_on_hold_is_routed_again_on_release_from_the_page(
+    client, cs_user, routing_world, monkeypatch, django_capture_on_commit_callbacks
+):
+    from routing.services.live import order_route
+
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr("oms.queue.send_task_now", lambda name, *args, **kw: sent.append((name, args)))
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 5)
+    w.stock(w.rio, w.shirt, 5)
+    order = w.make_order([(w.shirt, 1)])
+    order_route(order_id=order.pk)
+    client = _login(client, cs_user)
+    _act(client, order, "hold", {"reason": "customer is moving"})
+    rio = {"cep": "22021-001", "street": "Av. Atlântica", "number": "1702", "complement": "",
+           "district": "Copacabana", "city": "Rio de Janeiro", "state": "RJ"}  # fmt: skip
+    _act(client, order, "address", rio)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _act(client, order, "release")
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AWAITING_ROUTING and sent == [("routing.route_order", (order.pk,))]
+    assert not Fulfilment.objects.filter(order=order).exclude(status="cancelled").exists()
+    assert "routed again" in order.events.get(kind="release").message
+    order_route(order_id=order.pk)
+    assert Fulfilment.objects.exclude(status="cancelled").get(order=order).location == w.rio
+
+
 def test_unknown_action_is_404_and_get_is_refused(client, cs_user, make_order):
     order = make_order()
     client = _login(client, cs_user)
