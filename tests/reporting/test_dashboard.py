@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
 from oms.roles import Role
@@ -258,6 +258,7 @@ def test_percentages_are_rounded_half_up_not_cut(client, admin_user, language, c
         fulfilled_orders=16, split_orders=1, rolled_at=timezone.now(),
     )  # fmt: skip
     client.force_login(admin_user)
-    html = _text(client.get(URL, HTTP_ACCEPT_LANGUAGE=language))
+    with translation.override(language):  # and back to the default language after the request
+        html = _text(client.get(URL, HTTP_ACCEPT_LANGUAGE=language))
     assert _kpi(html, "cancelled") == cancelled
     assert _kpi(html, "split") == split
