@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from inventory.models import LocationKind
 
@@ -95,7 +96,11 @@ class RateCardAdmin(admin.ModelAdmin):
             else:
                 messages.success(
                     request,
-                    _("Imported %(n)s rate rows for %(services)s.")
+                    ngettext(
+                        "Imported %(n)s rate row for %(services)s.",
+                        "Imported %(n)s rate rows for %(services)s.",
+                        result.created,
+                    )
                     % {"n": result.created, "services": ", ".join(result.services)},
                 )
                 return HttpResponseRedirect(reverse("admin:routing_ratecard_changelist"))

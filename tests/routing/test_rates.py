@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from oms.models import AuditEvent
 from routing.models import RateCard
@@ -174,3 +175,20 @@ def test_command_reads_a_cr_only_file(routing_defaults, tmp_path):
     path.write_bytes(_cr_only())
     call_command("import_rates", str(path))
     assert RateCard.objects.count() == 3
+
+
+def test_the_admin_says_how_many_rows_it_imported_in_the_singular_and_the_plural(
+    client, admin_user, routing_defaults
+):
+    client.force_login(admin_user)
+    url = "/admin/routing/ratecard/import/"
+    one = f"{HEADER}\neconomy,01000000,19999999,0,30000,9.00,4\n".encode()
+    with translation.override("en"):  # and back to the default language after the English requests
+        resp = client.post(
+            url, {"file": SimpleUploadedFile("r.csv", one)}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        )
+        assert "Imported 1 rate row for economy." in resp.content.decode()
+        resp = client.post(
+            url, {"file": SimpleUploadedFile("r.csv", GOOD.encode())}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        )
+    assert "Imported 3 rate rows for economy, express." in resp.content.decode()
