@@ -14,7 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +56,7 @@ from orders.services import (
 from ..engine import HOME, PICKUP, TRANSFER, Plan
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
+from ..engine import Policy as EnginePolicy
 from ..models import DecisionTrigger, LocationDayCapacity, RoutingDecision
 from .demand import live_pricer
 from .plans import plan_order
@@ -171,6 +172,32 @@ def _lines_covered(order_ids: Sequence[int]) -> dict[int, list[tuple[OrderLine, 
     return out
 
 
+def short_reporters(order_ids: Sequence[int], static: StaticNetwork) -> dict[int, frozenset[str]]:
+    """The codes of the locations that reported units of these orders missing (a short pick, a rejected
+    fulfilment, a short transfer receipt), by order. Routing leaves them out of the order's plans from then
+    on, as if the policy paused them for it: their books said they had units they could not find, so the
+    units they still show are not to be trusted for this order (Sterling and Manhattan do the same).
+    Without another location that can serve, the units are backordered rather than sent back there."""
+    if not order_ids:
+        return {}
+    rows = FulfilmentLine.objects.filter(order_line__order_id__in=order_ids, qty_short__gt=0).values_list(
+        "order_line__order_id", "fulfilment__location_id"
+    )
+    out: dict[int, set[str]] = defaultdict(set)
+    for order_id, location_id in rows:
+        info = static.by_pk.get(location_id)
+        if info is not None:
+            out[order_id].add(info.code)
+    return {order_id: frozenset(codes) for order_id, codes in out.items()}
+
+
+def excluding(policy: EnginePolicy, excluded: frozenset[str]) -> EnginePolicy:
+    """`policy` with the `excluded` locations paused as well (the engine's own way to leave one out)."""
+    if not excluded:
+        return policy
+    return replace(policy, paused_locations=policy.paused_locations | excluded)
+
+
 def _pick(after: int, limit: int) -> list[Order]:
     """Up to `limit` orders awaiting routing after `after` (by pk) that no other transaction holds, locked
     until the caller's transaction ends (FOR UPDATE SKIP LOCKED), their channels loaded. A plain statement:
@@ -251,6 +278,7 @@ class _Job:
     trigger: str
     snap: Snapshot
     plan: Plan | None
+    excluded: frozenset[str] = frozenset()  # locations left out: they reported units of this order missing
 
 
 def order_route(
@@ -378,6 +406,7 @@ def _route_locked(
         return []
     covered = _lines_covered([order.pk for order in orders])
     pending = []
+    shorted = {pk for pk, rows in covered.items() if any(short for _l, _c, short, _x, _n in rows)}
     for order in orders:
         need, cause, statuses = _uncovered(covered.get(order.pk, []))
         if need:
@@ -392,9 +421,11 @@ def _route_locked(
     static = static_network()
     products = {line.product_id: line.product for _o, need, _s, _t in pending for line, _q in need}
     moving = moving_read(list(products), timezone.localtime(now).date(), lock_stock=attempt == MAX_ATTEMPTS)
+    reporters = short_reporters([o.pk for o, *_rest in pending if o.pk in shorted], static)
     jobs = []
     for order, need, statuses, job_trigger in pending:
-        snap, plan = _plan(order, need, static, moving, now)
+        excluded = reporters.get(order.pk, frozenset())
+        snap, plan = _plan(order, need, static, moving, now, excluded)
         if job_trigger == DecisionTrigger.BACKORDER_RETRY and (plan is None or not plan.packages):
             continue  # still nothing to send: no new decision, no timeline noise
         product_of = {line.product.sku: line.product_id for line, _q in need}
@@ -403,15 +434,20 @@ def _route_locked(
             for sku, qty in pkg.lines:
                 moving.take(loc_pk, product_of[sku], qty)
             moving.use(loc_pk, pkg.units)
-        jobs.append(_Job(order, need, statuses, job_trigger, snap, plan))
+        jobs.append(_Job(order, need, statuses, job_trigger, snap, plan, excluded))
     return _persist(jobs, by=by, now=now, attempt=attempt, t0=t0)
 
 
 def _plan(
-    order: Order, need: list[tuple[OrderLine, int]], static: StaticNetwork, moving: Moving, now: dt.datetime
+    order: Order,
+    need: list[tuple[OrderLine, int]],
+    static: StaticNetwork,
+    moving: Moving,
+    now: dt.datetime,
+    excluded: frozenset[str] = frozenset(),
 ) -> tuple[Snapshot, Plan | None]:
     """The snapshot for the order's uncovered units, cut from `moving`, and the engine's plan for them
-    (None: a home order with no coordinates and no known CEP)."""
+    (None: a home order with no coordinates and no known CEP), leaving out the `excluded` locations."""
     products = _distinct_products(need)
     units: dict[int, int] = defaultdict(int)
     for line, q in need:
@@ -435,7 +471,7 @@ def _plan(
         return snap, None
     eng = engine_order(order, need, engine_deadline(order, snap.start), point, pickup_code=pickup_code)
     prices = live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy)
-    return snap, plan_order(snap.network, eng, snap.engine_policy, prices=prices)
+    return snap, plan_order(snap.network, eng, excluding(snap.engine_policy, excluded), prices=prices)
 
 
 def _distinct_products(need: list[tuple[OrderLine, int]]) -> list[Product]:
@@ -456,9 +492,11 @@ def persist_plan(
     now: dt.datetime,
     attempt: int = 1,
     t0: float | None = None,
+    excluded: frozenset[str] = frozenset(),
 ) -> RoutingDecision:
-    """Write a plan for a locked order (see `_persist`); its order status is refreshed from the database."""
-    job = _Job(order, need, None, trigger, snap, plan)
+    """Write a plan for a locked order (see `_persist`); its order status is refreshed from the database.
+    `excluded`: the locations the plan left out because they reported units of the order missing."""
+    job = _Job(order, need, None, trigger, snap, plan, excluded)
     return _persist([job], by=by, now=now, attempt=attempt, t0=t0)[0]
 
 
@@ -569,11 +607,13 @@ def _persist(
     for job, rows in zip(jobs, built, strict=True):
         allocated = [line.pk for line, _q in job.need if rows.remaining[line.pk] == 0]
         short = [line.pk for line, _q in job.need if rows.remaining[line.pk] > 0]
-        summary = explain(order=job.order, plan=job.plan, snap=job.snap)
+        summary = explain(order=job.order, plan=job.plan, snap=job.snap, excluded=job.excluded)
         _record(rows.decision, job.plan, job.snap, job.trigger, summary, rows.fulfilments, job.need,
-                rows.remaining, attempt, t0)  # fmt: skip
+                rows.remaining, attempt, t0, job.excluded)  # fmt: skip
         # The timeline is read by customer service, who see why but not what it costs (the decision has both).
-        summary = explain(order=job.order, plan=job.plan, snap=job.snap, with_costs=False)
+        summary = explain(
+            order=job.order, plan=job.plan, snap=job.snap, with_costs=False, excluded=job.excluded
+        )
         routed_data = {
             "decision": rows.decision.pk,
             "trigger": job.trigger,
@@ -749,6 +789,7 @@ def _record(
     remaining: dict[int, int],
     attempt: int,
     t0: float | None,
+    excluded: frozenset[str] = frozenset(),
 ) -> None:
     """Fill in the decision: the plan, the candidates considered and why, its costs and timings."""
     static = snap.static
@@ -774,6 +815,10 @@ def _record(
         plan_doc = {"packages": [], "unfilled": [{"sku": ln.product.sku, "qty": q} for ln, q in need]}
         candidates = {"candidates": [], "notes": ["the delivery address has no coordinates and no known CEP"]}
         total, breakdown, engine_ms = Decimal("0.00"), {}, 0.0
+    if excluded:
+        candidates.setdefault("notes", []).append(
+            f"left out (reported units of this order missing): {', '.join(sorted(excluded))}"
+        )
     latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else engine_ms
     decision.trigger = trigger
     decision.policy_id = snap.policy.pk
@@ -801,9 +846,16 @@ REASON_WORDS = {
 
 
 def explain(
-    *, order: Order, plan: Plan | None, snap: Snapshot, limit: int = 3, with_costs: bool = True
+    *,
+    order: Order,
+    plan: Plan | None,
+    snap: Snapshot,
+    limit: int = 3,
+    with_costs: bool = True,
+    excluded: frozenset[str] = frozenset(),
 ) -> str:
-    """Why this plan, in one or two plain sentences; `with_costs=False` leaves the money out."""
+    """Why this plan, in one or two plain sentences; `with_costs=False` leaves the money out. `excluded`:
+    the locations left out because they reported units of the order missing."""
     static = snap.static
     if plan is None:
         return (
@@ -854,7 +906,11 @@ def explain(
         kept = f" ({_brl(expl.opportunity_cost)} for what this plan uses)" if used else ""
         worth = "costs count what each location's stock and picking capacity are worth"
         parts.append(f"{worth} to the orders expected next{kept}")
-    rejected = [c for c in expl.candidates if c.reason in REASON_WORDS]
+    if excluded:
+        names = ", ".join(name(code) for code in sorted(excluded))
+        verb = "is" if len(excluded) == 1 else "are"
+        parts.append(f"{names} reported units of this order missing and {verb} left out of its routing")
+    rejected = [c for c in expl.candidates if c.reason in REASON_WORDS and c.location not in excluded]
     for cand in rejected[:limit]:
         parts.append(f"{name(cand.location)} {REASON_WORDS[cand.reason]}")
     if expl.no_stock:
@@ -862,7 +918,9 @@ def explain(
     if plan.unfilled:
         units = sum(q for _s, q in plan.unfilled)
         skus = ", ".join(s for s, _q in plan.unfilled)
+        instead = " (rather than sent back where they were reported missing)" if excluded else ""
         parts.append(
             f"{units} unit{'s' if units != 1 else ''} backordered ({skus}): no location can supply in time"
+            + instead
         )
     return "; ".join(parts) + "."

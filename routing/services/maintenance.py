@@ -24,8 +24,10 @@ from .live import (
     capacity_give_back,
     engine_deadline,
     engine_order,
+    excluding,
     order_route,
     persist_plan,
+    short_reporters,
 )
 from .plans import plan_order
 from .snapshot import destination_point, snapshot_build
@@ -134,10 +136,11 @@ def order_reoptimise(*, order_id: int, by: Any = None) -> RoutingDecision | None
     point = destination_point(order) if pickup is None else None
     if pickup is None and point is None:
         return None
+    excluded = short_reporters([order.pk], snap.static).get(order.pk, frozenset())
     plan = plan_order(
         snap.network,
         engine_order(order, need, engine_deadline(order, snap.start), point),
-        snap.engine_policy,
+        excluding(snap.engine_policy, excluded),
         # the same prices as the live path: it keeps what they kept
         prices=live_pricer(snap.network, [p.sku for p in products], snap.static, snap.engine_policy),
     )
@@ -156,5 +159,6 @@ def order_reoptimise(*, order_id: int, by: Any = None) -> RoutingDecision | None
         for loc_pk, qty in cap_back.items():
             capacity_give_back(location_id=loc_pk, units=qty, day=timezone.localtime(now).date())
     return persist_plan(
-        order=order, need=need, plan=plan, snap=snap, trigger=DecisionTrigger.REOPTIMISE, by=by, now=now
-    )
+        order=order, need=need, plan=plan, snap=snap, trigger=DecisionTrigger.REOPTIMISE, by=by, now=now,
+        excluded=excluded,
+    )  # fmt: skip

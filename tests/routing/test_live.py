@@ -242,6 +242,78 @@ def test_short_pick_units_are_routed_again(routing_world):
     assert sum(x.qty - x.qty_short for x in active) == 2
 
 
+def _short_picked(w, store_user, *, shirts: int = 2, missing: int = 1):
+    """An order of `shirts` routed to the Paulista store, which picks the rest and reports `missing` short."""
+    from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_short_pick
+
+    order = w.make_order([(w.shirt, shirts)])
+    order_route(order_id=order.pk)
+    first = Fulfilment.objects.get(order=order)
+    assert first.location == w.paulista
+    if shirts > missing:
+        fulfilment_confirm_pick(fulfilment=first, code=w.shirt.sku, qty=shirts - missing, by=store_user)
+    line = first.lines.get()
+    fulfilment_short_pick(
+        fulfilment=first, line_id=line.pk, missing=missing, reason="not_found", by=store_user
+    )
+    return order, first
+
+
+def test_a_short_pick_is_routed_elsewhere_not_back_to_the_location_that_reported_it(
+    routing_world, store_user
+):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 6)
+    w.stock(w.morumbi, w.shirt, 6)
+    order, first = _short_picked(w, store_user)
+    paulista = StockLevel.objects.get(location=w.paulista, product=w.shirt)
+    assert paulista.on_hand - paulista.reserved == 4  # it still shows units it could serve from
+    decision = order_route(order_id=order.pk)  # the task queued by the short pick
+    assert decision is not None and decision.trigger == DecisionTrigger.SHORT_PICK
+    new = Fulfilment.objects.filter(order=order).exclude(pk=first.pk).get()
+    assert new.location == w.morumbi and new.lines.get().qty == 1
+    assert StockLevel.objects.get(location=w.paulista, product=w.shirt).reserved == 1  # the unit it picked
+    reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
+    assert reasons["LJ-SP-01"] == "paused"
+    assert "left out (reported units of this order missing): LJ-SP-01" in decision.candidates["notes"]
+    routed = order.events.filter(kind="routed").order_by("at", "pk").last()
+    assert "Loja Paulista (LJ-SP-01) reported units of this order missing and is left out" in routed.message
+    assert order_route(order_id=order.pk) is None  # nothing left to route
+
+
+def test_a_short_pick_no_other_location_can_serve_is_backordered_not_sent_back(routing_world, store_user):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 6)
+    order, first = _short_picked(w, store_user)
+    decision = order_route(order_id=order.pk)
+    assert decision is not None and decision.units_backordered == 1 and decision.units_routed == 0
+    assert not Fulfilment.objects.filter(order=order).exclude(pk=first.pk).exists()
+    order.refresh_from_db()
+    assert order.lines.get().status == LineStatus.BACKORDERED
+    routed = order.events.filter(kind="routed").order_by("at", "pk").last()
+    assert "is left out of its routing" in routed.message
+    assert "1 unit backordered (CAM-0001-P): no location can supply in time (rather than sent back" in (
+        routed.message
+    )
+    assert backorders_retry() == 0  # the retries do not send it back there either
+    assert not Fulfilment.objects.filter(order=order).exclude(pk=first.pk).exists()
+    w.stock(w.morumbi, w.shirt, 3)  # another location gets stock: the backorder goes there
+    assert backorders_retry() == 1
+    assert Fulfilment.objects.filter(order=order).exclude(pk=first.pk).get().location == w.morumbi
+
+
+def test_an_order_without_short_picks_is_routed_as_before(routing_world):
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 6)
+    w.stock(w.morumbi, w.shirt, 6)
+    order = w.make_order([(w.shirt, 1)])
+    decision = order_route(order_id=order.pk)
+    assert Fulfilment.objects.get(order=order).location == w.paulista
+    assert "left out" not in decision.summary and not any(
+        "left out" in n for n in decision.candidates["notes"]
+    )
+
+
 def test_reoptimise_swaps_an_unreleased_order_to_a_cheaper_plan(routing_world):
     w = routing_world
     w.stock(w.rio, w.shirt, 5)

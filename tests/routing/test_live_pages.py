@@ -93,3 +93,31 @@ def test_promise_page_names_bad_lines(client, cs_user, routing_world):
 def test_promise_page_is_not_for_store_staff(client, store_user):
     client.force_login(store_user)
     assert client.get(reverse("routing:promise")).status_code == 404
+
+
+def test_a_short_pick_on_the_phone_is_routed_elsewhere_and_the_decision_page_says_why(
+    client, cs_user, store_user, routing_world
+):
+    from orders.models import Fulfilment
+
+    w = routing_world
+    w.stock(w.paulista, w.shirt, 6)
+    w.stock(w.morumbi, w.shirt, 6)
+    order = w.make_order([(w.shirt, 2)])
+    order_route(order_id=order.pk)
+    first = Fulfilment.objects.get(order=order)
+    assert first.location == w.paulista
+    assign_perm("inventory.work_at_location", store_user, w.paulista)
+    client.force_login(store_user)
+    act = reverse("fulfilment:act", args=[first.pk, "pick"])
+    client.post(act, {"code": w.shirt.sku, "qty": "1"})
+    line = first.lines.get()
+    short = reverse("fulfilment:act", args=[first.pk, "short"])
+    client.post(short, {"line": str(line.pk), "missing": "1", "reason": "not_found"})
+    line.refresh_from_db()
+    assert line.qty_short == 1
+    order_route(order_id=order.pk)  # the task the short pick queued
+    assert Fulfilment.objects.exclude(pk=first.pk).get(order=order).location == w.morumbi
+    client.force_login(cs_user)
+    html = client.get(reverse("routing:decision", args=[order.number])).content.decode()
+    assert "left out (reported units of this order missing): LJ-SP-01" in html
