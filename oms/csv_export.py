@@ -34,10 +34,12 @@ def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename: str
 ) -> StreamingHttpResponse:
     """A download of `header` and then `rows` (any iterable, consumed as the response is sent). Text cells
-    are made safe for spreadsheets (`safe_cell`)."""
+    are made safe for spreadsheets (`safe_cell`); the file starts with a UTF-8 byte order mark, so that Excel
+    (in pt-BR too) reads accented names right."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterable[str]:
+        yield "\ufeff"
         yield writer.writerow([safe_cell(v) for v in header])
         for row in rows:
             yield writer.writerow([safe_cell(v) for v in row])

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from oms.db import ASYNC_COMMIT_EXPR, assign_ids, commit_async, model_row, save_new
 
@@ -104,9 +105,12 @@ def stock_adjust(
     stock = lock_stock_row(location=location, product=product)  # read-modify-write of on_hand
     if stock.on_hand + delta < stock.reserved:
         raise StockBelowReserved(
-            _(
+            ngettext(
                 "Adjusting %(sku)s at %(location)s by %(delta)s would leave %(left)s on hand, below the "
-                "%(reserved)s units reserved."
+                "%(reserved)s unit reserved.",
+                "Adjusting %(sku)s at %(location)s by %(delta)s would leave %(left)s on hand, below the "
+                "%(reserved)s units reserved.",
+                stock.reserved,
             )
             % {
                 "sku": product.sku,

@@ -186,7 +186,7 @@ def test_audit_log_search_keyset_pages_and_csv(admin_user, cs_user, django_asser
 
     export = client.get(reverse("access:audit-export"), {"action": "order."})
     assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert rows[0][:4] == ["id", "at", "actor", "action"]
     assert len(rows) == 61 and {row[3] for row in rows[1:]} == {"order.note"}
 

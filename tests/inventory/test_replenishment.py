@@ -286,7 +286,7 @@ def test_the_export_lists_every_open_proposal_of_the_scope(client, manager_user,
     client.force_login(manager_user)
     resp = client.get(export)
     assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
-    lines = b"".join(resp.streaming_content).decode().strip().splitlines()
+    lines = b"".join(resp.streaming_content).decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("location,sku,product,available,incoming,daily_demand,days_covered")
     assert len(lines) == 2 and lines[1].startswith("LJ-RS-01,CAM-0001-P,")  # not the north's
     assert ",5,0,2.00,2.5,6,34,29,CD-SP-01," in lines[1]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from inventory.exceptions import InsufficientStock, InvalidQuantity, StockBelowReserved
 from inventory.models import MovementKind, Reservation, StockLevel, StockMovement
@@ -79,6 +80,18 @@ def test_adjust_up_and_down(stock):
         stock_adjust(location=stock.location, product=stock.product, delta=0, reason="nothing")
     with pytest.raises(StockBelowReserved):
         stock_adjust(location=stock.location, product=stock.product, delta=-14, reason="too much")
+
+
+def test_adjust_below_reserved_names_the_reserved_units_in_the_singular_and_the_plural(stock):
+    stock_reserve(location=stock.location, product=stock.product, qty=1, ref="line:1", group="A")
+    with translation.override("en"), pytest.raises(StockBelowReserved) as err:
+        stock_adjust(location=stock.location, product=stock.product, delta=-10, reason="lost")
+    assert err.value.message.endswith("would leave 0 on hand, below the 1 unit reserved.")
+    stock_reserve(location=stock.location, product=stock.product, qty=1, ref="line:2", group="B")
+    with translation.override("en"), pytest.raises(StockBelowReserved) as err:
+        stock_adjust(location=stock.location, product=stock.product, delta=-10, reason="lost")
+    assert err.value.message.endswith("below the 2 units reserved.")
+    assert _reload(stock).on_hand == 10
 
 
 def test_reserve_respects_available_and_safety_stock(stock):

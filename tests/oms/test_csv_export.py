@@ -50,3 +50,8 @@ def test_a_demand_event_named_like_a_formula_is_not_a_formula_in_the_audit_expor
     summary = rows[0].index("summary")
     assert len(rows) == 2 and rows[1][summary].startswith("'" + FORMULA)
     assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
+def test_an_export_starts_with_a_byte_order_mark_for_excel():
+    body = b"".join(csv_response(["cidade"], [["São Paulo"]], filename="x.csv").streaming_content)
+    assert body.startswith(b"\xef\xbb\xbf") and "São Paulo".encode() in body

@@ -166,14 +166,22 @@ def test_the_export_has_one_row_per_channel_and_day_of_the_scope(client, manager
     resp = client.get(EXPORT, {"days": 30})
     assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
     assert "attachment;" in resp["Content-Disposition"]
-    lines = b"".join(resp.streaming_content).decode().strip().splitlines()
+    lines = b"".join(resp.streaming_content).decode("utf-8-sig").strip().splitlines()
     assert lines[0].startswith("day,channel,orders,units,revenue")
     today = timezone.localdate()
     assert lines[1:] == [
         f"{today - dt.timedelta(days=20)},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
         f"{today},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
     ]
-    assert len(b"".join(client.get(EXPORT, {"days": 7}).streaming_content).decode().strip().splitlines()) == 2
+    assert (
+        len(
+            b"".join(client.get(EXPORT, {"days": 7}).streaming_content)
+            .decode("utf-8-sig")
+            .strip()
+            .splitlines()
+        )
+        == 2
+    )
     assert client.get(EXPORT, {"channel": "web"}).status_code == 404  # not theirs
 
 
