@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -182,7 +183,7 @@ def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_use
 
 
 def _packed_or_picked(staff, make_order, store, *, pack: bool):
-    product = ProductFactory(sku="CAM-8-P")
+    product: Any = ProductFactory(sku="CAM-8-P")
     StockFactory(location=store, product=product, on_hand=10)
     order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))])
     f = fulfilment_with_reservations(order=order, location=store)
