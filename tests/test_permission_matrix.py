@@ -194,7 +194,8 @@ MATRIX: dict[str, Entry] = {
     "api:channel-list": Entry(API_EVERY_USER, api=True),
     "api:location-list": Entry(API_EVERY_USER, api=True),
     "api:product-list": Entry(API_EVERY_USER, api=True),
-    "api:stock-adjustments": Entry(roles(401, 403, 400, 400, 403, 400), method="POST", api=True),
+    # managers may send safety stock levels (inventory.set_safety_stock), staff counts: an empty body is a 400
+    "api:stock-adjustments": Entry(roles(401, 403, 400, 400, 400, 400), method="POST", api=True),
     "api:stock-detail": Entry(
         roles(401, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=stock, api=True
     ),
