@@ -175,9 +175,21 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
         )
         .get(pk=fulfilment.pk)
     )
-    lines = list(fulfilment.lines.all())
+    if fulfilment.kind == FulfilmentKind.PICKUP:
+        # What the customer collects: the store's own lines and those that came by a received transfer.
+        lines = list(
+            svc.handover_lines(fulfilment)
+            .select_related("order_line__product", "fulfilment__location")
+            .order_by("order_line__product__sku", "pk")
+        )
+    else:
+        lines = list(fulfilment.lines.all())
     for line in lines:
         line.left = line.qty_left  # type: ignore[attr-defined]  # the template's name
+        # Received by transfer from another location: shown as such, nothing left to pick for it here.
+        line.via = (  # type: ignore[attr-defined]
+            line.fulfilment.location.code if line.fulfilment_id != fulfilment.pk else ""
+        )
     mine = location_ids(user=request.user)
     receiving = fulfilment.kind == FulfilmentKind.TRANSFER and fulfilment.order.pickup_location_id in mine
     kind, status = fulfilment.kind, fulfilment.status

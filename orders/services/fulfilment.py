@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -692,15 +692,23 @@ def _maybe_ready_for_pickup(order: Order, *, by: Any) -> Fulfilment | None:
     return pickup
 
 
-def _handover_lines(order: Order, pickup: Fulfilment) -> list[FulfilmentLine]:
-    """Lines whose units sit reserved at the pickup store: its own and the received transfers'."""
-    return list(
-        FulfilmentLine.objects.select_for_update(of=("self",))
-        .select_related("order_line__product")
-        .filter(
-            Q(fulfilment=pickup)
-            | Q(fulfilment__order=order, fulfilment__kind=FK.TRANSFER, fulfilment__status=FS.RECEIVED)
+def handover_lines(pickup: Fulfilment) -> QuerySet[FulfilmentLine]:
+    """Lines whose units sit reserved at the pickup store for `pickup`'s order: its own and the received
+    transfers'. What the customer collects and `fulfilment_hand_over` commits; a plain read (no lock)."""
+    return FulfilmentLine.objects.filter(
+        Q(fulfilment=pickup)
+        | Q(
+            fulfilment__order_id=pickup.order_id, fulfilment__kind=FK.TRANSFER, fulfilment__status=FS.RECEIVED
         )
+    )
+
+
+def _handover_lines(order: Order, pickup: Fulfilment) -> list[FulfilmentLine]:
+    """`handover_lines` of the (locked) order's pickup fulfilment, locked."""
+    return list(
+        handover_lines(pickup)
+        .select_for_update(of=("self",))
+        .select_related("order_line__product")
         .order_by("pk")
     )
 

@@ -15,9 +15,16 @@ from guardian.shortcuts import assign_perm
 
 from inventory.models import StockLevel
 from orders.fulfilment_views import code128_svg, code128_values
-from orders.models import FulfilmentStatus
+from orders.models import Fulfilment, FulfilmentStatus
 from orders.services import LineData
-from tests.factories import LocationFactory, ProductFactory, StockFactory, fulfilment_with_reservations
+from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_dispatch, fulfilment_receive
+from tests.factories import (
+    DCFactory,
+    LocationFactory,
+    ProductFactory,
+    StockFactory,
+    fulfilment_with_reservations,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +268,34 @@ def test_odd_ids_on_the_picklist_are_ignored_not_a_500(staff, make_order, store)
     f1 = fulfilment_with_reservations(order=order, location=store)
     response = staff.get(reverse("fulfilment:picklist"), {"f": [str(f1.pk), "²", "9" * 5000]})
     assert response.status_code == 200 and response.context["units"] == 2
+
+
+def _transferred_pickup(make_order, store, warehouse_user, store_user) -> Fulfilment:
+    """A pickup order at `store` whose 2 units all came by a received transfer from a DC."""
+    dc = DCFactory(code="CD-SP-CAJAMAR")
+    shirt: Any = ProductFactory(sku="CAM-7-M", name="Camiseta 7 M")
+    StockFactory(location=dc, product=shirt, on_hand=5)
+    order = make_order(
+        mode="pickup", pickup_location=store, lines=[LineData(product=shirt, qty=2, unit_price=Decimal("9"))]
+    )
+    transfer = fulfilment_with_reservations(order=order, location=dc, kind="transfer")
+    fulfilment_confirm_pick(fulfilment=transfer, code="CAM-7-M", qty=2, by=warehouse_user)
+    fulfilment_dispatch(fulfilment=transfer, by=warehouse_user)
+    fulfilment_receive(fulfilment=transfer, by=store_user)
+    return Fulfilment.objects.get(order=order, kind="pickup")
+
+
+def test_a_pickup_supplied_by_transfer_lists_what_the_customer_collects(
+    staff, make_order, store, warehouse_user, store_user
+):
+    pickup = _transferred_pickup(make_order, store, warehouse_user, store_user)
+    assert pickup.status == FS.READY_FOR_PICKUP and not pickup.lines.exists()
+    response = staff.get(reverse("fulfilment:detail", args=[pickup.pk]))
+    body = response.content.decode()
+    assert response.context["units"] == 2 and response.context["picked_units"] == 2
+    assert body.count('data-testid="line"') == 1 and 'data-sku="CAM-7-M"' in body
+    assert "received by transfer from CD-SP-CAJAMAR" in body
+    assert "Report short" not in body  # nothing is left to pick at the store
+    assert 'data-testid="label-link"' in body
+    slip = staff.get(reverse("fulfilment:label", args=[pickup.pk])).content.decode()
+    assert "CAM-7-M" in slip and "Camiseta 7 M" in slip
