@@ -11,6 +11,14 @@ class OrderNotChangeable(InvalidTransition):
     code = "not_changeable"
 
 
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key sent again with another order (another channel or reference): a client's bug, 422 as
+    the IETF Idempotency-Key draft asks for a key reused with a different payload."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+
+
 class ReturnInvalid(DomainError):
     status_code = 400
     code = "return_invalid"
@@ -23,6 +31,7 @@ class PickupNotOffered(DomainError):
 
 __all__ = [
     "DomainError",
+    "IdempotencyKeyReused",
     "InvalidTransition",
     "OrderNotCancellable",
     "OrderNotChangeable",

@@ -40,6 +40,7 @@ from ..services import (
     order_hold,
     order_release_hold,
 )
+from ..services.lifecycle import refuse_key_reuse
 from .serializers import (
     AddressIn,
     BulkOut,
@@ -84,12 +85,16 @@ def _idempotency_key(request: Request) -> str | None:
 
 def _known(refs: OrderRefs, payload: Any, key: str | None) -> Order | None:
     """The order already taken for this payload's (channel, external_ref) or idempotency key, if any."""
-    if key and key in refs.existing_keys:
-        return refs.existing_keys[key]
+    channel = ref = None
     if isinstance(payload, dict):
         channel, ref = payload.get("channel"), payload.get("external_ref")
-        if isinstance(channel, str) and isinstance(ref, str):
-            return refs.existing.get((channel, ref))
+    if isinstance(channel, str) and isinstance(ref, str) and (channel, ref) in refs.existing:
+        return refs.existing[(channel, ref)]
+    if key and key in refs.existing_keys:
+        order = refs.existing_keys[key]
+        if order.channel.code != channel or order.external_ref != ref:
+            refuse_key_reuse(order, -1, "")  # the key names another order
+        return order
     return None
 
 
@@ -198,6 +203,9 @@ class OrderListCreateView(generics.GenericAPIView):
             200: OpenApiResponse(OrderOut, description="Already taken: the existing order, nothing written."),
             400: OpenApiResponse(description="Field-by-field errors; nothing written."),
             413: ErrorOut,
+            422: OpenApiResponse(
+                ErrorOut, description="The Idempotency-Key was sent before with another order."
+            ),
         },
         summary="Take one order in (idempotent)",
     )
@@ -269,7 +277,11 @@ class OrderBulkCreateView(APIView):
         if refused:
             load_taken(refs, [payloads[i] for i in refused], [k for i in refused if (k := keys[i])])
             for index in refused:
-                existing = _known(refs, payloads[index], keys[index])
+                try:
+                    existing = _known(refs, payloads[index], keys[index])
+                except DomainError as exc:  # its key names another order: that, not the fields, is wrong
+                    results[index] = {"status": exc.status_code, "errors": _domain_errors(exc)}
+                    continue
                 if existing is not None:
                     results[index] = {"status": 200, "order": order_summary_out(existing)}
         # One set-based write for every valid order (a few statements, one commit).

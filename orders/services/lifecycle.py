@@ -30,6 +30,7 @@ from oms.webhooks import emit_event, emit_events, subscriptions_for
 
 from ..exceptions import (
     DomainError,
+    IdempotencyKeyReused,
     InvalidTransition,
     OrderNotCancellable,
     OrderNotChangeable,
@@ -273,7 +274,24 @@ def _existing(channel: Channel, external_ref: str, idempotency_key: str | None) 
     order = Order.objects.filter(channel=channel, external_ref=external_ref).first()
     if order is None and idempotency_key:
         order = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if order is not None:
+            refuse_key_reuse(order, channel.pk, external_ref)
     return order
+
+
+def refuse_key_reuse(order: Order, channel_id: int, external_ref: str) -> None:
+    """`order`, found by the idempotency key of a request for (channel, external_ref), must be that order: a
+    key sent again with another order is refused (422), never answered with the first one."""
+    if order.channel_id != channel_id or order.external_ref != external_ref:
+        raise IdempotencyKeyReused(
+            _(
+                "This idempotency key was used for order %(number)s (reference %(ref)s): send a new key with "
+                "a different order."
+            )
+            % {"number": order.number, "ref": order.external_ref},
+            field="idempotency_key",
+            order=order.number,
+        )
 
 
 @dataclass(frozen=True)
@@ -379,7 +397,14 @@ def order_create_many(
     seen: dict[tuple[int, str], int] = {}
     seen_keys: dict[str, int] = {}
     for index, data in enumerate(inputs):
-        known = taken.get((data.channel.pk, data.external_ref)) or taken_keys.get(data.idempotency_key or "")
+        known = taken.get((data.channel.pk, data.external_ref))
+        if known is None and (by_key_only := taken_keys.get(data.idempotency_key or "")) is not None:
+            try:
+                refuse_key_reuse(by_key_only, data.channel.pk, data.external_ref)
+            except IdempotencyKeyReused as exc:
+                results[index] = exc
+                continue
+            known = by_key_only
         if known is not None:
             results[index] = OrderCreateResult(known, False)
             continue

@@ -255,10 +255,24 @@ def test_same_idempotency_key_answers_200_with_the_first_order(api, catalogue):
     first = api.post(ORDERS, base_payload("WEB-1"), format="json", HTTP_IDEMPOTENCY_KEY="k-42")
     assert first.status_code == 201
     before = counts()
-    again = api.post(ORDERS, base_payload("WEB-2"), format="json", HTTP_IDEMPOTENCY_KEY="k-42")
+    again = api.post(ORDERS, base_payload("WEB-1"), format="json", HTTP_IDEMPOTENCY_KEY="k-42")
     assert again.status_code == 200 and again.json()["number"] == first.json()["number"]
     assert counts() == before
     assert Order.objects.get().idempotency_key == "k-42"
+
+
+def test_an_idempotency_key_sent_with_another_order_is_422(api, catalogue):
+    first = api.post(ORDERS, base_payload("WEB-1"), format="json", HTTP_IDEMPOTENCY_KEY="k-42")
+    before = counts()
+    reused = api.post(ORDERS, base_payload("WEB-2"), format="json", HTTP_IDEMPOTENCY_KEY="k-42")
+    assert reused.status_code == 422, reused.content
+    body = reused.json()
+    assert body["code"] == "idempotency_key_reused" and body["order"] == first.json()["number"]
+    assert "idempotency_key" in body
+    assert counts() == before
+    # the same, when the second order would not even validate
+    broken = with_change(base_payload("WEB-3"), "lines.0.sku", "XXX-404")
+    assert api.post(ORDERS, broken, format="json", HTTP_IDEMPOTENCY_KEY="k-42").status_code == 422
 
 
 def test_a_repeat_gets_its_order_even_when_it_would_no_longer_validate(api, catalogue):
@@ -461,15 +475,19 @@ def test_bulk_answers_repeats_with_their_orders_even_when_they_no_longer_validat
     assert len(ctx.captured_queries) <= 4
 
 
-def test_bulk_answers_a_key_taken_on_another_channel_without_reading_its_channel(api, catalogue):
+def test_bulk_refuses_a_key_taken_by_another_order_without_reading_its_channel(api, catalogue):
     ChannelFactory(code="app", name="App", kind="app")
     web = [{**base_payload(f"WEB-K{i}"), "idempotency_key": f"key-{i}"} for i in range(3)]
     assert [r["status"] for r in api.post(BULK, web, format="json").json()["results"]] == [201] * 3
     app = [{**item, "channel": "app", "external_ref": f"APP-K{i}"} for i, item in enumerate(web)]
     with CaptureQueriesContext(connection) as ctx:
         results = api.post(BULK, app, format="json").json()["results"]
-    assert [(r["status"], r["order"]["channel"]) for r in results] == [(200, "web")] * 3
+    assert [r["status"] for r in results] == [422] * 3
+    assert all("idempotency_key" in r["errors"] for r in results)
     assert not [q for q in ctx.captured_queries if 'FROM "orders_channel"' in q["sql"]]
+    assert not Order.objects.filter(channel__code="app").exists()
+    again = api.post(BULK, web, format="json").json()["results"]  # the same orders with their keys: 200
+    assert [r["status"] for r in again] == [200] * 3
 
 
 def test_bulk_accepts_a_bare_list_and_refuses_more_than_500(api, catalogue):

@@ -14,7 +14,7 @@ from inventory.services import stock_reserve
 from oms.exceptions import InvalidTransition
 from oms.models import WebhookDelivery, WebhookSubscription
 from oms.webhooks import active_subscriptions
-from orders.exceptions import OrderNotCancellable, OrderNotChangeable, PickupNotOffered
+from orders.exceptions import IdempotencyKeyReused, OrderNotCancellable, OrderNotChangeable, PickupNotOffered
 from orders.models import (
     Customer,
     Fulfilment,
@@ -80,8 +80,11 @@ def test_create_is_idempotent_on_channel_and_reference(make_order):
 
 def test_create_is_idempotent_on_idempotency_key(make_order):
     first = make_order(ref="WEB-1", idempotency_key="k-123")
-    again = make_order(ref="WEB-2", idempotency_key="k-123")
+    again = make_order(ref="WEB-1", idempotency_key="k-123")
     assert first.pk == again.pk
+    with pytest.raises(IdempotencyKeyReused) as caught:  # the key with another order: the client's bug
+        make_order(ref="WEB-2", idempotency_key="k-123")
+    assert caught.value.field == "idempotency_key" and caught.value.data["order"] == first.number
     assert Order.objects.count() == 1
 
 
