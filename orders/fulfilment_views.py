@@ -214,6 +214,8 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
             (svc.ShortReason.LESS_THAN_RESERVED, _("Fewer than reserved")),
         ],
         "carrier_services": svc.ship_services_for(fulfilment),
+        # The packing slip lists what goes out: a line short-picked to nothing sends no unit.
+        "slip_lines": [line for line in lines if line.qty_active > 0],
         "units": sum(line.qty_active for line in lines),
         "picked_units": sum(line.qty_picked for line in lines),
     }

@@ -299,3 +299,35 @@ def test_a_pickup_supplied_by_transfer_lists_what_the_customer_collects(
     assert 'data-testid="label-link"' in body
     slip = staff.get(reverse("fulfilment:label", args=[pickup.pk])).content.decode()
     assert "CAM-7-M" in slip and "Camiseta 7 M" in slip
+
+
+def test_the_slip_prints_formatted_ceps_and_only_what_is_sent(staff, make_order, store, store_user):
+    shirt: Any = ProductFactory(sku="CAM-5-P")
+    socks: Any = ProductFactory(sku="MEI-6-U")
+    for p in (shirt, socks):
+        StockFactory(location=store, product=p, on_hand=5)
+    order = make_order(
+        lines=[
+            LineData(product=shirt, qty=2, unit_price=Decimal("9")),
+            LineData(product=socks, qty=1, unit_price=Decimal("9")),
+        ]
+    )
+    f = fulfilment_with_reservations(order=order, location=store)
+    fulfilment_confirm_pick(fulfilment=f, code="CAM-5-P", qty=2, by=store_user)
+    staff.post(
+        reverse("fulfilment:act", args=[f.pk, "short"]),
+        {"line": f.lines.get(order_line__sku="MEI-6-U").pk, "missing": "1", "reason": "damaged"},
+    )
+    f.refresh_from_db()
+    assert f.status == FS.PICKED
+    body = staff.get(reverse("fulfilment:label", args=[f.pk])).content.decode()
+    assert "CEP 01310-200" in body and "01310200" not in body  # the customer's and the store's CEP
+    assert "CAM-5-P" in body and "MEI-6-U" not in body  # the short-picked line sends nothing
+
+
+def test_a_pickup_slip_names_the_customer_and_the_store(staff, make_order, store, warehouse_user, store_user):
+    pickup = _transferred_pickup(make_order, store, warehouse_user, store_user)
+    body = staff.get(reverse("fulfilment:label", args=[pickup.pk])).content.decode()
+    assert "Ana Souza" in body
+    assert f"Pickup at {store.name} (LJ-SP-01)" in body
+    assert "CEP" not in body and " , " not in body  # no empty address
