@@ -338,9 +338,15 @@ def _start(order: Order, fulfilment: Fulfilment, *, by: Any) -> None:
 
 @transaction.atomic
 def fulfilment_start_picking(*, fulfilment: Fulfilment, by: Any) -> Fulfilment:
-    """ASSIGNED → PICKING. Locks order then fulfilment."""
+    """ASSIGNED → PICKING. Locks order then fulfilment. Refuses a fulfilment with no unit to pick (a pickup
+    whose units all come by transfer has none of its own), changing nothing."""
     order, fulfilment = _lock(fulfilment)
     _refuse_if_order_closed(order, fulfilment)
+    _check_move(fulfilment, FS.PICKING)
+    if not FulfilmentLine.objects.filter(fulfilment=fulfilment, qty__gt=F("qty_short")).exists():
+        raise FulfilmentNotActionable(
+            _("Fulfilment %(pk)s has no items to pick.") % {"pk": fulfilment.pk}, current=fulfilment.status
+        )
     _start(order, fulfilment, by=by)
     _sync_order_lines(order, by=by)
     return fulfilment

@@ -140,6 +140,17 @@ def test_start_picking_moves_fulfilment_line_and_order_and_writes_who(shop, stor
         fulfilment_start_picking(fulfilment=fulfilment, by=store_user)
 
 
+def test_start_picking_refuses_a_fulfilment_with_nothing_to_pick(make_order, store, product, store_user):
+    StockFactory(location=store, product=product, on_hand=10)
+    order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("50"))])
+    empty = fulfilment_with_reservations(order=order, location=store, lines=[])
+    events = order.events.count()
+    with pytest.raises(FulfilmentNotActionable, match="has no items to pick"):
+        fulfilment_start_picking(fulfilment=empty, by=store_user)
+    empty.refresh_from_db()
+    assert empty.status == FS.ASSIGNED and order.events.count() == events
+
+
 def test_confirm_by_ean_and_sku_until_picked(shop, store_user, product):
     _order, fulfilment = shop
     fulfilment_confirm_pick(fulfilment=fulfilment, code=product.ean, qty=1, by=store_user)
