@@ -260,6 +260,8 @@ class _Planner:
         agent: Any,
     ) -> None:
         self.rng = random.Random(f"demo-history:{seed}")
+        # Pickup codes from a generator of their own, so the rest of the history stays as it was for a seed.
+        self.code_rng = random.Random(f"demo-history-pickup-codes:{seed}")
         self.n_orders = n_orders
         self.now = now
         self.dcs = [loc for loc in sites if loc.kind == LocationKind.DC]
@@ -595,6 +597,8 @@ class _Planner:
         to_route = [line for line in lines if line not in waiting]
         open_ = status in {S.ALLOCATED, S.IN_FULFILMENT, S.READY_FOR_PICKUP, S.ON_HOLD, S.BACKORDERED}
         sources = self._sources(order, to_route, open_=open_ or status == S.PARTLY_SHIPPED)
+        # A location with nothing to send gets no fulfilment (every line waits for stock: none at all).
+        sources = [(loc, served) for loc, served in sources if served]
         if not sources and to_route:
             # Nothing has it now: the whole order waits for stock.
             waiting, sources = lines, []
@@ -728,6 +732,8 @@ class _Planner:
             packed = step(dt.timedelta(minutes=rng.uniform(5, 90)))
             if order.pickup_location is not None:
                 fulfilment.status, fulfilment.updated_at = FulfilmentStatus.READY_FOR_PICKUP, packed
+                # As the service makes it ready: the code the customer shows at the counter, and when.
+                fulfilment.ready_at, fulfilment.pickup_code = packed, self._pickup_code()
                 for fline in flines:
                     fline.order_line.status = LineStatus.READY_FOR_PICKUP
                 self._event(
@@ -742,6 +748,7 @@ class _Planner:
                         collected,
                         collected,
                     )
+                    fulfilment.collected_at = collected
                     for fline in flines:
                         fline.order_line.status = LineStatus.COLLECTED
                         self._end_hold(
@@ -799,6 +806,10 @@ class _Planner:
                 )
             self._status_event(order, delivered, previous, S.DELIVERED)
         order.updated_at = clock.at
+
+    def _pickup_code(self) -> str:
+        # The alphabet of the service's codes (no 0/O/1/I: read aloud at a counter).
+        return "".join(self.code_rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
 
     def _end_hold(self, fline: FulfilmentLine, at: dt.datetime, kind: str, reason: str) -> int:
         hold = next(h for h in reversed(self.plan.holds) if h.fline is fline)

@@ -125,7 +125,14 @@ def decision_detail(request: HttpRequest, number: str) -> HttpResponse:
     decisions = [_decision_view(d) for d in decision_list(order=order)]
     # Customer service sees why, not what it costs: cost figures are for managers and admins.
     show_costs = bool(user_roles(request.user) & COST_ROLES) or request.user.is_superuser
-    context = {"order": order, "decisions": decisions, "show_costs": show_costs}
+    # Routed before decisions were recorded (the demo history, older installations): its timeline says where.
+    routed_unrecorded = not decisions and order.events.filter(kind="routed").exists()
+    context = {
+        "order": order,
+        "decisions": decisions,
+        "show_costs": show_costs,
+        "routed_unrecorded": routed_unrecorded,
+    }
     return render(request, "routing/decision.html", context)
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Min, Q, QuerySet, Sum
+from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 from stdnum import ean
@@ -188,6 +189,31 @@ def test_fulfilments_are_where_they_should_be(demo):
         status__in=[OrderStatus.AWAITING_ROUTING, OrderStatus.ON_HOLD, OrderStatus.CANCELLED]
     )
     assert not beyond_routing.exclude(status=OrderStatus.BACKORDERED).filter(fulfilments=None).exists()
+
+
+def test_every_fulfilment_has_work_and_every_ready_pickup_its_code(demo):
+    """No empty fulfilment sits in a queue as "0/0"; a pickup of the history can be handed over by its code.
+    (Only a pickup fulfilment whose units all come by transfer has no lines of its own.)"""
+    empty = Fulfilment.objects.annotate(n=Count("lines")).filter(n=0)
+    assert not empty.exclude(kind="pickup").exists()
+    assert not empty.filter(kind="pickup").exclude(order__fulfilments__kind="transfer").exists()
+    ready = Fulfilment.objects.filter(status=FulfilmentStatus.READY_FOR_PICKUP)
+    assert ready.exists()
+    assert not ready.filter(Q(ready_at=None) | ~Q(pickup_code__regex=r"^[A-HJ-NP-Z2-9]{6}$")).exists()
+    collected = Fulfilment.objects.filter(status=FulfilmentStatus.COLLECTED)
+    assert collected.exists() and not collected.filter(Q(collected_at=None) | Q(pickup_code="")).exists()
+
+
+def test_the_routing_page_of_an_order_routed_before_decisions_says_so(demo, client):
+    """The history's orders have no routing decision: their routing page points to the timeline instead of
+    claiming they were never routed."""
+    routed = Order.objects.filter(fulfilments__isnull=False, routing_decisions=None).distinct()
+    assert routed.exists() and not routed.exclude(events__kind="routed").exists()
+    client.force_login(get_user_model().objects.get(username="cs"))
+    url = reverse("routing:decision", args=[routed.order_by("pk")[0].number])
+    body = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "routed before routing decisions were recorded" in body
+    assert "has not been routed yet" not in body
 
 
 def test_each_locations_capacity_used_per_day_is_what_was_routed_there(demo: SeedReport) -> None:

@@ -121,3 +121,18 @@ def test_a_short_pick_on_the_phone_is_routed_elsewhere_and_the_decision_page_say
     client.force_login(cs_user)
     html = client.get(reverse("routing:decision", args=[order.number])).content.decode()
     assert "left out (reported units of this order missing): LJ-SP-01" in html
+
+
+def test_an_order_routed_before_decisions_were_recorded_is_not_called_unrouted(
+    client, cs_user, routing_world, settings
+):
+    from orders.services import order_event
+
+    settings.LANGUAGE_CODE = "en"
+    client.force_login(cs_user)
+    order = routing_world.make_order([(routing_world.shirt, 1)])
+    html = client.get(reverse("routing:decision", args=[order.number])).content.decode()
+    assert "has not been routed yet" in html
+    order_event(order=order, kind="routed", message="Routed: 1 unit(s) from CD-SP-CAJAMAR.")
+    html = client.get(reverse("routing:decision", args=[order.number])).content.decode()
+    assert "routed before routing decisions were recorded" in html and "has not been routed yet" not in html
