@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from guardian.shortcuts import assign_perm
 
 from inventory.models import StockLevel
@@ -331,3 +332,15 @@ def test_a_pickup_slip_names_the_customer_and_the_store(staff, make_order, store
     assert "Ana Souza" in body
     assert f"Pickup at {store.name} (LJ-SP-01)" in body
     assert "CEP" not in body and " , " not in body  # no empty address
+
+
+def test_ship_by_is_in_the_readers_date_format(staff, make_order, store):
+    f = make_fulfilments(make_order, store, 1)[0]
+    assert f.ship_by is not None
+    due = timezone.localtime(f.ship_by)
+    for url in (reverse("fulfilment:queue"), reverse("fulfilment:detail", args=[f.pk])):
+        body = staff.get(url).content.decode()
+        assert f"ship by {date_format(due, 'SHORT_DATETIME_FORMAT')}" in body
+        assert due.strftime("%d/%m %H:%M") not in body
+    body = staff.get(url, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()  # and pt-BR keeps its own
+    assert due.strftime("%d/%m/%Y %H:%M") in body
