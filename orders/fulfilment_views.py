@@ -14,7 +14,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.db.models import Count, F, Prefetch, Q, Sum
+from django.db.models import Case, Count, F, OuterRef, Prefetch, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,9 +84,32 @@ def queue(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(status__in=svc.OPEN_STATUSES)
     elif status != "all":
         rows = rows.filter(status=status)
+    # A pickup also counts the units its order's received transfers brought to the store (the hand-over's
+    # lines): one supplied entirely by transfer has none of its own and is not "0/0".
+    received = (
+        FulfilmentLine.objects.filter(
+            fulfilment__order=OuterRef("order"),
+            fulfilment__kind=FulfilmentKind.TRANSFER,
+            fulfilment__status=FS.RECEIVED,
+        )
+        .order_by()
+        .values("fulfilment__order")
+    )
+    at_store = {
+        name: Case(
+            When(
+                kind=FulfilmentKind.PICKUP, then=Coalesce(Subquery(received.annotate(n=total).values("n")), 0)
+            ),
+            default=Value(0),
+        )
+        for name, total in (("units", Sum(F("qty") - F("qty_short"))), ("picked", Sum("qty_picked")))
+    }
     rows = (
         rows.select_related("order", "location")
-        .annotate(units=Sum(F("lines__qty") - F("lines__qty_short")), picked=Sum("lines__qty_picked"))
+        .annotate(
+            units=Coalesce(Sum(F("lines__qty") - F("lines__qty_short")), 0) + at_store["units"],
+            picked=Coalesce(Sum("lines__qty_picked"), 0) + at_store["picked"],
+        )
         .order_by(F("ship_by").asc(nulls_last=True), "pk")
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))

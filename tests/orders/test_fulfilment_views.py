@@ -300,6 +300,8 @@ def test_a_pickup_supplied_by_transfer_lists_what_the_customer_collects(
     assert 'data-testid="label-link"' in body
     slip = staff.get(reverse("fulfilment:label", args=[pickup.pk])).content.decode()
     assert "CAM-7-M" in slip and "Camiseta 7 M" in slip
+    queue = staff.get(reverse("fulfilment:queue"), {"status": "ready_for_pickup"}).content.decode()
+    assert queue.count('data-testid="queue-item"') == 1 and "2/2 units" in queue
 
 
 def test_the_slip_prints_formatted_ceps_and_only_what_is_sent(staff, make_order, store, store_user):
