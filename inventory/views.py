@@ -8,7 +8,7 @@ count(*) over the stock table, so a page costs the same on ten rows or ten milli
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from oms.charts import day_bars
 from oms.csv_export import csv_response
@@ -149,38 +149,29 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
     return render(request, "inventory/ledger.html", context, status=status)
 
 
+# Each action of a stock row's page: its service, the service's argument its form's field gives, the message
+_ROW_ACTIONS: dict[str, tuple[Callable[..., StockLevel], str, str, Any]] = {
+    "count": (stock_set_count, "on_hand", "on_hand", gettext_lazy("Count saved.")),
+    "adjust": (stock_adjust, "delta", "delta", gettext_lazy("Adjustment saved.")),
+    "safety": (stock_set_safety, "units", "safety_stock", gettext_lazy("Safety stock saved.")),
+}
+
+
 def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, Any]) -> None:
     """Call the stock service; a refused change (below reserved…) is an error message, nothing changes."""
+    service, argument, field, done = _ROW_ACTIONS[action]
     try:
-        if action == "count":
-            stock_set_count(
-                location=row.location,
-                product=row.product,
-                on_hand=data["on_hand"],
-                reason=data["reason"],
-                by=request.user,
-            )
-            messages.success(request, _("Count saved."))
-        elif action == "adjust":
-            stock_adjust(
-                location=row.location,
-                product=row.product,
-                delta=data["delta"],
-                reason=data["reason"],
-                by=request.user,
-            )
-            messages.success(request, _("Adjustment saved."))
-        else:
-            stock_set_safety(
-                location=row.location,
-                product=row.product,
-                units=data["safety_stock"],
-                reason=data["reason"],
-                by=request.user,
-            )
-            messages.success(request, _("Safety stock saved."))
+        service(
+            location=row.location,
+            product=row.product,
+            reason=data["reason"],
+            by=request.user,
+            **{argument: data[field]},
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
 
 
 PROPOSALS_SHOWN = 200  # the most urgent open proposals on one page; a location filter narrows them

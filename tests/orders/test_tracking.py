@@ -26,6 +26,18 @@ def store():
     return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
 
 
+def _pickup(make_order, store):
+    """A product stocked at `store`, a pickup order of one unit there, and its pickup fulfilment."""
+    product = ProductFactory()
+    StockFactory(location=store, product=product, on_hand=5)
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
+    )
+    return product, order, fulfilment_with_reservations(order=order, location=store, kind="pickup")
+
+
 def test_tracking_shows_status_packages_and_first_name_only(client, make_order, store, store_user):
     product = ProductFactory()
     StockFactory(location=store, product=product, on_hand=5)
@@ -46,14 +58,7 @@ def test_tracking_shows_status_packages_and_first_name_only(client, make_order, 
 
 
 def test_tracking_shows_pickup_code_only_when_ready(client, make_order, store, store_user):
-    product = ProductFactory()
-    StockFactory(location=store, product=product, on_hand=5)
-    order = make_order(
-        mode="pickup",
-        pickup_location=store,
-        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
-    )
-    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    product, order, f = _pickup(make_order, store)
     url = reverse("tracking:order", args=[tracking_link_for(order).token])
     assert 'data-testid="pickup-code"' not in client.get(url).content.decode()
     fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
@@ -100,14 +105,7 @@ def test_the_ready_for_pickup_email_links_to_the_tracking_page_absolutely(
     settings, make_order, store, store_user, django_capture_on_commit_callbacks
 ):
     settings.PUBLIC_BASE_URL = "https://oms.example.com"
-    product = ProductFactory()
-    StockFactory(location=store, product=product, on_hand=5)
-    order = make_order(
-        mode="pickup",
-        pickup_location=store,
-        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
-    )
-    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    product, order, f = _pickup(make_order, store)
     with django_capture_on_commit_callbacks(execute=True):
         fulfilment_confirm_pick(fulfilment=f, code=product.sku, qty=1, by=store_user)
     assert len(mail.outbox) == 1
@@ -119,14 +117,7 @@ def test_customer_emails_are_in_the_default_language_not_the_staff_members(
     settings, make_order, store, store_user, django_capture_on_commit_callbacks
 ):
     settings.LANGUAGE_CODE = "pt-br"
-    product = ProductFactory()
-    StockFactory(location=store, product=product, on_hand=5)
-    order = make_order(
-        mode="pickup",
-        pickup_location=store,
-        lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))],
-    )
-    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    product, order, f = _pickup(make_order, store)
     with (
         translation.override("en"),
         django_capture_on_commit_callbacks(execute=True),
