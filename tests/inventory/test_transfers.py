@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from guardian.shortcuts import assign_perm
 
 from inventory.exceptions import InsufficientStock
@@ -432,3 +434,15 @@ def test_the_cancellation_reason_is_added_and_a_long_note_is_cut_to_the_field(pl
     t.refresh_from_db()
     assert len(t.note) == 200 and t.note.startswith("a" * 190 + " · store") and t.note.endswith("…")
     assert AuditEvent.objects.get(action="transfer.cancelled").after == {"note": reason.strip()}
+
+
+def test_transfer_pages_print_times_in_the_readers_format(client, warehouse_user, places):
+    assign_perm("inventory.work_at_location", warehouse_user, places["dc"])
+    t = _open(places, warehouse_user)
+    client.force_login(warehouse_user)
+    for language in ("pt-br", "en"):
+        client.post(reverse("set_language"), {"language": language})
+        with translation.override(language):
+            opened = date_format(timezone.localtime(t.created_at), "SHORT_DATETIME_FORMAT")
+        for url in (reverse("inventory:transfers"), reverse("inventory:transfer", args=[t.pk])):
+            assert opened in client.get(url).content.decode(), (language, url)
