@@ -287,6 +287,10 @@ def test_the_replenishment_page_names_the_events_it_plans_with(client, manager_u
     chips = chips[: chips.index("</div>")]
     assert "Black Friday" in chips and "Sul" in chips
     assert "Norte" not in chips and "Natal" not in chips
+    client.post(reverse("set_language"), {"language": "en"})
+    english = client.get(reverse("inventory:replenishment")).content.decode()
+    english = english[english.index('data-testid="replenishment-events"') :]
+    assert f"{soon:%m/%d/%Y}" in english[: english.index("</div>")]  # the reader's date format
 
 
 # --- pages -------------------------------------------------------------------------------------------------
