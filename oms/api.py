@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models.manager import BaseManager
+from django.utils.translation import gettext as _
 from rest_framework import fields, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.relations import ManyRelatedField, PKOnlyObject, RelatedField
@@ -46,7 +47,9 @@ def model_perm(name: str) -> type[BasePermission]:
     """A permission class: authenticated and holding the model permission `name` (403 otherwise)."""
 
     class HasModelPerm(BasePermission):
-        message = f"You need the permission {name}."
+        @property
+        def message(self) -> str:  # in the caller's language, read when refused
+            return _("You need the permission %(name)s.") % {"name": name}
 
         def has_permission(self, request: Request, view: Any) -> bool:
             return bool(request.user and request.user.is_authenticated and request.user.has_perm(name))

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -90,13 +91,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             else:
                 key, user = _load(prefix, generation)
         except ApiKey.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+            raise exceptions.AuthenticationFailed(_("Invalid API key.")) from None
         if not key.is_valid(raw):
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         if key.has_expired or key.revoked:
-            raise exceptions.AuthenticationFailed("This API key is revoked or expired.")
+            raise exceptions.AuthenticationFailed(_("This API key is revoked or expired."))
         if not user.is_active:
-            raise exceptions.AuthenticationFailed("The user of this API key is deactivated.")
+            raise exceptions.AuthenticationFailed(_("The user of this API key is deactivated."))
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
             # an update, not a save: it must not drop the cached keys (post_save)

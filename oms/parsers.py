@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
@@ -34,10 +35,15 @@ class BoundedJSONParser(JSONParser):
         except ValueError:
             length = 0
         if limit and length > limit:
-            raise RequestTooLarge(f"The request body is {length} bytes; the limit is {limit}.")
+            raise RequestTooLarge(
+                _("The request body is %(length)s bytes; the limit is %(limit)s.")
+                % {"length": length, "limit": limit}
+            )
         raw = stream.read(limit + 1) if limit else stream.read()
         if limit and len(raw) > limit:
-            raise RequestTooLarge(f"The request body is over the limit of {limit} bytes.")
+            raise RequestTooLarge(
+                _("The request body is over the limit of %(limit)s bytes.") % {"limit": limit}
+            )
         try:
             data = json.loads(raw, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
@@ -56,7 +62,8 @@ def request_data(request: Any) -> Any:
         return request.data
     except RequestDataTooBig:
         raise RequestTooLarge(
-            f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            _("The request body is over the limit of %(limit)s bytes.")
+            % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
         ) from None
 
 

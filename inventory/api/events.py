@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -91,11 +92,17 @@ def _save(request: Request, event: DemandEvent | None) -> DemandEvent:
     places = Location.objects.all() if allowed is None else Location.objects.filter(pk__in=allowed)
     locations = list(places.filter(code__in=codes)) if codes else []
     if unknown := sorted(codes - {loc.code for loc in locations}):
-        message = "No location with these codes" if allowed is None else "Not among your locations"
-        raise ValidationError({"locations": [f"{message}: {', '.join(unknown[:10])}."]})
+        message = (
+            _("No location with these codes: %(codes)s.")
+            if allowed is None
+            else _("Not among your locations: %(codes)s.")
+        )
+        raise ValidationError({"locations": [message % {"codes": ", ".join(unknown[:10])}]})
     products, unknown = products_by_codes(data["products"])
     if unknown:
-        raise ValidationError({"products": [f"No product with these codes: {', '.join(unknown[:10])}."]})
+        raise ValidationError(
+            {"products": [_("No product with these codes: %(codes)s.") % {"codes": ", ".join(unknown[:10])}]}
+        )
     return demand_event_save(
         event=event,
         name=data["name"],

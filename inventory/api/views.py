@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -104,7 +105,9 @@ class ProductListView(generics.GenericAPIView):
         page = self.paginate_queryset(products)
         if page is not None and (location is not None or params["with_stock"]):
             if not request.user.has_perm("inventory.view_stocklevel"):
-                raise PermissionDenied("You need the permission inventory.view_stocklevel.")
+                raise PermissionDenied(
+                    _("You need the permission %(name)s.") % {"name": "inventory.view_stocklevel"}
+                )
             rows: dict[int, list[StockLevel]] = {p.pk: [] for p in page}
             for row in stock_list(user=request.user, location=location).filter(product__in=list(rows)):
                 rows[row.product_id].append(row)
@@ -150,7 +153,9 @@ def _apply(*, location: Location, product: Product, data: dict[str, Any], user: 
 class StockChangers(BasePermission):
     """Holders of either permission may send a change; `_missing_perm` then checks what it changes."""
 
-    message = f"You need the permission {CHANGE_STOCK} or {SET_SAFETY}."
+    @property
+    def message(self) -> str:
+        return _("You need the permission %(name)s.") % {"name": f"{CHANGE_STOCK} / {SET_SAFETY}"}
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -206,7 +211,7 @@ class StockDetailView(APIView):
         data = dict(body.validated_data)
         missing = _missing_perm(request.user, data)
         if missing:
-            raise PermissionDenied(f"You need the permission {missing}.")
+            raise PermissionDenied(_("You need the permission %(name)s.") % {"name": missing})
         stock = _apply(location=place, product=product, data=data, user=request.user)
         return Response(StockOut(stock).data)
 
@@ -268,12 +273,18 @@ class StockAdjustmentBulkView(APIView):
             }
         place, product = places.get(data["location"]), products.get(data["sku"])
         if place is None:
-            return {"status": 404, "errors": {"location": [f"Unknown location {data['location']}."]}}
+            return {
+                "status": 404,
+                "errors": {"location": [_("Unknown location %(code)s.") % {"code": data["location"]}]},
+            }
         if product is None:
-            return {"status": 404, "errors": {"sku": [f"Unknown SKU {data['sku']}."]}}
+            return {"status": 404, "errors": {"sku": [_("Unknown SKU %(sku)s.") % {"sku": data["sku"]}]}}
         missing = _missing_perm(user, data)
         if missing:
-            return {"status": 403, "errors": {"detail": [f"You need the permission {missing}."]}}
+            return {
+                "status": 403,
+                "errors": {"detail": [_("You need the permission %(name)s.") % {"name": missing}]},
+            }
         try:
             stock = _apply(location=place, product=product, data=data, user=user)
         except DomainError as exc:
@@ -368,12 +379,20 @@ class TransferListView(generics.GenericAPIView):
         source = _location_in_scope(request.user, data["source"])
         destination = Location.objects.filter(code=data["destination"]).first()
         if destination is None:
-            raise ValidationError({"destination": [f"No location {data['destination']}."]})
+            raise ValidationError(
+                {"destination": [_("No location %(code)s.") % {"code": data["destination"]}]}
+            )
         wanted = [line["sku"] for line in data["lines"]]
         products = {p.sku: p for p in Product.objects.filter(sku__in=wanted, active=True)}
         unknown = sorted(set(wanted) - set(products))
         if unknown:
-            raise ValidationError({"lines": [f"No active product with these SKUs: {', '.join(unknown)}."]})
+            raise ValidationError(
+                {
+                    "lines": [
+                        _("No active product with these codes: %(codes)s.") % {"codes": ", ".join(unknown)}
+                    ]
+                }
+            )
         transfer = transfer_create(
             source=source,
             destination=destination,
@@ -421,16 +440,18 @@ class TransferActionView(APIView):
         transfer = _transfer(request.user, number)
         if not transfer_sides(user=request.user, transfer=transfer)[action]:
             raise PermissionDenied(
-                {"dispatch": "Only the source's staff dispatch a transfer.",
-                 "receive": "Only the destination's staff receive a transfer.",
-                 "cancel": "Only the source's staff, managers and admins cancel a transfer."}[action]
+                {"dispatch": _("Only the source's staff dispatch a transfer."),
+                 "receive": _("Only the destination's staff receive a transfer."),
+                 "cancel": _("Only the source's staff, managers and admins cancel a transfer.")}[action]
             )  # fmt: skip
         units = None
         if "lines" in data:
             by_sku = {line.product.sku: line.pk for line in transfer.lines.all()}
             stray = sorted(line["sku"] for line in data["lines"] if line["sku"] not in by_sku)
             if stray:
-                raise ValidationError({"lines": [f"Not on this transfer: {', '.join(stray)}."]})
+                raise ValidationError(
+                    {"lines": [_("Not on this transfer: %(skus)s.") % {"skus": ", ".join(stray)}]}
+                )
             units = {by_sku[line["sku"]]: line["qty"] for line in data["lines"]}
         if action == "dispatch":
             transfer_dispatch(transfer=transfer, by=request.user, sent=units, tracking=data["text"])

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -201,14 +202,22 @@ class OrderReturnsView(APIView):
         units: dict[int, int] = {}
         for item in data["lines"]:
             if item["line_no"] not in by_no:
-                raise ValidationError({"lines": [f"Order {order.number} has no line {item['line_no']}."]})
+                raise ValidationError(
+                    {
+                        "lines": [
+                            _("Order %(n)s has no line %(no)s.") % {"n": order.number, "no": item["line_no"]}
+                        ]
+                    }
+                )
             if by_no[item["line_no"]] in units:
-                raise ValidationError({"lines": [f"Line {item['line_no']} is named twice."]})
+                raise ValidationError({"lines": [_("Line %(no)s is named twice.") % {"no": item["line_no"]}]})
             units[by_no[item["line_no"]]] = item["qty"]
         places = return_locations().filter(pk__in=location_list(user=request.user).values("pk"))
         location = places.filter(code=data["location"]).first()
         if location is None:
-            raise ValidationError({"location": [f"No location {data['location']} takes returns for you."]})
+            raise ValidationError(
+                {"location": [_("No location %(code)s takes returns for you.") % {"code": data["location"]}]}
+            )
         ret = return_create(
             order=order,
             lines=units,
@@ -251,14 +260,19 @@ class ReturnReceiveView(APIView):
         body.is_valid(raise_exception=True)
         ret = _return(request, number)
         if not location_list(user=request.user).filter(pk=ret.location_id).exists():
-            raise PermissionDenied("Only the staff of the location the goods come back to receive them.")
+            raise PermissionDenied(_("Only the staff of the location the goods come back to receive them."))
         by_no = {line.order_line.line_no: line.pk for line in ret.lines.all()}
         received: dict[int, tuple[int, int]] = {}
         for item in body.validated_data["lines"]:
             pk = by_no.get(item["line_no"])
             if pk is None or pk in received:
                 raise ValidationError(
-                    {"lines": [f"Line {item['line_no']} is not on return {ret.number}, or twice."]}
+                    {
+                        "lines": [
+                            _("Line %(no)s is not on return %(n)s, or twice.")
+                            % {"no": item["line_no"], "n": ret.number}
+                        ]
+                    }
                 )
             received[pk] = (item["received"], item["restocked"])
         return Response(_out(return_receive(ret=ret, received=received, by=request.user)))

@@ -117,9 +117,9 @@ def test_a_manager_plans_their_own_locations_only(client_for, manager_user, plac
     widened = api.put(f"{URL}{theirs}/", body(locations=["LJ-RS-01", "LJ-PA-01"]), format="json")
     unknown = api.put(f"{URL}{theirs}/", body(locations=["LJ-RS-01", "LJ-XX-99"]), format="json")
     assert widened.status_code == unknown.status_code == 400
-    assert widened.json()["locations"] == ["Not among your locations: LJ-PA-01."] and unknown.json()[
+    assert widened.json()["locations"] == ["Fora dos seus locais: LJ-PA-01."] and unknown.json()[
         "locations"
-    ] == ["Not among your locations: LJ-XX-99."]  # no probing which exist
+    ] == ["Fora dos seus locais: LJ-XX-99."]  # no probing which exist
     assert DemandEvent.objects.get(pk=theirs).locations.count() == 1
     assert DemandEvent.objects.count() == 4
 
