@@ -1,9 +1,9 @@
 """Return pages: customer service starts a return from the order page, the location the goods come back to
 receives them (on a phone), customer service records the refund; a list of returns per user's scope.
 
-Reads go through the scoped selectors (`return_list`, `return_get`, `order_get`): outside the scope, a 404.
-Starting, refunding and cancelling need `orders.change_order`; receiving needs `orders.change_fulfilment` and
-the return's location among the user's.
+Reads go through the scoped selectors (`return_list`, `return_get`, the order page's `_order`): outside the
+scope, a 404.
+Starting, refunding and cancelling need `orders.change_order`; receiving, `return_receivable_by`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from inventory.selectors import location_list
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
 from .models import Order, Return, ReturnStatus
 from .return_forms import ReturnCancelForm, ReturnNewForm, ReturnReceiveForm, ReturnRefundForm
-from .selectors import order_get, return_get, return_list
+from .selectors import return_get, return_list, return_receivable_by
 from .services.returns import (
     refund_due,
     return_cancel,
@@ -37,18 +36,16 @@ from .services.returns import (
     return_refund,
     returnable_units,
 )
+from .views import _order
 
 RETURNS_PAGE_SIZE = 25
 ACTS = "orders.change_order"
-RECEIVES = "orders.change_fulfilment"
 
 
 def _new_form(request: HttpRequest, order: Order, data: Any = None) -> ReturnNewForm:
     open_units = returnable_units(order)
     lines = [(line, open_units[line.pk]) for line in order.lines.all() if open_units.get(line.pk)]
-    locations = (
-        return_locations().filter(pk__in=location_list(user=request.user).values("pk")).order_by("code")
-    )
+    locations = return_locations(request.user)
     default = order.pickup_location if order.pickup_location_id else None
     if default is None:
         shipped = next((f for f in order.fulfilments.all() if f.shipped_at), None)
@@ -61,10 +58,7 @@ def _new_form(request: HttpRequest, order: Order, data: Any = None) -> ReturnNew
 @permission_required(ACTS, raise_exception=True)
 def return_new(request: HttpRequest, number: str) -> HttpResponse:
     """Start a return of an order's delivered units."""
-    try:
-        order = order_get(user=request.user, number=number)
-    except Order.DoesNotExist:
-        raise Http404(_("No such order.")) from None
+    order = _order(request, number)
     form = _new_form(request, order, request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
@@ -115,26 +109,20 @@ def _return(request: HttpRequest, number: str) -> Return:
         raise Http404(_("No such return.")) from None
 
 
-def _may_receive(request: HttpRequest, ret: Return) -> bool:
-    return (
-        request.user.has_perm(RECEIVES)
-        and location_list(user=request.user).filter(pk=ret.location_id).exists()
-    )
-
-
 def _detail(
     request: HttpRequest, ret: Return, bound: dict[str, forms.Form], status: int = 200
 ) -> HttpResponse:
     acts = request.user.has_perm(ACTS)
-    due = refund_due(ret)
+    lines = list(ret.lines.all())
+    due = refund_due(lines)
     allowed = {
-        "receive": ret.status == ReturnStatus.REQUESTED and _may_receive(request, ret),
+        "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
         "refund": ret.status == ReturnStatus.RECEIVED and acts,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
     }
     context = {
         "ret": ret,
-        "lines": list(ret.lines.all()),
+        "lines": lines,
         "due": due,
         "allowed": allowed,
         "receive_form": bound.get("receive") or ReturnReceiveForm(ret=ret),
@@ -158,7 +146,7 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
     if action not in ("receive", "refund", "cancel"):
         raise Http404(_("No such action."))
     ret = _return(request, number)
-    if action == "receive" and not _may_receive(request, ret):
+    if action == "receive" and not return_receivable_by(user=request.user, ret=ret):
         raise PermissionDenied
     if action != "receive" and not request.user.has_perm(ACTS):
         raise PermissionDenied

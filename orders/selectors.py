@@ -191,6 +191,14 @@ def return_list(*, user: Any) -> QuerySet[Return]:
     return returns.filter(Q(order__in=orders) | Q(location__in=location_list(user=user).values("pk")))
 
 
+def return_receivable_by(*, user: Any, ret: Return) -> bool:
+    """Whether `user` may receive `ret`'s goods: fulfilment work, at the location they come back to."""
+    return (
+        user.has_perm("orders.change_fulfilment")
+        and location_list(user=user).filter(pk=ret.location_id).exists()
+    )
+
+
 def return_get(*, user: Any, number: str) -> Return:
     """One return in the user's scope with its lines; `Return.DoesNotExist` otherwise."""
     return (

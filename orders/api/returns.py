@@ -1,9 +1,9 @@
 """Returns through the API: what a shop front or marketplace pushes when a customer asks to return goods, what
 a warehouse system confirms when they arrive, what the payment system confirms when the money goes back.
 
-Scoped like the pages (`orders.selectors.return_list`, `order_get`): another scope's order or return is a 404.
-Creating, refunding and cancelling need `orders.change_order`; receiving needs `orders.change_fulfilment` and
-the return's location among the caller's. Lines are named by the order line's number (`line_no`).
+Scoped like the pages (`orders.selectors.return_list`, `_get_in_scope`): another scope's order or return is a
+404. Creating, refunding and cancelling need `orders.change_order`; receiving, `return_receivable_by`. Lines
+are named by the order line's number (`line_no`).
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory.selectors import location_list
 from oms.api import ErrorOut, model_perm
 from oms.parsers import BoundedJSONParser, request_data
 
-from ..models import Order, Return, ReturnReason, ReturnStatus
-from ..selectors import order_get, return_get, return_list
+from ..models import Return, ReturnReason, ReturnStatus
+from ..selectors import return_get, return_list, return_receivable_by
 from ..services.returns import (
     REFUND_MAX,
     refund_due,
@@ -37,6 +36,7 @@ from ..services.returns import (
     return_receive,
     return_refund,
 )
+from .views import _get_in_scope
 
 MAX_LINES = 200
 
@@ -103,14 +103,7 @@ class ReturnOut(serializers.Serializer):
     lines = ReturnLineOut(many=True, source="lines.all")
 
     def get_refund_due(self, ret: Return) -> str:
-        return str(refund_due(ret))
-
-
-def _order(request: Request, number: str) -> Order:
-    try:
-        return order_get(user=request.user, number=number)
-    except Order.DoesNotExist:
-        raise Http404 from None
+        return str(refund_due(ret.lines.all()))  # prefetched with their order lines by every caller
 
 
 def _return(request: Request, number: str) -> Return:
@@ -179,7 +172,7 @@ class OrderReturnsView(APIView):
 
     @extend_schema(operation_id="order_returns_list", responses={200: ReturnOut(many=True), 404: ErrorOut})
     def get(self, request: Request, number: str) -> Response:
-        order = _order(request, number)
+        order = _get_in_scope(request, number)
         returns = order.returns.select_related("order", "location").prefetch_related("lines__order_line")
         return Response(ReturnOut(returns.order_by("created_at", "id"), many=True).data)
 
@@ -197,7 +190,7 @@ class OrderReturnsView(APIView):
         body = ReturnIn(data=request_data(request))
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        order = _order(request, number)
+        order = _get_in_scope(request, number)
         by_no = {line.line_no: line.pk for line in order.lines.all()}
         units: dict[int, int] = {}
         for item in data["lines"]:
@@ -212,8 +205,7 @@ class OrderReturnsView(APIView):
             if by_no[item["line_no"]] in units:
                 raise ValidationError({"lines": [_("Line %(no)s is named twice.") % {"no": item["line_no"]}]})
             units[by_no[item["line_no"]]] = item["qty"]
-        places = return_locations().filter(pk__in=location_list(user=request.user).values("pk"))
-        location = places.filter(code=data["location"]).first()
+        location = return_locations(request.user).filter(code=data["location"]).first()
         if location is None:
             raise ValidationError(
                 {"location": [_("No location %(code)s takes returns for you.") % {"code": data["location"]}]}
@@ -259,7 +251,7 @@ class ReturnReceiveView(APIView):
         body = ReceiveIn(data=request_data(request))
         body.is_valid(raise_exception=True)
         ret = _return(request, number)
-        if not location_list(user=request.user).filter(pk=ret.location_id).exists():
+        if not return_receivable_by(user=request.user, ret=ret):
             raise PermissionDenied(_("Only the staff of the location the goods come back to receive them."))
         by_no = {line.order_line.line_no: line.pk for line in ret.lines.all()}
         received: dict[int, tuple[int, int]] = {}

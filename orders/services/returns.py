@@ -13,7 +13,7 @@ cover (asked for while awaiting the goods, received once received).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inventory.models import Location
+from inventory.selectors import location_list
 from inventory.services import stock_receive
 from oms.audit import audit_record
 from oms.exceptions import InvalidTransition
@@ -29,6 +30,7 @@ from oms.webhooks import emit_event
 
 from ..exceptions import ReturnInvalid
 from ..models import (
+    Fulfilment,
     FulfilmentKind,
     FulfilmentLine,
     FulfilmentStatus,
@@ -39,28 +41,25 @@ from ..models import (
     ReturnReason,
     ReturnStatus,
 )
-from .lifecycle import lock_order, order_event
+from .fulfilment import handover_lines
+from .lifecycle import _actor, lock_order, order_event
 
 FK, FS = FulfilmentKind, FulfilmentStatus
 REFUND_MAX = Decimal("9999999999.99")
 
 
 def delivered_units(order: Order) -> dict[int, int]:
-    """Units of each order line (by pk) that reached the customer."""
-    rows = list(
-        FulfilmentLine.objects.filter(fulfilment__order=order).values_list(
-            "order_line_id", "qty_picked", "fulfilment__kind", "fulfilment__status"
-        )
+    """Units of each order line (by pk) that reached the customer: what its home packages shipped, and what
+    its collected pickup handed over (`handover_lines`: the store's own lines and its received transfers')."""
+    lines = FulfilmentLine.objects.filter(
+        fulfilment__order=order, fulfilment__kind=FK.SHIP, fulfilment__status__in=(FS.SHIPPED, FS.DELIVERED)
     )
-    collected = any(kind == FK.PICKUP and status == FS.COLLECTED for _line, _qty, kind, status in rows)
+    pickup = Fulfilment.objects.filter(order=order, kind=FK.PICKUP, status=FS.COLLECTED).first()
+    if pickup is not None:
+        lines = lines | handover_lines(pickup)
     units: dict[int, int] = defaultdict(int)
-    for line_id, picked, kind, status in rows:
-        if (
-            (kind == FK.SHIP and status in (FS.SHIPPED, FS.DELIVERED))
-            or (kind == FK.PICKUP and status == FS.COLLECTED)
-            or (kind == FK.TRANSFER and status == FS.RECEIVED and collected)
-        ):
-            units[line_id] += picked
+    for line_id, picked in lines.values_list("order_line_id", "qty_picked"):
+        units[line_id] += picked
     return dict(units)
 
 
@@ -75,9 +74,9 @@ def returnable_units(order: Order) -> dict[int, int]:
     return {line_id: n for line_id, n in units.items() if n > 0}
 
 
-def return_locations() -> Any:
-    """Where goods may come back: every active store and distribution centre."""
-    return Location.objects.filter(active=True)
+def return_locations(user: Any) -> Any:
+    """Where `user` may have goods come back: their active stores and distribution centres, by code."""
+    return location_list(user=user).filter(active=True).order_by("code")
 
 
 def _units(n: int) -> str:
@@ -119,7 +118,7 @@ def return_create(
         location=location,
         reason=reason,
         note=note,
-        created_by=by if getattr(by, "is_authenticated", False) else None,
+        created_by=_actor(by),
     )
     ReturnLine.objects.bulk_create(
         [ReturnLine(ret=ret, order_line_id=line_id, qty=qty) for line_id, qty in sorted(asked.items())]
@@ -186,10 +185,10 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
         )
     ret.status = ReturnStatus.RECEIVED
     ret.received_at = timezone.now()
-    ret.received_by = by if getattr(by, "is_authenticated", False) else None
+    ret.received_by = _actor(by)
     ret.save(update_fields=["status", "received_at", "received_by"])
     restocked = sum(line.qty_restocked for line in lines)
-    value = sum((line.value for line in lines), Decimal("0.00"))
+    value = refund_due(lines)
     order_event(
         order=order,
         kind="return_received",
@@ -216,9 +215,9 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
     return ret
 
 
-def refund_due(ret: Return) -> Decimal:
-    """What the received units of a return were paid."""
-    return sum((line.value for line in ret.lines.select_related("order_line")), Decimal("0.00"))
+def refund_due(lines: Iterable[ReturnLine]) -> Decimal:
+    """What the received units of a return's `lines` (with their order lines) were paid."""
+    return sum((line.value for line in lines), Decimal("0.00"))
 
 
 @transaction.atomic
@@ -227,7 +226,7 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     restocking fee or a partial refund agreed with the customer)."""
     order, ret = _lock(ret)
     _refuse_unless(ret, ReturnStatus.RECEIVED, _("Return %(n)s is %(status)s: it cannot be refunded."))
-    due = refund_due(ret)
+    due = refund_due(ret.lines.select_related("order_line"))
     if not Decimal("0.01") <= amount <= due:
         raise ReturnInvalid(
             _("The refund must be between 0.01 and %(due)s, what the received units were paid.")
@@ -240,7 +239,7 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     ret.refund_amount = amount
     ret.refund_reference = reference
     ret.refunded_at = timezone.now()
-    ret.refunded_by = by if getattr(by, "is_authenticated", False) else None
+    ret.refunded_by = _actor(by)
     ret.save(update_fields=["status", "refund_amount", "refund_reference", "refunded_at", "refunded_by"])
     order_event(
         order=order,

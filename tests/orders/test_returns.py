@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
@@ -455,3 +457,22 @@ def test_returns_api_is_scoped(client_for, shipped, store, elsewhere, cs_user, s
     assert staff.get("/api/v1/returns/").json()["results"] == []
     assert staff.get(f"/api/v1/orders/{shipped['order'].number}/returns/").status_code == 404
     assert Return.objects.get().status == ReturnStatus.REQUESTED
+
+
+def test_the_returns_api_lists_run_the_same_queries_for_more_returns(client_for, shipped, store, cs_user):
+    client = client_for(cs_user)
+    urls = ("/api/v1/returns/", f"/api/v1/orders/{shipped['order'].number}/returns/")
+
+    def queries() -> list[int]:
+        counts = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(url).status_code == 200
+            counts.append(len(ctx.captured_queries))
+        return counts
+
+    _ret(shipped, store, cs_user, shirts=1)
+    queries()  # the first request reads what later ones find cached (the caller's roles, the channels)
+    few = queries()
+    _ret(shipped, store, cs_user, shirts=1, caps=1)
+    assert queries() == few  # no query per return (their lines and refund due come prefetched)
