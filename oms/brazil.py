@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from stdnum.br import cnpj, cpf
 
+from .cep import CAPITALS
+
 _NON_DIGITS = re.compile(r"\D")
 
 
@@ -25,11 +27,8 @@ def normalize_cep(value: str) -> str:
     return cleaned
 
 
-# The 26 states and the Federal District (IBGE's two-letter codes).
-UFS = frozenset(
-    {"AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
-     "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO"}
-)  # fmt: skip
+# The 26 states and the Federal District (IBGE's two-letter codes): those oms.cep knows a capital of.
+UFS = frozenset(CAPITALS)
 
 
 def normalize_uf(value: str) -> str:

@@ -142,3 +142,14 @@ def test_city_ranges_sit_inside_their_state_and_never_overlap() -> None:
         assert state is not None and cep_state(f"{end:05d}999") == state, city
         # A city is within ~1,000 km of its state capital: catches a range filed under the wrong state.
         assert _km((lat, lon), CAPITALS[state][1:]) < 1000, city
+
+
+def test_a_state_is_one_of_the_27_ufs_the_cep_table_knows():
+    from django.core.exceptions import ValidationError
+
+    from oms.brazil import normalize_uf
+
+    assert normalize_uf(" df ") == "DF" and normalize_uf("SP") == "SP"
+    for bad in ("ZZ", "", "S", "SPP"):
+        with pytest.raises(ValidationError):
+            normalize_uf(bad)
