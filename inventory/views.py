@@ -8,7 +8,7 @@ count(*) over the stock table, so a page costs the same on ten rows or ten milli
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +44,7 @@ from .selectors import (
     stock_movement_list,
     transfer_lines_moving,
 )
-from .services import stock_adjust, stock_set_count, stock_set_safety
+from .services import STOCK_CHANGES
 from .services.events import EventCalendar
 from .services.replenishment import COVER_DAYS, LEAD_DAYS, replenishment_decide_many
 
@@ -91,10 +91,12 @@ def _stock_row(request: HttpRequest, location: str, sku: str) -> StockLevel:
     return row
 
 
-ROW_FORMS: dict[str, type[forms.Form]] = {
-    "count": StockCountForm,
-    "adjust": StockAdjustForm,
-    "safety": StockSafetyForm,
+# Each action of a stock row's page: its form, the field of the change it makes (`STOCK_CHANGES`: the service
+# and the permission), the message when it is made.
+ROW_ACTIONS: dict[str, tuple[type[forms.Form], str, Any]] = {
+    "count": (StockCountForm, "on_hand", gettext_lazy("Count saved.")),
+    "adjust": (StockAdjustForm, "delta", gettext_lazy("Adjustment saved.")),
+    "safety": (StockSafetyForm, "safety_stock", gettext_lazy("Safety stock saved.")),
 }
 
 
@@ -105,24 +107,22 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
     (managers, admins) set its safety stock."""
     row = _stock_row(request, location, sku)
     allowed = {
-        "count": request.user.has_perm("inventory.change_stocklevel"),
-        "adjust": request.user.has_perm("inventory.change_stocklevel"),
-        "safety": request.user.has_perm("inventory.set_safety_stock"),
+        action: request.user.has_perm(STOCK_CHANGES[field][1])
+        for action, (_f, field, _d) in ROW_ACTIONS.items()
     }
     row_forms: dict[str, forms.Form] = {
-        "count": StockCountForm(prefix="count"),
-        "adjust": StockAdjustForm(prefix="adjust"),
-        "safety": StockSafetyForm(prefix="safety", initial={"safety_stock": row.safety_stock}),
+        action: form_class(prefix=action) for action, (form_class, _f, _d) in ROW_ACTIONS.items()
     }
+    row_forms["safety"].initial = {"safety_stock": row.safety_stock}
     status = 200
     if request.method == "POST":
         action = request.POST.get("action", "")
-        if action not in ROW_FORMS:
+        if action not in ROW_ACTIONS:
             messages.error(request, _("Unknown action."))
             return HttpResponseRedirect(request.path)
         if not allowed[action]:
             raise PermissionDenied
-        form = row_forms[action] = ROW_FORMS[action](request.POST, prefix=action)
+        form = row_forms[action] = ROW_ACTIONS[action][0](request.POST, prefix=action)
         if form.is_valid():
             _apply(request, row, action, form.cleaned_data)
             return HttpResponseRedirect(request.path)
@@ -149,24 +149,16 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
     return render(request, "inventory/ledger.html", context, status=status)
 
 
-# Each action of a stock row's page: its service, the service's argument its form's field gives, the message
-_ROW_ACTIONS: dict[str, tuple[Callable[..., StockLevel], str, str, Any]] = {
-    "count": (stock_set_count, "on_hand", "on_hand", gettext_lazy("Count saved.")),
-    "adjust": (stock_adjust, "delta", "delta", gettext_lazy("Adjustment saved.")),
-    "safety": (stock_set_safety, "units", "safety_stock", gettext_lazy("Safety stock saved.")),
-}
-
-
 def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, Any]) -> None:
     """Call the stock service; a refused change (below reserved…) is an error message, nothing changes."""
-    service, argument, field, done = _ROW_ACTIONS[action]
+    _form, field, done = ROW_ACTIONS[action]
     try:
-        service(
+        STOCK_CHANGES[field][0](
             location=row.location,
             product=row.product,
             reason=data["reason"],
             by=request.user,
-            **{argument: data[field]},
+            **{field: data[field]},
         )
     except DomainError as exc:
         messages.error(request, exc.message)

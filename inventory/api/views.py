@@ -25,7 +25,7 @@ from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import Location, Product, StockLevel, StockTransfer, StockTransferLine, TransferStatus
 from ..selectors import location_list, product_match, stock_list, transfer_list, transfer_sides
-from ..services import stock_adjust, stock_set_count, stock_set_safety
+from ..services import STOCK_CHANGES
 from ..services.transfers import transfer_cancel, transfer_create, transfer_dispatch, transfer_receive
 from .serializers import (
     LocationOut,
@@ -41,7 +41,6 @@ from .serializers import (
 )
 
 BULK_MAX = 1000
-CHANGE_STOCK = "inventory.change_stocklevel"
 
 
 class CodeCursor(CursorPagination):
@@ -116,38 +115,29 @@ class ProductListView(generics.GenericAPIView):
         return self.get_paginated_response(ProductOut(page, many=True).data)
 
 
-SET_SAFETY = "inventory.set_safety_stock"
-
-
 def _missing_perm(user: Any, data: dict[str, Any]) -> str | None:
-    """The permission a stock change needs and the caller lacks: counts and adjustments are floor work,
-    safety stock a planning decision."""
-    if ("on_hand" in data or "delta" in data) and not user.has_perm(CHANGE_STOCK):
-        return CHANGE_STOCK
-    if "safety_stock" in data and not user.has_perm(SET_SAFETY):
-        return SET_SAFETY
-    return None
+    """The permission a change in `data` needs and the caller lacks (`STOCK_CHANGES`), if any."""
+    return next(
+        (perm for field, (_s, perm) in STOCK_CHANGES.items() if field in data and not user.has_perm(perm)),
+        None,
+    )
 
 
 @transaction.atomic
 def _apply(*, location: Location, product: Product, data: dict[str, Any], user: Any) -> StockLevel:
-    """A count or an adjustment and/or a safety stock level, all or nothing."""
+    """A count or an adjustment and/or a safety stock level, all or nothing (`STOCK_CHANGES`' order)."""
     stock = None
-    if "on_hand" in data:
-        stock = stock_set_count(
-            location=location, product=product, on_hand=data["on_hand"], reason=data["reason"], by=user
-        )
-    elif "delta" in data:
-        stock = stock_adjust(
-            location=location, product=product, delta=data["delta"], reason=data["reason"], by=user
-        )
-    if "safety_stock" in data:
-        stock = stock_set_safety(
-            location=location, product=product, units=data["safety_stock"], reason=data["reason"], by=user
-        )
+    for field, (service, _perm) in STOCK_CHANGES.items():
+        if field in data:
+            stock = service(
+                location=location, product=product, reason=data["reason"], by=user, **{field: data[field]}
+            )
     assert stock is not None  # StockChangeIn asks for one of them
     stock.location, stock.product = location, product
     return stock
+
+
+_CHANGE_PERMS = frozenset(perm for _service, perm in STOCK_CHANGES.values())
 
 
 class StockChangers(BasePermission):
@@ -155,13 +145,11 @@ class StockChangers(BasePermission):
 
     @property
     def message(self) -> str:
-        return _("You need the permission %(name)s.") % {"name": f"{CHANGE_STOCK} / {SET_SAFETY}"}
+        return _("You need the permission %(name)s.") % {"name": " / ".join(sorted(_CHANGE_PERMS))}
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(
-            user and user.is_authenticated and (user.has_perm(CHANGE_STOCK) or user.has_perm(SET_SAFETY))
-        )
+        return bool(user and user.is_authenticated and any(user.has_perm(perm) for perm in _CHANGE_PERMS))
 
 
 class StockDetailView(APIView):

@@ -11,7 +11,7 @@ are the last line of defence against overselling.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -130,24 +130,35 @@ def stock_adjust(
 
 @transaction.atomic
 def stock_set_safety(
-    *, location: Location, product: Product, units: int, reason: str, by: Any = None, ref: str = ""
+    *, location: Location, product: Product, safety_stock: int, reason: str, by: Any = None, ref: str = ""
 ) -> StockLevel:
-    """Keep `units` of a stock row back from orders (a store's display, walk-in customers, a buffer before a
-    promotion): routing, promises and reservations see on hand - reserved - safety stock, replenishment
-    reorders above it. Units already reserved stay reserved. Setting the level it has writes nothing."""
-    if not 0 <= units <= MAX_QTY:
+    """Keep `safety_stock` units of a stock row back from orders (a store's display, walk-in customers, a
+    buffer before a promotion): routing, promises and reservations see on hand - reserved - safety stock,
+    replenishment reorders above it. Units already reserved stay reserved. Setting the level it has writes
+    nothing."""
+    if not 0 <= safety_stock <= MAX_QTY:
         raise InvalidQuantity(
             _("Safety stock must be between 0 and %(most)s units.") % {"most": MAX_QTY}, field="safety_stock"
         )
     stock = lock_stock_row(location=location, product=product)
-    if stock.safety_stock == units:
+    if stock.safety_stock == safety_stock:
         return stock
-    stock.safety_stock = units
+    stock.safety_stock = safety_stock
     stock.save(update_fields=["safety_stock", "updated_at"])
     move = _movement(stock, kind=MovementKind.SAFETY, reason=reason, ref=ref, by=by)
-    move.safety_after = units
+    move.safety_after = safety_stock
     move.save()
     return stock
+
+
+# A change of a stock row by the field that carries it (the keyword of its service, the name pages and the API
+# use): the service, and the permission it needs (counts and adjustments are floor work, safety stock a
+# planning decision), in the order a request applying several runs them.
+STOCK_CHANGES: dict[str, tuple[Callable[..., StockLevel], str]] = {
+    "on_hand": (stock_set_count, "inventory.change_stocklevel"),
+    "delta": (stock_adjust, "inventory.change_stocklevel"),
+    "safety_stock": (stock_set_safety, "inventory.set_safety_stock"),
+}
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def _level(location, product) -> StockLevel:
 
 def test_setting_safety_stock_keeps_units_from_reservations_and_writes_the_ledger(shelf, admin_user):
     store, shirt = shelf["store"], shelf["shirt"]
-    stock = stock_set_safety(location=store, product=shirt, units=5, reason="vitrine", by=admin_user)
+    stock = stock_set_safety(location=store, product=shirt, safety_stock=5, reason="vitrine", by=admin_user)
     assert (stock.on_hand, stock.reserved, stock.safety_stock, stock.available) == (10, 2, 5, 3)
     move = StockMovement.objects.get(stock=stock, kind=MovementKind.SAFETY)
     assert (move.safety_after, move.on_hand_delta, move.reserved_delta) == (5, 0, 0)
@@ -55,27 +55,27 @@ def test_setting_safety_stock_keeps_units_from_reservations_and_writes_the_ledge
 
 def test_the_same_level_again_writes_nothing(shelf):
     store, shirt = shelf["store"], shelf["shirt"]
-    stock_set_safety(location=store, product=shirt, units=3, reason="a")
-    stock_set_safety(location=store, product=shirt, units=3, reason="b")
+    stock_set_safety(location=store, product=shirt, safety_stock=3, reason="a")
+    stock_set_safety(location=store, product=shirt, safety_stock=3, reason="b")
     assert StockMovement.objects.filter(kind=MovementKind.SAFETY).count() == 1
 
 
 def test_safety_stock_above_what_is_free_leaves_reservations_alone(shelf):
     store, shirt = shelf["store"], shelf["shirt"]
-    stock = stock_set_safety(location=store, product=shirt, units=50, reason="fechar para pedidos")
+    stock = stock_set_safety(location=store, product=shirt, safety_stock=50, reason="fechar para pedidos")
     assert (stock.reserved, stock.available) == (2, 0)
 
 
 def test_a_new_pair_gets_a_row(shelf):
     cap = ProductFactory(sku="BON-0001-U")
-    stock = stock_set_safety(location=shelf["store"], product=cap, units=1, reason="mostruário")
+    stock = stock_set_safety(location=shelf["store"], product=cap, safety_stock=1, reason="mostruário")
     assert (stock.on_hand, stock.safety_stock, stock.available) == (0, 1, 0)
 
 
 @pytest.mark.parametrize("units", [-1, MAX_QTY + 1])
 def test_out_of_range_names_the_field_and_writes_nothing(shelf, units):
     with pytest.raises(InvalidQuantity) as caught:
-        stock_set_safety(location=shelf["store"], product=shelf["shirt"], units=units, reason="x")
+        stock_set_safety(location=shelf["store"], product=shelf["shirt"], safety_stock=units, reason="x")
     assert caught.value.field == "safety_stock"
     assert _level(shelf["store"], shelf["shirt"]).safety_stock == 0
     assert not StockMovement.objects.filter(kind=MovementKind.SAFETY).exists()
