@@ -1,5 +1,5 @@
 """Forms of the stock pages: the search/filter box, a physical count, an adjustment, a transfer by hand, a
-demand event."""
+demand event, a safety stock rule."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from typing import Any
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from oms.parsers import whole_number
 from oms.widgets import DateInput
 
-from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, Product
+from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, LocationKind, Product, Region
 from .selectors import products_by_codes
+from .services.safety import MAX_DAYS as SAFETY_MAX_DAYS
+from .services.safety import InvalidSafetyRule, SafetyRule
 
 
 class StockFilterForm(forms.Form):
@@ -189,4 +192,188 @@ class DemandEventForm(forms.Form):
             data["locations"] = [] if self.plans_all else list(self.mine)
         elif not data.get("locations") and "locations" not in self.errors:
             self.add_error("locations", _("Choose the locations, or tick all of them."))
+        return data
+
+
+def _codes_of_file(upload: Any) -> list[str]:
+    """The SKUs (or EANs) of an uploaded CSV or text file: the first cell of each line, a header ("sku",
+    "ean", "código") left out; UTF-8 (with or without a byte order mark, as Excel writes it), else Latin-1."""
+    raw = upload.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    codes = []
+    for line in text.splitlines():
+        cell = line.replace(";", ",").replace("\t", ",").split(",")[0].strip().strip('"').strip()
+        if cell and cell.lower() not in ("sku", "ean", "código", "codigo", "code"):
+            codes.append(cell)
+    return codes
+
+
+class SafetyRuleForm(forms.Form):
+    """A safety stock rule: which of my locations, which products, which level (`cleaned_data["rule"]`).
+
+    `locations` is the planner's scope (`selectors.safety_locations`): a kind, region or state picks among
+    them, and a location outside it is refused as any unknown choice (a field error, never applied)."""
+
+    where = forms.ChoiceField(
+        label=_("Locations"),
+        choices=[
+            ("all", _("All my locations")),
+            ("kind", _("A kind of location")),
+            ("region", _("A region")),
+            ("state", _("A state")),
+            ("chosen", _("These locations")),
+        ],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=LocationKind.choices, required=False)
+    region = forms.ChoiceField(label=_("Region"), choices=[], required=False)
+    state = forms.ChoiceField(label=_("State"), choices=[], required=False)
+    locations = forms.ModelMultipleChoiceField(
+        label=_("Chosen locations"),
+        queryset=Location.objects.none(),
+        to_field_name="code",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    what = forms.ChoiceField(
+        label=_("Products"),
+        choices=[("all", _("Every SKU they stock")), ("list", _("These SKUs"))],
+        initial="all",
+        widget=forms.RadioSelect,
+    )
+    skus = forms.CharField(
+        label=_("SKUs"),
+        help_text=_("SKUs or EANs, one per line or separated by spaces or commas."),
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 4, "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+    skus_file = forms.FileField(
+        label=_("…or a file of SKUs"),
+        help_text=_("CSV or text: the SKU (or EAN) in the first column of each line."),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+    level = forms.ChoiceField(
+        label=_("Safety stock"),
+        choices=[("units", _("A number of units")), ("days", _("Days of each row's demand"))],
+        initial="units",
+        widget=forms.RadioSelect,
+    )
+    units = forms.IntegerField(label=_("Units"), min_value=0, max_value=MAX_QTY, required=False)
+    days = forms.IntegerField(
+        label=_("Days of demand"), min_value=1, max_value=SAFETY_MAX_DAYS, required=False
+    )
+    cap = forms.BooleanField(label=_("At most the units on hand"), required=False)
+    note = forms.CharField(label=_("Note (optional)"), max_length=100, required=False)
+
+    MAX_SKUS = 5000
+    MAX_FILE_BYTES = 1024 * 1024
+    PICKED_BY = {"kind": "kind", "region": "region", "state": "state", "chosen": "locations"}
+
+    def __init__(self, *args: Any, locations: QuerySet[Location], plans_all: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mine = locations.order_by("code")
+        # (id, kind, region, state) of each of my locations: the kinds, regions and states pick among them
+        self.places = list(self.mine.values_list("pk", "kind", "region", "state"))
+        regions = sorted({region for _pk, _kind, region, _state in self.places if region})
+        names = dict(Region.objects.filter(code__in=regions).values_list("code", "name")) if regions else {}
+        self.fields["region"].choices = [("", "—")] + [  # type: ignore[attr-defined]
+            (code, f"{names[code]} ({code})" if code in names else code) for code in regions
+        ]
+        states = sorted({state for *_rest, state in self.places if state})
+        self.fields["state"].choices = [("", "—")] + [(s, s) for s in states]  # type: ignore[attr-defined]
+        self.fields["kind"].choices = [("", "—"), *LocationKind.choices]  # type: ignore[attr-defined]
+        field = self.fields["locations"]
+        assert isinstance(field, forms.ModelMultipleChoiceField)
+        field.queryset = self.mine
+        if plans_all:
+            self.fields["where"].choices = [  # type: ignore[attr-defined]
+                ("all", _("Every location")),
+                *self.fields["where"].choices[1:],  # type: ignore[attr-defined]
+            ]
+        self.skus_found: list[str] = []  # the SKUs of the products named, once valid
+
+    def _products(self, codes: list[str]) -> list[Product]:
+        unique = list(dict.fromkeys(codes))
+        if len(unique) > self.MAX_SKUS:
+            raise forms.ValidationError(_("At most %(n)d SKUs per rule.") % {"n": self.MAX_SKUS})
+        found, unknown = products_by_codes(unique)
+        if unknown:
+            shown = ", ".join(unknown[:20])
+            more = len(unknown) - 20
+            raise forms.ValidationError(
+                ngettext(
+                    "No product with this code: %(codes)s.",
+                    "No product with these codes: %(codes)s.",
+                    len(unknown),
+                )
+                % {"codes": shown}
+                + (" " + _("And %(n)d more.") % {"n": more} if more > 0 else "")
+            )
+        return found
+
+    def clean_skus(self) -> list[Product]:
+        text = self.cleaned_data["skus"]
+        return self._products(text.replace(",", " ").replace(";", " ").split())
+
+    def clean_skus_file(self) -> list[Product]:
+        upload = self.cleaned_data.get("skus_file")
+        if not upload:
+            return []
+        if upload.size > self.MAX_FILE_BYTES:
+            raise forms.ValidationError(_("The file is larger than 1 MB."))
+        return self._products(_codes_of_file(upload))
+
+    def _location_ids(self, data: dict[str, Any]) -> set[int]:
+        where = data.get("where")
+        if where == "chosen":
+            return {loc.pk for loc in data.get("locations") or ()}
+        column = {"kind": 1, "region": 2, "state": 3}.get(where or "")
+        if column is None:
+            return {place[0] for place in self.places}
+        return {place[0] for place in self.places if place[column] == data.get(where or "")}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        where = data.get("where")
+        picked = self.PICKED_BY.get(where or "")  # the field that names the locations
+        if picked and not data.get(picked) and picked not in self.errors:
+            self.add_error(picked, _("Choose one, or another way to pick the locations."))
+        if where == "all" and any(data.get(name) for name in ("kind", "region", "state", "locations")):
+            # some locations chosen while "all" is ticked: ask rather than apply everywhere
+            self.add_error("where", _("You chose some locations: tick how to pick them, or clear them."))
+        if data.get("what") == "all" and (data.get("skus") or data.get("skus_file")):
+            self.add_error("what", _("You named SKUs: tick “These SKUs”, or clear them."))
+        listed = data.get("what") == "list" and not {"skus", "skus_file"} & set(self.errors)
+        if listed and not data.get("skus") and not data.get("skus_file"):
+            self.add_error("skus", _("Paste the SKUs, or upload a file of them."))
+        level = data.get("level")
+        if level in ("units", "days") and data.get(level) is None and level not in self.errors:
+            self.add_error(level, _("Give the number."))
+        if self.errors:
+            return data
+        ids = self._location_ids(data)
+        if not ids:
+            self.add_error(picked, _("None of your locations is there."))
+            return data
+        products = None
+        if data["what"] == "list":
+            named = {p.pk: p for p in [*data["skus"], *data["skus_file"]]}
+            products = frozenset(named)
+            self.skus_found = sorted(p.sku for p in named.values())
+        try:
+            data["rule"] = SafetyRule(
+                locations=frozenset(ids),
+                products=products,
+                units=data["units"] if level == "units" else None,
+                days=data["days"] if level == "days" else None,
+                cap_at_on_hand=bool(data.get("cap")),
+            )
+        except InvalidSafetyRule as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
         return data

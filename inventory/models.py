@@ -565,3 +565,58 @@ class DemandEventProduct(models.Model):
 # A transfer line's units still on their way to its destination: those reserved while the transfer is open,
 # those sent once it is dispatched (annotate or sum it over lines of open and dispatched transfers).
 TRANSFER_LINE_ON_WAY = Case(When(transfer__status=TransferStatus.OPEN, then=F("qty")), default=F("qty_sent"))
+
+
+# A safety stock run's number, its reference on the ledger rows it writes: SR-000123.
+SAFETY_RUN_PREFIX = "SR-"
+
+
+class SafetyRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class SafetyStockRun(models.Model):
+    """A planner's rule applied to the safety stock of many stock rows at once (`inventory.services.safety`):
+    the rows of some locations (and some products, or every one they stock) set to a number of units or to
+    days of each row's demand, optionally at most its on hand. `rule` holds it (JSON-ready: location ids,
+    product ids or None, units or days, cap); `reason` is what each ledger row it writes says. A small rule is
+    applied in the request that makes it, a large one by a task that moves `progress`."""
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    rule = models.JSONField(_("rule"), default=dict)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SafetyRunStatus.choices, default=SafetyRunStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    rows = models.PositiveIntegerField(_("stock rows of the rule"), default=0)
+    changed = models.PositiveIntegerField(_("stock rows changed"), default=0)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("safety stock run")
+        verbose_name_plural = _("safety stock runs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="safetystockrun_progress_le_100"),
+        ]
+        indexes = [models.Index(fields=["created_by", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.status}, {self.progress} %)"
+
+    @property
+    def number(self) -> str:
+        return f"{SAFETY_RUN_PREFIX}{self.pk:06d}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (SafetyRunStatus.DONE, SafetyRunStatus.FAILED)

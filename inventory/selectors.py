@@ -22,6 +22,7 @@ from .models import (
     ProposalStatus,
     Region,
     ReplenishmentProposal,
+    SafetyStockRun,
     StockLevel,
     StockMovement,
     StockTransfer,
@@ -220,3 +221,26 @@ def transfer_lines_moving(*, stock: StockLevel) -> list[StockTransferLine]:
         .annotate(qty_on_way=TRANSFER_LINE_ON_WAY)
         .order_by("transfer_id")
     )
+
+
+SETS_SAFETY_STOCK = "inventory.set_safety_stock"
+
+
+def safety_locations(*, user: Any) -> QuerySet[Location]:
+    """The locations whose safety stock the user sets by rule: none without inventory.set_safety_stock; every
+    one for admins; else their own (those they are tied to, their regions'), whatever else they may see."""
+    if not user.has_perm(SETS_SAFETY_STOCK):
+        return Location.objects.none()
+    if Role.ADMIN in user_roles(user):  # superusers too
+        return Location.objects.all()
+    return own_locations(user=user)
+
+
+def safety_run_list(*, user: Any) -> QuerySet[SafetyStockRun]:
+    """The safety stock runs a user may see, newest first: admins every one, other planners their own."""
+    runs = SafetyStockRun.objects.select_related("created_by").order_by("-created_at", "-id")
+    if not user.has_perm(SETS_SAFETY_STOCK):
+        return runs.none()
+    if Role.ADMIN in user_roles(user):
+        return runs
+    return runs.filter(created_by=user)

@@ -7,6 +7,7 @@ from celery import shared_task
 from .models import StockTransfer
 from .services.forecast import forecast_refresh
 from .services.replenishment import replenishment_propose
+from .services.safety import safety_run_execute
 from .services.transfers import transfer_flag_overdue, transfers_overdue
 
 
@@ -29,3 +30,11 @@ def flag_overdue_transfers() -> int:
     for t in StockTransfer.objects.filter(pk__in=transfers_overdue()):
         flagged += transfer_flag_overdue(transfer=t)
     return flagged
+
+
+@shared_task(name="inventory.safety_stock_apply", acks_late=True)
+def apply_safety_stock(run_id: int) -> str | None:
+    """Apply a planner's safety stock rule to its stock rows. Idempotent: a finished run is left alone, a run
+    started again changes only what is not set yet. Returns the run's final status (None: no such run)."""
+    run = safety_run_execute(run_id=run_id)
+    return run.status if run is not None else None

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from . import event_views, transfer_views, views
+from . import event_views, safety_views, transfer_views, views
 
 app_name = "inventory"
 urlpatterns: list[URLPattern] = [
@@ -19,5 +19,7 @@ urlpatterns: list[URLPattern] = [
     path("transfers/summary/", transfer_views.transfer_summary, name="transfer-summary"),
     path("transfers/<int:pk>/", transfer_views.transfer_detail, name="transfer"),
     path("transfers/<int:pk>/<str:action>/", transfer_views.transfer_act, name="transfer-act"),
+    path("safety/", safety_views.safety_rule, name="safety"),
+    path("safety/<int:pk>/", safety_views.safety_run, name="safety-run"),
     path("<str:location>/<str:sku>/", views.ledger, name="ledger"),
 ]

@@ -240,6 +240,10 @@ MATRIX: dict[str, Entry] = {
     "inventory:replenishment": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:replenishment-export": Entry(roles(302, 403, 403, 403, 200, 200)),
     "inventory:forecast": Entry(roles(302, 403, 403, 403, 200, 200)),
+    # safety stock by rule: planners (inventory.set_safety_stock: managers, admins); a run is its planner's
+    # (admins: every one), so another's or none is a 404
+    "inventory:safety": Entry(roles(302, 403, 403, 403, 200, 200)),
+    "inventory:safety-run": Entry(roles(302, 403, 403, 403, 404, 404), kwargs=lambda w, o: {"pk": 999999}),
     # demand events: managers (those naming their locations) and admins; removing one needs "confirm", so an
     # empty POST is sent back to the event with a message
     "returns:list": Entry(EVERY_USER),

@@ -11,7 +11,7 @@ are the last line of defence against overselling.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +128,28 @@ def stock_adjust(
     return stock
 
 
+def _check_safety(safety_stock: int) -> None:
+    if not 0 <= safety_stock <= MAX_QTY:
+        raise InvalidQuantity(
+            _("Safety stock must be between 0 and %(most)s units.") % {"most": MAX_QTY}, field="safety_stock"
+        )
+
+
+def _set_safety(
+    stock: StockLevel, safety_stock: int, *, reason: str, by: Any, ref: str
+) -> StockMovement | None:
+    """The rule of a change of safety stock, on a stock row the caller has locked: the level is checked
+    (`InvalidQuantity`), the same level again is no change (None), else the row takes it (not saved) and the
+    ledger row to write is returned (not saved either)."""
+    _check_safety(safety_stock)
+    if stock.safety_stock == safety_stock:
+        return None
+    stock.safety_stock = safety_stock
+    move = _movement(stock, kind=MovementKind.SAFETY, reason=reason, ref=ref, by=by)
+    move.safety_after = safety_stock
+    return move
+
+
 @transaction.atomic
 def stock_set_safety(
     *, location: Location, product: Product, safety_stock: int, reason: str, by: Any = None, ref: str = ""
@@ -136,19 +158,51 @@ def stock_set_safety(
     buffer before a promotion): routing, promises and reservations see on hand - reserved - safety stock,
     replenishment reorders above it. Units already reserved stay reserved. Setting the level it has writes
     nothing."""
-    if not 0 <= safety_stock <= MAX_QTY:
-        raise InvalidQuantity(
-            _("Safety stock must be between 0 and %(most)s units.") % {"most": MAX_QTY}, field="safety_stock"
-        )
+    _check_safety(safety_stock)  # before the row is locked (or made)
     stock = lock_stock_row(location=location, product=product)
-    if stock.safety_stock == safety_stock:
-        return stock
-    stock.safety_stock = safety_stock
-    stock.save(update_fields=["safety_stock", "updated_at"])
-    move = _movement(stock, kind=MovementKind.SAFETY, reason=reason, ref=ref, by=by)
-    move.safety_after = safety_stock
-    move.save()
+    move = _set_safety(stock, safety_stock, reason=reason, by=by, ref=ref)
+    if move is not None:
+        stock.save(update_fields=["safety_stock", "updated_at"])
+        move.save()
     return stock
+
+
+def stock_set_safety_many(
+    *,
+    stock_ids: Collection[int],
+    level: Callable[[StockLevel], int],
+    reason: str,
+    by: Any = None,
+    ref: str = "",
+) -> list[StockLevel]:
+    """Set the safety stock of many existing stock rows at once, each to `level(row)` of the row as locked (a
+    planner's rule: its on hand may cap it), by the rule of `stock_set_safety`: a level out of range refuses
+    the whole call (`InvalidQuantity`, nothing written), a row already at its level is skipped, every changed
+    row gets its ledger row (kind SAFETY, `reason`, `ref`, the actor). Returns the changed rows.
+
+    One transaction (the caller's, if any). Locks the rows in pk order, then writes them and their ledger rows
+    in one statement on PostgreSQL: three round trips for any number of rows. Ids of rows that no longer
+    exist are ignored.
+    """
+    with transaction.atomic():
+        # the level may depend on on hand, which counts and shipments change: read it under the row lock
+        rows = list(
+            StockLevel.objects.select_for_update(of=("self",)).filter(pk__in=list(stock_ids)).order_by("pk")
+        )
+        changed: list[StockLevel] = []
+        movements: list[StockMovement] = []
+        now = timezone.now()
+        for stock in rows:
+            move = _set_safety(stock, level(stock), reason=reason, by=by, ref=ref)
+            if move is not None:
+                stock.updated_at = now
+                changed.append(stock)
+                movements.append(move)
+        save_new(
+            [movements],
+            updates=[(StockLevel, ["safety_stock", "updated_at"], [model_row(s) for s in changed])],
+        )
+    return changed
 
 
 # A change of a stock row by the field that carries it (the keyword of its service, the name pages and the API

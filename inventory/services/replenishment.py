@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -187,6 +187,29 @@ def _giver(
     return (best, stores) if best is not None else None
 
 
+def daily_demand(
+    rows: Sequence[tuple[int, int, int]],
+    *,
+    forecast: Mapping[int, Decimal],
+    shipped: Mapping[int, int],
+    past: list[dt.date],
+    events: EventCalendar,
+) -> dict[int, Decimal]:
+    """Units a day of each stock row (stock id, location id, product id) as planners plan with them: the
+    forecast job's rate when it is fresh (`forecast`, from `planning_forecast`), else the average of what
+    the row shipped or handed over on the days `past` (`shipped`: the ledger's COMMIT units of those days,
+    negative as it writes them), a day of a demand event with factor f counting as f days. Rows with neither
+    are left out (no demand)."""
+    return {
+        pk: forecast[pk]
+        if pk in forecast
+        else Decimal(-shipped[pk])
+        / (len(past) + (_days(events.extra_days(location_id, product_id, past)) if events else 0))
+        for pk, location_id, product_id in rows
+        if pk in forecast or pk in shipped
+    }
+
+
 def replenishment_propose(
     *,
     now: dt.datetime | None = None,
@@ -221,14 +244,13 @@ def replenishment_propose(
     past = [today - dt.timedelta(days=k) for k in range(1, demand_days + 1)]
     events = EventCalendar.load(past[-1], today + dt.timedelta(days=max(lead_days + cover_days, KEEP_DAYS)))
     rows = list(StockLevel.objects.filter(pk__in=list(shipped), location__active=True, product__active=True))
-    # with no forecast: the average of the days read, a day of an event with factor f counting as f days
-    daily = {
-        r.pk: forecast[r.pk]
-        if r.pk in forecast
-        else Decimal(-shipped[r.pk])
-        / (demand_days + (_days(events.extra_days(r.location_id, r.product_id, past)) if events else 0))
-        for r in rows
-    }
+    daily = daily_demand(
+        [(r.pk, r.location_id, r.product_id) for r in rows],
+        forecast=forecast,
+        shipped=shipped,
+        past=past,
+        events=events,
+    )
     needs = {
         r.pk: _need(
             r, daily[r.pk], weeks.get(r.location_id, FLAT_WEEK), days=days, lead_days=lead_days, events=events
