@@ -250,7 +250,10 @@ class SafetyRuleForm(forms.Form):
         help_text=_("SKUs or EANs, one per line or separated by spaces or commas."),
         required=False,
         max_length=200_000,
-        widget=forms.Textarea(attrs={"rows": 4, "autocapitalize": "characters", "spellcheck": "false"}),
+        # few columns: the field is as wide as its box (CSS), and no wider than a phone's
+        widget=forms.Textarea(
+            attrs={"rows": 4, "cols": 16, "autocapitalize": "characters", "spellcheck": "false"}
+        ),
     )
     skus_file = forms.FileField(
         label=_("…or a file of SKUs"),
