@@ -326,7 +326,7 @@ def test_preview_then_apply(client, planner, world, django_assert_max_num_querie
     client.force_login(planner)
     StockLevel.objects.filter(location=world.sp1, product=world.shirt).update(safety_stock=4)
     data = _form(where="state", state="SP", what="list", skus="CAM-0001-P\n7891234567895")
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(13):
         preview = client.post(URL, {**data, "action": "preview"})
     assert preview.status_code == 200
     p = preview.context["preview"]
