@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from oms.audit import audit_record
 from oms.brazil import digits
@@ -30,14 +31,16 @@ MAX_ROWS = 200_000
 
 
 class RateImportError(DomainError):
-    """The file was refused; `errors` lists "row N, column C: what is wrong" for each problem."""
+    """The file was refused; `errors` lists "row N, column C: what is wrong" for each problem, in the active
+    language (the column names are the file's, never translated)."""
 
     status_code = 400
     code = "rate_import_invalid"
 
     def __init__(self, errors: list[str]) -> None:
         shown = errors[:20]
-        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        rest = len(errors) - len(shown)
+        more = _(" (and %(n)s more)") % {"n": rest} if rest else ""
         super().__init__("; ".join(shown) + more, errors=errors)
         self.errors = errors
 
@@ -86,52 +89,57 @@ def parse_rate_rows(lines: Iterable[str]) -> tuple[list[RateCard], list[str]]:
     try:
         return _read_rows(reader)
     except csv.Error as exc:
-        return [], [f"line {reader.reader.line_num or 1}: the file cannot be read as CSV ({exc})"]
+        problem = _("line %(line)s: the file cannot be read as CSV (%(error)s)")
+        return [], [problem % {"line": reader.reader.line_num or 1, "error": exc}]
 
 
 def _read_rows(reader: csv.DictReader[str]) -> tuple[list[RateCard], list[str]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        return [], [f"row 1 (header): missing column {c}" for c in missing]
+        return [], [_("row 1 (header): missing column %(column)s") % {"column": c} for c in missing]
     reader.fieldnames = header
     services = {s.code: s for s in CarrierService.objects.all()}
     rows: list[RateCard] = []
     errors: list[str] = []
     for n, raw in enumerate(reader, start=2):
         if n - 1 > MAX_ROWS:
-            errors.append(f"row {n}: the file has more than {MAX_ROWS} rows")
+            errors.append(_("row %(row)s: the file has more than %(max)s rows") % {"row": n, "max": MAX_ROWS})
             break
         rec: dict[str, str] = {k: (v or "").strip() for k, v in raw.items() if k}
         if not any(rec.values()):
             continue
 
         def bad(column: str, why: str, n: int = n, rec: dict[str, str] = rec) -> None:
-            errors.append(f"row {n}, column {column}: {why} ({rec.get(column, '')!r})")
+            errors.append(
+                _("row %(row)s, column %(column)s: %(problem)s (%(value)s)")
+                % {"row": n, "column": column, "problem": why, "value": repr(rec.get(column, ""))}
+            )
 
         service = services.get(rec["service"])
         if service is None:
-            bad("service", "unknown carrier service code")
+            bad("service", _("unknown carrier service code"))
         cep_from, cep_to = _cep(rec["cep_from"]), _cep(rec["cep_to"])
         if cep_from is None:
-            bad("cep_from", "a CEP has 8 digits")
+            bad("cep_from", _("a CEP has 8 digits"))
         if cep_to is None:
-            bad("cep_to", "a CEP has 8 digits")
+            bad("cep_to", _("a CEP has 8 digits"))
         if cep_from and cep_to and cep_from > cep_to:
-            bad("cep_to", "must not be before cep_from")
+            bad("cep_to", _("must not be before %(column)s") % {"column": "cep_from"})
         w_from, w_to = _int(rec["weight_from_g"], 0, 1_000_000), _int(rec["weight_to_g"], 0, 1_000_000)
+        grams = _("grams as a whole number from %(low)s to %(high)s") % {"low": 0, "high": 1_000_000}
         if w_from is None:
-            bad("weight_from_g", "grams as a whole number from 0 to 1000000")
+            bad("weight_from_g", grams)
         if w_to is None:
-            bad("weight_to_g", "grams as a whole number from 0 to 1000000")
+            bad("weight_to_g", grams)
         if w_from is not None and w_to is not None and w_from > w_to:
-            bad("weight_to_g", "must not be below weight_from_g")
+            bad("weight_to_g", _("must not be below %(column)s") % {"column": "weight_from_g"})
         price = _price(rec["price"])
         if price is None:
-            bad("price", "a non-negative amount in BRL, like 12.50")
+            bad("price", _("a non-negative amount in BRL, like 12.50"))
         days = _int(rec["transit_days"], 0, 90)
         if days is None:
-            bad("transit_days", "whole days from 0 to 90")
+            bad("transit_days", _("whole days from %(low)s to %(high)s") % {"low": 0, "high": 90})
         if (
             service is not None
             and cep_from
@@ -163,11 +171,11 @@ def rate_cards_import(*, lines: Iterable[str], by: Any = None, replace: bool = T
     if errors:
         raise RateImportError(errors)
     if not rows:
-        raise RateImportError(["the file has no rate rows"])
+        raise RateImportError([_("the file has no rate rows")])
     codes = sorted({r.service.code for r in rows})
     result = RateImportResult(services=codes)
     if replace:
-        result.replaced, _ = RateCard.objects.filter(service__code__in=codes).delete()
+        result.replaced, _by_model = RateCard.objects.filter(service__code__in=codes).delete()
     RateCard.objects.bulk_create(rows, batch_size=2000)
     result.created = len(rows)
     audit_record(
@@ -189,5 +197,5 @@ def decode_upload(data: bytes) -> list[str]:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     if "\x00" in text:
-        raise RateImportError(["the file is not a CSV text file (it holds binary data); save it as CSV"])
+        raise RateImportError([_("the file is not a CSV text file (it holds binary data); save it as CSV")])
     return io.StringIO(text, newline=None).readlines()

@@ -17,6 +17,15 @@ from routing.services.rates import RateImportError, decode_upload, parse_rate_ro
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """Errors are asserted in English (the default language is pt-BR; one test reads them in pt-BR)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 GOOD = """service,cep_from,cep_to,weight_from_g,weight_to_g,price,transit_days
 express,01000-000,05999-999,0,1000,"14,90",1
 express,01000000,05999999,1001,5000,22.50,1
@@ -192,3 +201,58 @@ def test_the_admin_says_how_many_rows_it_imported_in_the_singular_and_the_plural
             url, {"file": SimpleUploadedFile("r.csv", GOOD.encode())}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
         )
     assert "Imported 3 rate rows for economy, express." in resp.content.decode()
+
+
+BAD_ROWS = (
+    f"{HEADER}\n"
+    "teleport,01000000,05999999,0,1000,14.90,1\n"
+    "express,0100,01000000,500,100,abc,-1\n"
+    "express,05999999,01000000,0,1000,14.90,1\n"
+)
+
+
+def test_import_errors_speak_portuguese(routing_defaults):
+    with translation.override("pt-br"), pytest.raises(RateImportError) as err:
+        rate_cards_import(lines=BAD_ROWS.splitlines(keepends=True))
+    assert err.value.errors == [
+        "linha 2, coluna service: código de serviço de transporte desconhecido ('teleport')",
+        "linha 3, coluna cep_from: o CEP tem 8 dígitos ('0100')",
+        "linha 3, coluna weight_to_g: não pode ser menor que weight_from_g ('100')",
+        "linha 3, coluna price: um valor em reais não negativo, como 12,50 ('abc')",
+        "linha 3, coluna transit_days: dias inteiros de 0 a 90 ('-1')",
+        "linha 4, coluna cep_to: não pode ser anterior a cep_from ('01000000')",
+    ]
+    with translation.override("pt-br"):
+        assert parse_rate_rows(["service,cep_from\n"])[1][0] == "linha 1 (cabeçalho): falta a coluna cep_to"
+        with pytest.raises(RateImportError, match=r"^o arquivo não é um CSV de texto"):
+            decode_upload(UNREADABLE["binary"])
+        with pytest.raises(RateImportError, match=r"^o arquivo não tem linhas de tabela de frete$"):
+            rate_cards_import(lines=[f"{HEADER}\n"])
+    assert not RateCard.objects.exists()
+
+
+def test_import_errors_in_english(routing_defaults):
+    with pytest.raises(RateImportError) as err:
+        rate_cards_import(lines=BAD_ROWS.splitlines(keepends=True))
+    assert err.value.errors[0] == "row 2, column service: unknown carrier service code ('teleport')"
+    assert "row 3, column weight_to_g: must not be below weight_from_g ('100')" in err.value.errors
+    assert "row 3, column price: a non-negative amount in BRL, like 12.50 ('abc')" in err.value.errors
+
+
+def test_more_than_twenty_errors_are_counted_in_the_message(routing_defaults):
+    lines = [f"{HEADER}\n", *["teleport,01000000,05999999,0,1000,14.90,1\n"] * 23]
+    with pytest.raises(RateImportError) as err:
+        rate_cards_import(lines=lines)
+    assert err.value.message.endswith("('teleport') (and 3 more)")
+    with translation.override("pt-br"), pytest.raises(RateImportError) as err:
+        rate_cards_import(lines=lines)
+    assert err.value.message.endswith("('teleport') (e mais 3)")
+
+
+def test_the_admin_shows_import_errors_in_the_readers_language(client, admin_user, routing_defaults):
+    client.force_login(admin_user)
+    url = "/admin/routing/ratecard/import/"
+    bad = f"{HEADER}\nteleport,01000000,05999999,0,1000,14.90,1\n".encode()
+    resp = client.post(url, {"file": SimpleUploadedFile("b.csv", bad)}, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert "linha 2, coluna service: código de serviço de transporte desconhecido" in resp.content.decode()
+    assert not RateCard.objects.exists()
