@@ -56,6 +56,7 @@ from orders.models import (
     OrderStatus,
 )
 from routing.models import LocationDayCapacity
+from routing.services.defaults import SERVICES as DEFAULT_SERVICES
 
 from .bulk import historical_timestamps, insert, insert_values, update_values
 from .data import catalogue, locations, people
@@ -112,13 +113,18 @@ STORE_ASSORTMENT = 500  # the most popular SKUs a store may carry
 STORE_UNITS = 1_600
 HOLD_REASONS = ("payment under review", "fraud check", "customer asked to wait", "address to confirm")
 CANCEL_REASONS = ("customer request", "payment not approved", "duplicate order", "address not served")
-CARRIERS = (
-    ("Correios SEDEX", 0.35),
-    ("Correios PAC", 0.2),
-    ("Jadlog .Package", 0.2),
-    ("Loggi Express", 0.15),
-    ("Total Express", 0.1),
-)
+# The default carrier services (`routing.services.defaults`, created with the database) the history ships
+# with, and how often: each is chosen among those routing could plan for the parcel (leaving from the
+# location's kind, within the service's reach).
+SERVICE_SHARES = {
+    "economy": 0.35,
+    "express": 0.25,
+    "regional-road": 0.2,
+    "moto-courier": 0.12,
+    "metro-van": 0.08,
+}
+SERVICES = [service for service in DEFAULT_SERVICES if service["code"] in SERVICE_SHARES]
+SERVICE_BY_CODE = {service["code"]: service for service in SERVICES}
 
 
 # --- the plan ----------------------------------------------------------------------------------------------
@@ -223,14 +229,26 @@ def _correios_code(rng: random.Random) -> str:
     return f"{rng.choice(('QB', 'OV', 'NX', 'AD', 'LB'))}{body}{check}BR"
 
 
-def _tracking(rng: random.Random, service: str) -> str:
-    if service.startswith("Correios"):
+def _tracking(rng: random.Random, service: dict[str, Any]) -> str:
+    """A tracking code in the style of the service's carrier."""
+    carrier = service["carrier"]
+    if carrier == "correios":
         return _correios_code(rng)
-    if service.startswith("Jadlog"):
+    if carrier == "expresso-nacional":
         return f"{rng.randrange(10**13, 10**14)}"
-    if service.startswith("Loggi"):
-        return "LGI" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9))
-    return f"TE{rng.randrange(10**10, 10**11)}"
+    if carrier == "moto-entregas":
+        return "MOTO" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(8))
+    return f"{carrier[:2].upper()}{rng.randrange(10**10, 10**11)}"
+
+
+def _service_for(rng: random.Random, location: Location, km: float) -> dict[str, Any]:
+    """One of `SERVICES` routing could plan from `location` to a place `km` away, by `SERVICE_SHARES`."""
+    fits = [
+        service
+        for service in SERVICES
+        if location.kind in service["from_kinds"] and (service["max_km"] is None or km <= service["max_km"])
+    ]
+    return rng.choices(fits, weights=[SERVICE_SHARES[service["code"]] for service in fits])[0]
 
 
 class _Clock:
@@ -262,6 +280,8 @@ class _Planner:
         self.rng = random.Random(f"demo-history:{seed}")
         # Pickup codes from a generator of their own, so the rest of the history stays as it was for a seed.
         self.code_rng = random.Random(f"demo-history-pickup-codes:{seed}")
+        # Carrier services and tracking codes too (a service is planned when a parcel is routed).
+        self.service_rng = random.Random(f"demo-history-carrier-services:{seed}")
         self.n_orders = n_orders
         self.now = now
         self.dcs = [loc for loc in sites if loc.kind == LocationKind.DC]
@@ -611,10 +631,14 @@ class _Planner:
         for loc, served in sources:
             kind = FulfilmentKind.PICKUP if order.pickup_location is not None else FulfilmentKind.SHIP
             ship_by = routed + (DAY if loc.processing_days else 6 * HOUR)
+            km = _km(loc.lat, loc.lon, order.ship_lat or 0, order.ship_lon or 0)
+            # As routing plans it: the carrier service a home parcel is to leave with.
+            service = _service_for(self.service_rng, loc, km)["code"] if kind == FulfilmentKind.SHIP else ""
             fulfilment = Fulfilment(
                 order=order,
                 location=loc,
                 kind=kind,
+                carrier_service=service,
                 status=FulfilmentStatus.ASSIGNED,
                 ship_by=ship_by,
                 created_at=routed,
@@ -763,9 +787,9 @@ class _Planner:
                     )
                     self._status_event(order, collected, previous, S.COLLECTED)
                 continue
-            service = rng.choices([c for c, _ in CARRIERS], weights=[w for _, w in CARRIERS])[0]
+            service = SERVICE_BY_CODE[fulfilment.carrier_service]  # shipped with the one routing planned
             shipped = step(dt.timedelta(hours=rng.uniform(1, 20 if loc.processing_days else 5)))
-            fulfilment.carrier_service, fulfilment.tracking_code = service, _tracking(rng, service)
+            fulfilment.tracking_code = _tracking(self.service_rng, service)
             fulfilment.status, fulfilment.shipped_at, fulfilment.updated_at = (
                 FulfilmentStatus.SHIPPED,
                 shipped,
@@ -778,9 +802,9 @@ class _Planner:
                 order,
                 shipped,
                 "shipped",
-                f"Shipped from {loc.name} with {service}, tracking {fulfilment.tracking_code}.",
+                f"Shipped from {loc.name} with {service['name']}, tracking {fulfilment.tracking_code}.",
                 location=loc.code,
-                carrier_service=service,
+                carrier_service=service["code"],
                 tracking_code=fulfilment.tracking_code,
             )
             last = k == len(fulfilments) - 1 and not pending_after_first
@@ -801,7 +825,7 @@ class _Planner:
                     order,
                     delivered,
                     "delivered",
-                    f"Delivered ({fulfilment.carrier_service}).",
+                    f"Delivered ({SERVICE_BY_CODE[fulfilment.carrier_service]['name']}).",
                     location=fulfilment.location.code,
                 )
             self._status_event(order, delivered, previous, S.DELIVERED)

@@ -31,6 +31,7 @@ from oms.exceptions import DomainError
 from oms.parsers import whole_number
 
 from . import selectors
+from .carriers import name_carrier_services, ship_services
 from .models import Fulfilment, FulfilmentKind, FulfilmentLine, FulfilmentStatus, Package
 from .services import fulfilment as svc
 
@@ -214,6 +215,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
         line.via = (  # type: ignore[attr-defined]
             line.fulfilment.location.code if line.fulfilment_id != fulfilment.pk else ""
         )
+    name_carrier_services([fulfilment])
     mine = location_ids(user=request.user)
     receiving = fulfilment.kind == FulfilmentKind.TRANSFER and fulfilment.order.pickup_location_id in mine
     kind, status = fulfilment.kind, fulfilment.status
@@ -237,7 +239,8 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
             (svc.ShortReason.DAMAGED, _("Damaged")),
             (svc.ShortReason.LESS_THAN_RESERVED, _("Fewer than reserved")),
         ],
-        "carrier_services": svc.ship_services_for(fulfilment),
+        # (code, name) of what `fulfilment_ship` takes; routing's choice (`f.carrier_service`) preselected.
+        "carrier_services": ship_services(fulfilment.location) if can["ship"] else [],
         # The packing slip lists what goes out: a line short-picked to nothing sends no unit.
         "slip_lines": [line for line in lines if line.qty_active > 0],
         "units": sum(line.qty_active for line in lines),

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .carriers import name_carrier_services
 from .models import FulfilmentKind, FulfilmentStatus, OrderTrackingLink, Package
 
 
@@ -33,6 +34,7 @@ def order_tracking(request: HttpRequest, token: str) -> HttpResponse:
         .select_related("fulfilment")
         .order_by("pk")
     )
+    name_carrier_services(package.fulfilment for package in packages)
     pickup = (
         order.fulfilments.filter(kind=FulfilmentKind.PICKUP)
         .exclude(status=FulfilmentStatus.CANCELLED)

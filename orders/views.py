@@ -28,6 +28,7 @@ from inventory.selectors import location_list
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query, wants_partial
 
+from .carriers import name_carrier_services
 from .forms import AddressForm, CancelForm, HoldForm, NoteForm, OrderFilterForm, ReleaseForm
 from .models import Channel, DeliveryMode, Order, OrderStatus
 from .selectors import order_get, order_list
@@ -88,12 +89,14 @@ def _detail_context(request: HttpRequest, order: Order, bound: dict[str, forms.F
     lines = list(order.lines.all())
     prefetch_related_objects(lines, "product")  # one query for the product names, not one per line
     by_line = {line.pk: line for line in lines}
+    order_fulfilments = list(order.fulfilments.all())
+    name_carrier_services(order_fulfilments)  # one query for their carrier services' names
     fulfilments = [
         {
             "fulfilment": fulfilment,
             "lines": [(by_line.get(fl.order_line_id), fl) for fl in fulfilment.lines.all()],
         }
-        for fulfilment in order.fulfilments.all()
+        for fulfilment in order_fulfilments
     ]
     reservations = (
         Reservation.objects.filter(group=order.number or "", qty__gt=0)

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db.models import QuerySet
 
 from orders.models import Order
 
-from .models import RoutingDecision
+from .models import CarrierService, RoutingDecision
+from .services.snapshot import engine_kind
 
 
 def decision_list(*, order: Order) -> QuerySet[RoutingDecision]:
     """The routing decisions of an order the caller may see, newest first, with their policy."""
     return RoutingDecision.objects.filter(order=order).select_related("policy").order_by("-created_at", "-id")
+
+
+def carrier_services_from(location_kind: str) -> list[tuple[str, str]]:
+    """(code, name) of the active services of active carriers a location of `location_kind` may ship with,
+    by name: those routing may plan there (its kind among the service's `from_kinds`, by the engine's rule
+    that a dark store ships like a store). One query."""
+    kind = engine_kind(location_kind)
+    rows = (
+        CarrierService.objects.filter(active=True, carrier__active=True)
+        .order_by("name", "code")
+        .values_list("code", "name", "from_kinds")
+    )
+    return [(code, name) for code, name, kinds in rows if kind in {engine_kind(k) for k in kinds or ()}]
+
+
+def carrier_service_names(codes: Collection[str]) -> dict[str, str]:
+    """Code → name of those of `codes` that are carrier services, active or not. One query."""
+    return dict(CarrierService.objects.filter(code__in=list(codes)).values_list("code", "name"))

@@ -44,6 +44,7 @@ from oms.exceptions import DomainError, InvalidTransition
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
+from ..carriers import ship_services
 from ..models import (
     TO_SEND_STATUSES,
     Fulfilment,
@@ -92,14 +93,12 @@ OPEN_STATUSES = frozenset({FS.ASSIGNED, FS.PICKING, FS.PICKED, FS.PACKED, FS.REA
 
 # The heaviest parcel the ship form's carriers take, in grams: more is a typing slip, not a package.
 MAX_PACKAGE_WEIGHT_G = 100_000
-# The carrier services a location ships with: the ship form offers these and `fulfilment_ship` takes no other.
-SHIP_SERVICES = ("Correios SEDEX", "Correios PAC", "Loggi", "Jadlog", "Total Express")
 
 
 def ship_services_for(fulfilment: Fulfilment) -> tuple[str, ...]:
-    """The carrier services `fulfilment`'s location may ship it with: the same list at every location that
-    ships to homes, none at one that does not."""
-    return SHIP_SERVICES if fulfilment.location.ships else ()
+    """The codes of the carrier services `fulfilment`'s location may ship it with (`orders.carriers`): the
+    ship form offers these and `fulfilment_ship` takes no other; none at a location that does not ship."""
+    return tuple(code for code, _name in ship_services(fulfilment.location))
 
 
 class ShortReason:

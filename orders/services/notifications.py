@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from ..carriers import carrier_service_name
 from ..models import Fulfilment, Order, OrderTrackingLink
 
 
@@ -87,7 +88,7 @@ def notify_shipped(*, order: Order, fulfilment: Fulfilment) -> None:
         ) % {
             "name": _first_name(order),
             "number": order.number,
-            "carrier": fulfilment.carrier_service,
+            "carrier": carrier_service_name(fulfilment.carrier_service),
             "code": fulfilment.tracking_code,
             "link": tracking_url(order),
         }

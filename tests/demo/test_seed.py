@@ -55,7 +55,7 @@ from orders.models import (
 from orders.selectors import channel_list, order_list
 from orders.status import derive_order_status
 from reporting.models import ChannelDay, LocationDay
-from routing.models import DecisionTrigger, LocationDayCapacity, RoutingDecision
+from routing.models import CarrierService, DecisionTrigger, LocationDayCapacity, RoutingDecision
 from routing.services.demand import demand_refresh
 
 ORDERS = 300
@@ -182,6 +182,11 @@ def test_fulfilments_are_where_they_should_be(demo):
     shipped = Fulfilment.objects.filter(status__in=[FulfilmentStatus.SHIPPED, FulfilmentStatus.DELIVERED])
     assert shipped.exists()
     assert not shipped.filter(Q(tracking_code="") | Q(carrier_service="") | Q(shipped_at=None)).exists()
+    # Every home parcel names a carrier service routing has, one its location may ship with (the history's
+    # planned when it was routed, as the live orders' by routing itself).
+    services = dict(CarrierService.objects.values_list("code", "from_kinds"))
+    ship = Fulfilment.objects.filter(kind="ship").values_list("carrier_service", "location__kind")
+    assert ship and all(code in services and kind in services[code] for code, kind in ship)
     assert not Fulfilment.objects.filter(kind="ship", location__ships=False).exists()
     pickups = Fulfilment.objects.filter(kind="pickup")
     assert not pickups.exclude(location=F("order__pickup_location")).exists()

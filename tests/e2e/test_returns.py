@@ -25,7 +25,7 @@ def test_a_return_from_the_order_page_to_the_refund(
     f = fulfilment_with_reservations(order=order, location=w.paulista)
     fulfilment_confirm_pick(fulfilment=f, code=w.shirt.sku, qty=2, by=store_user)
     fulfilment_pack(fulfilment=f, weights_g=[500], by=store_user)
-    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="LG9BR", by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="economy", tracking_code="LG9BR", by=store_user)
     assign_perm("inventory.work_at_location", store_user, w.paulista)
     on_shelf = stock_row(w.paulista, w.shirt).on_hand
 

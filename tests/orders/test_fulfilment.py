@@ -25,7 +25,6 @@ from orders.services import LineData, order_cancel, order_hold
 from orders.services.fulfilment import (
     FULFILMENT_TRANSITIONS,
     MAX_PACKAGE_WEIGHT_G,
-    SHIP_SERVICES,
     FulfilmentNotActionable,
     InvalidPickQuantity,
     InvalidShipment,
@@ -339,50 +338,53 @@ def test_pack_refuses_a_weight_no_parcel_has_and_writes_nothing(shop, store_user
     assert list(fulfilment.packages.values_list("weight_g", flat=True)) == [MAX_PACKAGE_WEIGHT_G]
 
 
-def test_ship_takes_only_the_carrier_services_the_form_offers(shop, store_user, product):
-    _order, fulfilment = shop
+def test_ship_takes_only_the_carrier_services_the_form_offers(shop, store_user, product, routing_defaults):
+    order, fulfilment = shop
     picked(fulfilment, store_user)
     fulfilment_pack(fulfilment=fulfilment, weights_g=[800], by=store_user)
-    assert ship_services_for(fulfilment) == SHIP_SERVICES
-    with pytest.raises(InvalidShipment, match="does not ship with Bogus") as refused:
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="Bogus", tracking_code="X1", by=store_user)
-    assert refused.value.field == "carrier_service"
+    # A store ships with the default services that leave from stores (by name), not with the DCs' ones.
+    assert ship_services_for(fulfilment) == ("economy", "express", "moto-courier")
+    events = order.events.count()
+    for forged in ("Bogus", "metro-van", "Correios SEDEX"):
+        with pytest.raises(InvalidShipment, match=f"does not ship with {forged}") as refused:
+            fulfilment_ship(fulfilment=fulfilment, carrier_service=forged, tracking_code="X1", by=store_user)
+        assert refused.value.field == "carrier_service"
     fulfilment.refresh_from_db()
-    assert (fulfilment.status, fulfilment.tracking_code) == (FS.PACKED, "")
+    assert (fulfilment.status, fulfilment.carrier_service, fulfilment.tracking_code) == (FS.PACKED, "", "")
+    assert list(fulfilment.packages.values_list("tracking_code", flat=True)) == [""]
+    assert order.events.count() == events
     level = stock(fulfilment.location, product)
     assert (level.on_hand, level.reserved) == (10, 3)
     fulfilment.location.ships = False  # a location that does not ship to homes has no carrier service
     assert ship_services_for(fulfilment) == ()
     fulfilment.location.ships = True
-    fulfilment_ship(fulfilment=fulfilment, carrier_service=" Loggi ", tracking_code="x1", by=store_user)
+    fulfilment_ship(
+        fulfilment=fulfilment, carrier_service=" moto-courier ", tracking_code="x1", by=store_user
+    )
     fulfilment.refresh_from_db()
-    assert (fulfilment.status, fulfilment.carrier_service) == (FS.SHIPPED, "Loggi")
+    assert (fulfilment.status, fulfilment.carrier_service) == (FS.SHIPPED, "moto-courier")
 
 
 def test_ship_commits_stock_and_emits_webhook(
-    shop, store_user, product, django_capture_on_commit_callbacks, queued
+    shop, store_user, product, django_capture_on_commit_callbacks, queued, routing_defaults
 ):
     WebhookSubscription.objects.create(name="ERP", url="https://erp.example/hook", secret="s")
     order, fulfilment = shop
     picked(fulfilment, store_user)
     with pytest.raises(FulfilmentNotActionable):  # shipping an unpacked fulfilment
-        fulfilment_ship(
-            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="X1", by=store_user
-        )
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="express", tracking_code="X1", by=store_user)
     fulfilment_pack(fulfilment=fulfilment, weights_g=[800, 200], by=store_user)
     with pytest.raises(InvalidShipment):
         fulfilment_ship(fulfilment=fulfilment, carrier_service="", tracking_code="X1", by=store_user)
     with pytest.raises(InvalidShipment):
-        fulfilment_ship(
-            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="", by=store_user
-        )
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="express", tracking_code="", by=store_user)
     level = stock(fulfilment.location, product)
     assert (level.on_hand, level.reserved) == (10, 3)
     with django_capture_on_commit_callbacks(execute=True):
-        fulfilment_ship(fulfilment=fulfilment, carrier_service="Correios SEDEX", generate=True, by=store_user)
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="express", generate=True, by=store_user)
     fulfilment.refresh_from_db()
     assert fulfilment.status == FS.SHIPPED and fulfilment.shipped_at is not None
-    assert fulfilment.tracking_code.startswith("OMS") and fulfilment.carrier_service == "Correios SEDEX"
+    assert fulfilment.tracking_code.startswith("OMS") and fulfilment.carrier_service == "express"
     codes = list(fulfilment.packages.values_list("tracking_code", flat=True))
     assert codes == [fulfilment.tracking_code, f"{fulfilment.tracking_code}-2"]
     level = stock(fulfilment.location, product)
@@ -394,9 +396,7 @@ def test_ship_commits_stock_and_emits_webhook(
     delivery = WebhookDelivery.objects.get(event_type="fulfilment.shipped")
     assert delivery.payload["data"]["tracking_code"] == fulfilment.tracking_code
     with pytest.raises(FulfilmentNotActionable):
-        fulfilment_ship(
-            fulfilment=fulfilment, carrier_service="Correios SEDEX", tracking_code="X", by=store_user
-        )
+        fulfilment_ship(fulfilment=fulfilment, carrier_service="express", tracking_code="X", by=store_user)
     fulfilment_mark_delivered(fulfilment=fulfilment, by=None)
     order.refresh_from_db()
     assert order.status == OrderStatus.DELIVERED and order.lines.get().status == LineStatus.DELIVERED
@@ -410,7 +410,9 @@ def test_deliver_refused_before_shipping(shop):
         fulfilment_mark_delivered(fulfilment=fulfilment, by=None)
 
 
-def test_a_line_split_over_two_locations_is_shipped_when_both_ship(make_order, store, product, store_user):
+def test_a_line_split_over_two_locations_is_shipped_when_both_ship(
+    make_order, store, product, store_user, routing_defaults
+):
     dc = DCFactory(code="CD-SP")
     StockFactory(location=store, product=product, on_hand=1)
     StockFactory(location=dc, product=product, on_hand=5)
@@ -421,10 +423,10 @@ def test_a_line_split_over_two_locations_is_shipped_when_both_ship(make_order, s
     for f in (at_store, at_dc):
         picked(f, store_user)
         fulfilment_pack(fulfilment=f, weights_g=[100], by=store_user)
-    fulfilment_ship(fulfilment=at_store, carrier_service="Correios PAC", tracking_code="aa1", by=store_user)
+    fulfilment_ship(fulfilment=at_store, carrier_service="economy", tracking_code="aa1", by=store_user)
     line.refresh_from_db()
     assert line.status == LineStatus.IN_FULFILMENT
-    fulfilment_ship(fulfilment=at_dc, carrier_service="Correios PAC", tracking_code="bb2", by=store_user)
+    fulfilment_ship(fulfilment=at_dc, carrier_service="economy", tracking_code="bb2", by=store_user)
     line.refresh_from_db()
     assert line.status == LineStatus.SHIPPED
     assert (stock(store, product).on_hand, stock(dc, product).on_hand) == (0, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -156,7 +157,9 @@ def test_picklist_groups_by_sku(staff, make_order, store):
     assert response.context["units"] == 6
 
 
-def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_user, monkeypatch):
+def test_scan_pick_short_pack_ship_over_htmx(
+    staff, make_order, store, store_user, monkeypatch, routing_defaults
+):
     monkeypatch.setattr("oms.queue.send_task_now", lambda *a, **k: None)
     product = ProductFactory(sku="CAM-9-P", ean="7891234567895")
     StockFactory(location=store, product=product, on_hand=10)
@@ -177,7 +180,7 @@ def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_use
     f.refresh_from_db()
     assert f.status == FS.PICKED
     act("pack", weight=["400", "300"])
-    act("ship", carrier_service="Correios SEDEX", tracking_code="", generate="1")
+    act("ship", carrier_service="express", tracking_code="", generate="1")
     f.refresh_from_db()
     assert f.status == FS.SHIPPED and f.tracking_code
     level = StockLevel.objects.get(location=store, product=product)
@@ -190,11 +193,13 @@ def test_scan_pick_short_pack_ship_over_htmx(staff, make_order, store, store_use
     assert staff.post(reverse("fulfilment:act", args=[f.pk, "nope"])).status_code == 404
 
 
-def _packed_or_picked(staff, make_order, store, *, pack: bool):
+def _packed_or_picked(staff, make_order, store, *, pack: bool, planned: str = ""):
     product: Any = ProductFactory(sku="CAM-8-P")
     StockFactory(location=store, product=product, on_hand=10)
     order = make_order(lines=[LineData(product=product, qty=1, unit_price=Decimal("1"))])
     f = fulfilment_with_reservations(order=order, location=store)
+    if planned:  # the carrier service routing chose
+        Fulfilment.objects.filter(pk=f.pk).update(carrier_service=planned)
     hx = {"HTTP_HX_REQUEST": "true"}
     act = lambda name, **data: staff.post(reverse("fulfilment:act", args=[f.pk, name]), data, **hx)  # noqa: E731
     act("pick", code="CAM-8-P", qty="1")
@@ -214,32 +219,87 @@ def test_a_huge_package_weight_is_a_message_not_a_500(staff, make_order, store):
     assert f.status == FS.PACKED
 
 
-def test_a_forged_carrier_service_is_refused(staff, make_order, store):
-    f, act = _packed_or_picked(staff, make_order, store, pack=True)
+def _ship_options(page: str) -> list[tuple[str, str, bool]]:
+    """(value, text, selected) of the ship form's carrier service options."""
+    select = page[page.index('<select name="carrier_service"') :]
+    select = select[: select.index("</select>")]
+    return [
+        (m[1], m[3], bool(m[2]))
+        for m in re.finditer(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select)
+    ]
+
+
+def test_the_ship_form_offers_the_locations_carrier_services_by_name(
+    staff, make_order, store, routing_defaults
+):
+    f, _act = _packed_or_picked(staff, make_order, store, pack=True)
     page = staff.get(reverse("fulfilment:detail", args=[f.pk])).content.decode()
-    assert '<option value="Correios SEDEX">' in page and "Bogus" not in page
-    response = act("ship", carrier_service="Bogus", tracking_code="AB123")
-    assert response.status_code == 200
-    assert "does not ship with Bogus" in response.content.decode()
+    # A store: the active default services that leave from stores, by name, none chosen by routing.
+    assert _ship_options(page) == [
+        ("economy", "Econômico (Correios)", False),
+        ("express", "Expresso nacional", False),
+        ("moto-courier", "Motoboy (até 25 km)", False),
+    ]
+
+
+def test_the_ship_form_preselects_the_service_routing_planned(staff, make_order, store, routing_defaults):
+    f, _act = _packed_or_picked(staff, make_order, store, pack=True, planned="moto-courier")
+    page = staff.get(reverse("fulfilment:detail", args=[f.pk])).content.decode()
+    assert [(value, selected) for value, _text, selected in _ship_options(page)] == [
+        ("economy", False),
+        ("express", False),
+        ("moto-courier", True),
+    ]
+
+
+def test_a_forged_carrier_service_is_refused(staff, make_order, store, routing_defaults):
+    f, act = _packed_or_picked(staff, make_order, store, pack=True)
+    events = f.order.events.count()
+    for forged in ("Bogus", "metro-van"):  # made up; a DC's service, not offered at a store
+        response = act("ship", carrier_service=forged, tracking_code="AB123")
+        assert response.status_code == 200
+        assert f"does not ship with {forged}" in response.content.decode()
+        f.refresh_from_db()
+        assert (f.status, f.carrier_service, f.tracking_code) == (FS.PACKED, "", "")
+        assert list(f.packages.values_list("tracking_code", flat=True)) == [""]
+        assert f.order.events.count() == events
+    act("ship", carrier_service="moto-courier", tracking_code="AB123")
     f.refresh_from_db()
-    assert (f.status, f.tracking_code) == (FS.PACKED, "")
-    act("ship", carrier_service="Jadlog", tracking_code="AB123")
-    f.refresh_from_db()
-    assert (f.status, f.carrier_service, f.tracking_code) == (FS.SHIPPED, "Jadlog", "AB123")
+    assert (f.status, f.carrier_service, f.tracking_code) == (FS.SHIPPED, "moto-courier", "AB123")
+
+
+@pytest.mark.parametrize(("language", "packages"), [("en", "1 package(s)"), ("pt-br", "1 volume(s)")])
+def test_the_panel_and_the_label_name_the_carrier_service(
+    staff, make_order, store, routing_defaults, language, packages
+):
+    f, act = _packed_or_picked(staff, make_order, store, pack=True, planned="express")
+    act("ship", carrier_service="express", tracking_code="EX123BR")
+    name = '<span data-testid="carrier-service">Expresso nacional</span>'
+    with translation.override(language):
+        panel = staff.get(reverse("fulfilment:detail", args=[f.pk]), HTTP_ACCEPT_LANGUAGE=language)
+        label = staff.get(reverse("fulfilment:label", args=[f.pk]), HTTP_ACCEPT_LANGUAGE=language)
+    assert f'{name} · <strong data-testid="tracking-code">EX123BR</strong>' in panel.content.decode()
+    assert f"{name} · <strong>EX123BR</strong> · {packages}" in label.content.decode()
+    # A value typed before services had codes is shown as it is.
+    Fulfilment.objects.filter(pk=f.pk).update(carrier_service="Transportadora X")
+    for url in (reverse("fulfilment:detail", args=[f.pk]), reverse("fulfilment:label", args=[f.pk])):
+        body = staff.get(url).content.decode()
+        assert '<span data-testid="carrier-service">Transportadora X</span>' in body
 
 
 def test_shipping_from_the_page_emails_the_customer(
-    staff, make_order, store, settings, django_capture_on_commit_callbacks, mailoutbox
+    staff, make_order, store, settings, django_capture_on_commit_callbacks, mailoutbox, routing_defaults
 ):
     settings.PUBLIC_BASE_URL = "https://oms.example.com"
     f, act = _packed_or_picked(staff, make_order, store, pack=True)
     with django_capture_on_commit_callbacks(execute=True):
-        act("ship", carrier_service="Correios PAC", tracking_code="PA123BR")
+        act("ship", carrier_service="economy", tracking_code="PA123BR")
     f.refresh_from_db()
     assert f.status == FS.SHIPPED
     assert len(mailoutbox) == 1
     body = mailoutbox[0].body
-    assert "Correios PAC" in body and "PA123BR" in body and "https://oms.example.com/track/" in body
+    assert "Carrier: Econômico (Correios)\n" in body and "economy" not in body
+    assert "PA123BR" in body and "https://oms.example.com/track/" in body
 
 
 def test_label_page_has_the_order_number_as_code128(staff, make_order, store):

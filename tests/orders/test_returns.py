@@ -53,7 +53,7 @@ def elsewhere():
 
 
 @pytest.fixture
-def shipped(make_order, store, store_user):
+def shipped(make_order, store, store_user, routing_defaults):
     """A home order of 2 shirts (59.90) and 1 cap (30.00), picked, packed and shipped from LJ-SP-01."""
     shirt, cap = ProductFactory(sku="CAM-0001-P"), ProductFactory(sku="BON-0001-U")
     StockFactory(location=store, product=shirt, on_hand=5)
@@ -68,7 +68,7 @@ def shipped(make_order, store, store_user):
     fulfilment_confirm_pick(fulfilment=f, code=shirt.sku, qty=2, by=store_user)
     fulfilment_confirm_pick(fulfilment=f, code=cap.sku, qty=1, by=store_user)
     fulfilment_pack(fulfilment=f, weights_g=[600], by=store_user)
-    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="LG1BR", by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="economy", tracking_code="LG1BR", by=store_user)
     order.refresh_from_db()
     shirt_line, cap_line = order.lines.order_by("line_no")
     return {"order": order, "shirt": shirt, "cap": cap, "shirt_line": shirt_line, "cap_line": cap_line}
@@ -82,7 +82,7 @@ def _ret(shipped, store, cs_user, *, shirts=2, caps=0):
 # --- services ----------------------------------------------------------------------------------------------
 
 
-def test_only_units_that_reached_the_customer_may_come_back(make_order, store, store_user):
+def test_only_units_that_reached_the_customer_may_come_back(make_order, store, store_user, routing_defaults):
     shirt = ProductFactory()
     StockFactory(location=store, product=shirt, on_hand=5)
     order = make_order(lines=[LineData(product=shirt, qty=2, unit_price=Decimal("10"))])
@@ -90,7 +90,7 @@ def test_only_units_that_reached_the_customer_may_come_back(make_order, store, s
     fulfilment_confirm_pick(fulfilment=f, code=shirt.sku, qty=2, by=store_user)
     assert returnable_units(order) == {}  # picked, not shipped
     fulfilment_pack(fulfilment=f, weights_g=[300], by=store_user)
-    fulfilment_ship(fulfilment=f, carrier_service="Loggi", tracking_code="X1", by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="economy", tracking_code="X1", by=store_user)
     assert returnable_units(order) == {order.lines.get().pk: 2}
 
 

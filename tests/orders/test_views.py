@@ -257,6 +257,43 @@ def test_detail_query_count_does_not_grow_with_lines(client, cs_user, make_order
     assert queries(1) == queries(8)
 
 
+def _with_fulfilments(make_order, services):
+    """An order with one ship fulfilment per carrier service in `services` (a code or older free text)."""
+    order = make_order(lines=[LineData(product=ProductFactory(), qty=len(services), unit_price=Decimal("1"))])
+    for n, service in enumerate(services):
+        store = LocationFactory(code=f"LJ-SP-{n + 10:02d}")
+        Fulfilment.objects.create(order=order, location=store, kind="ship", carrier_service=service)
+    return order
+
+
+@pytest.mark.parametrize(
+    ("language", "label"), [("en", "Carrier service"), ("pt-br", "Serviço de transporte")]
+)
+def test_detail_names_each_fulfilments_carrier_service(
+    client, cs_user, make_order, routing_defaults, language, label
+):
+    order = _with_fulfilments(make_order, ["express", "moto-courier", "Transportadora X", ""])
+    url = reverse("orders:detail", args=[order.number])
+    html = _login(client, cs_user).get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    shown = [f'{label}: <span data-testid="carrier-service">{name}</span>' for name in
+             ("Expresso nacional", "Motoboy (até 25 km)", "Transportadora X")]  # fmt: skip
+    assert all(text in html for text in shown), html
+    assert html.count('data-testid="carrier-service"') == 3  # none for the fulfilment without one
+    assert ">express<" not in html and ">moto-courier<" not in html
+
+
+def test_detail_names_carrier_services_in_a_fixed_number_of_queries(
+    client, cs_user, make_order, routing_defaults
+):
+    _login(client, cs_user)
+
+    def queries(services):
+        url = reverse("orders:detail", args=[_with_fulfilments(make_order, services).number])
+        return len(_list_queries(client, url))
+
+    assert queries(["express"]) == queries(["express", "economy", "moto-courier", "metro-van", "Loggi"])
+
+
 @pytest.mark.parametrize("role", [Role.CUSTOMER_SERVICE, Role.MANAGER, Role.ADMIN, Role.STORE_STAFF])
 def test_detail_renders_for_each_role_in_scope(client, user_by_role, make_order, role):
     store = LocationFactory(code="LJ-SP-01")
