@@ -23,7 +23,7 @@ format: env
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 messages: env
-	.venv/bin/python manage.py makemessages -l pt_BR --ignore=.venv --ignore=.tools --ignore=var
+	.venv/bin/python manage.py makemessages -l pt_BR --ignore=.venv --ignore=.tools --ignore=var --ignore=tests
 	.venv/bin/python manage.py compilemessages --ignore=.venv --ignore=.tools
 
 worker: env

@@ -41,6 +41,7 @@ from inventory.models import (
 )
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
+from oms.phrases import Phrase, english, joined, nphrase, phrase
 from orders.models import (
     Channel,
     Customer,
@@ -55,6 +56,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.services.lifecycle import now_in
 from routing.models import LocationDayCapacity
 from routing.services.defaults import SERVICES as DEFAULT_SERVICES
 
@@ -85,20 +87,6 @@ PICKUP_ONLY = {S.COLLECTED, S.READY_FOR_PICKUP}
 HOME_ONLY = {S.DELIVERED, S.SHIPPED, S.PARTLY_SHIPPED, S.BACKORDERED}
 MIN_PER_STATUS = 2
 
-STATUS_TEXT: dict[str, str] = {  # the timeline speaks English, like the order services
-    S.RECEIVED: "received",
-    S.AWAITING_ROUTING: "awaiting routing",
-    S.ALLOCATED: "allocated",
-    S.BACKORDERED: "backordered",
-    S.IN_FULFILMENT: "in fulfilment",
-    S.PARTLY_SHIPPED: "partly shipped",
-    S.SHIPPED: "shipped",
-    S.DELIVERED: "delivered",
-    S.READY_FOR_PICKUP: "ready for pickup",
-    S.COLLECTED: "collected",
-    S.ON_HOLD: "on hold",
-    S.CANCELLED: "cancelled",
-}
 
 # DC depth relative to the main DC (Cajamar serves the whole country).
 DC_DEPTH = {
@@ -514,9 +502,12 @@ class _Planner:
 
     # --- one order's story --------------------------------------------------------------------------------
 
-    def _event(self, order: Order, at: dt.datetime, kind: str, message: str, **data: Any) -> None:
+    def _event(self, order: Order, at: dt.datetime, kind: str, text: list[Phrase], **data: Any) -> None:
+        """A timeline entry as the services write them: its phrases, and their English as the message."""
         actor = self.agent.pk if kind in {"hold", "cancelled"} and self.agent else None
-        self.plan.events.append(PlannedEvent(order, at, kind, message[:500], data, actor))
+        self.plan.events.append(
+            PlannedEvent(order, at, kind, english(text)[:500], {**data, "text": text}, actor)
+        )
 
     def _nearby(self, lat: float, lon: float) -> Nearby:
         """The locations around an address (memoised per address: customers order again)."""
@@ -538,11 +529,9 @@ class _Planner:
         return found
 
     def _status_event(
-        self, order: Order, at: dt.datetime, previous: str, target: str, message: str = ""
+        self, order: Order, at: dt.datetime, previous: str, target: str, text: list[Phrase] | None = None
     ) -> None:
-        self._event(
-            order, at, "status", message or f"Now {STATUS_TEXT[target]}.", **{"from": previous, "to": target}
-        )
+        self._event(order, at, "status", text or now_in(target), **{"from": previous, "to": target})
 
     def _sources(
         self, order: Order, lines: list[OrderLine], *, open_: bool
@@ -585,14 +574,14 @@ class _Planner:
             order,
             order.placed_at,
             "created",
-            f"Order received from {spec.name} ({order.external_ref}).",
+            [phrase("Order received from %(channel)s (%(ref)s).", channel=spec.name, ref=order.external_ref)],
             channel=spec.code,
             external_ref=order.external_ref,
             lines=len(lines),
             total=str(order.total),
         )
         queued = step(dt.timedelta(seconds=1))
-        self._status_event(order, queued, S.RECEIVED, S.AWAITING_ROUTING, "Queued for routing.")
+        self._status_event(order, queued, S.RECEIVED, S.AWAITING_ROUTING, [phrase("Queued for routing.")])
         order.updated_at = queued
 
         def finish(line_status: str) -> None:
@@ -667,16 +656,17 @@ class _Planner:
         for line in lines:
             line.status = LineStatus.BACKORDERED if line in waiting else LineStatus.ALLOCATED
         parts = [
-            f"{sum(fl.qty for fl in fls)} unit(s) from {f.location.name} ({f.location.code})"
+            nphrase("%(n)s unit from %(location)s", "%(n)s units from %(location)s",
+                    sum(fl.qty for fl in fls), location=f"{f.location.name} ({f.location.code})")
             for f, fls in fulfilments
-        ]
+        ]  # fmt: skip
         if waiting:
-            parts.append(f"{len(waiting)} line(s) wait for stock")
+            parts.append(nphrase("%(n)s line waits for stock", "%(n)s lines wait for stock", len(waiting)))
         self._event(
             order,
             routed,
             "routed",
-            "Routed: " + "; ".join(parts) + ".",
+            [phrase("Routed: %(parts)s.", parts=joined(parts))],
             locations=[f.location.code for f, _ in fulfilments],
             backordered=[line.sku for line in waiting],
         )
@@ -724,7 +714,7 @@ class _Planner:
                 order,
                 picking,
                 "fulfilment",
-                f"Picking started at {loc.name}.",
+                [phrase("Picking started at %(location)s.", location=loc.name)],
                 location=loc.code,
                 fulfilment_status="picking",
             )
@@ -746,7 +736,7 @@ class _Planner:
                         order,
                         step(dt.timedelta(minutes=rng.uniform(5, 60))),
                         "fulfilment",
-                        f"Packed at {loc.name}.",
+                        [phrase("Packed at %(location)s.", location=loc.name)],
                         location=loc.code,
                         fulfilment_status="packed",
                     )
@@ -760,9 +750,8 @@ class _Planner:
                 fulfilment.ready_at, fulfilment.pickup_code = packed, self._pickup_code()
                 for fline in flines:
                     fline.order_line.status = LineStatus.READY_FOR_PICKUP
-                self._event(
-                    order, packed, "ready_for_pickup", f"Ready for pickup at {loc.name}.", location=loc.code
-                )
+                ready = [phrase("Ready for pickup at %(location)s.", location=loc.name)]
+                self._event(order, packed, "ready_for_pickup", ready, location=loc.code)
                 self._status_event(order, packed, previous, S.READY_FOR_PICKUP)
                 previous = S.READY_FOR_PICKUP
                 if status == S.COLLECTED:
@@ -782,7 +771,7 @@ class _Planner:
                         order,
                         collected,
                         "collected",
-                        f"Collected by the customer at {loc.name}.",
+                        [phrase("Collected by the customer at %(location)s.", location=loc.name)],
                         location=loc.code,
                     )
                     self._status_event(order, collected, previous, S.COLLECTED)
@@ -801,8 +790,15 @@ class _Planner:
             self._event(
                 order,
                 shipped,
-                "shipped",
-                f"Shipped from {loc.name} with {service['name']}, tracking {fulfilment.tracking_code}.",
+                "ship",
+                [
+                    phrase(
+                        "Shipped from %(location)s with %(service)s, tracking %(tracking)s.",
+                        location=loc.name,
+                        service=service["name"],
+                        tracking=fulfilment.tracking_code,
+                    )
+                ],
                 location=loc.code,
                 carrier_service=service["code"],
                 tracking_code=fulfilment.tracking_code,
@@ -825,7 +821,12 @@ class _Planner:
                     order,
                     delivered,
                     "delivered",
-                    f"Delivered ({SERVICE_BY_CODE[fulfilment.carrier_service]['name']}).",
+                    [
+                        phrase(
+                            "Delivered (%(service)s).",
+                            service=SERVICE_BY_CODE[fulfilment.carrier_service]["name"],
+                        )
+                    ],
                     location=fulfilment.location.code,
                 )
             self._status_event(order, delivered, previous, S.DELIVERED)
@@ -849,9 +850,8 @@ class _Planner:
     def _hold(self, order: Order, at: dt.datetime, previous: str) -> None:
         reason = self.rng.choice(HOLD_REASONS)
         order.status_before_hold = previous
-        self._event(
-            order, at, "hold", f"Put on hold: {reason}", reason=reason, **{"from": previous, "to": S.ON_HOLD}
-        )
+        text = [phrase("Put on hold: %(reason)s", reason=reason)]
+        self._event(order, at, "hold", text, reason=reason, **{"from": previous, "to": S.ON_HOLD})
         order.updated_at = at
 
     def _cancel(self, order: Order, at: dt.datetime, previous: str, released: int) -> None:
@@ -860,7 +860,10 @@ class _Planner:
             order,
             at,
             "cancelled",
-            f"Order cancelled: {reason}. {released} reserved units released.",
+            [
+                phrase("Order cancelled: %(reason)s.", reason=reason),
+                nphrase("%(n)s reserved unit released.", "%(n)s reserved units released.", released),
+            ],
             reason=reason,
             released_units=released,
             **{"from": previous, "to": S.CANCELLED},

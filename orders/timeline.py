@@ -1,12 +1,14 @@
-"""How the order timeline reads on a page: each event kind's name, and the generic status line, in the
-reader's language. The services store an event's message once, in English (never in the language of whoever
-caused it); its kind and data are what a page translates."""
+"""How the order timeline reads on a page: each event kind's name and each message in the reader's language.
+The services store what happened as phrases (`oms.phrases`) beside its English rendering (never in the
+language of whoever caused it); a page renders the phrases."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.utils.translation import gettext_lazy, pgettext_lazy
+
+from oms.phrases import render_all
 
 from .models import OrderStatus
 
@@ -47,10 +49,14 @@ def event_label(kind: str) -> str:
 
 
 def event_message(kind: str, message: str, data: Any) -> str:
-    """The event's message; a status change that says only which status the order is in now is said in the
-    reader's language."""
-    if kind == "status" and isinstance(data, dict):
-        target = data.get("to")
-        if target in OrderStatus.values and message == f"Now {target.replace('_', ' ')}.":
-            return _NOW % {"status": OrderStatus(target).label.lower()}
+    """The event's message in the reader's language: its phrases (`oms.phrases`), or for an entry written
+    before they were stored, a plain status change; anything else as stored."""
+    if not isinstance(data, dict):
+        return message
+    text = data.get("text")
+    if isinstance(text, list) and text:
+        return render_all(text)
+    target = data.get("to")
+    if kind == "status" and target in OrderStatus.values and message == f"Now {target.replace('_', ' ')}.":
+        return _NOW % {"status": OrderStatus(target).label.lower()}
     return message

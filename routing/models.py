@@ -280,7 +280,8 @@ class RoutingDecision(models.Model):
     cost_breakdown = models.JSONField(_("cost breakdown"), default=dict)
     plan = models.JSONField(_("chosen plan"), default=dict)
     candidates = models.JSONField(_("candidates considered"), default=dict)
-    summary = models.TextField(_("why"), blank=True)
+    summary = models.TextField(_("why"), blank=True)  # in English, for the API and search
+    summary_text = models.JSONField(_("why, to translate"), default=list, blank=True)  # `oms.phrases`
     units_routed = models.PositiveIntegerField(_("units routed"), default=0)
     units_backordered = models.PositiveIntegerField(_("units backordered"), default=0)
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from inventory.models import LocationKind
+from oms import phrases
 from oms.brazil import format_brl
 from oms.exceptions import DomainError
 from oms.roles import Role, user_roles
@@ -53,6 +54,23 @@ REASONS = {
 }
 
 
+COST_PARTS = {
+    "handling": gettext_lazy("handling"),
+    "picking": gettext_lazy("picking"),
+    "shipping": gettext_lazy("carriage"),
+    "transfer": gettext_lazy("transfer"),
+    "split_penalty": gettext_lazy("extra packages"),
+    "unfilled_penalty": gettext_lazy("backorder penalty"),
+}
+
+
+def _said(value: Any) -> str:
+    """A note or detail the engine stored, in the reader's language (older decisions: English text)."""
+    if isinstance(value, dict):
+        return phrases.render(value)
+    return str(value or "")
+
+
 def _day(value: Any) -> dt.date | None:
     """A stored ISO date as a date (shown in the reader's format); None when missing or unreadable."""
     try:
@@ -77,7 +95,7 @@ def _decision_view(decision: Any) -> dict[str, Any]:
                 "reason": c.get("reason"),
                 "reason_label": REASONS.get(c.get("reason"), c.get("reason")),
                 "cost": _brl(c.get("cost")) if c.get("cost") is not None else "—",
-                "detail": c.get("detail", ""),
+                "detail": _said(c.get("detail")),
                 "chosen": c.get("reason") == "chosen",
             }
         )
@@ -99,15 +117,20 @@ def _decision_view(decision: Any) -> dict[str, Any]:
                 "rate_card": p.get("rate_card"),
             }
         )
-    breakdown = [(k.replace("_", " "), _brl(v)) for k, v in (decision.cost_breakdown or {}).items() if v]
+    breakdown = [
+        (COST_PARTS.get(k, k.replace("_", " ")), _brl(v))
+        for k, v in (decision.cost_breakdown or {}).items()
+        if v
+    ]
     return {
         "obj": decision,
+        "summary": phrases.render_all(decision.summary_text) if decision.summary_text else decision.summary,
         "total": _brl(decision.total_cost),
         "candidates": cands,
         "packages": packages,
         "unfilled": decision.plan.get("unfilled", []),
         "breakdown": breakdown,
-        "notes": decision.candidates.get("notes", []),
+        "notes": [_said(note) for note in decision.candidates.get("notes", [])],
         "no_stock": decision.candidates.get("no_stock_locations", 0),
         "evaluated": decision.candidates.get("options_evaluated", 0),
         "priced": bool(decision.candidates.get("priced")),

@@ -41,10 +41,11 @@ from inventory.services import (
 from oms.audit import audit_record
 from oms.brazil import digits
 from oms.exceptions import DomainError, InvalidTransition
+from oms.phrases import Phrase, datetime_arg, english, nphrase, phrase, pphrase
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
-from ..carriers import ship_services
+from ..carriers import carrier_service_name, ship_services
 from ..models import (
     TO_SEND_STATUSES,
     Fulfilment,
@@ -107,10 +108,10 @@ class ShortReason:
     LESS_THAN_RESERVED = "less_than_reserved"
 
 
-SHORT_REASONS: dict[str, str] = {
-    ShortReason.NOT_FOUND: "not found",
-    ShortReason.DAMAGED: "damaged",
-    ShortReason.LESS_THAN_RESERVED: "less than reserved",
+SHORT_REASONS: dict[str, Phrase] = {
+    ShortReason.NOT_FOUND: pphrase("units short", "not found"),
+    ShortReason.DAMAGED: pphrase("units short", "damaged"),
+    ShortReason.LESS_THAN_RESERVED: pphrase("units short", "less than reserved"),
 }
 
 
@@ -197,8 +198,8 @@ def _check_move(fulfilment: Fulfilment, target: str) -> None:
         )
 
 
-def _who(by: Any) -> str:
-    return getattr(by, "get_username", lambda: "system")() if by is not None else "system"
+def _who(by: Any) -> str | Phrase:
+    return by.get_username() if by is not None and hasattr(by, "get_username") else pphrase("actor", "system")
 
 
 def _set_status(
@@ -213,12 +214,16 @@ def _set_status(
     fulfilment.save(update_fields=fields)
 
 
-def _event(order: Order, fulfilment: Fulfilment, *, kind: str, message: str, by: Any, **data: Any) -> None:
+def _event(order: Order, fulfilment: Fulfilment, *, kind: str, text: Phrase, by: Any, **data: Any) -> None:
     order_event(
         order=order,
         kind=kind,
         by=by,
-        message=f"{fulfilment.location.code}: {message} ({_who(by)})",
+        text=[
+            phrase(
+                "%(location)s: %(what)s (%(who)s)", location=fulfilment.location.code, what=text, who=_who(by)
+            )
+        ],
         data={"fulfilment": fulfilment.pk, "location": fulfilment.location.code, **data},
     )
 
@@ -237,7 +242,7 @@ _LINE_FOR_STAGES: list[tuple[frozenset[str], str]] = [
 ]
 
 
-def _sync_order_lines(order: Order, *, by: Any, message: str = "") -> None:
+def _sync_order_lines(order: Order, *, by: Any, text: Sequence[Phrase] = ()) -> None:
     """Set each open order line's status from the units its fulfilment lines stand for, then the order's.
 
     A line with units not covered by an active fulfilment line goes back to PENDING (routing owns them;
@@ -285,20 +290,33 @@ def _sync_order_lines(order: Order, *, by: Any, message: str = "") -> None:
         if target != line.status:
             line.status = target
             line.save(update_fields=["status"])
-    order_refresh_status(order=order, by=by, message=message)
+    order_refresh_status(order=order, by=by, text=text)
 
 
-def _reroute(order: Order, fulfilment: Fulfilment, *, missing: dict[str, int], reason: str, by: Any) -> None:
+def _reroute(
+    order: Order, fulfilment: Fulfilment, *, missing: dict[str, int], reason: Phrase, by: Any
+) -> None:
     """Record that units go back to routing and queue it once this transaction commits."""
-    summary = ", ".join(f"{qty} × {sku}" for sku, qty in missing.items())
+    text = [
+        phrase(
+            "%(units)s sent back to routing from %(location)s: %(reason)s.",
+            units=_units(missing),
+            location=fulfilment.location.code,
+            reason=reason,
+        )
+    ]
     order_event(
         order=order,
         kind="reroute",
         by=by,
-        message=f"{summary} sent back to routing from {fulfilment.location.code}: {reason}.",
-        data={"fulfilment": fulfilment.pk, "missing": missing, "reason": reason},
+        text=text,
+        data={"fulfilment": fulfilment.pk, "missing": missing, "reason": english([reason])},
     )
     enqueue_on_commit(ROUTE_TASK, order.pk)
+
+
+def _units(missing: dict[str, int]) -> str:
+    return ", ".join(f"{qty} × {sku}" for sku, qty in missing.items())
 
 
 def _find_line(lines: Iterable[FulfilmentLine], line_id: int) -> FulfilmentLine:
@@ -316,11 +334,11 @@ def _after_pick_progress(
     if not any(line.qty_left > 0 for line in lines):
         if sum(line.qty_active for line in lines) == 0:
             _set_status(fulfilment, FS.CANCELLED)
-            closed = "nothing left to pick; fulfilment closed"
-            _event(order, fulfilment, kind="fulfilment", message=closed, by=by)
+            closed = phrase("nothing left to pick; fulfilment closed")
+            _event(order, fulfilment, kind="fulfilment", text=closed, by=by)
         else:
             _set_status(fulfilment, FS.PICKED, stamp="picked_at")
-            _event(order, fulfilment, kind="fulfilment", message="picking complete", by=by)
+            _event(order, fulfilment, kind="fulfilment", text=phrase("picking complete"), by=by)
             if fulfilment.kind == FK.PICKUP and _maybe_ready_for_pickup(order, by=by) is not None:
                 return  # making it ready brought the order up to date
     _sync_order_lines(order, by=by)
@@ -332,7 +350,7 @@ def _after_pick_progress(
 def _start(order: Order, fulfilment: Fulfilment, *, by: Any) -> None:
     _check_move(fulfilment, FS.PICKING)
     _set_status(fulfilment, FS.PICKING)
-    _event(order, fulfilment, kind="fulfilment", message="picking started", by=by)
+    _event(order, fulfilment, kind="fulfilment", text=phrase("picking started"), by=by)
 
 
 @transaction.atomic
@@ -406,7 +424,7 @@ def fulfilment_confirm_pick(*, fulfilment: Fulfilment, code: str, qty: int, by: 
         order,
         fulfilment,
         kind="pick",
-        message=f"picked {qty} × {line.order_line.sku}",
+        text=phrase("picked %(qty)s × %(sku)s", qty=qty, sku=line.order_line.sku),
         by=by,
         line=line.pk,
         qty=qty,
@@ -430,7 +448,7 @@ def _short(
     line.save(update_fields=["qty_short"])
 
 
-def _check_reason(reason: str) -> str:
+def _check_reason(reason: str) -> Phrase:
     if reason not in SHORT_REASONS:
         raise InvalidPickQuantity(_("Choose why the units are missing."), field="reason")
     return SHORT_REASONS[reason]
@@ -463,18 +481,21 @@ def fulfilment_short_pick(
             % {"left": line.qty_left, "sku": line.order_line.sku},
             field="missing",
         )
-    _short(order, fulfilment, line, missing=missing, reason=label, by=by)
+    _short(order, fulfilment, line, missing=missing, reason=english([label]), by=by)
     _event(
         order,
         fulfilment,
         kind="short_pick",
-        message=f"short pick: {missing} × {line.order_line.sku} {label}",
+        text=phrase(
+            "short pick: %(qty)s × %(sku)s, %(reason)s", qty=missing, sku=line.order_line.sku, reason=label
+        ),
         by=by,
         line=line.pk,
         missing=missing,
         reason=reason,
     )
-    _reroute(order, fulfilment, missing={line.order_line.sku: missing}, reason=f"short pick, {label}", by=by)
+    why = phrase("short pick, %(reason)s", reason=label)
+    _reroute(order, fulfilment, missing={line.order_line.sku: missing}, reason=why, by=by)
     _after_pick_progress(order, fulfilment, lines, by=by)
     return fulfilment
 
@@ -500,14 +521,21 @@ def fulfilment_reject(*, fulfilment: Fulfilment, reason: str, by: Any) -> Fulfil
             continue
         line.qty_picked = 0
         line.save(update_fields=["qty_picked"])
-        _short(order, fulfilment, line, missing=units, reason=f"rejected, {label}", by=by)
+        _short(order, fulfilment, line, missing=units, reason=f"rejected, {english([label])}", by=by)
         missing[line.order_line.sku] = missing.get(line.order_line.sku, 0) + units
     _set_status(fulfilment, FS.CANCELLED)
-    _event(order, fulfilment, kind="reject", message=f"fulfilment rejected: {label}", by=by, reason=reason)
+    rejected = phrase("fulfilment rejected: %(reason)s", reason=label)
+    _event(order, fulfilment, kind="reject", text=rejected, by=by, reason=reason)
     if missing:
-        _reroute(order, fulfilment, missing=missing, reason=f"fulfilment rejected, {label}", by=by)
+        _reroute(
+            order,
+            fulfilment,
+            missing=missing,
+            reason=phrase("fulfilment rejected, %(reason)s", reason=label),
+            by=by,
+        )
     _sync_order_lines(order, by=by)
-    audit_record(actor=by, action="fulfilment.reject", obj=fulfilment, summary=label)
+    audit_record(actor=by, action="fulfilment.reject", obj=fulfilment, summary=english([label]))
     return fulfilment
 
 
@@ -534,7 +562,12 @@ def fulfilment_pack(*, fulfilment: Fulfilment, weights_g: Sequence[int], by: Any
         order,
         fulfilment,
         kind="pack",
-        message=f"packed in {len(weights)} package(s), {sum(weights)} g",
+        text=nphrase(
+            "packed in %(n)s package, %(grams)s g",
+            "packed in %(n)s packages, %(grams)s g",
+            len(weights),
+            grams=sum(weights),
+        ),
         by=by,
         weights_g=weights,
     )
@@ -605,7 +638,11 @@ def fulfilment_ship(
         order,
         fulfilment,
         kind="ship",
-        message=f"shipped with {carrier_service}, tracking {tracking_code}",
+        text=phrase(
+            "shipped with %(service)s, tracking %(tracking)s",
+            service=carrier_service_name(carrier_service),
+            tracking=tracking_code,
+        ),
         by=by,
         carrier_service=carrier_service,
         tracking_code=tracking_code,
@@ -632,7 +669,7 @@ def fulfilment_mark_delivered(*, fulfilment: Fulfilment, by: Any) -> Fulfilment:
     order, fulfilment = _lock(fulfilment)
     _check_move(fulfilment, FS.DELIVERED)
     _set_status(fulfilment, FS.DELIVERED, stamp="delivered_at")
-    _event(order, fulfilment, kind="delivered", message="delivered to the customer", by=by)
+    _event(order, fulfilment, kind="delivered", text=phrase("delivered to the customer"), by=by)
     _sync_order_lines(order, by=by)
     emit_event("fulfilment.delivered", {"order": order.number, "fulfilment": fulfilment.pk})
     return fulfilment
@@ -690,8 +727,8 @@ def _maybe_ready_for_pickup(order: Order, *, by: Any) -> Fulfilment | None:
     pickup.pickup_code = _new_pickup_code()
     _check_move(pickup, FS.READY_FOR_PICKUP)
     _set_status(pickup, FS.READY_FOR_PICKUP, stamp="ready_at", extra=["pickup_code"])
-    _event(order, pickup, kind="ready_for_pickup", message="ready for pickup; customer notified", by=by)
-    _sync_order_lines(order, by=by, message="Ready for pickup.")
+    _event(order, pickup, kind="ready_for_pickup", text=phrase("ready for pickup; customer notified"), by=by)
+    _sync_order_lines(order, by=by, text=[phrase("Ready for pickup.")])
     notify_ready_for_pickup(order=order, pickup=pickup)
     emit_event("fulfilment.ready_for_pickup", {"order": order.number, "fulfilment": pickup.pk})
     return pickup
@@ -752,11 +789,13 @@ def fulfilment_hand_over(*, fulfilment: Fulfilment, code: str, by: Any) -> Fulfi
         order,
         fulfilment,
         kind="collected",
-        message=f"handed over to the customer (checked by {'pickup code' if by_code else 'CPF'})",
+        text=phrase("handed over to the customer (checked by the pickup code)")
+        if by_code
+        else phrase("handed over to the customer (checked by CPF)"),
         by=by,
         checked_by="code" if by_code else "cpf",
     )
-    _sync_order_lines(order, by=by, message="Collected by the customer.")
+    _sync_order_lines(order, by=by, text=[phrase("Collected by the customer.")])
     emit_event("fulfilment.collected", {"order": order.number, "fulfilment": fulfilment.pk})
     audit_record(actor=by, action="fulfilment.hand_over", obj=fulfilment, summary=order.number or "")
     return fulfilment
@@ -787,11 +826,16 @@ def fulfilment_expire_pickup(*, fulfilment: Fulfilment, by: Any = None) -> bool:
         order,
         fulfilment,
         kind="pickup_expired",
-        message=f"not collected within {fulfilment.pickup_hold_days} days; {released} units back to stock",
+        text=nphrase(
+            "not collected within %(days)s days; %(n)s unit back to stock",
+            "not collected within %(days)s days; %(n)s units back to stock",
+            released,
+            days=fulfilment.pickup_hold_days,
+        ),
         by=by,
         released_units=released,
     )
-    order_refresh_status(order=order, by=by, message="Cancelled: pickup not collected.")
+    order_refresh_status(order=order, by=by, text=[phrase("Cancelled: pickup not collected.")])
     emit_event("fulfilment.pickup_expired", {"order": order.number, "fulfilment": fulfilment.pk})
     return True
 
@@ -845,8 +889,10 @@ def fulfilment_flag_late(*, fulfilment: Fulfilment, now: dt.datetime | None = No
         return False
     fulfilment.late_alerted_at = now
     fulfilment.save(update_fields=["late_alerted_at", "updated_at"])
-    due = timezone.localtime(fulfilment.ship_by).strftime("%d/%m %H:%M")
-    _event(order, fulfilment, kind="late", message=f"not sent by its ship-by time {due}", by=None)
+    due = datetime_arg(fulfilment.ship_by)
+    _event(
+        order, fulfilment, kind="late", text=phrase("not sent by its ship-by time %(due)s", due=due), by=None
+    )
     emit_event(
         "fulfilment.late",
         {"order": order.number, "fulfilment": fulfilment.pk, "location": fulfilment.location.code,
@@ -869,7 +915,8 @@ def fulfilment_dispatch(*, fulfilment: Fulfilment, by: Any) -> Fulfilment:
     target = order.pickup_location.code if order.pickup_location else "?"
     _commit_lines(order, fulfilment, _lines(fulfilment), by=by, why=f"transferred to {target}")
     _set_status(fulfilment, FS.DISPATCHED, stamp="dispatched_at")
-    _event(order, fulfilment, kind="transfer_dispatched", message=f"transfer dispatched to {target}", by=by)
+    dispatched = phrase("transfer dispatched to %(store)s", store=target)
+    _event(order, fulfilment, kind="transfer_dispatched", text=dispatched, by=by)
     _sync_order_lines(order, by=by)
     return fulfilment
 
@@ -924,17 +971,21 @@ def fulfilment_receive(
             line.save(update_fields=["qty_picked", "qty_short"])
             missing[line.order_line.sku] = missing.get(line.order_line.sku, 0) + sent - got
     _set_status(fulfilment, FS.RECEIVED, stamp="received_at")
-    summary = "; short: " + ", ".join(f"{q} × {s}" for s, q in missing.items()) if missing else ""
+    said = (
+        phrase("transfer received at %(store)s; short: %(units)s", store=store.code, units=_units(missing))
+        if missing
+        else phrase("transfer received at %(store)s", store=store.code)
+    )
     _event(
         order,
         fulfilment,
         kind="transfer_received",
-        message=f"transfer received at {store.code}{summary}",
+        text=said,
         by=by,
         missing=missing,
     )
     if missing:
-        _reroute(order, fulfilment, missing=missing, reason="short transfer receipt", by=by)
+        _reroute(order, fulfilment, missing=missing, reason=phrase("short transfer receipt"), by=by)
     if _maybe_ready_for_pickup(order, by=by) is None:  # which brings the order up to date when it does
         _sync_order_lines(order, by=by)
     return fulfilment

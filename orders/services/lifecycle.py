@@ -25,6 +25,7 @@ from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.db import assign_ids, build, fetch_in, fetch_in_drawing, save_new
+from oms.phrases import Phrase, choice_arg, english, nphrase, phrase, pphrase
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscriptions_for
 
@@ -97,18 +98,43 @@ def _actor(by: Any) -> Any:
     return by if getattr(by, "is_authenticated", False) else None
 
 
+def new_event(
+    *,
+    order: Order,
+    kind: str,
+    text: Sequence[Phrase] = (),
+    message: str = "",
+    by: Any = None,
+    data: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """A timeline entry, not yet saved. `text` says what happened as phrases (`oms.phrases`): each reader
+    reads it in their own language, and its English rendering is the stored message; `message` is free text
+    someone wrote (a note), stored and shown as written."""
+    data = dict(data or {})
+    if text:
+        data["text"] = list(text)
+        message = english(text)
+    return OrderEvent(order=order, kind=kind, message=message[:500], actor=_actor(by), data=data)
+
+
 def order_event(
     *,
     order: Order,
     kind: str,
-    message: str,
+    text: Sequence[Phrase] = (),
+    message: str = "",
     by: Any = None,
     data: dict[str, Any] | None = None,
 ) -> OrderEvent:
-    """Append one entry to the order's timeline."""
-    return OrderEvent.objects.create(
-        order=order, kind=kind, message=message[:500], actor=_actor(by), data=data or {}
-    )
+    """Append one entry to the order's timeline (`text` and `message` as for `new_event`)."""
+    event = new_event(order=order, kind=kind, text=text, message=message, by=by, data=data)
+    event.save(force_insert=True)
+    return event
+
+
+def now_in(target: str) -> list[Phrase]:
+    """ "Now <status>.": a status change that says nothing more."""
+    return [phrase("Now %(status)s.", status=choice_arg(Order, "status", target, lower=True))]
 
 
 def lock_order(order: Order) -> Order:
@@ -164,7 +190,7 @@ def _move(
     target: str,
     *,
     by: Any,
-    message: str,
+    text: Sequence[Phrase],
     data: dict[str, Any] | None = None,
     kind: str = "status",
 ) -> Order:
@@ -174,7 +200,7 @@ def _move(
         order_event(
             order=order,
             kind=kind,
-            message=message,
+            text=text,
             by=by,
             data={"from": previous, "to": target, **(data or {})},
         )
@@ -187,12 +213,12 @@ def order_status_from_lines(
     line_statuses: Iterable[str],
     by: Any = None,
     events: Sequence[OrderEvent] = (),
-    message: str = "",
+    text: Sequence[Phrase] = (),
 ) -> Order:
     """Set the status of an order the caller holds *locked* from line statuses it already knows (no re-lock,
     no re-read), writing `events` and the status change in one insert. Holds and cancellations are kept."""
     OrderEvent.objects.bulk_create(
-        order_status_events(order=order, line_statuses=line_statuses, by=by, events=events, message=message)
+        order_status_events(order=order, line_statuses=line_statuses, by=by, events=events, text=text)
     )
     return order
 
@@ -203,7 +229,7 @@ def order_status_events(
     line_statuses: Iterable[str],
     by: Any = None,
     events: Sequence[OrderEvent] = (),
-    message: str = "",
+    text: Sequence[Phrase] = (),
     write: bool = True,
     webhooks: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> list[OrderEvent]:
@@ -215,10 +241,8 @@ def order_status_events(
         target = derive_order_status(line_statuses)
         previous = _apply(order, target, write=write, webhooks=webhooks)
         if previous is not None:
-            # Timeline text is stored once, in English (not in whichever language the caller happens to use).
-            pending.append(OrderEvent(order=order, kind="status", actor=_actor(by),
-                                      message=message or f"Now {target.replace('_', ' ')}.",
-                                      data={"from": previous, "to": target}))  # fmt: skip
+            pending.append(new_event(order=order, kind="status", by=by, text=text or now_in(target),
+                                     data={"from": previous, "to": target}))  # fmt: skip
     return pending
 
 
@@ -520,19 +544,22 @@ def _lines_and_timeline(
     events: list[dict[str, Any]] = []
     actor = _actor(by)
     actor_id = actor.pk if actor is not None else None
-    queued = {"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING}
+    queued_text = [phrase("Queued for routing.")]
+    queued = {"from": OrderStatus.RECEIVED, "to": OrderStatus.AWAITING_ROUTING, "text": queued_text}
+    queued_message = english(queued_text)
     for order, data in zip(orders, inputs, strict=True):
         lines += [
             {"order_id": order.pk, "line_no": no, "product_id": line.product.pk, "sku": line.product.sku,
              "qty": line.qty, "unit_price": line.unit_price}
             for no, line in enumerate(data.lines, start=1)
         ]  # fmt: skip
+        received = [phrase("Order received from %(channel)s (%(ref)s).", channel=data.channel.name,
+                           ref=data.external_ref)]  # fmt: skip
         events += [
-            {"order_id": order.pk, "kind": "created", "actor_id": actor_id,
-             "message": f"Order received from {data.channel.name} ({data.external_ref}).",
+            {"order_id": order.pk, "kind": "created", "actor_id": actor_id, "message": english(received),
              "data": {"channel": data.channel.code, "external_ref": data.external_ref,
-                      "lines": len(data.lines), "total": str(order.total)}},
-            {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": "Queued for routing.",
+                      "lines": len(data.lines), "total": str(order.total), "text": received}},
+            {"order_id": order.pk, "kind": "status", "actor_id": actor_id, "message": queued_message,
              "data": queued},
         ]  # fmt: skip
     return [(OrderLine, lines), (OrderEvent, events)]
@@ -580,7 +607,10 @@ def order_cancel(*, order: Order, by: Any, reason: str = "") -> Order:
         OrderStatus.CANCELLED,
         by=by,
         kind="cancelled",
-        message=f"Order cancelled{': ' + reason if reason else ''}. {released} reserved units released.",
+        text=[
+            phrase("Order cancelled: %(reason)s.", reason=reason) if reason else phrase("Order cancelled."),
+            nphrase("%(n)s reserved unit released.", "%(n)s reserved units released.", released),
+        ],
         data={"reason": reason, "released_units": released},
     )
     audit_record(actor=by, action="order.cancel", obj=order, summary=reason, after={"status": order.status})
@@ -604,7 +634,7 @@ def order_hold(*, order: Order, by: Any, reason: str) -> Order:
         OrderStatus.ON_HOLD,
         by=by,
         kind="hold",
-        message=f"Put on hold: {reason}",
+        text=[phrase("Put on hold: %(reason)s", reason=reason)],
         data={"reason": reason},
     )
     audit_record(actor=by, action="order.hold", obj=order, summary=reason)
@@ -621,21 +651,24 @@ def order_release_hold(*, order: Order, by: Any) -> Order:
         raise InvalidTransition(
             _("Order %(number)s is not on hold.") % {"number": order.number}, current=order.status
         )
-    message, data = "Hold released.", {}
+    text, data = [phrase("Hold released.")], {}
     target: str
     if _address_changed_on_hold(order):
         released, at = _reopen(order, by=by, reason="address changed while on hold")
         target = OrderStatus.AWAITING_ROUTING
-        where = f" at {', '.join(at)}" if at else ""
-        message = (
-            "Hold released; the delivery address changed while on hold, so the order is routed again for it"
-            f" ({released} reserved units{where} released)."
-        )
+        # the delivery address changed while on hold: what the order holds for the old one is let go
+        text = [
+            phrase("Hold released; the delivery address changed on hold, so the order is routed again."),
+            nphrase("%(n)s reserved unit released at %(at)s.", "%(n)s reserved units released at %(at)s.",
+                    released, at=", ".join(at))
+            if at
+            else nphrase("%(n)s reserved unit released.", "%(n)s reserved units released.", released),
+        ]  # fmt: skip
         data = {"rerouted": True, "released_units": released, "released_at": at}
     else:
         target = derive_order_status(order.lines.values_list("status", flat=True))
     order.status_before_hold = ""
-    _move(order, target, by=by, kind="release", message=message, data=data)
+    _move(order, target, by=by, kind="release", text=text, data=data)
     if target == OrderStatus.AWAITING_ROUTING:
         enqueue_on_commit(ROUTE_TASK, order.pk)
     audit_record(actor=by, action="order.release_hold", obj=order)
@@ -694,9 +727,16 @@ def order_change_address(*, order: Order, address: AddressData, by: Any) -> Orde
         order=order,
         kind="address",
         by=by,
-        message=f"Delivery address changed to {address.street}, "
-        f"{address.number} — {address.city}/{address.state}."
-        + (" It is routed again for it when the hold is released." if on_hold else ""),
+        text=[
+            phrase(
+                "Delivery address changed to %(street)s, %(number)s — %(city)s/%(state)s.",
+                street=address.street,
+                number=address.number,
+                city=address.city,
+                state=address.state,
+            ),
+            *([phrase("It is routed again for it when the hold is released.")] if on_hold else []),
+        ],
         data={"before": before},
     )
     audit_record(
@@ -722,10 +762,16 @@ def _reopen(order: Order, *, by: Any, reason: str) -> tuple[int, list[str]]:
     return released, at
 
 
+# why an order goes back to routing: the stock ledger's reason → the timeline's
+SEND_BACK_REASONS = {"address changed": pphrase("sent back to routing", "address changed")}
+
+
 def _send_back_to_routing(order: Order, *, by: Any, reason: str) -> None:
-    """Release what the (locked) order holds, reopen its lines and queue it for routing again."""
+    """Release what the (locked) order holds, reopen its lines and queue it for routing again (`reason`: a
+    key of SEND_BACK_REASONS)."""
     _reopen(order, by=by, reason=reason)
-    _move(order, OrderStatus.AWAITING_ROUTING, by=by, message=f"Sent back to routing: {reason}.")
+    text = [phrase("Sent back to routing: %(reason)s.", reason=SEND_BACK_REASONS[reason])]
+    _move(order, OrderStatus.AWAITING_ROUTING, by=by, text=text)
     enqueue_on_commit(ROUTE_TASK, order.pk)
 
 
@@ -739,8 +785,9 @@ def order_add_note(*, order: Order, text: str, by: Any) -> OrderEvent:
 
 
 @transaction.atomic
-def order_refresh_status(*, order: Order, by: Any = None, message: str = "") -> Order:
-    """Set the order status from its lines (after routing, picking, shipping…). Holds are kept."""
+def order_refresh_status(*, order: Order, by: Any = None, text: Sequence[Phrase] = ()) -> Order:
+    """Set the order status from its lines (after routing, picking, shipping…). Holds are kept. `text`: what
+    the status change says, when more than the new status."""
     order = lock_order(order)
     statuses = order.lines.values_list("status", flat=True)
-    return order_status_from_lines(order=order, line_statuses=statuses, by=by, message=message)
+    return order_status_from_lines(order=order, line_statuses=statuses, by=by, text=text)

@@ -26,6 +26,7 @@ from inventory.selectors import location_list
 from inventory.services import stock_receive
 from oms.audit import audit_record
 from oms.exceptions import InvalidTransition
+from oms.phrases import choice_arg, money_arg, nphrase, phrase
 from oms.webhooks import emit_event
 
 from ..exceptions import ReturnInvalid
@@ -79,10 +80,6 @@ def return_locations(user: Any) -> Any:
     return location_list(user=user).filter(active=True).order_by("code")
 
 
-def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
-
-
 @transaction.atomic
 def return_create(
     *, order: Order, lines: Mapping[int, int], reason: str, location: Location, note: str = "", by: Any
@@ -127,8 +124,16 @@ def return_create(
     order_event(
         order=order,
         kind="return",
-        message=f"Return {number} authorised: {_units(total)} ({ret.get_reason_display()}), "
-        f"to come back to {location.code}.",
+        text=[
+            nphrase(
+                "Return %(number)s authorised: %(n)s unit (%(reason)s), to come back to %(location)s.",
+                "Return %(number)s authorised: %(n)s units (%(reason)s), to come back to %(location)s.",
+                total,
+                number=number,
+                reason=choice_arg(Return, "reason", reason, lower=True),
+                location=location.code,
+            )
+        ],
         by=by,
         data={"return": number, "units": total, "location": location.code, "reason": reason},
     )
@@ -192,8 +197,19 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
     order_event(
         order=order,
         kind="return_received",
-        message=f"Return {ret.number} received at {ret.location.code}: {_units(total)}, "
-        f"{restocked} back in stock; {value} {order.currency} to refund.",
+        text=[
+            nphrase(
+                "Return %(number)s received at %(location)s: %(n)s unit, %(restocked)s back in stock; "
+                "%(value)s to refund.",
+                "Return %(number)s received at %(location)s: %(n)s units, %(restocked)s back in stock; "
+                "%(value)s to refund.",
+                total,
+                number=ret.number,
+                location=ret.location.code,
+                restocked=restocked,
+                value=money_arg(value, order.currency),
+            )
+        ],
         by=by,
         data={"return": ret.number, "received": total, "restocked": restocked, "value": str(value)},
     )
@@ -244,8 +260,20 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     order_event(
         order=order,
         kind="refund",
-        message=f"Refund of {amount} {order.currency} recorded for return {ret.number}"
-        + (f" (reference {reference})." if reference else "."),
+        text=[
+            phrase(
+                "Refund of %(amount)s recorded for return %(number)s (reference %(reference)s).",
+                amount=money_arg(amount, order.currency),
+                number=ret.number,
+                reference=reference,
+            )
+            if reference
+            else phrase(
+                "Refund of %(amount)s recorded for return %(number)s.",
+                amount=money_arg(amount, order.currency),
+                number=ret.number,
+            )
+        ],
         by=by,
         data={"return": ret.number, "amount": str(amount), "reference": reference},
     )
@@ -265,7 +293,7 @@ def return_cancel(*, ret: Return, reason: str, by: Any) -> Return:
     order_event(
         order=order,
         kind="return_cancelled",
-        message=f"Return {ret.number} cancelled: {reason.strip()}",
+        text=[phrase("Return %(number)s cancelled: %(reason)s", number=ret.number, reason=reason.strip())],
         by=by,
         data={"return": ret.number},
     )

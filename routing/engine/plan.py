@@ -43,6 +43,12 @@ class Package:
         return self.handling + self.picking + self.shipping + self.transfer
 
 
+def phrase(msgid: str, /, **args: Any) -> dict[str, Any]:
+    """A note for people: its English msgid and arguments, which the back-office renders in the reader's
+    language. The shape of `oms.phrases.phrase`, which the engine may not import (it is pure Python)."""
+    return {"m": msgid, "a": args} if args else {"m": msgid}
+
+
 @dataclass(frozen=True, slots=True)
 class CandidateNote:
     """One location the engine looked at: chosen, costlier than the choice, or rejected (with why)."""
@@ -52,7 +58,7 @@ class CandidateNote:
     # what the engine compared: the order's decision price (real cost plus opportunity cost of the
     # stock and capacity used) when supplied from this location alone; None when the bound cut it
     cost: float | None = None
-    detail: str = ""
+    detail: dict[str, Any] | None = None  # a `phrase`
 
 
 @dataclass(slots=True)
@@ -61,7 +67,7 @@ class Explanation:
     no_stock: int = 0  # locations holding none of the order's SKUs (not listed one by one)
     options_evaluated: int = 0
     opportunity_cost: float = 0.0  # future value of stock/capacity the plan uses (not in total_cost)
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # `phrase`s
     priced: bool = False  # candidates were compared with the future value of their stock and capacity
 
     def reasons(self) -> dict[str, list[str]]:

@@ -16,7 +16,7 @@ always the real ones, computed term by term like the referee.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from .costs import Option, best_option, home_options, local_option, transfer_option
 from .geo import road_km
@@ -26,7 +26,6 @@ from .plan import (
     CHOSEN,
     COSTLIER,
     NO_CAPACITY,
-    NO_STOCK,
     NOT_ALLOWED,
     PAUSED,
     TRANSFER,
@@ -34,6 +33,7 @@ from .plan import (
     Explanation,
     Package,
     Plan,
+    phrase,
 )
 
 DEFAULT_MAX_PACKAGES = 8
@@ -371,29 +371,33 @@ class _Context:
                 if c.lid in chosen_ids:
                     notes.append(CandidateNote(c.lid, CHOSEN, c.single))
                 else:
-                    notes.append(
-                        CandidateNote(
-                            c.lid, COSTLIER, c.single, "" if c.single is not None else "cut by cost bound"
-                        )
-                    )
+                    cut = None if c.single is not None else phrase("cut by the cost bound")
+                    notes.append(CandidateNote(c.lid, COSTLIER, c.single, cut))
             expl.candidates = notes + self.notes
             for s, q in backorder:
                 if not net.holders(s):
-                    expl.notes.append(f"{s}: no location has stock ({q} backordered)")
+                    expl.notes.append(
+                        phrase("%(sku)s: no location has stock (%(qty)s backordered)", sku=s, qty=q)
+                    )
                 else:
-                    expl.notes.append(f"{s}: {q} backordered (no feasible source cheaper than the penalty)")
+                    expl.notes.append(
+                        phrase("%(sku)s: %(qty)s backordered (no source in time costs less than the penalty)",
+                               sku=s, qty=q)
+                    )  # fmt: skip
             if expl.no_stock:
-                expl.notes.append(f"{expl.no_stock} locations hold none of the order's SKUs ({NO_STOCK})")
+                expl.notes.append(
+                    phrase("locations holding none of the order's SKUs: %(n)s", n=expl.no_stock)
+                )
             if self.beyond:
-                expl.notes.append(f"{self.beyond} farther stores holding a line were not priced")
+                expl.notes.append(phrase("farther stores holding a line, not priced: %(n)s", n=self.beyond))
         return Plan(order.id, order.mode, packages, backorder, split, handling, unfilled_cost, expl)
 
 
-def _detail(reason: str, pol: Policy, loc: Location) -> str:
+def _detail(reason: str, pol: Policy, loc: Location) -> dict[str, Any] | None:
     if reason == NOT_ALLOWED:
         if pol.allowed_kinds is not None and loc.kind not in pol.allowed_kinds:
-            return f"policy allows only {sorted(pol.allowed_kinds)}"
-        return "policy: ship-from-store off"
+            return phrase("the policy allows only %(kinds)s", kinds=", ".join(sorted(pol.allowed_kinds)))
+        return phrase("the policy has ship-from-store off")
     if reason == NO_CAPACITY:
-        return f"capacity left {loc.capacity_left}"
-    return ""
+        return phrase("capacity left: %(n)s", n=loc.capacity_left)
+    return None

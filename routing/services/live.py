@@ -26,10 +26,10 @@ from inventory.exceptions import InsufficientStock
 from inventory.models import Location as LocationRow
 from inventory.models import Product
 from inventory.services import ReserveItem, stock_reserve_many
-from oms.brazil import format_brl
 from oms.calendar import add_business_days
 from oms.db import assign_ids, columns_of, commit_async, model_row, rows_to_instances, save_new
 from oms.exceptions import DomainError
+from oms.phrases import Phrase, date_arg, english, joined, money_arg, nphrase, phrase, sentence
 from oms.queue import lease_release, lease_take, request_taken, send_task_now
 from oms.webhooks import emit_all
 from orders.models import (
@@ -48,6 +48,7 @@ from orders.models import (
 from orders.services import (
     STATUS_FIELDS,
     lock_order,
+    new_event,
     order_event,
     order_refresh_status,
     order_status_events,
@@ -607,13 +608,13 @@ def _persist(
     for job, rows in zip(jobs, built, strict=True):
         allocated = [line.pk for line, _q in job.need if rows.remaining[line.pk] == 0]
         short = [line.pk for line, _q in job.need if rows.remaining[line.pk] > 0]
-        summary = explain(order=job.order, plan=job.plan, snap=job.snap, excluded=job.excluded)
-        _record(rows.decision, job.plan, job.snap, job.trigger, summary, rows.fulfilments, job.need,
+        why = explain(order=job.order, plan=job.plan, snap=job.snap, excluded=job.excluded)
+        _record(rows.decision, job.plan, job.snap, job.trigger, why, rows.fulfilments, job.need,
                 rows.remaining, attempt, t0, job.excluded)  # fmt: skip
         # The timeline is read by customer service, who see why but not what it costs (the decision has both).
-        summary = explain(
-            order=job.order, plan=job.plan, snap=job.snap, with_costs=False, excluded=job.excluded
-        )
+        text = [
+            explain(order=job.order, plan=job.plan, snap=job.snap, with_costs=False, excluded=job.excluded)
+        ]
         routed_data = {
             "decision": rows.decision.pk,
             "trigger": job.trigger,
@@ -623,7 +624,7 @@ def _persist(
         webhooks.append(("order.routed", _routed_webhook(job, rows)))
         if job.line_statuses is None:
             _line_statuses(allocated, short)
-            refresh.append((job.order, summary, routed_data))
+            refresh.append((job.order, text, routed_data))
             continue
         statuses = dict(job.line_statuses)
         for pk in allocated:
@@ -634,10 +635,7 @@ def _persist(
                 statuses[pk] = LineStatus.BACKORDERED
         line_rows += [{"id": pk, "status": st} for pk, st in statuses.items() if st != job.line_statuses[pk]]
         # the status the lines now add up to, and the "routed" entry with it, written with the plan's rows
-        actor = by if getattr(by, "is_authenticated", False) else None
-        routed = OrderEvent(
-            order=job.order, kind="routed", message=summary[:500], actor=actor, data=routed_data
-        )
+        routed = new_event(order=job.order, kind="routed", text=text, by=by, data=routed_data)
         before = job.order.status
         events += order_status_events(
             order=job.order,
@@ -655,8 +653,8 @@ def _persist(
         [fulfilments, fl_rows, decisions, events],
         updates=[(OrderLine, ["status"], line_rows), (Order, STATUS_FIELDS, order_rows)],
     )
-    for order, summary, routed_data in refresh:
-        order_event(order=order, kind="routed", by=by, message=summary, data=routed_data)
+    for order, text, routed_data in refresh:
+        order_event(order=order, kind="routed", by=by, text=text, data=routed_data)
         order_refresh_status(order=order, by=by)
     emit_all(webhooks)
     return decisions
@@ -783,7 +781,7 @@ def _record(
     plan: Plan | None,
     snap: Snapshot,
     trigger: str,
-    summary: str,
+    why: Phrase,
     fulfilments: list[Fulfilment],
     need: list[tuple[OrderLine, int]],
     remaining: dict[int, int],
@@ -813,11 +811,17 @@ def _record(
         engine_ms = plan.latency_ms
     else:
         plan_doc = {"packages": [], "unfilled": [{"sku": ln.product.sku, "qty": q} for ln, q in need]}
-        candidates = {"candidates": [], "notes": ["the delivery address has no coordinates and no known CEP"]}
+        candidates = {
+            "candidates": [],
+            "notes": [phrase("the delivery address has no coordinates and no known CEP")],
+        }
         total, breakdown, engine_ms = Decimal("0.00"), {}, 0.0
     if excluded:
         candidates.setdefault("notes", []).append(
-            f"left out (reported units of this order missing): {', '.join(sorted(excluded))}"
+            phrase(
+                "left out (reported units of this order missing): %(codes)s",
+                codes=", ".join(sorted(excluded)),
+            )
         )
     latency = (time.perf_counter() - t0) * 1000.0 if t0 is not None else engine_ms
     decision.trigger = trigger
@@ -825,23 +829,25 @@ def _record(
     decision.policy_version = snap.policy.version if snap.policy.pk else None
     decision.latency_ms, decision.engine_ms, decision.attempts = latency, engine_ms, attempt
     decision.total_cost, decision.cost_breakdown = total, breakdown
-    decision.plan, decision.candidates, decision.summary = plan_doc, candidates, summary
+    decision.plan, decision.candidates = plan_doc, candidates
+    decision.summary, decision.summary_text = english([why]), [why]
     decision.units_routed = sum(q for _l, q in need) - sum(remaining.values())
     decision.units_backordered = sum(remaining.values())
 
 
 # ------------------------------------------------------------------------------------------ plain words
-def _brl(value: float) -> str:
-    return format_brl(Decimal(str(round(value, 2))))
+def _brl(value: float) -> Phrase:
+    return money_arg(Decimal(str(round(value, 2))))
 
 
-REASON_WORDS = {
-    "too slow": "could not arrive in time",
-    "no capacity": "had no capacity left today",
-    "paused": "is paused",
-    "not allowed by policy": "is not allowed by the channel's policy",
-    "out of service range": "is out of every service's range",
-    "does not ship": "does not ship to homes",
+# why a location could not supply the order, as the "why" says it
+REASON_PHRASES = {
+    "too slow": phrase("%(location)s could not arrive in time"),
+    "no capacity": phrase("%(location)s had no capacity left today"),
+    "paused": phrase("%(location)s is paused"),
+    "not allowed by policy": phrase("%(location)s is not allowed by the channel's policy"),
+    "out of service range": phrase("%(location)s is out of every service's range"),
+    "does not ship": phrase("%(location)s does not ship to homes"),
 }
 
 
@@ -853,36 +859,50 @@ def explain(
     limit: int = 3,
     with_costs: bool = True,
     excluded: frozenset[str] = frozenset(),
-) -> str:
-    """Why this plan, in one or two plain sentences; `with_costs=False` leaves the money out. `excluded`:
-    the locations left out because they reported units of the order missing."""
+) -> Phrase:
+    """Why this plan, in one or two plain sentences (`oms.phrases`: each reader reads it in their language);
+    `with_costs=False` leaves the money out. `excluded`: the locations left out because they reported units
+    of the order missing."""
     static = snap.static
     if plan is None:
-        return (
-            "Not routed: the delivery address has no coordinates and its CEP is unknown; units backordered."
+        return sentence(
+            [
+                phrase(
+                    "Not routed: the delivery address has no coordinates and its CEP is unknown; units"
+                    " backordered."
+                )
+            ]
         )
 
     def name(code: str) -> str:
         info = static.locations.get(code)
         return f"{info.name} ({code})" if info else code
 
-    parts: list[str] = []
+    parts: list[Phrase] = []
     if plan.packages:
         pieces = []
         for pkg in plan.packages:
             if pkg.service is None:
-                pieces.append(f"picked at {name(pkg.location)} for pickup")
+                pieces.append(phrase("picked at %(location)s for pickup", location=name(pkg.location)))
             elif pkg.service == TRANSFER:
-                pieces.append(f"transferred from {name(pkg.location)} to the pickup store")
+                pieces.append(
+                    phrase("transferred from %(location)s to the pickup store", location=name(pkg.location))
+                )
             else:
                 svc = snap.services.get(pkg.service)
-                pieces.append(f"ships from {name(pkg.location)} by {svc.name if svc else pkg.service}")
-        days = plan.delivery_days or 0
-        when = add_business_days(snap.start, days)
-        verb = "ready" if plan.mode == PICKUP else "arrives"
-        head = "; ".join(pieces)
-        cost = f" ({_brl(plan.total_cost)})" if with_costs else ""
-        parts.append(f"{head[0].upper()}{head[1:]}: cheapest option that {verb} by {when:%d/%m}{cost}")
+                pieces.append(
+                    phrase("ships from %(location)s by %(service)s", location=name(pkg.location),
+                           service=svc.name if svc else pkg.service)
+                )  # fmt: skip
+        when = date_arg(add_business_days(snap.start, plan.delivery_days or 0))
+        how = joined(pieces)
+        if plan.mode == PICKUP:
+            head = phrase("%(plan)s: cheapest option that is ready by %(date)s", plan=how, date=when)
+        else:
+            head = phrase("%(plan)s: cheapest option that arrives by %(date)s", plan=how, date=when)
+        parts.append(
+            phrase("%(what)s (%(cost)s)", what=head, cost=_brl(plan.total_cost)) if with_costs else head
+        )
     expl = plan.explanation
     decision = plan.total_cost + expl.opportunity_cost  # what the candidates' figures are comparable with
     chosen = {p.location for p in plan.packages}
@@ -892,35 +912,72 @@ def explain(
     )
     for cand in costlier[:limit]:
         if cand.cost is None:  # the search proved it dearer without pricing it in full
-            parts.append(f"{name(cand.location)} would cost more")
+            parts.append(phrase("%(location)s would cost more", location=name(cand.location)))
             continue
         delta = cand.cost - decision
         if delta <= 0.005:
-            parts.append(f"{name(cand.location)} cost the same")
+            parts.append(phrase("%(location)s cost the same", location=name(cand.location)))
         elif with_costs:
-            parts.append(f"{name(cand.location)} was {_brl(delta)} more expensive")
+            parts.append(
+                phrase(
+                    "%(location)s was %(more)s more expensive", location=name(cand.location), more=_brl(delta)
+                )
+            )
         else:
-            parts.append(f"{name(cand.location)} would cost more")
+            parts.append(phrase("%(location)s would cost more", location=name(cand.location)))
     if expl.priced and costlier:
-        used = with_costs and expl.opportunity_cost >= 0.005
-        kept = f" ({_brl(expl.opportunity_cost)} for what this plan uses)" if used else ""
-        worth = "costs count what each location's stock and picking capacity are worth"
-        parts.append(f"{worth} to the orders expected next{kept}")
+        if with_costs and expl.opportunity_cost >= 0.005:
+            parts.append(
+                phrase(
+                    "costs count what each location's stock and picking capacity are worth to the orders"
+                    " expected next (%(value)s for what this plan uses)",
+                    value=_brl(expl.opportunity_cost),
+                )
+            )
+        else:
+            parts.append(
+                phrase(
+                    "costs count what each location's stock and picking capacity are worth to the orders"
+                    " expected next"
+                )
+            )
     if excluded:
-        names = ", ".join(name(code) for code in sorted(excluded))
-        verb = "is" if len(excluded) == 1 else "are"
-        parts.append(f"{names} reported units of this order missing and {verb} left out of its routing")
-    rejected = [c for c in expl.candidates if c.reason in REASON_WORDS and c.location not in excluded]
+        parts.append(
+            nphrase(
+                "%(locations)s reported units of this order missing and is left out of its routing",
+                "%(locations)s reported units of this order missing and are left out of its routing",
+                len(excluded),
+                locations=", ".join(name(code) for code in sorted(excluded)),
+            )
+        )
+    rejected = [c for c in expl.candidates if c.reason in REASON_PHRASES and c.location not in excluded]
     for cand in rejected[:limit]:
-        parts.append(f"{name(cand.location)} {REASON_WORDS[cand.reason]}")
+        parts.append({**REASON_PHRASES[cand.reason], "a": {"location": name(cand.location)}})
     if expl.no_stock:
-        parts.append(f"{expl.no_stock} other location{'s' if expl.no_stock != 1 else ''} had no stock")
+        parts.append(
+            nphrase("%(n)s other location had no stock", "%(n)s other locations had no stock", expl.no_stock)
+        )
     if plan.unfilled:
         units = sum(q for _s, q in plan.unfilled)
         skus = ", ".join(s for s, _q in plan.unfilled)
-        instead = " (rather than sent back where they were reported missing)" if excluded else ""
-        parts.append(
-            f"{units} unit{'s' if units != 1 else ''} backordered ({skus}): no location can supply in time"
-            + instead
-        )
-    return "; ".join(parts) + "."
+        if excluded:
+            parts.append(
+                nphrase(
+                    "%(n)s unit backordered (%(skus)s): no location can supply in time (rather than sent"
+                    " back where they were reported missing)",
+                    "%(n)s units backordered (%(skus)s): no location can supply in time (rather than sent"
+                    " back where they were reported missing)",
+                    units,
+                    skus=skus,
+                )
+            )
+        else:
+            parts.append(
+                nphrase(
+                    "%(n)s unit backordered (%(skus)s): no location can supply in time",
+                    "%(n)s units backordered (%(skus)s): no location can supply in time",
+                    units,
+                    skus=skus,
+                )
+            )
+    return sentence(parts)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from oms.phrases import phrase
+
 from ..engine import PICKUP, CandidateNote, Explanation, Network, Package, Plan, Policy, Prices, route_order
 from ..engine import Order as EngineOrder
 from ..engine import OrderLine as EngineLine
@@ -34,7 +36,9 @@ def plan_order(
         plain = _plan_order(network, order, policy, explain=explain, prices=None)
         if plain.unfilled_units < plan.unfilled_units:
             plain.explanation.notes.append(
-                "served on real costs: the value of the stock to later orders would have left units unserved"
+                phrase(
+                    "served on real costs: the stock's value to later orders would have left units unserved"
+                )
             )
             return plain
     return plan
@@ -77,7 +81,7 @@ def _plan_order(
     )
     if not rest:
         expl = Explanation(candidates=[CandidateNote(store.id, "chosen", own.cost + store.handling_cost)])
-        expl.notes.append("the pickup store had every unit")
+        expl.notes.append(phrase("the pickup store had every unit"))
         return Plan(order.id, PICKUP, [own], [], 0.0, store.handling_cost, 0.0, expl)
     net = network.copy()
     for sku, q in local:
@@ -88,7 +92,7 @@ def _plan_order(
     expl = remainder.explanation
     expl.candidates = [c for c in expl.candidates if c.location != store.id]
     expl.candidates.insert(
-        0, CandidateNote(store.id, "chosen", None, "the pickup store's own stock goes first")
+        0, CandidateNote(store.id, "chosen", None, phrase("the pickup store's own stock goes first"))
     )
     plan = Plan(
         order.id,

@@ -61,5 +61,5 @@ def test_a_return_from_the_order_page_to_the_refund(
     assert (ret.status, str(ret.refund_amount)) == (ReturnStatus.REFUNDED, "119.80")
     cs.goto(f"/orders/{order.number}/")
     expect(cs.locator("[data-testid=timeline]")).to_contain_text(
-        f"Refund of 119.80 BRL recorded for return {number}"
+        f"Refund of R$ 119,80 recorded for return {number}"
     )

@@ -228,7 +228,7 @@ def test_an_address_changed_on_hold_is_routed_again_when_the_hold_is_released(
     assert set(order.lines.values_list("status", flat=True)) == {LineStatus.PENDING}
     assert StockLevel.objects.get(location=w.paulista, product=w.shirt).reserved == 0
     release = order.events.get(kind="release")
-    assert "routed again" in release.message and "(1 reserved units at LJ-SP-01 released)" in release.message
+    assert "routed again" in release.message and "1 reserved unit released at LJ-SP-01." in release.message
     assert release.data["rerouted"] and release.data["released_at"] == ["LJ-SP-01"]
     order_route(order_id=order.pk)  # what the queued task does
     order.refresh_from_db()

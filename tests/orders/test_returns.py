@@ -179,7 +179,7 @@ def test_receiving_restocks_the_resellable_units_only(shipped, store, cs_user, s
     moves = StockMovement.objects.filter(ref=ret.number, kind=MovementKind.RECEIVE)
     assert sorted(m.on_hand_delta for m in moves) == [1, 1]
     event = OrderEvent.objects.get(kind="return_received")
-    assert "3 units, 2 back in stock" in event.message and "149.80" in event.message
+    assert "3 units, 2 back in stock" in event.message and "R$ 149,80 to refund" in event.message
     assert returnable_units(shipped["order"]) == {}
 
 
@@ -217,7 +217,7 @@ def test_the_refund_is_at_most_what_the_received_units_were_paid(shipped, store,
         Decimal("119.80"),
         "PSP-42",
     )
-    assert "119.80" in OrderEvent.objects.get(kind="refund").message
+    assert "R$ 119,80" in OrderEvent.objects.get(kind="refund").message
     with pytest.raises(InvalidTransition):
         return_refund(ret=ret, amount=Decimal("1"), by=cs_user)
 

@@ -27,3 +27,29 @@ def test_kinds_and_status_changes_are_translated(client, make_order, cs_user):
     client.post(reverse("set_language"), {"language": "en"})
     english = client.get(url).content.decode()
     assert 'data-kind="created">created<' in english and "Now allocated." in english
+
+
+def test_what_services_record_reads_in_the_readers_language(client, make_order, cs_user):
+    """Holds, releases, address changes and cancellations: stored in English, shown in the reader's language,
+    the reason someone typed kept as typed."""
+    from orders.services import order_cancel, order_hold, order_release_hold
+
+    order = make_order()
+    order_hold(order=order, by=cs_user, reason="cliente pediu")
+    order_release_hold(order=order, by=cs_user)
+    order_cancel(order=order, by=cs_user, reason="fraude")
+    stored = dict(OrderEvent.objects.filter(order=order).values_list("kind", "message"))
+    assert stored["hold"] == "Put on hold: cliente pediu"
+    assert stored["release"] == "Hold released."
+    assert stored["cancelled"] == "Order cancelled: fraude. 0 reserved units released."
+    client.force_login(cs_user)
+    url = reverse("orders:detail", args=[order.number])
+    page = client.get(url).content.decode()
+    assert "Pedido em espera: cliente pediu" in page and "Bloqueio liberado." in page
+    assert "Pedido cancelado: fraude. 0 unidade reservada liberada." in page  # pt-BR: 0 is singular
+    assert not any(
+        message in page for message in stored.values() if message.startswith(("Put", "Hold", "Order"))
+    )
+    client.post(reverse("set_language"), {"language": "en"})
+    english = client.get(url).content.decode()
+    assert all(message in english for message in stored.values())

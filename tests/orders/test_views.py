@@ -237,7 +237,7 @@ def test_detail_shows_header_lines_reservations_fulfilments_and_timeline(client,
         stock.product.sku,
         "BR123456789BR",
         "SEDEX",
-        "Queued for routing.",
+        "Na fila do roteamento.",  # the timeline, in the reader's language
     ):
         assert text in html, text
     assert [r.ref for r in response.context["reservations"]] == [f"fl:{fl.pk}"]

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from inventory.models import Location
 from inventory.services.events import demand_event_save
+from oms.phrases import english
 from orders.models import Fulfilment, FulfilmentStatus, Order, OrderStatus
 from routing.models import LocationDayCapacity, RoutingDecision, RoutingPolicy
 from routing.services.demand import DemandPicture, demand_forget, demand_picture, demand_refresh
@@ -299,7 +300,7 @@ def test_prices_never_leave_a_unit_unserved_that_real_costs_would_serve(routing_
     # priced, the shirt is worth more to Rio than the penalty of backordering this order: it is served anyway
     assert Fulfilment.objects.get(order=order).location == w.rio
     assert decision.units_backordered == 0
-    assert any("served on real costs" in note for note in decision.candidates["notes"])
+    assert any("served on real costs" in english([note]) for note in decision.candidates["notes"])
 
 
 @pytest.mark.django_db(transaction=True)

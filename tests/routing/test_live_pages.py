@@ -46,8 +46,33 @@ def test_decision_page_shows_costs_to_managers(client, manager_user, routed):
     client.force_login(manager_user)
     html = client.get(reverse("routing:decision", args=[routed.number])).content.decode()
     decision = routed.routing_decisions.get()
-    assert decision.summary.split(":")[0] in html
+    assert decision.summary.startswith("Ships from ") and "Sai de " in html  # in the reader's language
     assert 'data-testid="decision-total"' in html and "R$" in html
+
+
+def test_the_why_reads_in_the_readers_language(client, manager_user, routed):
+    """The decision's "why" and the timeline's routed entry are stored in English (the API and search read
+    that) and each page shows them in the reader's language."""
+    from orders.models import Channel
+
+    assign_perm("orders.manage_channel", manager_user, Channel.objects.get(pk=routed.channel_id))
+    decision = routed.routing_decisions.get()
+    assert (
+        decision.summary.startswith("Ships from ") and "cheapest option that arrives by" in decision.summary
+    )
+    routed_event = routed.events.get(kind="routed")
+    assert routed_event.message.startswith("Ships from ") and "R$" not in routed_event.message
+    client.force_login(manager_user)
+    page = client.get(
+        reverse("routing:decision", args=[routed.number])
+    ).content.decode()  # pt-BR, the default
+    assert "Sai de " in page and "opção mais barata que chega até" in page
+    assert decision.summary not in page
+    order_page = client.get(reverse("orders:detail", args=[routed.number])).content.decode()
+    assert "Sai de " in order_page and routed_event.message not in order_page
+    client.post(reverse("set_language"), {"language": "en"})
+    english = client.get(reverse("routing:decision", args=[routed.number])).content.decode()
+    assert "Ships from " in english and "cheapest option that arrives by" in english
 
 
 def test_decision_page_is_404_for_a_store_user_outside_the_scope(client, store_user, routed, routing_world):
@@ -120,7 +145,7 @@ def test_a_short_pick_on_the_phone_is_routed_elsewhere_and_the_decision_page_say
     assert Fulfilment.objects.exclude(pk=first.pk).get(order=order).location == w.morumbi
     client.force_login(cs_user)
     html = client.get(reverse("routing:decision", args=[order.number])).content.decode()
-    assert "left out (reported units of this order missing): LJ-SP-01" in html
+    assert "deixado de fora (informou falta de unidades deste pedido): LJ-SP-01" in html
 
 
 def test_an_order_routed_before_decisions_were_recorded_is_not_called_unrouted(
