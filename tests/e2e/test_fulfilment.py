@@ -59,7 +59,9 @@ def make_order(ref, product, qty, *, mode="home", pickup_location=None):
     ).order
 
 
-def test_store_user_picks_by_scanning_reports_short_packs_and_ships(phone_page, store_user, store):
+def test_store_user_picks_by_scanning_reports_short_packs_and_ships(
+    phone_page, store_user, store, routing_defaults
+):
     product = ProductFactory(sku="CAM-0001-P", ean="7890000000017")
     StockFactory(location=store, product=product, on_hand=10)
     order = make_order("E2E-1", product, 3)
