@@ -31,7 +31,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F, QuerySet, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -109,7 +109,7 @@ class SafetyRule:
         return min(wanted, MAX_QTY)
 
     def describe(self) -> str:
-        """The rule in words, as the ledger rows it writes say it (the reader's language)."""
+        """The rule in words, in the active language (the ledger rows it writes say it in English)."""
         if self.units is not None:
             text = ngettext("%(n)s unit", "%(n)s units", self.units) % {"n": self.units}
         else:
@@ -259,7 +259,10 @@ def safety_rule_apply(*, by: Any, rule: SafetyRule, note: str = "") -> SafetySto
     if not rows:
         raise InvalidSafetyRule(_("No stock row matches this rule: nothing to change."), field=None)
     run = SafetyStockRun.objects.create(created_by=by, rule=rule.as_json(), rows=rows)
-    reason = _("Safety stock rule %(number)s: %(rule)s") % {"number": run.number, "rule": rule.describe()}
+    with translation.override(
+        "en"
+    ):  # the ledger speaks English, whoever applies the rule (its note as typed)
+        reason = _("Safety stock rule %(number)s: %(rule)s") % {"number": run.number, "rule": rule.describe()}
     if note.strip():
         reason = f"{reason} — {note.strip()}"
     run.reason = reason[:200]
