@@ -305,6 +305,7 @@ OMS_NAVIGATION: list[tuple[str, object, tuple[str, ...]]] = [
     ("reporting:dashboard", _("KPIs"), ("manager", "admin")),
     ("inventory:replenishment", _("Replenishment"), ("manager", "admin")),
     ("inventory:forecast", _("Forecast"), ("manager", "admin")),
+    ("inventory:safety", _("Safety stock"), ("manager", "admin")),
     ("inventory:transfers", _("Transfers"), ("store_staff", "warehouse_staff", "manager", "admin")),
     ("access:users", _("Users & roles"), ("admin",)),
     ("admin:index", _("Admin"), ("admin",)),

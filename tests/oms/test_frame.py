@@ -79,6 +79,11 @@ def test_navigation_depends_on_role(client, user_by_role):
     store_page = client.get("/").content.decode()
     assert reverse("admin:index") in admin_page
     assert reverse("admin:index") not in store_page
+    client.force_login(user_by_role[Role.MANAGER])
+    manager_page = client.get("/").content.decode()
+    # planners find safety stock by rule beside replenishment; floor staff do not
+    assert f'href="{reverse("inventory:safety")}"' in manager_page
+    assert f'href="{reverse("inventory:safety")}"' not in store_page
 
 
 @pytest.mark.django_db
