@@ -548,7 +548,12 @@ class FulfilmentOut(serializers.Serializer):
     location = serializers.CharField(source="location.code")
     kind = serializers.CharField()
     status = serializers.CharField()
-    carrier_service = serializers.CharField()
+    carrier_service = serializers.CharField(
+        help_text="The carrier service's code (routing's, see its admin)."
+    )
+    carrier_service_name = serializers.CharField(
+        help_text="Its name, as the pages and the tracking page show it."
+    )
     tracking_code = serializers.CharField()
     ship_by = serializers.DateTimeField(allow_null=True)
     shipped_at = serializers.DateTimeField(allow_null=True)

@@ -24,6 +24,7 @@ from oms.api import ErrorOut, model_perm
 from oms.exceptions import DomainError
 from oms.parsers import BoundedJSONParser, request_data
 
+from ..carriers import name_carrier_services
 from ..models import Channel, Order, OrderLine
 from ..selectors import OrderFilters, channel_list, order_get, order_list
 from ..services import (
@@ -336,6 +337,7 @@ class OrderDetailView(APIView):
         for fulfilment in order.fulfilments.all():
             for fl in fulfilment.lines.all():
                 fl.order_line = by_id[fl.order_line_id]  # already loaded: no query per line
+        name_carrier_services(order.fulfilments.all())  # one query for all of them
         order._prefetched_objects_cache["lines"] = lines  # type: ignore[attr-defined]
         return Response(OrderDetailOut(order).data)
 

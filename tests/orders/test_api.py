@@ -598,21 +598,22 @@ def _fulfil(number: str, location: Any, **fields: Any) -> Fulfilment:
 
 
 def test_detail_has_lines_fulfilments_and_timeline(
-    cs_api, some_orders, catalogue, django_assert_max_num_queries
+    cs_api, some_orders, catalogue, django_assert_max_num_queries, routing_defaults
 ):
     number = some_orders[0]
     _fulfil(
-        number, catalogue["dc"], carrier_service="correios-sedex", tracking_code="BR123", status="shipped"
+        number, catalogue["dc"], carrier_service="economy", tracking_code="BR123", status="shipped"
     )
     cs_api.get(ORDERS)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # the carrier services' names: one query for all fulfilments
         response = cs_api.get(f"{ORDERS}{number}/")
     assert response.status_code == 200
     body = response.json()
     assert body["number"] == number and len(body["lines"]) == 2
     (fulfilment,) = body["fulfilments"]
     assert fulfilment["location"] == "CD-SP" and fulfilment["status"] == "shipped"
-    assert fulfilment["carrier_service"] == "correios-sedex" and fulfilment["tracking_code"] == "BR123"
+    assert fulfilment["carrier_service"] == "economy" and fulfilment["tracking_code"] == "BR123"
+    assert fulfilment["carrier_service_name"] == "Econômico (Correios)"
     assert [ln["line_no"] for ln in fulfilment["lines"]] == [1, 2]
     assert [e["kind"] for e in body["timeline"]] == ["created", "status"]
     assert body["timeline"][0]["actor"] == "integration-web"
