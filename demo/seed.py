@@ -413,7 +413,8 @@ def seed_transfers(report: SeedReport) -> None:
 def seed_returns(report: SeedReport) -> None:
     """Three returns brought to the Paulista store (of any delivered order: customers return online orders in
     stores): one awaiting the goods (its staff receive it), one received (customer service refunds it) and one
-    refunded. Only once: a second run adds none."""
+    refunded. The first is an exchange for another size, sent once its staff receive the goods. Only once: a
+    second run adds none."""
     if Return.objects.exists():
         return
     names = ["cs", f"store.{TRANSFER_STORE.lower()}"]
@@ -435,8 +436,21 @@ def seed_returns(report: SeedReport) -> None:
             continue
         line_id, _qty = min(units.items())
         reason = reasons[len(made)]
+        exchange = {}
+        if not made:  # wrong size: the same model in another size, if the catalogue has one
+            sku = fulfilment.order.lines.get(pk=line_id).sku
+            family = sku.rpartition("-")[0] + "-"
+            other = Product.objects.filter(sku__startswith=family, active=True).exclude(sku=sku).first()
+            exchange = {line_id: (other.sku, 1)} if other else {}
         made.append(
-            return_create(order=fulfilment.order, lines={line_id: 1}, reason=reason, location=store, by=cs)
+            return_create(
+                order=fulfilment.order,
+                lines={line_id: 1},
+                reason=reason,
+                location=store,
+                exchange=exchange,
+                by=cs,
+            )
         )
         if len(made) == len(reasons):
             break

@@ -434,6 +434,47 @@ class ReturnReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class ExchangeWhen(models.TextChoices):
+    """When a return's replacement items go out (as its exchange order)."""
+
+    RECEIVED = "received", _("Once the goods are back")
+    NOW = "now", _("Now (advance exchange)")
+
+
+class ShippingDecision(models.TextChoices):
+    """Whether a received return's refund due includes the order's shipping price, and why (decided when the
+    goods arrive; the labels are what the return page says)."""
+
+    FAULT = (
+        "fault",
+        _("Included: every unit that reached the customer is back, and the reason is the retailer's fault."),
+    )
+    REGRET = (
+        "regret",
+        _(
+            "Included: every unit that reached the customer is back within 7 days of its delivery, of an "
+            "order bought online (right of regret, Consumer Defence Code art. 49)."
+        ),
+    )
+    FREE = "free", _("Not included: the order had no shipping charge.")
+    ALREADY = "already", _("Not included: another return of this order already refunds the shipping.")
+    PARTIAL = "partial", _("Not included: not every unit that reached the customer is back.")
+    LATE = (
+        "late",
+        _(
+            "Not included: returned more than 7 days after delivery, and the reason is not the retailer's "
+            "fault."
+        ),
+    )
+    IN_STORE = (
+        "in_store",
+        _(
+            "Not included: bought in a store (no right of regret), and the reason is not the retailer's "
+            "fault."
+        ),
+    )
+
+
 class Return(models.Model):
     """A return of delivered units (an RMA): authorised by customer service, received at a location
     (resellable units go back to stock there), then refunded. Number: the order's number, "-D", a sequence."""
@@ -468,6 +509,27 @@ class Return(models.Model):
     refunded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # An exchange: the replacement items asked for instead of money, per returned order line (a list of
+    # {"line", "line_no", "sku", "product", "name", "qty", "price"}: what was chosen, its price then), sent
+    # as the exchange order when `exchange_when` says.
+    exchange_lines = models.JSONField(_("replacement items"), default=list, blank=True)
+    exchange_when = models.CharField(
+        _("exchange sent"), max_length=8, choices=ExchangeWhen.choices, blank=True
+    )
+    exchange_order = models.OneToOneField(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="exchange_for",
+        verbose_name=_("exchange order"),
+    )
+    shipping_refund = models.DecimalField(
+        _("shipping refunded"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    shipping_decision = models.CharField(
+        _("shipping"), max_length=10, choices=ShippingDecision.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("return")
@@ -478,11 +540,21 @@ class Return(models.Model):
             models.CheckConstraint(
                 condition=Q(refund_amount__isnull=True) | Q(refund_amount__gte=0),
                 name="return_refund_not_negative",
-            )
+            ),
+            models.CheckConstraint(condition=Q(shipping_refund__gte=0), name="return_shipping_not_negative"),
+            # the order's shipping is refunded by one of its returns at most
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(shipping_refund__gt=0), name="return_shipping_refunded_once"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.number
+
+    @property
+    def exchange_counts(self) -> bool:
+        """Whether an exchange order went out and stands (a cancelled one leaves the money as it was)."""
+        return self.exchange_order is not None and self.exchange_order.status != OrderStatus.CANCELLED
 
 
 class ReturnLine(models.Model):

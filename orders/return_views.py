@@ -8,6 +8,7 @@ Starting, refunding and cancelling need `orders.change_order`; receiving, `retur
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -25,10 +26,17 @@ from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
 from .models import Order, Return, ReturnStatus
-from .return_forms import ReturnCancelForm, ReturnNewForm, ReturnReceiveForm, ReturnRefundForm
+from .return_forms import (
+    ReturnCancelForm,
+    ReturnNewForm,
+    ReturnReceiveForm,
+    ReturnRefundForm,
+    swap_suggestions,
+)
 from .selectors import return_get, return_list, return_receivable_by
 from .services.returns import (
-    refund_due,
+    received_value,
+    return_balance,
     return_cancel,
     return_create,
     return_locations,
@@ -51,7 +59,8 @@ def _new_form(request: HttpRequest, order: Order, data: Any = None) -> ReturnNew
         shipped = next((f for f in order.fulfilments.all() if f.shipped_at), None)
         default = shipped.location if shipped else None
     initial = {"location": default.code} if default else {}
-    return ReturnNewForm(data, lines=lines, locations=locations, initial=initial)
+    swaps = swap_suggestions([line for line, _most in lines])
+    return ReturnNewForm(data, lines=lines, locations=locations, swaps=swaps, initial=initial)
 
 
 @login_required
@@ -70,6 +79,8 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
                     reason=form.cleaned_data["reason"],
                     location=form.cleaned_data["location"],
                     note=form.cleaned_data["note"],
+                    exchange=form.exchange(),
+                    exchange_when=form.exchange_timing(),
                     by=request.user,
                 )
             except DomainError as exc:
@@ -85,7 +96,9 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
 @permission_required("orders.view_order", raise_exception=True)
 def return_list_view(request: HttpRequest) -> HttpResponse:
     """Returns in the user's scope, newest first; `?status=` narrows them (staff: awaiting the goods)."""
-    returns = return_list(user=request.user).annotate(units=Sum("lines__qty"))
+    returns = (
+        return_list(user=request.user).select_related("exchange_order").annotate(units=Sum("lines__qty"))
+    )
     status = request.GET.get("status", "")
     if status in ReturnStatus.values:
         returns = returns.filter(status=status)
@@ -114,16 +127,25 @@ def _detail(
 ) -> HttpResponse:
     acts = request.user.has_perm(ACTS)
     lines = list(ret.lines.all())
-    due = refund_due(lines)
+    balance = return_balance(ret, lines)
+    due = max(balance, Decimal("0.00"))
     allowed = {
         "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
-        "refund": ret.status == ReturnStatus.RECEIVED and acts,
+        "refund": ret.status == ReturnStatus.RECEIVED and acts and due > 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
     }
+    exchange_value = sum((Decimal(row["price"]) * row["qty"] for row in ret.exchange_lines), Decimal("0.00"))
     context = {
         "ret": ret,
         "lines": lines,
+        "units_value": received_value(lines),
         "due": due,
+        "owes": max(-balance, Decimal("0.00")),
+        # what is due shows once the goods are in, or for a cancelled return whose exchange went ahead
+        "settled": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.REFUNDED)
+        or (ret.status == ReturnStatus.CANCELLED and ret.exchange_counts),
+        "planned_exchange_value": exchange_value,
+        "shipping_price": ret.order.shipping_price,
         "allowed": allowed,
         "receive_form": bound.get("receive") or ReturnReceiveForm(ret=ret),
         "refund_form": bound.get("refund") or ReturnRefundForm(initial={"amount": due}),

@@ -3,7 +3,10 @@ a warehouse system confirms when they arrive, what the payment system confirms w
 
 Scoped like the pages (`orders.selectors.return_list`, `_get_in_scope`): another scope's order or return is a
 404. Creating, refunding and cancelling need `orders.change_order`; receiving, `return_receivable_by`. Lines
-are named by the order line's number (`line_no`).
+are named by the order line's number (`line_no`; in `exchange`, `line`).
+
+A return may be an exchange: `exchange` names, per returned line, the SKU and units to send instead of money,
+and `exchange_when` when (`received`, the default, or `now`); the return then shows its `exchange_order`.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ from rest_framework.views import APIView
 from oms.api import ErrorOut, model_perm
 from oms.parsers import BoundedJSONParser, request_data
 
-from ..models import Return, ReturnReason, ReturnStatus
+from ..models import ExchangeWhen, Return, ReturnReason, ReturnStatus, ShippingDecision
 from ..selectors import return_get, return_list, return_receivable_by
 from ..services.returns import (
     REFUND_MAX,
-    refund_due,
+    return_balance,
     return_cancel,
     return_create,
     return_locations,
@@ -46,11 +49,31 @@ class ReturnLineIn(serializers.Serializer):
     qty = serializers.IntegerField(min_value=1, max_value=1_000_000)
 
 
+class ExchangeIn(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1, max_value=32767, help_text="The returned line's number.")
+    sku = serializers.CharField(max_length=40, help_text="The product sent instead (an active SKU).")
+    qty = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, help_text="At most the units of the line that come back."
+    )
+
+
 class ReturnIn(serializers.Serializer):
     lines = serializers.ListField(child=ReturnLineIn(), allow_empty=False, max_length=MAX_LINES)
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
     location = serializers.CharField(max_length=32, help_text="Code of the location the goods come back to.")
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    exchange = serializers.ListField(
+        child=ExchangeIn(),
+        required=False,
+        default=list,
+        max_length=MAX_LINES,
+        help_text="Replacement items instead of money, per returned line: an exchange order sends them.",
+    )
+    exchange_when = serializers.ChoiceField(
+        choices=ExchangeWhen.choices,
+        default=ExchangeWhen.RECEIVED,
+        help_text="When the exchange order is created: once the goods are received, or now (advance).",
+    )
 
 
 class ReceiveLineIn(serializers.Serializer):
@@ -87,6 +110,12 @@ class ReturnLineOut(serializers.Serializer):
     unit_price = serializers.DecimalField(source="order_line.unit_price", max_digits=10, decimal_places=2)
 
 
+class ExchangeOut(serializers.Serializer):
+    line_no = serializers.IntegerField()
+    sku = serializers.CharField()
+    qty = serializers.IntegerField()
+
+
 class ReturnOut(serializers.Serializer):
     number = serializers.CharField()
     order = serializers.CharField(source="order.number")
@@ -101,9 +130,31 @@ class ReturnOut(serializers.Serializer):
     refund_reference = serializers.CharField()
     refunded_at = serializers.DateTimeField(allow_null=True)
     lines = ReturnLineOut(many=True, source="lines.all")
+    exchange = ExchangeOut(many=True, source="exchange_lines")
+    exchange_when = serializers.ChoiceField(choices=[("", ""), *ExchangeWhen.choices])
+    exchange_order = serializers.SerializerMethodField()
+    shipping_refund = serializers.DecimalField(max_digits=10, decimal_places=2)
+    shipping_decision = serializers.ChoiceField(
+        choices=[("", ""), *ShippingDecision.choices],
+        help_text="Whether the order's shipping is refunded with this return, and why (once received).",
+    )
+    customer_owes = serializers.SerializerMethodField()
+
+    def _balance(self, ret: Return) -> Decimal:
+        # lines prefetched with their order lines, exchange order joined, by every caller
+        return return_balance(ret, ret.lines.all())
 
     def get_refund_due(self, ret: Return) -> str:
-        return str(refund_due(ret.lines.all()))  # prefetched with their order lines by every caller
+        """What is due to the customer: the received units, the shipping refunded, less the exchange order."""
+        return str(max(self._balance(ret), Decimal("0.00")))
+
+    def get_customer_owes(self, ret: Return) -> str:
+        """What the customer owes when the exchange order is worth more than what came back (not charged)."""
+        return str(max(-self._balance(ret), Decimal("0.00")))
+
+    def get_exchange_order(self, ret: Return) -> str | None:
+        """The exchange order's number, once sent."""
+        return ret.exchange_order.number if ret.exchange_order else None
 
 
 def _return(request: Request, number: str) -> Return:
@@ -116,7 +167,7 @@ def _return(request: Request, number: str) -> Return:
 def _out(ret: Return) -> dict[str, Any]:
     """The return as saved, with its lines."""
     fresh = (
-        Return.objects.select_related("order", "location")
+        Return.objects.select_related("order", "location", "exchange_order")
         .prefetch_related("lines__order_line")
         .get(pk=ret.pk)
     )
@@ -148,7 +199,11 @@ class ReturnListView(generics.GenericAPIView):
         responses={200: ReturnOut(many=True), 400: OpenApiResponse(description="An unknown status.")},
     )
     def get(self, request: Request) -> Response:
-        returns = return_list(user=request.user).prefetch_related("lines__order_line")
+        returns = (
+            return_list(user=request.user)
+            .select_related("exchange_order")
+            .prefetch_related("lines__order_line")
+        )
         wanted = request.query_params.get("status", "")
         if wanted:
             if wanted not in ReturnStatus.values:
@@ -173,7 +228,9 @@ class OrderReturnsView(APIView):
     @extend_schema(operation_id="order_returns_list", responses={200: ReturnOut(many=True), 404: ErrorOut})
     def get(self, request: Request, number: str) -> Response:
         order = _get_in_scope(request, number)
-        returns = order.returns.select_related("order", "location").prefetch_related("lines__order_line")
+        returns = order.returns.select_related("order", "location", "exchange_order").prefetch_related(
+            "lines__order_line"
+        )
         return Response(ReturnOut(returns.order_by("created_at", "id"), many=True).data)
 
     @extend_schema(
@@ -205,6 +262,19 @@ class OrderReturnsView(APIView):
             if by_no[item["line_no"]] in units:
                 raise ValidationError({"lines": [_("Line %(no)s is named twice.") % {"no": item["line_no"]}]})
             units[by_no[item["line_no"]]] = item["qty"]
+        exchange: dict[int, tuple[str, int]] = {}
+        for item in data["exchange"]:
+            pk = by_no.get(item["line"])
+            if pk is None or pk in exchange:
+                raise ValidationError(
+                    {
+                        "exchange": [
+                            _("Line %(no)s is not on order %(n)s, or named twice.")
+                            % {"no": item["line"], "n": order.number}
+                        ]
+                    }
+                )
+            exchange[pk] = (item["sku"], item["qty"])
         location = return_locations(request.user).filter(code=data["location"]).first()
         if location is None:
             raise ValidationError(
@@ -216,6 +286,8 @@ class OrderReturnsView(APIView):
             reason=data["reason"],
             location=location,
             note=data["note"],
+            exchange=exchange,
+            exchange_when=data["exchange_when"],
             by=request.user,
         )
         return Response(_out(ret), status=status.HTTP_201_CREATED)

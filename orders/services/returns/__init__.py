@@ -1,19 +1,18 @@
-"""Returns and refunds: customer service authorises a return of delivered units, the location the goods come
-back to receives them (resellable units go back to its stock), and customer service records the refund.
+"""Returns and refunds: customer service authorises a return of delivered units (optionally an exchange:
+replacement items instead of money), the location the goods come back to receives them (resellable units go
+back to its stock), and customer service records the refund.
 
 Each verb is one transaction: it locks the order row first (`lock_order`), then the return, checks the locked
 return's status, writes the order timeline naming who did it, and records an audit row. Receiving announces
 `return.received` to webhook subscribers (API.md). A refused verb raises a `DomainError` and changes nothing.
 
-What may be returned is what reached the customer: units shipped or delivered by a home fulfilment, or handed
-over at the pickup store (its own units and those its transfers brought), less what other returns already
-cover (asked for while awaiting the goods, received once received).
+What may be returned is what reached the customer (`units`); what a return is worth, shipping included or not,
+is `money`; the exchange order, `exchange`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,69 +21,49 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inventory.models import Location
-from inventory.selectors import location_list
 from inventory.services import stock_receive
 from oms.audit import audit_record
-from oms.exceptions import InvalidTransition
-from oms.phrases import choice_arg, money_arg, nphrase, phrase
+from oms.exceptions import DomainError, InvalidTransition
+from oms.phrases import Phrase, choice_arg, money_arg, nphrase, phrase
 from oms.webhooks import emit_event
 
-from ..exceptions import ReturnInvalid
-from ..models import (
-    Fulfilment,
-    FulfilmentKind,
-    FulfilmentLine,
-    FulfilmentStatus,
+from ...exceptions import ReturnInvalid
+from ...models import (
+    ExchangeWhen,
     Order,
     OrderLine,
     Return,
     ReturnLine,
     ReturnReason,
     ReturnStatus,
+    ShippingDecision,
 )
-from .fulfilment import handover_lines
-from .lifecycle import _actor, lock_order, order_event
+from ..lifecycle import _actor, lock_order, order_event
+from .exchange import exchange_items, exchange_on_receipt, exchange_send
+from .money import ZERO, received_value, refund_due, return_balance, shipping_decide
+from .units import delivered_units, return_locations, returnable_units
 
-FK, FS = FulfilmentKind, FulfilmentStatus
 REFUND_MAX = Decimal("9999999999.99")
-
-
-def delivered_units(order: Order) -> dict[int, int]:
-    """Units of each order line (by pk) that reached the customer: what its home packages shipped, and what
-    its collected pickup handed over (`handover_lines`: the store's own lines and its received transfers')."""
-    lines = FulfilmentLine.objects.filter(
-        fulfilment__order=order, fulfilment__kind=FK.SHIP, fulfilment__status__in=(FS.SHIPPED, FS.DELIVERED)
-    )
-    pickup = Fulfilment.objects.filter(order=order, kind=FK.PICKUP, status=FS.COLLECTED).first()
-    if pickup is not None:
-        lines = lines | handover_lines(pickup)
-    units: dict[int, int] = defaultdict(int)
-    for line_id, picked in lines.values_list("order_line_id", "qty_picked"):
-        units[line_id] += picked
-    return dict(units)
-
-
-def returnable_units(order: Order) -> dict[int, int]:
-    """Units of each order line (by pk) that may still be returned."""
-    units = delivered_units(order)
-    taken = ReturnLine.objects.filter(ret__order=order).exclude(ret__status=ReturnStatus.CANCELLED)
-    for line_id, qty, received, status in taken.values_list(
-        "order_line_id", "qty", "qty_received", "ret__status"
-    ):
-        units[line_id] = units.get(line_id, 0) - (qty if status == ReturnStatus.REQUESTED else received)
-    return {line_id: n for line_id, n in units.items() if n > 0}
-
-
-def return_locations(user: Any) -> Any:
-    """Where `user` may have goods come back: their active stores and distribution centres, by code."""
-    return location_list(user=user).filter(active=True).order_by("code")
 
 
 @transaction.atomic
 def return_create(
-    *, order: Order, lines: Mapping[int, int], reason: str, location: Location, note: str = "", by: Any
+    *,
+    order: Order,
+    lines: Mapping[int, int],
+    reason: str,
+    location: Location,
+    note: str = "",
+    exchange: Mapping[int, tuple[str, int]] | None = None,
+    exchange_when: str = ExchangeWhen.RECEIVED,
+    by: Any,
 ) -> Return:
-    """Authorise the return of `lines` (order line pk → units) of a delivered order, to `location`."""
+    """Authorise the return of `lines` (order line pk → units) of a delivered order, to `location`.
+
+    `exchange` asks for replacement items instead of money: returned order line pk → (SKU, units), at most as
+    many units as come back of that line, of an active product. They go out as the exchange order once the
+    goods are received, or at once with `exchange_when="now"` (an advance exchange). Locks the order row.
+    Raises `ReturnInvalid` naming the field (nothing written)."""
     order = lock_order(order)
     if reason not in ReturnReason.values:
         raise ReturnInvalid(_("Choose a reason for the return."), field="reason")
@@ -95,7 +74,10 @@ def return_create(
     asked = {line_id: qty for line_id, qty in lines.items() if qty}
     if not asked:
         raise ReturnInvalid(_("Choose at least one unit to return."), field="lines")
-    order_lines = {line.pk: line for line in OrderLine.objects.filter(order=order, pk__in=asked)}
+    exchange = dict(exchange or {})
+    order_lines = {
+        line.pk: line for line in OrderLine.objects.filter(order=order, pk__in={*asked, *exchange})
+    }
     open_units = returnable_units(order)
     for line_id, qty in asked.items():
         line = order_lines.get(line_id)
@@ -108,6 +90,7 @@ def return_create(
                 % {"no": line.line_no, "sku": line.sku, "most": most, "qty": qty},
                 field="lines",
             )
+    replacements = exchange_items(order, order_lines, asked, exchange, exchange_when)
     number = f"{order.number}-D{Return.objects.filter(order=order).count() + 1}"
     ret = Return.objects.create(
         number=number,
@@ -116,28 +99,56 @@ def return_create(
         reason=reason,
         note=note,
         created_by=_actor(by),
+        exchange_lines=replacements,
+        exchange_when=exchange_when if replacements else "",
     )
     ReturnLine.objects.bulk_create(
         [ReturnLine(ret=ret, order_line_id=line_id, qty=qty) for line_id, qty in sorted(asked.items())]
     )
     total = sum(asked.values())
+    text = [
+        nphrase(
+            "Return %(number)s authorised: %(n)s unit (%(reason)s), to come back to %(location)s.",
+            "Return %(number)s authorised: %(n)s units (%(reason)s), to come back to %(location)s.",
+            total,
+            number=number,
+            reason=choice_arg(Return, "reason", reason, lower=True),
+            location=location.code,
+        )
+    ]
+    swapped = sum(row["qty"] for row in replacements)
+    if replacements and exchange_when == ExchangeWhen.NOW:
+        text.append(
+            nphrase(
+                "Exchange: %(n)s replacement unit, sent now (advance exchange).",
+                "Exchange: %(n)s replacement units, sent now (advance exchange).",
+                swapped,
+            )
+        )
+    elif replacements:
+        text.append(
+            nphrase(
+                "Exchange: %(n)s replacement unit, sent once the goods are back.",
+                "Exchange: %(n)s replacement units, sent once the goods are back.",
+                swapped,
+            )
+        )
     order_event(
         order=order,
         kind="return",
-        text=[
-            nphrase(
-                "Return %(number)s authorised: %(n)s unit (%(reason)s), to come back to %(location)s.",
-                "Return %(number)s authorised: %(n)s units (%(reason)s), to come back to %(location)s.",
-                total,
-                number=number,
-                reason=choice_arg(Return, "reason", reason, lower=True),
-                location=location.code,
-            )
-        ],
+        text=text,
         by=by,
-        data={"return": number, "units": total, "location": location.code, "reason": reason},
-    )
+        data={"return": number, "units": total, "location": location.code, "reason": reason,
+              "exchange": [{"sku": row["sku"], "qty": row["qty"]} for row in replacements]},
+    )  # fmt: skip
     audit_record(actor=by, action="return.create", obj=ret, summary=number)
+    if replacements and exchange_when == ExchangeWhen.NOW:
+        try:
+            exchange_send(
+                order=order, ret=ret, items=[(row["product"], row["qty"]) for row in replacements], by=by
+            )
+        except DomainError as exc:  # e.g. the pickup store no longer offers pickup: nothing is written
+            raise ReturnInvalid(exc.message, field="exchange") from exc
     return ret
 
 
@@ -155,7 +166,11 @@ def _refuse_unless(ret: Return, status: str, message: str) -> None:
 @transaction.atomic
 def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: Any) -> Return:
     """The goods arrived: `received` gives each return line (pk) the units that came back and, of those, the
-    resellable ones, which go back to the location's stock. Lines not named came back empty."""
+    resellable ones, which go back to the location's stock. Lines not named came back empty.
+
+    Decides whether the order's shipping is refunded with it (`shipping_decision`), and sends the exchange
+    asked for once the goods are back (replacements for the units that came back). Locks the order, then the
+    return and its lines."""
     order, ret = _lock(ret)
     _refuse_unless(ret, ReturnStatus.REQUESTED, _("Return %(n)s is %(status)s: nothing to receive."))
     lines = list(ret.lines.select_related("order_line__product").select_for_update(of=("self",)))
@@ -191,28 +206,54 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
     ret.status = ReturnStatus.RECEIVED
     ret.received_at = timezone.now()
     ret.received_by = _actor(by)
-    ret.save(update_fields=["status", "received_at", "received_by"])
+    ret.shipping_refund, ret.shipping_decision = shipping_decide(order, ret, lines)
+    ret.save(update_fields=["status", "received_at", "received_by", "shipping_refund", "shipping_decision"])
     restocked = sum(line.qty_restocked for line in lines)
-    value = refund_due(lines)
+    sent: list[Phrase] = []
+    if ret.exchange_lines and ret.exchange_when == ExchangeWhen.RECEIVED and ret.exchange_order_id is None:
+        sent = exchange_on_receipt(order, ret, lines, by=by)
+    balance = return_balance(ret, lines)
+    args = {"number": ret.number, "location": ret.location.code, "restocked": restocked}
+    text = [
+        nphrase(
+            "Return %(number)s received at %(location)s: %(n)s unit, %(restocked)s back in stock; "
+            "%(value)s to refund.",
+            "Return %(number)s received at %(location)s: %(n)s units, %(restocked)s back in stock; "
+            "%(value)s to refund.",
+            total,
+            value=money_arg(balance, order.currency),
+            **args,
+        )
+        if balance >= 0
+        else nphrase(
+            "Return %(number)s received at %(location)s: %(n)s unit, %(restocked)s back in stock; "
+            "the customer owes %(value)s.",
+            "Return %(number)s received at %(location)s: %(n)s units, %(restocked)s back in stock; "
+            "the customer owes %(value)s.",
+            total,
+            value=money_arg(-balance, order.currency),
+            **args,
+        )
+    ]
+    if ret.shipping_refund:
+        text.append(
+            phrase(
+                "Shipping of %(amount)s refunded with it (%(why)s).",
+                amount=money_arg(ret.shipping_refund, order.currency),
+                why=phrase("the retailer's fault")
+                if ret.shipping_decision == ShippingDecision.FAULT
+                else phrase("right of regret"),
+            )
+        )
+    text += sent
     order_event(
         order=order,
         kind="return_received",
-        text=[
-            nphrase(
-                "Return %(number)s received at %(location)s: %(n)s unit, %(restocked)s back in stock; "
-                "%(value)s to refund.",
-                "Return %(number)s received at %(location)s: %(n)s units, %(restocked)s back in stock; "
-                "%(value)s to refund.",
-                total,
-                number=ret.number,
-                location=ret.location.code,
-                restocked=restocked,
-                value=money_arg(value, order.currency),
-            )
-        ],
+        text=text,
         by=by,
-        data={"return": ret.number, "received": total, "restocked": restocked, "value": str(value)},
-    )
+        data={"return": ret.number, "received": total, "restocked": restocked, "value": str(balance),
+              "shipping": str(ret.shipping_refund)},
+    )  # fmt: skip
     emit_event(
         "return.received",
         {
@@ -224,29 +265,33 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
                  "restocked": line.qty_restocked}
                 for line in lines
             ],
-            "refund_due": str(value),
+            "refund_due": str(max(balance, ZERO)),
+            "customer_owes": str(max(-balance, ZERO)),
+            "shipping_refund": str(ret.shipping_refund),
+            "exchange_order": ret.exchange_order.number if ret.exchange_order else None,
         },
     )  # fmt: skip
     audit_record(actor=by, action="return.receive", obj=ret, summary=f"{ret.number}: {total} received")
     return ret
 
 
-def refund_due(lines: Iterable[ReturnLine]) -> Decimal:
-    """What the received units of a return's `lines` (with their order lines) were paid."""
-    return sum((line.value for line in lines), Decimal("0.00"))
-
-
 @transaction.atomic
 def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any) -> Return:
-    """Record the refund of a received return: at most what its received units were paid (less, for a
-    restocking fee or a partial refund agreed with the customer)."""
+    """Record the refund of a received return: at most what is due (`refund_due`: the received units' value,
+    the shipping refunded with them, less the exchange order), less for a restocking fee or a partial refund
+    agreed with the customer. Locks the order, then the return."""
     order, ret = _lock(ret)
     _refuse_unless(ret, ReturnStatus.RECEIVED, _("Return %(n)s is %(status)s: it cannot be refunded."))
-    due = refund_due(ret.lines.select_related("order_line"))
+    due = refund_due(ret, ret.lines.select_related("order_line"))
+    if not due:
+        raise ReturnInvalid(
+            _("Nothing is due for return %(n)s: its exchange order is worth what came back or more.")
+            % {"n": ret.number},
+            field="amount",
+        )
     if not Decimal("0.01") <= amount <= due:
         raise ReturnInvalid(
-            _("The refund must be between 0.01 and %(due)s, what the received units were paid.")
-            % {"due": due},
+            _("The refund must be between 0.01 and %(due)s, what is due for this return.") % {"due": due},
             field="amount",
         )
     if len(reference) > 64:
@@ -283,27 +328,34 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
 
 @transaction.atomic
 def return_cancel(*, ret: Return, reason: str, by: Any) -> Return:
-    """The goods will not come back: a return awaiting them is cancelled (its units may be returned again)."""
+    """The goods will not come back: a return awaiting them is cancelled (its units may be returned again).
+    An exchange order already sent stays (cancel it on its page if it has not left); the customer owes it."""
     order, ret = _lock(ret)
     _refuse_unless(ret, ReturnStatus.REQUESTED, _("Return %(n)s is %(status)s: it cannot be cancelled."))
     if not reason.strip() or len(reason) > 200:
         raise ReturnInvalid(_("Say why the return is cancelled (at most 200 characters)."), field="reason")
     ret.status = ReturnStatus.CANCELLED
     ret.save(update_fields=["status"])
-    order_event(
-        order=order,
-        kind="return_cancelled",
-        text=[phrase("Return %(number)s cancelled: %(reason)s", number=ret.number, reason=reason.strip())],
-        by=by,
-        data={"return": ret.number},
-    )
+    text = [phrase("Return %(number)s cancelled: %(reason)s", number=ret.number, reason=reason.strip())]
+    if ret.exchange_counts:
+        assert ret.exchange_order is not None
+        text.append(
+            phrase(
+                "Its exchange order %(exchange)s was sent in advance: the customer owes %(value)s.",
+                exchange=ret.exchange_order.number,
+                value=money_arg(ret.exchange_order.total, order.currency),
+            )
+        )
+    order_event(order=order, kind="return_cancelled", text=text, by=by, data={"return": ret.number})
     audit_record(actor=by, action="return.cancel", obj=ret, summary=ret.number)
     return ret
 
 
 __all__ = [
     "delivered_units",
+    "received_value",
     "refund_due",
+    "return_balance",
     "return_cancel",
     "return_create",
     "return_locations",

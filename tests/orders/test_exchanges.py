@@ -1,0 +1,638 @@
+"""Exchanges (replacement items instead of money, sent as an exchange order once the goods are back or at
+once) and refunding the order's shipping with a return (every unit back, and the retailer's fault or the
+right of regret); through the services, the pages and the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone, translation
+from guardian.shortcuts import assign_perm
+
+from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
+from orders.exceptions import ReturnInvalid
+from orders.models import Fulfilment, Order, OrderEvent, OrderStatus, Return, ReturnStatus
+from orders.services import LineData, order_cancel
+from orders.services.fulfilment import (
+    fulfilment_confirm_pick,
+    fulfilment_hand_over,
+    fulfilment_mark_delivered,
+    fulfilment_pack,
+    fulfilment_ship,
+)
+from orders.services.returns import (
+    refund_due,
+    return_balance,
+    return_cancel,
+    return_create,
+    return_receive,
+    return_refund,
+)
+from tests.factories import (
+    ChannelFactory,
+    LocationFactory,
+    ProductFactory,
+    StockFactory,
+    fulfilment_with_reservations,
+)
+
+pytestmark = pytest.mark.django_db
+
+SHIPPING = Decimal("15.00")
+
+
+@pytest.fixture
+def store():
+    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
+
+
+@pytest.fixture
+def elsewhere():
+    return LocationFactory(code="LJ-POA-01", name="Loja Moinhos", region="sul")
+
+
+@pytest.fixture
+def catalogue(store):
+    """Shirts P (59.90, bought) and M (69.90, the usual exchange) and G (inactive), a cap (30.00)."""
+    products = {
+        "P": ProductFactory(sku="CAM-0001-P", name="Camiseta P", price=Decimal("59.90")),
+        "M": ProductFactory(sku="CAM-0001-M", name="Camiseta M", price=Decimal("69.90")),
+        "G": ProductFactory(sku="CAM-0001-G", name="Camiseta G", price=Decimal("69.90"), active=False),
+        "cap": ProductFactory(sku="BON-0001-U", name="Boné", price=Decimal("30.00")),
+    }
+    for product in products.values():
+        StockFactory(location=store, product=product, on_hand=10)
+    return products
+
+
+def _deliver(order, store, user, *, lines=None, delivered=True):
+    f = fulfilment_with_reservations(order=order, location=store, lines=lines)
+    for fl in f.lines.select_related("order_line"):
+        fulfilment_confirm_pick(fulfilment=f, code=fl.order_line.sku, qty=fl.qty, by=user)
+    fulfilment_pack(fulfilment=f, weights_g=[600], by=user)
+    fulfilment_ship(fulfilment=f, carrier_service="economy", tracking_code=f"LG{f.pk}BR", by=user)
+    if delivered:
+        fulfilment_mark_delivered(fulfilment=Fulfilment.objects.get(pk=f.pk), by=user)
+    return f
+
+
+@pytest.fixture
+def bought(make_order, catalogue, store, store_user, routing_defaults):
+    """A web order of 2 shirts P and 1 cap (149.80 + 15.00 shipping), delivered from LJ-SP-01 today."""
+    order = make_order(
+        lines=[
+            LineData(product=catalogue["P"], qty=2, unit_price=Decimal("59.90")),
+            LineData(product=catalogue["cap"], qty=1, unit_price=Decimal("30.00")),
+        ],
+        shipping_price=SHIPPING,
+    )
+    _deliver(order, store, store_user)
+    order.refresh_from_db()
+    shirts, cap = order.lines.order_by("line_no")
+    return {**catalogue, "order": order, "shirts": shirts, "cap": cap}  # "cap": the order line
+
+
+def _return(bought, store, user, *, shirts=1, caps=0, reason="wrong_size", exchange=None, when="received"):
+    return return_create(
+        order=bought["order"],
+        lines={bought["shirts"].pk: shirts, bought["cap"].pk: caps},
+        reason=reason,
+        location=store,
+        exchange=exchange,
+        exchange_when=when,
+        by=user,
+    )
+
+
+def _receive_all(ret, user, got=None):
+    """Receive every unit asked for (or `got`: order line pk → units received), all resellable."""
+    received = {}
+    for line in ret.lines.all():
+        n = (got or {}).get(line.order_line_id, line.qty)
+        received[line.pk] = (n, n)
+    return return_receive(ret=ret, received=received, by=user)
+
+
+def _fresh(ret):
+    ret = Return.objects.select_related("exchange_order").get(pk=ret.pk)
+    return ret, list(ret.lines.select_related("order_line"))
+
+
+# --- exchanges: services -----------------------------------------------------------------------------------
+
+
+def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
+    bought, store, cs_user, store_user
+):
+    order = bought["order"]
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    assert ret.exchange_order is None and ret.exchange_when == "received"
+    assert [(row["sku"], row["qty"]) for row in ret.exchange_lines] == [("CAM-0001-M", 1)]
+    assert Order.objects.count() == 1  # nothing goes out before the goods are back
+    assert "1 replacement unit, sent once the goods are back" in OrderEvent.objects.get(kind="return").message
+
+    ret = _receive_all(ret, store_user)
+    exchange = ret.exchange_order
+    assert exchange is not None
+    assert (exchange.channel, exchange.customer, exchange.external_ref) == (
+        order.channel,
+        order.customer,
+        f"{order.number}-T1",
+    )
+    assert (exchange.delivery_mode, exchange.ship_street, exchange.ship_number, exchange.ship_cep) == (
+        order.delivery_mode,
+        order.ship_street,
+        order.ship_number,
+        order.ship_cep,
+    )
+    assert [(line.sku, line.qty, line.unit_price) for line in exchange.lines.all()] == [
+        ("CAM-0001-M", 1, Decimal("69.90"))
+    ]
+    assert (exchange.shipping_price, exchange.total, exchange.status) == (
+        Decimal("0.00"),
+        Decimal("69.90"),
+        OrderStatus.AWAITING_ROUTING,  # queued for routing like any order
+    )
+    # each order's timeline names the other
+    assert OrderEvent.objects.filter(
+        order=order, message__contains=f"Exchange order {exchange.number}"
+    ).exists()
+    assert OrderEvent.objects.filter(
+        order=exchange, message__contains=f"return {ret.number} of order {order.number}"
+    ).exists()
+    assert AuditEvent.objects.filter(action="return.exchange", actor=store_user).exists()
+    # 59.90 came back, 69.90 went out: the customer owes 10.00, nothing is refunded
+    ret, lines = _fresh(ret)
+    assert return_balance(ret, lines) == Decimal("-10.00") and refund_due(ret, lines) == 0
+    received = OrderEvent.objects.get(kind="return_received").message
+    assert "back in stock; the customer owes R$ 10,00." in received
+    with pytest.raises(ReturnInvalid) as caught:
+        return_refund(ret=ret, amount=Decimal("0.01"), by=cs_user)
+    assert caught.value.field == "amount"
+
+
+def test_a_cheaper_replacement_leaves_the_difference_to_refund(bought, store, cs_user, store_user):
+    ret = _return(
+        bought, store, cs_user, caps=1, reason="changed_mind", exchange={bought["cap"].pk: ("CAM-0001-M", 1)}
+    )
+    ret = _receive_all(ret, store_user)
+    ret, lines = _fresh(ret)
+    # a shirt (59.90) and a cap (30.00) back, a shirt M (69.90) out: 20.00 due
+    assert refund_due(ret, lines) == Decimal("20.00")
+    with pytest.raises(ReturnInvalid):
+        return_refund(ret=ret, amount=Decimal("20.01"), by=cs_user)
+    assert return_refund(ret=ret, amount=Decimal("20.00"), by=cs_user).status == ReturnStatus.REFUNDED
+
+
+def test_an_advance_exchange_goes_out_at_once_and_a_cancelled_one_counts_for_nothing(
+    bought, store, cs_user, store_user
+):
+    order = bought["order"]
+    ret = _return(
+        bought, store, cs_user, shirts=2, exchange={bought["shirts"].pk: ("CAM-0001-M", 2)}, when="now"
+    )
+    exchange = ret.exchange_order
+    assert exchange is not None and exchange.total == Decimal("139.80")
+    assert exchange.external_ref == f"{order.number}-T1"
+    ret = _receive_all(ret, store_user)
+    assert Order.objects.count() == 2  # receiving sends no second exchange
+    ret, lines = _fresh(ret)
+    assert return_balance(ret, lines) == Decimal("119.80") - Decimal("139.80")
+    order_cancel(order=exchange, by=cs_user, reason="sem estoque")
+    ret, lines = _fresh(ret)
+    assert refund_due(ret, lines) == Decimal("119.80")  # as if there were no exchange
+    assert return_refund(ret=ret, amount=Decimal("119.80"), by=cs_user).refund_amount == Decimal("119.80")
+
+
+def test_cancelling_a_return_whose_exchange_went_ahead_says_what_the_customer_owes(bought, store, cs_user):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    return_cancel(ret=ret, reason="cliente ficou com as duas", by=cs_user)
+    ret, lines = _fresh(ret)
+    assert return_balance(ret, lines) == Decimal("-69.90")
+    event = OrderEvent.objects.get(kind="return_cancelled")
+    assert f"exchange order {ret.exchange_order.number} was sent in advance" in event.message
+    assert "owes R$ 69,90" in event.message
+
+
+def test_only_what_came_back_is_replaced(bought, store, cs_user, store_user):
+    ret = _return(
+        bought,
+        store,
+        cs_user,
+        shirts=2,
+        caps=1,
+        exchange={bought["shirts"].pk: ("CAM-0001-M", 2), bought["cap"].pk: ("CAM-0001-M", 1)},
+    )
+    ret = _receive_all(ret, store_user, {bought["shirts"].pk: 1})
+    # one shirt and the cap came back: two shirts M (one line, the same product) go out
+    assert [(line.sku, line.qty) for line in ret.exchange_order.lines.all()] == [("CAM-0001-M", 2)]
+
+
+def test_nothing_to_exchange_came_back_so_nothing_goes_out(bought, store, cs_user, store_user):
+    ret = _return(bought, store, cs_user, caps=1, exchange={bought["cap"].pk: ("CAM-0001-M", 1)})
+    lines = {line.order_line_id: line.pk for line in ret.lines.all()}
+    ret = return_receive(
+        ret=ret, received={lines[bought["shirts"].pk]: (1, 1), lines[bought["cap"].pk]: (0, 0)}, by=store_user
+    )
+    assert ret.exchange_order is None and Order.objects.count() == 1
+    assert "none of the units to exchange came back" in OrderEvent.objects.get(kind="return_received").message
+    ret, lines = _fresh(ret)
+    assert refund_due(ret, lines) == Decimal("59.90")
+
+
+def test_a_second_exchange_of_the_order_takes_the_next_reference(bought, store, cs_user):
+    first = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    second = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    number = bought["order"].number
+    assert (first.exchange_order.external_ref, second.exchange_order.external_ref) == (
+        f"{number}-T1",
+        f"{number}-T2",
+    )
+
+
+def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue, store, cs_user, store_user):
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=catalogue["P"], qty=1, unit_price=Decimal("59.90"))],
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    fulfilment_confirm_pick(fulfilment=f, code="CAM-0001-P", qty=1, by=store_user)
+    f.refresh_from_db()
+    fulfilment_hand_over(fulfilment=f, code=f.pickup_code, by=store_user)
+    ret = return_create(
+        order=order,
+        lines={order.lines.get().pk: 1},
+        reason="wrong_size",
+        location=store,
+        exchange={order.lines.get().pk: ("CAM-0001-M", 1)},
+        exchange_when="now",
+        by=cs_user,
+    )
+    exchange = ret.exchange_order
+    assert (exchange.delivery_mode, exchange.pickup_location, exchange.customer) == (
+        "pickup",
+        store,
+        order.customer,
+    )
+
+
+@pytest.mark.parametrize(
+    ("exchange", "when", "field"),
+    [
+        ({"shirts": ("NOPE-1", 1)}, "received", "exchange"),
+        ({"shirts": ("CAM-0001-G", 1)}, "received", "exchange"),  # inactive
+        ({"shirts": ("CAM-0001-M", 0)}, "received", "exchange"),
+        ({"shirts": ("CAM-0001-M", 2)}, "received", "exchange"),  # one shirt comes back
+        ({"cap": ("CAM-0001-M", 1)}, "received", "exchange"),  # the cap is not being returned
+        ({"shirts": ("CAM-0001-M", 1)}, "tomorrow", "exchange_when"),
+    ],
+    ids=["unknown sku", "inactive sku", "no units", "more than come back", "line not returned", "bad when"],
+)
+def test_a_bad_exchange_names_its_field_and_writes_nothing(bought, store, cs_user, exchange, when, field):
+    swaps = {bought[key].pk: value for key, value in exchange.items()}
+    with pytest.raises(ReturnInvalid) as caught:
+        _return(bought, store, cs_user, exchange=swaps, when=when)
+    assert caught.value.field == field
+    assert not Return.objects.exists() and Order.objects.count() == 1
+    assert not OrderEvent.objects.filter(kind="return").exists()
+
+
+def test_an_advance_exchange_that_cannot_be_created_writes_nothing(
+    make_order, catalogue, store, cs_user, store_user
+):
+    order = make_order(
+        mode="pickup",
+        pickup_location=store,
+        lines=[LineData(product=catalogue["P"], qty=1, unit_price=Decimal("59.90"))],
+    )
+    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
+    fulfilment_confirm_pick(fulfilment=f, code="CAM-0001-P", qty=1, by=store_user)
+    f.refresh_from_db()
+    fulfilment_hand_over(fulfilment=f, code=f.pickup_code, by=store_user)
+    store.offers_pickup = False
+    store.save(update_fields=["offers_pickup"])
+    with pytest.raises(ReturnInvalid) as caught:
+        return_create(
+            order=order,
+            lines={order.lines.get().pk: 1},
+            reason="wrong_size",
+            location=store,
+            exchange={order.lines.get().pk: ("CAM-0001-M", 1)},
+            exchange_when="now",
+            by=cs_user,
+        )
+    assert caught.value.field == "exchange" and "LJ-SP-01" in caught.value.message
+    assert not Return.objects.exists() and Order.objects.count() == 1
+
+
+def test_receiving_announces_the_exchange_and_the_shipping(bought, store, cs_user, store_user):
+    WebhookSubscription.objects.create(
+        name="ERP", url="http://127.0.0.1:9/hook", secret="s3cret", event_types=["return.received"]
+    )
+    ret = _return(bought, store, cs_user, shirts=2, caps=1, reason="defective",
+                  exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})  # fmt: skip
+    ret = _receive_all(ret, store_user)
+    data = WebhookDelivery.objects.get(event_type="return.received").payload["data"]
+    # 149.80 back + 15.00 shipping − 69.90 out
+    assert (data["exchange_order"], data["shipping_refund"], data["refund_due"], data["customer_owes"]) == (
+        ret.exchange_order.number,
+        "15.00",
+        "94.90",
+        "0.00",
+    )
+
+
+# --- shipping ----------------------------------------------------------------------------------------------
+
+
+def test_every_unit_back_by_the_retailers_fault_refunds_the_shipping(bought, store, cs_user, store_user):
+    ret = _receive_all(_return(bought, store, cs_user, shirts=2, caps=1, reason="defective"), store_user)
+    assert (ret.shipping_refund, ret.shipping_decision) == (SHIPPING, "fault")
+    ret, lines = _fresh(ret)
+    assert refund_due(ret, lines) == Decimal("164.80")
+    assert "Shipping of R$ 15,00 refunded" in OrderEvent.objects.get(kind="return_received").message
+    with pytest.raises(ReturnInvalid):
+        return_refund(ret=ret, amount=Decimal("164.81"), by=cs_user)
+    assert return_refund(ret=ret, amount=Decimal("164.80"), by=cs_user).status == ReturnStatus.REFUNDED
+
+
+@pytest.mark.parametrize(
+    ("days_since_delivery", "decision", "shipping"),
+    [(0, "regret", SHIPPING), (7, "regret", SHIPPING), (8, "late", Decimal("0.00"))],
+)
+def test_the_right_of_regret_lasts_7_days_from_delivery(
+    bought, store, cs_user, store_user, days_since_delivery, decision, shipping
+):
+    Fulfilment.objects.filter(order=bought["order"]).update(
+        delivered_at=timezone.now() - dt.timedelta(days=days_since_delivery)
+    )
+    ret = _receive_all(_return(bought, store, cs_user, shirts=2, caps=1, reason="changed_mind"), store_user)
+    assert (ret.shipping_decision, ret.shipping_refund) == (decision, shipping)
+
+
+def test_an_order_bought_in_a_store_has_no_right_of_regret(make_order, catalogue, store, cs_user, store_user):
+    counter = ChannelFactory(code="loja", name="Loja física", kind="store")
+    order = make_order(
+        channel=counter,
+        lines=[LineData(product=catalogue["P"], qty=1, unit_price=Decimal("59.90"))],
+        shipping_price=SHIPPING,
+    )
+    _deliver(order, store, store_user)
+    ret = return_create(
+        order=order, lines={order.lines.get().pk: 1}, reason="changed_mind", location=store, by=cs_user
+    )
+    ret = _receive_all(ret, store_user)
+    assert (ret.shipping_decision, ret.shipping_refund) == ("in_store", Decimal("0.00"))
+
+
+def test_shipping_waits_for_the_last_unit_and_is_refunded_once(
+    make_order, catalogue, store, cs_user, store_user, routing_defaults
+):
+    order = make_order(
+        lines=[
+            LineData(product=catalogue["P"], qty=2, unit_price=Decimal("59.90")),
+            LineData(product=catalogue["cap"], qty=1, unit_price=Decimal("30.00")),
+        ],
+        shipping_price=SHIPPING,
+    )
+    shirts, cap = order.lines.order_by("line_no")
+    _deliver(order, store, store_user, lines=[(shirts, 2)])  # the cap comes later
+    first = return_create(order=order, lines={shirts.pk: 1}, reason="defective", location=store, by=cs_user)
+    first = _receive_all(first, store_user)
+    assert (first.shipping_decision, first.shipping_refund) == ("partial", 0)
+    second = return_create(order=order, lines={shirts.pk: 1}, reason="defective", location=store, by=cs_user)
+    second = _receive_all(second, store_user)
+    assert (second.shipping_decision, second.shipping_refund) == (
+        "fault",
+        SHIPPING,
+    )  # every delivered unit back
+    _deliver(order, store, store_user, lines=[(cap, 1)])
+    third = return_create(order=order, lines={cap.pk: 1}, reason="defective", location=store, by=cs_user)
+    third = _receive_all(third, store_user)
+    assert (third.shipping_decision, third.shipping_refund) == ("already", 0)
+
+
+def test_an_order_without_shipping_has_none_to_refund(make_order, catalogue, store, cs_user, store_user):
+    order = make_order(lines=[LineData(product=catalogue["P"], qty=1, unit_price=Decimal("59.90"))])
+    _deliver(order, store, store_user)
+    ret = return_create(
+        order=order, lines={order.lines.get().pk: 1}, reason="defective", location=store, by=cs_user
+    )
+    assert _receive_all(ret, store_user).shipping_decision == "free"
+
+
+# --- pages -------------------------------------------------------------------------------------------------
+
+
+def _new_return_post(bought, **extra):
+    shirts, cap = bought["shirts"].pk, bought["cap"].pk
+    return {
+        f"line_{shirts}": "1",
+        f"line_{cap}": "0",
+        "reason": "wrong_size",
+        "location": "LJ-SP-01",
+        **extra,
+    }
+
+
+def test_customer_service_asks_for_an_exchange_on_the_new_return_page(client, bought, cs_user):
+    client.force_login(cs_user)
+    url = reverse("orders:return-new", args=[bought["order"].number])
+    form = client.get(url).content.decode()
+    # the other sizes of the shirt are offered (the inactive one is not)
+    assert '<option value="CAM-0001-M">' in form and "CAM-0001-G" not in form
+    shirts = bought["shirts"].pk
+    response = client.post(
+        url, _new_return_post(bought, **{f"swap_sku_{shirts}": "CAM-0001-M", "exchange_when": "now"})
+    )
+    ret = Return.objects.get()
+    assert response.status_code == 302
+    assert [(row["sku"], row["qty"]) for row in ret.exchange_lines] == [("CAM-0001-M", 1)]  # one per unit
+    exchange = ret.exchange_order
+    assert exchange is not None
+    detail = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert f'href="{reverse("orders:detail", args=[exchange.number])}" data-testid="exchange-order"' in detail
+    # the exchange order's page links back to the return, the order's page to the exchange order
+    exchange_page = client.get(reverse("orders:detail", args=[exchange.number])).content.decode()
+    assert 'data-testid="exchange-for"' in exchange_page
+    assert f'href="{reverse("returns:detail", args=[ret.number])}"' in exchange_page
+    order_page = client.get(reverse("orders:detail", args=[bought["order"].number])).content.decode()
+    assert f'data-testid="return-exchange-order">{exchange.number}<' in order_page
+
+
+@pytest.mark.parametrize(
+    ("swap", "field"),
+    [
+        ({"sku": "NOPE-1"}, "swap_sku"),
+        ({"sku": "CAM-0001-G"}, "swap_sku"),
+        ({"sku": "CAM-0001-M", "qty": "2"}, "swap_qty"),
+        ({"sku": "", "qty": "1"}, "swap_sku"),
+        ({"sku": "CAM-0001-M", "line": "cap"}, "swap_sku"),  # the cap is not being returned
+    ],
+    ids=["unknown", "inactive", "more than returned", "units without sku", "line not returned"],
+)
+def test_a_bad_exchange_on_the_page_is_a_field_error_and_writes_nothing(client, bought, cs_user, swap, field):
+    client.force_login(cs_user)
+    pk = bought[swap.get("line", "shirts")].pk
+    data = _new_return_post(bought, **{f"swap_sku_{pk}": swap["sku"], f"swap_qty_{pk}": swap.get("qty", "")})
+    response = client.post(reverse("orders:return-new", args=[bought["order"].number]), data)
+    assert response.status_code == 400
+    assert f"{field}_{pk}" in response.context["form"].errors
+    assert not Return.objects.exists() and Order.objects.count() == 1
+
+
+def test_the_return_page_says_why_shipping_is_refunded_in_the_readers_language(
+    client, bought, store, cs_user, store_user
+):
+    ret = _receive_all(_return(bought, store, cs_user, shirts=2, caps=1, reason="defective"), store_user)
+    client.force_login(cs_user)
+    url = reverse("returns:detail", args=[ret.number])
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "the reason is the retailer&#x27;s fault" in english
+    assert 'data-testid="refund-due">R$ 164,80<' in english
+    with translation.override("pt-br"):
+        portuguese = client.get(url, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "culpa do lojista" in portuguese
+
+
+def test_the_return_page_says_what_the_customer_owes(client, bought, store, cs_user, store_user):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    ret = _receive_all(ret, store_user)
+    client.force_login(cs_user)
+    page = client.get(reverse("returns:detail", args=[ret.number]), HTTP_ACCEPT_LANGUAGE="en")
+    html = page.content.decode()
+    assert 'data-testid="customer-owes">R$ 10,00' in html and 'data-testid="nothing-due"' in html
+    assert 'data-testid="refund-form"' not in html
+
+
+def test_staff_of_another_store_get_404_for_an_exchange(
+    client, bought, store, elsewhere, cs_user, store_user
+):
+    assign_perm("inventory.work_at_location", store_user, elsewhere)
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    client.force_login(store_user)
+    assert client.get(reverse("returns:detail", args=[ret.number])).status_code == 404
+    assert client.get(reverse("orders:detail", args=[ret.exchange_order.number])).status_code == 404
+
+
+def _count(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_returns_lists_run_the_same_queries_with_exchange_orders(
+    client, client_for, bought, store, cs_user
+):
+    client.force_login(cs_user)
+    api = client_for(cs_user)
+    order = bought["order"]
+    urls = (reverse("returns:list"), "/api/v1/returns/", f"/api/v1/orders/{order.number}/returns/")
+
+    def queries() -> list[int]:
+        return [
+            _count(client, urls[0]),
+            *(_count_api(api, url) for url in urls[1:]),
+        ]
+
+    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    queries()  # caches warmed
+    few = queries()
+    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    _return(bought, store, cs_user, caps=1, shirts=0)
+    assert queries() == few
+    listing = client.get(urls[0]).content.decode()
+    assert listing.count('data-testid="exchange-order"') == 2
+
+
+def _count_api(api, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert api.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+# --- API ---------------------------------------------------------------------------------------------------
+
+
+def test_a_shop_front_asks_for_an_advance_exchange(client_for, bought, cs_user):
+    client = client_for(cs_user)
+    url = f"/api/v1/orders/{bought['order'].number}/returns/"
+    body = {
+        "lines": [{"line_no": 1, "qty": 1}],
+        "reason": "wrong_size",
+        "location": "LJ-SP-01",
+        "exchange": [{"line": 1, "sku": "CAM-0001-M", "qty": 1}],
+        "exchange_when": "now",
+    }
+    response = client.post(url, body, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    ret = Return.objects.get()
+    assert data["exchange_order"] == ret.exchange_order.number
+    assert (data["exchange"], data["exchange_when"]) == (
+        [{"line_no": 1, "sku": "CAM-0001-M", "qty": 1}],
+        "now",
+    )
+    assert (data["refund_due"], data["customer_owes"], data["shipping_decision"]) == ("0.00", "0.00", "")
+    listed = client.get(url).json()
+    assert [r["exchange_order"] for r in listed] == [ret.exchange_order.number]
+
+
+def test_an_exchange_received_through_the_api_shows_the_money(client_for, bought, store, cs_user, store_user):
+    assign_perm("inventory.work_at_location", store_user, store)
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    received = client_for(store_user).post(
+        f"/api/v1/returns/{ret.number}/receive/",
+        {"lines": [{"line_no": 1, "received": 1, "restocked": 1}]},
+        format="json",
+    )
+    assert received.status_code == 200, received.content
+    data = received.json()
+    assert data["exchange_order"] == Return.objects.get().exchange_order.number
+    assert (data["refund_due"], data["customer_owes"], data["shipping_decision"]) == (
+        "0.00",
+        "10.00",
+        "partial",
+    )
+
+
+@pytest.mark.parametrize(
+    ("exchange", "field"),
+    [
+        ([{"line": 1, "sku": "NOPE-1", "qty": 1}], "exchange"),
+        ([{"line": 1, "sku": "CAM-0001-G", "qty": 1}], "exchange"),
+        ([{"line": 1, "sku": "CAM-0001-M", "qty": 2}], "exchange"),
+        ([{"line": 1, "sku": "CAM-0001-M", "qty": 0}], "exchange"),
+        ([{"line": 2, "sku": "CAM-0001-M", "qty": 1}], "exchange"),
+        ([{"line": 9, "sku": "CAM-0001-M", "qty": 1}], "exchange"),
+        ([{"line": 1, "sku": "CAM-0001-M", "qty": 1}] * 2, "exchange"),
+        ([{"line": 1, "sku": "CAM-0001-M"}], "exchange"),
+    ],
+    ids=["unknown", "inactive", "too many", "zero", "not returned", "no such line", "twice", "no qty"],
+)
+def test_bad_exchanges_are_400_naming_the_field_and_write_nothing(
+    client_for, bought, cs_user, exchange, field
+):
+    body = {"lines": [{"line_no": 1, "qty": 1}], "reason": "wrong_size", "location": "LJ-SP-01",
+            "exchange": exchange, "exchange_when": "now"}  # fmt: skip
+    response = client_for(cs_user).post(
+        f"/api/v1/orders/{bought['order'].number}/returns/", body, format="json"
+    )
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert not Return.objects.exists() and Order.objects.count() == 1
+
+
+def test_a_bad_exchange_when_is_400(client_for, bought, cs_user):
+    body = {"lines": [{"line_no": 1, "qty": 1}], "reason": "wrong_size", "location": "LJ-SP-01",
+            "exchange": [{"line": 1, "sku": "CAM-0001-M", "qty": 1}], "exchange_when": "later"}  # fmt: skip
+    response = client_for(cs_user).post(
+        f"/api/v1/orders/{bought['order'].number}/returns/", body, format="json"
+    )
+    assert response.status_code == 400 and "exchange_when" in response.json()
+    assert not Return.objects.exists()
