@@ -27,11 +27,12 @@ FALLBACK_SERVICES: tuple[ServiceChoice, ...] = tuple(
 
 @dataclass(frozen=True)
 class CarrierServiceSource:
-    """Where carrier services come from. `offered(location_kind)`: (code, name) of the active services of
-    active carriers a location of that kind may ship with, in the order the form lists them.
-    `names(codes)`: code → name for those of `codes` that are services (active or not)."""
+    """Where carrier services come from. `offered(location, to)`: (code, name) of the active services of
+    active carriers `location` may ship with to the point `to` (latitude, longitude; None: anywhere), in the
+    order the form lists them. `names(codes)`: code → name for those of `codes` that are services (active or
+    not)."""
 
-    offered: Callable[[str], Sequence[ServiceChoice]]
+    offered: Callable[[Location, tuple[float, float] | None], Sequence[ServiceChoice]]
     names: Callable[[Collection[str]], Mapping[str, str]]
 
 
@@ -45,14 +46,27 @@ def carrier_services_register(source: CarrierServiceSource | None) -> None:
     _source = source
 
 
-def ship_services(location: Location) -> list[ServiceChoice]:
-    """(code, name) of the carrier services `location` may ship with; none when it does not ship to homes.
-    One query (with a source registered)."""
+def ship_services(location: Location, *, to: tuple[float, float] | None = None) -> list[ServiceChoice]:
+    """(code, name) of the carrier services `location` may ship with, to the delivery point `to` when given
+    (a service that does not reach it is left out); none when the location does not ship to homes. One query
+    (with a source registered)."""
     if not location.ships:
         return []
     if _source is None:
         return list(FALLBACK_SERVICES)
-    return list(_source.offered(location.kind))
+    return list(_source.offered(location, to))
+
+
+def fulfilment_ship_services(fulfilment: Fulfilment) -> list[ServiceChoice]:
+    """(code, name) of the services `fulfilment` may ship with: from its location to its order's delivery
+    address (anywhere when the address was never placed on the map)."""
+    order = fulfilment.order
+    to = (
+        (order.ship_lat, order.ship_lon)
+        if order.ship_lat is not None and order.ship_lon is not None
+        else None
+    )
+    return ship_services(fulfilment.location, to=to)
 
 
 def carrier_service_names(codes: Iterable[str]) -> dict[str, str]:

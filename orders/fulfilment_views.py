@@ -31,7 +31,7 @@ from oms.exceptions import DomainError
 from oms.parsers import whole_number
 
 from . import selectors
-from .carriers import name_carrier_services, ship_services
+from .carriers import fulfilment_ship_services, name_carrier_services
 from .models import Fulfilment, FulfilmentKind, FulfilmentLine, FulfilmentStatus, Package
 from .services import fulfilment as svc
 
@@ -240,7 +240,7 @@ def _detail_context(request: HttpRequest, fulfilment: Fulfilment) -> dict[str, A
             (svc.ShortReason.LESS_THAN_RESERVED, _("Fewer than reserved")),
         ],
         # (code, name) of what `fulfilment_ship` takes; routing's choice (`f.carrier_service`) preselected.
-        "carrier_services": ship_services(fulfilment.location) if can["ship"] else [],
+        "carrier_services": fulfilment_ship_services(fulfilment) if can["ship"] else [],
         # The packing slip lists what goes out: a line short-picked to nothing sends no unit.
         "slip_lines": [line for line in lines if line.qty_active > 0],
         "units": sum(line.qty_active for line in lines),

@@ -45,7 +45,7 @@ from oms.phrases import Phrase, datetime_arg, english, nphrase, phrase, pphrase
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
-from ..carriers import carrier_service_name, ship_services
+from ..carriers import carrier_service_name, fulfilment_ship_services
 from ..models import (
     TO_SEND_STATUSES,
     Fulfilment,
@@ -97,9 +97,10 @@ MAX_PACKAGE_WEIGHT_G = 100_000
 
 
 def ship_services_for(fulfilment: Fulfilment) -> tuple[str, ...]:
-    """The codes of the carrier services `fulfilment`'s location may ship it with (`orders.carriers`): the
-    ship form offers these and `fulfilment_ship` takes no other; none at a location that does not ship."""
-    return tuple(code for code, _name in ship_services(fulfilment.location))
+    """The codes of the carrier services `fulfilment`'s location may ship it with to its customer
+    (`orders.carriers`): the ship form offers these and `fulfilment_ship` takes no other; none at a location
+    that does not ship."""
+    return tuple(code for code, _name in fulfilment_ship_services(fulfilment))
 
 
 class ShortReason:

@@ -358,6 +358,16 @@ def test_ship_takes_only_the_carrier_services_the_form_offers(shop, store_user, 
     fulfilment.location.ships = False  # a location that does not ship to homes has no carrier service
     assert ship_services_for(fulfilment) == ()
     fulfilment.location.ships = True
+    # A customer 250 km away: the 25 km courier does not reach them, so it is neither offered nor taken.
+    type(order).objects.filter(pk=order.pk).update(ship_lat=-21.18, ship_lon=-47.81)  # Ribeirão Preto
+    fulfilment.order.refresh_from_db()
+    assert ship_services_for(fulfilment) == ("economy", "express")
+    with pytest.raises(InvalidShipment, match="does not ship with moto-courier"):
+        fulfilment_ship(
+            fulfilment=fulfilment, carrier_service="moto-courier", tracking_code="X1", by=store_user
+        )
+    type(order).objects.filter(pk=order.pk).update(ship_lat=-23.56, ship_lon=-46.66)  # back in São Paulo
+    fulfilment.order.refresh_from_db()
     fulfilment_ship(
         fulfilment=fulfilment, carrier_service=" moto-courier ", tracking_code="x1", by=store_user
     )
