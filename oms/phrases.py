@@ -8,15 +8,16 @@ webhooks and search.
 
 Mark msgids with `phrase`, `nphrase` and `pphrase`: `make messages` extracts them (`oms.management.commands.
 makemessages` adds them to xgettext's keywords). An argument is a plain value, another phrase, a date
-(`date_arg`), a moment (`datetime_arg`), an amount of money (`money_arg`) or a model field's choice
-(`choice_arg`), each rendered in the reader's language too.
+(`date_arg`), a moment (`datetime_arg`), a number (`number_arg`), an amount of money (`money_arg`) or a model
+field's choice (`choice_arg`), each rendered in the reader's language too (in the stored English, dates and
+moments are ISO, which reads the same in every country).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
@@ -53,6 +54,11 @@ def datetime_arg(at: dt.datetime) -> Phrase:
     return {"datetime": at.isoformat()}
 
 
+def number_arg(value: int | Decimal) -> Phrase:
+    """A number, written as the reader writes numbers ("1.250" in pt-BR, "1,250" in English)."""
+    return {"number": str(value)}
+
+
 def money_arg(amount: Decimal, currency: str = "BRL") -> Phrase:
     """An amount of money: reais as "R$ 1.234,50", another currency as the reader writes numbers."""
     return {"money": str(amount), "cur": currency}
@@ -63,6 +69,15 @@ def choice_arg(model: Any, field: str, value: str, *, lower: bool = False) -> Ph
     language; `lower` for a label in the middle of a sentence."""
     meta = model._meta
     return {"choice": f"{meta.label}.{field}", "v": value, **({"lower": True} if lower else {})}
+
+
+def _moment(iso: str) -> dt.datetime | None:
+    """A stored moment in the project's time zone (None when it does not read as one)."""
+    try:
+        at = dt.datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return None
+    return timezone.localtime(at) if timezone.is_aware(at) else at
 
 
 def _choice(ref: str, value: str) -> str:
@@ -79,22 +94,30 @@ def _arg(value: Any, source: bool) -> Any:
         return value
     if "m" in value or "s" in value or "j" in value:
         return _render(value, source)
-    if source and ("date" in value or "datetime" in value or "choice" in value):
-        with translation.override("en"):  # words and formats from the catalogue, in English
-            return _arg(value, False)
+    if source:  # what is stored: ISO dates and plain numbers read the same in every country
+        if "date" in value:
+            return value["date"]
+        if "datetime" in value:
+            at = _moment(value["datetime"])
+            return at.strftime("%Y-%m-%d %H:%M") if at else value["datetime"]
+        if "number" in value:
+            return value["number"]
+        if "choice" in value:
+            with translation.override("en"):  # the label, in English
+                return _arg(value, False)
+    if "number" in value:
+        try:
+            return formats.number_format(Decimal(str(value["number"])), use_l10n=True, force_grouping=True)
+        except InvalidOperation:
+            return value["number"]
     if "date" in value:
         try:
             return formats.date_format(dt.date.fromisoformat(value["date"]), "SHORT_DATE_FORMAT")
         except (TypeError, ValueError):
             return value["date"]
     if "datetime" in value:
-        try:
-            at = dt.datetime.fromisoformat(value["datetime"])
-        except (TypeError, ValueError):
-            return value["datetime"]
-        return formats.date_format(
-            timezone.localtime(at) if timezone.is_aware(at) else at, "SHORT_DATETIME_FORMAT"
-        )
+        at = _moment(value["datetime"])
+        return formats.date_format(at, "SHORT_DATETIME_FORMAT") if at else value["datetime"]
     if "money" in value:
         amount = Decimal(str(value["money"]))
         if value.get("cur", "BRL") == "BRL":

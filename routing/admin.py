@@ -202,7 +202,9 @@ class RoutingDecisionAdmin(admin.ModelAdmin):
     search_fields = ("order__number",)
     list_select_related = ("order",)
     raw_id_fields = ("order",)
-    readonly_fields = [f.name for f in RoutingDecision._meta.fields]
+    # the "why" shows as its English summary; its phrases (summary_text) are for the pages to translate
+    exclude = ("summary_text",)
+    readonly_fields = [f.name for f in RoutingDecision._meta.fields if f.name != "summary_text"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

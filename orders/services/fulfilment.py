@@ -41,7 +41,7 @@ from inventory.services import (
 from oms.audit import audit_record
 from oms.brazil import digits
 from oms.exceptions import DomainError, InvalidTransition
-from oms.phrases import Phrase, datetime_arg, english, nphrase, phrase, pphrase
+from oms.phrases import Phrase, datetime_arg, english, nphrase, number_arg, phrase, pphrase
 from oms.queue import enqueue_on_commit
 from oms.webhooks import emit_event
 
@@ -567,7 +567,7 @@ def fulfilment_pack(*, fulfilment: Fulfilment, weights_g: Sequence[int], by: Any
             "packed in %(n)s package, %(grams)s g",
             "packed in %(n)s packages, %(grams)s g",
             len(weights),
-            grams=sum(weights),
+            grams=number_arg(sum(weights)),
         ),
         by=by,
         weights_g=weights,
@@ -827,11 +827,10 @@ def fulfilment_expire_pickup(*, fulfilment: Fulfilment, by: Any = None) -> bool:
         order,
         fulfilment,
         kind="pickup_expired",
-        text=nphrase(
-            "not collected within %(days)s days; %(n)s unit back to stock",
-            "not collected within %(days)s days; %(n)s units back to stock",
-            released,
-            days=fulfilment.pickup_hold_days,
+        text=phrase(
+            "not collected within %(days)s; %(units)s back to stock",
+            days=nphrase("%(n)s day", "%(n)s days", fulfilment.pickup_hold_days),
+            units=nphrase("%(n)s unit", "%(n)s units", released),
         ),
         by=by,
         released_units=released,

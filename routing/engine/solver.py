@@ -377,13 +377,16 @@ class _Context:
             for s, q in backorder:
                 if not net.holders(s):
                     expl.notes.append(
-                        phrase("%(sku)s: no location has stock (%(qty)s backordered)", sku=s, qty=q)
+                        phrase("%(sku)s: no location has stock (backordered: %(qty)s)", sku=s, qty=q)
                     )
                 else:
                     expl.notes.append(
-                        phrase("%(sku)s: %(qty)s backordered (no source in time costs less than the penalty)",
-                               sku=s, qty=q)
-                    )  # fmt: skip
+                        phrase(
+                            "%(sku)s: backordered: %(qty)s (no source in time is cheaper than the penalty)",
+                            sku=s,
+                            qty=q,
+                        )
+                    )
             if expl.no_stock:
                 expl.notes.append(
                     phrase("locations holding none of the order's SKUs: %(n)s", n=expl.no_stock)

@@ -68,7 +68,7 @@ def test_sentences_join_their_phrases_and_english_is_what_is_stored():
     ]  # fmt: skip
     assert english(items) == "Picked at A for pickup; paused; cost the same."
     with translation.override("pt-br"):
-        assert render_all(items).startswith("Separado em A para retirada; ")
+        assert render_all(items).startswith("A separa para a retirada; ")
     assert (
         english([phrase("Hold released."), phrase("Now %(status)s.", status="x")]) == "Hold released. Now x."
     )
@@ -77,12 +77,29 @@ def test_sentences_join_their_phrases_and_english_is_what_is_stored():
 def test_what_is_stored_is_english_whoever_causes_it():
     status = phrase("Now %(status)s.", status=choice_arg(Order, "status", "ready_for_pickup", lower=True))
     units = nphrase("%(n)s reserved unit released.", "%(n)s reserved units released.", 2)
-    when = phrase("late since %(at)s", at=date_arg(dt.date(2026, 11, 27)))
+    when = phrase("late since %(at)s", at=date_arg(dt.date(2026, 11, 27)))  # stored as ISO
     with translation.override("pt-br"):  # a Portuguese-speaking user's request
         assert english([status, units, when]) == (
-            "Now ready for pickup. 2 reserved units released. late since 11/27/2026"
+            "Now ready for pickup. 2 reserved units released. late since 2026-11-27"
         )
         assert render_all([status]) == "Agora: pronto para retirada."
+
+
+def test_numbers_and_moments_read_as_the_reader_writes_them_and_are_stored_plainly():
+    import datetime as dt_
+
+    from django.utils import timezone
+
+    from oms.phrases import datetime_arg, number_arg
+
+    item = phrase("packed, %(grams)s g, late since %(at)s", grams=number_arg(1250),
+                  at=datetime_arg(dt_.datetime(2026, 12, 2, 17, 51, tzinfo=dt_.UTC)))  # fmt: skip
+    assert _in("pt-br", item) == "packed, 1.250 g, late since 02/12/2026 14:51"  # São Paulo time
+    assert _in("en", item).startswith("packed, 1,250 g, late since 12/02/2026 2:51")
+    assert english([item]) == "packed, 1250 g, late since 2026-12-02 14:51"  # one reading in every country
+    assert timezone.get_current_timezone_name() == "America/Sao_Paulo"
+    days = nphrase("%(n)s day", "%(n)s days", 1)
+    assert _in("pt-br", phrase("within %(days)s", days=days)) == "within 1 dia"
 
 
 def test_a_phrase_stored_without_an_argument_its_text_names_still_reads():

@@ -601,9 +601,7 @@ def test_detail_has_lines_fulfilments_and_timeline(
     cs_api, some_orders, catalogue, django_assert_max_num_queries, routing_defaults
 ):
     number = some_orders[0]
-    _fulfil(
-        number, catalogue["dc"], carrier_service="economy", tracking_code="BR123", status="shipped"
-    )
+    _fulfil(number, catalogue["dc"], carrier_service="economy", tracking_code="BR123", status="shipped")
     cs_api.get(ORDERS)
     with django_assert_max_num_queries(8):  # the carrier services' names: one query for all fulfilments
         response = cs_api.get(f"{ORDERS}{number}/")

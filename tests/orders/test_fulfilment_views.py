@@ -268,7 +268,7 @@ def test_a_forged_carrier_service_is_refused(staff, make_order, store, routing_d
     assert (f.status, f.carrier_service, f.tracking_code) == (FS.SHIPPED, "moto-courier", "AB123")
 
 
-@pytest.mark.parametrize(("language", "packages"), [("en", "1 package(s)"), ("pt-br", "1 volume(s)")])
+@pytest.mark.parametrize(("language", "packages"), [("en", "1 package"), ("pt-br", "1 volume")])
 def test_the_panel_and_the_label_name_the_carrier_service(
     staff, make_order, store, routing_defaults, language, packages
 ):

@@ -45,7 +45,7 @@ def test_what_services_record_reads_in_the_readers_language(client, make_order, 
     client.force_login(cs_user)
     url = reverse("orders:detail", args=[order.number])
     page = client.get(url).content.decode()
-    assert "Pedido em espera: cliente pediu" in page and "Bloqueio liberado." in page
+    assert "Pedido bloqueado: cliente pediu" in page and "Bloqueio liberado." in page
     assert "Pedido cancelado: fraude. 0 unidade reservada liberada." in page  # pt-BR: 0 is singular
     assert not any(
         message in page for message in stored.values() if message.startswith(("Put", "Hold", "Order"))

@@ -265,7 +265,7 @@ def test_backorder_when_no_location_has_stock() -> None:
     plan = route_order(net, _home(A=1, B=2))
     assert plan.unfilled == [("B", 2)]
     assert plan.unfilled_cost == pytest.approx(2 * (60.0 + 50.0))
-    assert {"m": "%(sku)s: no location has stock (%(qty)s backordered)", "a": {"sku": "B", "qty": 2}} in (
+    assert {"m": "%(sku)s: no location has stock (backordered: %(qty)s)", "a": {"sku": "B", "qty": 2}} in (
         plan.explanation.notes
     )
 

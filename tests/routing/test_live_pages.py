@@ -46,7 +46,7 @@ def test_decision_page_shows_costs_to_managers(client, manager_user, routed):
     client.force_login(manager_user)
     html = client.get(reverse("routing:decision", args=[routed.number])).content.decode()
     decision = routed.routing_decisions.get()
-    assert decision.summary.startswith("Ships from ") and "Sai de " in html  # in the reader's language
+    assert decision.summary.startswith("Ships from ") and " envia por " in html  # in the reader's language
     assert 'data-testid="decision-total"' in html and "R$" in html
 
 
@@ -66,10 +66,10 @@ def test_the_why_reads_in_the_readers_language(client, manager_user, routed):
     page = client.get(
         reverse("routing:decision", args=[routed.number])
     ).content.decode()  # pt-BR, the default
-    assert "Sai de " in page and "opção mais barata que chega até" in page
+    assert " envia por " in page and "opção mais barata que chega até" in page
     assert decision.summary not in page
     order_page = client.get(reverse("orders:detail", args=[routed.number])).content.decode()
-    assert "Sai de " in order_page and routed_event.message not in order_page
+    assert " envia por " in order_page and routed_event.message not in order_page
     client.post(reverse("set_language"), {"language": "en"})
     english = client.get(reverse("routing:decision", args=[routed.number])).content.decode()
     assert "Ships from " in english and "cheapest option that arrives by" in english
