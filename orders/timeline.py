@@ -38,6 +38,7 @@ EVENT_LABELS: dict[str, Any] = {
     "return": pgettext_lazy("timeline", "return"),
     "return_received": pgettext_lazy("timeline", "return received"),
     "return_cancelled": pgettext_lazy("timeline", "return cancelled"),
+    "exchange": pgettext_lazy("timeline", "exchange"),
     "refund": pgettext_lazy("timeline", "refund"),
 }
 _NOW = gettext_lazy("Now %(status)s.")

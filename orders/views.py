@@ -122,7 +122,11 @@ def _detail_context(request: HttpRequest, order: Order, bound: dict[str, forms.F
         "order": order,
         "lines": lines,
         "fulfilments": fulfilments,
-        "returns": list(order.returns.annotate(units=Sum("lines__qty")).order_by("created_at", "id")),
+        "returns": list(
+            order.returns.select_related("exchange_order")
+            .annotate(units=Sum("lines__qty"))
+            .order_by("created_at", "id")
+        ),
         "can_return": can_act and order.status != OrderStatus.CANCELLED and bool(returnable_units(order)),
         "reservations": reservations,
         "events": list(order.events.all()),

@@ -210,7 +210,7 @@ def test_the_refund_is_at_most_what_the_received_units_were_paid(shipped, store,
     return_receive(ret=ret, received={ret.lines.get().pk: (2, 0)}, by=store_user)
     with pytest.raises(ReturnInvalid) as caught:
         return_refund(ret=ret, amount=Decimal("119.81"), by=cs_user)
-    assert caught.value.field == "amount"
+    assert caught.value.field == "amount" and "entre R$ 0,01 e R$ 119,80" in caught.value.message
     ret = return_refund(ret=ret, amount=Decimal("119.80"), reference="PSP-42", by=cs_user)
     assert (ret.status, ret.refund_amount, ret.refund_reference) == (
         ReturnStatus.REFUNDED,

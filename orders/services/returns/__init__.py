@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from inventory.models import Location
 from inventory.services import stock_receive
 from oms.audit import audit_record
+from oms.brazil import format_brl
 from oms.exceptions import DomainError, InvalidTransition
 from oms.phrases import Phrase, choice_arg, money_arg, nphrase, phrase
 from oms.webhooks import emit_event
@@ -291,7 +292,8 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
         )
     if not Decimal("0.01") <= amount <= due:
         raise ReturnInvalid(
-            _("The refund must be between 0.01 and %(due)s, what is due for this return.") % {"due": due},
+            _("The refund must be between %(least)s and %(due)s, what is due for this return.")
+            % {"least": format_brl(Decimal("0.01")), "due": format_brl(due)},
             field="amount",
         )
     if len(reference) > 64:

@@ -132,7 +132,7 @@ def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int]]
     n = sum(units.values())
     order_event(
         order=order,
-        kind="return",
+        kind="exchange",
         text=[
             nphrase(
                 "Exchange order %(exchange)s sent for return %(number)s: %(n)s unit, %(value)s.",
@@ -148,7 +148,7 @@ def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int]]
     )
     order_event(
         order=exchange,
-        kind="return",
+        kind="exchange",
         text=[
             phrase(
                 "Exchange order for return %(number)s of order %(order)s.",
