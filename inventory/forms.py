@@ -16,6 +16,7 @@ from oms.widgets import DateInput
 from .models import EVENT_FACTOR_MAX, EVENT_FACTOR_MIN, MAX_QTY, Location, LocationKind, Product, Region
 from .selectors import products_by_codes
 from .services.safety import MAX_DAYS as SAFETY_MAX_DAYS
+from .services.safety import NOTE_MAX as SAFETY_NOTE_MAX
 from .services.safety import InvalidSafetyRule, SafetyRule
 
 
@@ -272,7 +273,11 @@ class SafetyRuleForm(forms.Form):
         label=_("Days of demand"), min_value=1, max_value=SAFETY_MAX_DAYS, required=False
     )
     cap = forms.BooleanField(label=_("At most the units on hand"), required=False)
-    note = forms.CharField(label=_("Note (optional)"), max_length=100, required=False)
+    # on by default: a level set on purpose above the rule's (a display) is not made sellable unasked
+    only_raise = forms.BooleanField(
+        label=_("Only raise levels (never lower one)"), required=False, initial=True
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=SAFETY_NOTE_MAX, required=False)
 
     MAX_SKUS = 5000
     MAX_FILE_BYTES = 1024 * 1024
@@ -376,6 +381,7 @@ class SafetyRuleForm(forms.Form):
                 units=data["units"] if level == "units" else None,
                 days=data["days"] if level == "days" else None,
                 cap_at_on_hand=bool(data.get("cap")),
+                only_raise=bool(data.get("only_raise")),
             )
         except InvalidSafetyRule as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)

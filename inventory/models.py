@@ -582,8 +582,9 @@ class SafetyStockRun(models.Model):
     """A planner's rule applied to the safety stock of many stock rows at once (`inventory.services.safety`):
     the rows of some locations (and some products, or every one they stock) set to a number of units or to
     days of each row's demand, optionally at most its on hand. `rule` holds it (JSON-ready: location ids,
-    product ids or None, units or days, cap); `reason` is what each ledger row it writes says. A small rule is
-    applied in the request that makes it, a large one by a task that moves `progress`."""
+    product ids or None, units or days, cap, only raise); `note` is the planner's, as typed; `reason` is what
+    each ledger row it writes says (in English: the rule in words, then the note). A small rule is applied in
+    the request that makes it, a large one by a task that moves `progress`."""
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -592,6 +593,7 @@ class SafetyStockRun(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     rule = models.JSONField(_("rule"), default=dict)
+    note = models.CharField(_("note"), max_length=100, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=SafetyRunStatus.choices, default=SafetyRunStatus.QUEUED

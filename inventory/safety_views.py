@@ -4,7 +4,9 @@ page.
 
 Everything goes through `inventory.services.safety`; the locations offered are the planner's
 (`selectors.safety_locations`), so another one is refused as an unknown choice. Other roles get 403, a run
-that is not the user's (admins see every one) 404. A refused rule is a message on the page, never a 500.
+that is not the user's (admins see every one) 404. A refused rule is a message on the page, never a 500; a
+planner with no locations of theirs is told so instead of given a form. Runs show their rule in the reader's
+language (their ledger reason is English).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from oms.roles import Role, user_roles
 from .forms import SafetyRuleForm
 from .models import SafetyRunStatus, SafetyStockRun
 from .selectors import SETS_SAFETY_STOCK, safety_locations, safety_run_list
-from .services.safety import INLINE_MAX, safety_rule_apply, safety_rule_preview
+from .services.safety import INLINE_MAX, safety_rule_apply, safety_rule_preview, safety_run_describe
 
 RUNS_SHOWN = 10
 
@@ -91,11 +93,14 @@ def safety_rule(request: HttpRequest) -> HttpResponse:
         "preview": preview,
         "apply_fields": apply_fields,
         "inline_max": INLINE_MAX,
+        "has_locations": bool(form.places),
     }
     if request.htmx:  # type: ignore[attr-defined]
         # HTMX swaps only 2xx answers: the form comes back with its errors as a 200
         return render(request, "inventory/_safety_main.html", context)
-    context["runs"] = list(safety_run_list(user=request.user)[:RUNS_SHOWN])
+    context["runs"] = [
+        (run, safety_run_describe(run)) for run in safety_run_list(user=request.user)[:RUNS_SHOWN]
+    ]
     return render(request, "inventory/safety.html", context, status=status)
 
 
@@ -125,6 +130,10 @@ def safety_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = safety_run_list(user=request.user).filter(pk=pk).first()
     if run is None:
         raise Http404(_("No such safety stock rule."))
-    context = {"run": run, "poll_url": reverse("inventory:safety-run", args=[run.pk])}
+    context = {
+        "run": run,
+        "rule_text": safety_run_describe(run),
+        "poll_url": reverse("inventory:safety-run", args=[run.pk]),
+    }
     template = "inventory/_safety_run_status.html" if request.htmx else "inventory/safety_run.html"  # type: ignore[attr-defined]
     return render(request, template, context)

@@ -1,6 +1,7 @@
 """Safety stock set by rule: a planner picks locations (all of theirs, a kind, a region, a state, or some by
 name), products (every one those locations stock, or a list) and a level (a number of units, or N days of
-each row's demand, optionally at most its on hand), sees what would change, then applies it.
+each row's demand, optionally at most its on hand; by default only raising levels, never lowering one set on
+purpose), sees what would change, then applies it.
 
 `safety_rule_preview` reads what a rule would do; `safety_rule_apply` records it as a `SafetyStockRun` and
 applies it through `stock_set_safety_many`, the per-row rule of `stock_set_safety` (its range check, "the
@@ -12,7 +13,7 @@ moving the run's progress. Re-running a run changes nothing that is already set.
 The demand of a row is the figure replenishment plans with (`replenishment.daily_demand`): the forecast
 job's units a day (`DemandForecast.daily`, while fresh), else the average of what the row shipped or handed
 over in the last DEMAND_DAYS (28) days, each day of a demand event with factor f counting as f days; a row
-with neither has no demand. N days of it are rounded up to whole units.
+with neither has no demand. N days of it are rounded up to whole units (so any demand at all is at least 1).
 
 Only existing stock rows are touched (a SKU never stocked at a location has no row there). Rules only ever
 name locations in the planner's scope (`selectors.safety_locations`); the task narrows a run to the
@@ -25,7 +26,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +62,7 @@ INLINE_MAX = 300  # a rule of at most this many stock rows is applied in the req
 CHUNK = 500  # stock rows per transaction of the task (their locks are held that long)
 MAX_DAYS = 365
 SAMPLE = 20  # changes the preview lists
+NOTE_MAX = 100  # characters of a planner's note
 
 
 class InvalidSafetyRule(DomainError):
@@ -77,13 +79,16 @@ class SafetyRuleForbidden(DomainError):
 class SafetyRule:
     """Which stock rows and the level they take. `locations`: location ids (never empty); `products`: product
     ids, or None for every product those locations stock; exactly one of `units` (0 to MAX_QTY) and `days`
-    (1 to MAX_DAYS of the row's demand); `cap_at_on_hand`: never more than the row's units on hand."""
+    (1 to MAX_DAYS of the row's demand); `cap_at_on_hand`: never more than the row's units on hand;
+    `only_raise`: a row whose safety stock is already above the rule's level keeps it (a display buffer set on
+    purpose is not made sellable by a rule of demand)."""
 
     locations: frozenset[int]
     products: frozenset[int] | None = None
     units: int | None = None
     days: int | None = None
     cap_at_on_hand: bool = False
+    only_raise: bool = True
 
     def __post_init__(self) -> None:
         if not self.locations:
@@ -101,12 +106,19 @@ class SafetyRule:
                 _("Days of demand must be between 1 and %(most)s.") % {"most": MAX_DAYS}, field="days"
             )
 
-    def level(self, *, on_hand: int, daily: Decimal) -> int:
-        """The safety stock this rule gives a row with `on_hand` units and `daily` units of demand a day."""
+    def target(self, *, on_hand: int, daily: Decimal) -> int:
+        """The level the rule gives a row with `on_hand` units and `daily` units of demand a day, whatever the
+        row's level now: the units, or the days of demand rounded up to whole units (at most on hand)."""
         wanted = self.units if self.units is not None else math.ceil(daily * (self.days or 0))
         if self.cap_at_on_hand:
             wanted = min(wanted, max(on_hand, 0))
         return min(wanted, MAX_QTY)
+
+    def level(self, *, on_hand: int, daily: Decimal, current: int) -> int:
+        """The safety stock this rule sets on a row whose level is `current`: its `target`, but with
+        `only_raise` never less than `current`."""
+        wanted = self.target(on_hand=on_hand, daily=daily)
+        return max(wanted, current) if self.only_raise else wanted
 
     def describe(self) -> str:
         """The rule in words, in the active language (the ledger rows it writes say it in English)."""
@@ -124,7 +136,7 @@ class SafetyRule:
         kept = self.locations & frozenset(allowed)
         if not kept:
             return None
-        return SafetyRule(kept, self.products, self.units, self.days, self.cap_at_on_hand)
+        return replace(self, locations=kept)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -133,10 +145,13 @@ class SafetyRule:
             "units": self.units,
             "days": self.days,
             "cap_at_on_hand": self.cap_at_on_hand,
+            "only_raise": self.only_raise,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SafetyRule:
+        """The rule `as_json` stored. A run stored before rules had `only_raise` lowered levels too: it keeps
+        doing so."""
         products = data.get("products")
         return cls(
             locations=frozenset(data.get("locations") or ()),
@@ -144,7 +159,17 @@ class SafetyRule:
             units=data.get("units"),
             days=data.get("days"),
             cap_at_on_hand=bool(data.get("cap_at_on_hand")),
+            only_raise=bool(data.get("only_raise", False)),
         )
+
+
+def safety_run_describe(run: SafetyStockRun) -> str:
+    """A run's rule in words in the active language, from the rule it stored (its `reason` says it in English
+    for the ledger, with the note: pages show `run.note` beside this)."""
+    try:
+        return SafetyRule.from_json(run.rule).describe()
+    except InvalidSafetyRule:  # not a rule this code can read: the ledger's words
+        return run.reason
 
 
 def _rows(rule: SafetyRule) -> QuerySet[StockLevel]:
@@ -204,7 +229,7 @@ class SafetyChange:
     location: str
     sku: str
     on_hand: int
-    daily: Decimal | None  # None: the rule sets units
+    daily: Decimal | None  # None: the rule sets units; else rounded to show (never 0 for some demand)
     before: int
     after: int
 
@@ -215,6 +240,16 @@ class SafetyPreview:
     changes: int  # of them, those whose safety stock it changes
     sample: list[SafetyChange]  # the first SAMPLE changes, by location and SKU
     background: bool  # applied by the task (more than INLINE_MAX rows)
+    lower: int = 0  # rows whose level the rule would lower: left alone (not changes) when `only_raise`
+    only_raise: bool = True
+
+
+def _shown(rate: Decimal) -> Decimal:
+    """Units a day to show: to the hundredth, or to two significant digits when smaller (a tiny demand still
+    rounds a level up to 1, so it must not read 0.00)."""
+    if rate == 0 or abs(rate) >= Decimal("0.01"):
+        return rate.quantize(Decimal("0.01"))
+    return rate.quantize(Decimal(1).scaleb(rate.adjusted() - 1)).normalize()
 
 
 def safety_rule_preview(*, user: Any, rule: SafetyRule, now: dt.datetime | None = None) -> SafetyPreview:
@@ -232,18 +267,27 @@ def safety_rule_preview(*, user: Any, rule: SafetyRule, now: dt.datetime | None 
     daily: dict[int, Decimal] = {}
     if rule.days is not None and rows:
         daily = _Demand(now or timezone.now()).of([r[:3] for r in rows], _rows(rule).values("pk"))
-    changes = 0
+    changes = lower = 0
     sample: list[SafetyChange] = []
     for pk, _lid, _pid, on_hand, before, code, sku in rows:
         rate = daily.get(pk, Decimal(0))
-        after = rule.level(on_hand=on_hand, daily=rate)
+        if rule.target(on_hand=on_hand, daily=rate) < before:
+            lower += 1
+        after = rule.level(on_hand=on_hand, daily=rate, current=before)
         if after == before:
             continue
         changes += 1
         if len(sample) < SAMPLE:
-            rate_shown = rate.quantize(Decimal("0.01")) if rule.days is not None else None
+            rate_shown = _shown(rate) if rule.days is not None else None
             sample.append(SafetyChange(code, sku, on_hand, rate_shown, before, after))
-    return SafetyPreview(rows=len(rows), changes=changes, sample=sample, background=len(rows) > INLINE_MAX)
+    return SafetyPreview(
+        rows=len(rows),
+        changes=changes,
+        sample=sample,
+        background=len(rows) > INLINE_MAX,
+        lower=lower,
+        only_raise=rule.only_raise,
+    )
 
 
 @transaction.atomic
@@ -252,19 +296,27 @@ def safety_rule_apply(*, by: Any, rule: SafetyRule, note: str = "") -> SafetySto
     at most INLINE_MAX stock rows (the run comes back done); else by the task once the transaction commits
     (the run comes back queued). Every changed row gets its ledger row naming the actor and the rule.
 
+    `note` is kept on the run as typed, and ends its ledger reason.
+
     Raises `SafetyRuleForbidden` (403), `NotFoundInScope` (404) for a location outside the user's, and
-    `InvalidSafetyRule` (400) when no stock row matches; nothing is written then."""
+    `InvalidSafetyRule` (400) when no stock row matches or the note is longer than NOTE_MAX; nothing is
+    written then."""
     _check_scope(by, rule)
+    note = note.strip()
+    if len(note) > NOTE_MAX:
+        raise InvalidSafetyRule(
+            _("The note must be at most %(most)s characters.") % {"most": NOTE_MAX}, field="note"
+        )
     rows = _rows(rule).count()
     if not rows:
         raise InvalidSafetyRule(_("No stock row matches this rule: nothing to change."), field=None)
-    run = SafetyStockRun.objects.create(created_by=by, rule=rule.as_json(), rows=rows)
+    run = SafetyStockRun.objects.create(created_by=by, rule=rule.as_json(), rows=rows, note=note)
     with translation.override(
         "en"
     ):  # the ledger speaks English, whoever applies the rule (its note as typed)
         reason = _("Safety stock rule %(number)s: %(rule)s") % {"number": run.number, "rule": rule.describe()}
-    if note.strip():
-        reason = f"{reason} — {note.strip()}"
+    if note:
+        reason = f"{reason} — {note}"
     run.reason = reason[:200]
     run.save(update_fields=["reason"])
     audit_record(
@@ -296,7 +348,10 @@ def _apply(run: SafetyStockRun, rule: SafetyRule) -> None:
             daily = demand.of(chunk, ids) if rule.days is not None else {}
 
             def level(row: StockLevel, daily: dict[int, Decimal] = daily) -> int:
-                return rule.level(on_hand=row.on_hand, daily=daily.get(row.pk, Decimal(0)))
+                # the row as locked: its level now decides whether `only_raise` keeps it
+                return rule.level(
+                    on_hand=row.on_hand, daily=daily.get(row.pk, Decimal(0)), current=row.safety_stock
+                )
 
             changed = stock_set_safety_many(
                 stock_ids=ids,

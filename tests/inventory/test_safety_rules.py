@@ -112,6 +112,7 @@ def test_a_fixed_level_sets_every_row_and_writes_one_ledger_row_each(world, plan
     assert (move.actor, move.ref, move.safety_after) == (planner, run.number, 2)
     assert move.reason == f"Safety stock rule {run.number}: 2 units — vitrine"  # stored in English
     assert run.reason == move.reason
+    assert run.note == "vitrine"  # as typed, for the pages to show beside the rule in their reader's language
 
 
 def test_days_of_demand_use_the_forecast_else_the_last_four_weeks(world, planner):
@@ -140,6 +141,62 @@ def test_days_of_demand_use_the_forecast_else_the_last_four_weeks(world, planner
 def test_a_cap_keeps_the_level_at_most_on_hand(world, planner):
     safety_rule_apply(by=planner, rule=_rule(world.sp1, units=5, cap_at_on_hand=True))
     assert (_safety(world.sp1, world.shirt), _safety(world.sp1, world.shoe)) == (5, 3)
+
+
+def test_a_rule_never_lowers_a_level_set_on_purpose_unless_told_to(world, planner):
+    """2 units of display on the shirt and 5 on the cap of LJ-SP-01; 7 days of their little demand (1, and 0)
+    would make them sellable: by default the rule only raises levels, and the preview says what it skips."""
+    shirt, cap, shoe = (
+        StockLevel.objects.get(location=world.sp1, product=p) for p in (world.shirt, world.cap, world.shoe)
+    )
+    StockLevel.objects.filter(pk__in=[shirt.pk, cap.pk]).update(safety_stock=2)
+    StockLevel.objects.filter(pk=cap.pk).update(safety_stock=5)
+    DemandForecast.objects.create(stock=shirt, daily=Decimal("0.1"), updated_at=timezone.now())  # 0.7: 1
+    DemandForecast.objects.create(stock=shoe, daily=Decimal("1.25"), updated_at=timezone.now())  # 8.75: 9
+    rule = _rule(world.sp1, days=7)
+    assert rule.only_raise  # the default
+
+    preview = safety_rule_preview(user=planner, rule=rule)
+    assert (preview.rows, preview.changes, preview.lower, preview.only_raise) == (3, 1, 2, True)
+    assert [(c.sku, c.before, c.after) for c in preview.sample] == [("TEN-0001-42", 0, 9)]
+    run = safety_rule_apply(by=planner, rule=rule)
+    assert (run.changed, run.rule["only_raise"]) == (1, True)
+    assert [_safety(world.sp1, p) for p in (world.shirt, world.cap, world.shoe)] == [2, 5, 9]
+
+    lowering = _rule(world.sp1, days=7, only_raise=False)
+    preview = safety_rule_preview(user=planner, rule=lowering)
+    assert (preview.changes, preview.lower, preview.only_raise) == (2, 2, False)
+    assert [(c.sku, c.before, c.after) for c in preview.sample] == [
+        ("BON-0001-U", 5, 0),
+        ("CAM-0001-P", 2, 1),
+    ]
+    safety_rule_apply(by=planner, rule=lowering)
+    assert [_safety(world.sp1, p) for p in (world.shirt, world.cap, world.shoe)] == [1, 0, 9]
+
+
+def test_a_cap_at_on_hand_does_not_lower_a_level_either(world, planner):
+    StockLevel.objects.filter(location=world.sp1, product=world.shoe).update(safety_stock=5)  # 3 on hand
+    safety_rule_apply(by=planner, rule=_rule(world.sp1, units=4, cap_at_on_hand=True))
+    assert (_safety(world.sp1, world.shirt), _safety(world.sp1, world.shoe)) == (4, 5)
+
+
+def test_a_rule_stored_before_only_raise_existed_still_lowers(world):
+    old = {"locations": [world.sp1.pk], "products": None, "units": 1, "days": None, "cap_at_on_hand": False}
+    assert SafetyRule.from_json(old).only_raise is False
+    assert SafetyRule.from_json(_rule(world.sp1, units=1).as_json()).only_raise is True
+
+
+def test_a_tiny_demand_is_shown_with_the_digits_that_round_its_level_up(world, planner):
+    """4 units a thousand days: 7 days of it is 0.028, rounded up to 1; the preview does not say 0.00."""
+    shirt = StockLevel.objects.get(location=world.sp1, product=world.shirt)
+    DemandForecast.objects.create(stock=shirt, daily=Decimal("0.004"), updated_at=timezone.now())
+    cap = StockLevel.objects.get(location=world.sp1, product=world.cap)
+    shipped_daily(cap, lambda day: 2, days=27)  # 1.93 a day: two decimals as ever
+    preview = safety_rule_preview(user=planner, rule=_rule(world.sp1, days=7))
+    assert [(c.sku, c.daily, c.after) for c in preview.sample] == [
+        ("BON-0001-U", Decimal("1.93"), 14),
+        ("CAM-0001-P", Decimal("0.004"), 1),
+    ]
 
 
 def test_a_list_of_products_leaves_the_others_alone(world, planner):
@@ -260,6 +317,15 @@ def test_the_task_is_idempotent_and_a_run_left_running_resumes(world, planner, s
     assert tasks.apply_safety_stock.apply(args=(999999,)).get() is None
 
 
+def test_the_task_only_raises_levels_too(world, planner, small_chunks):
+    StockLevel.objects.filter(location=world.sp1, product=world.shirt).update(safety_stock=3)
+    run = safety_rule_apply(by=planner, rule=_rule(*world.south_east, units=1))
+    assert run.status == SafetyRunStatus.QUEUED
+    assert tasks.apply_safety_stock.apply(args=(run.pk,)).get() == SafetyRunStatus.DONE
+    run.refresh_from_db()
+    assert run.changed == 11 and _safety(world.sp1, world.shirt) == 3
+
+
 def test_the_task_keeps_to_the_planners_scope_of_the_moment(world, planner, small_chunks):
     assign_perm("inventory.work_at_location", planner, world.poa)
     run = safety_rule_apply(by=planner, rule=_rule(world.sp1, world.poa, units=2))
@@ -303,7 +369,7 @@ def test_the_worker_applies_a_large_rule(needs_worker):
 
 
 def _form(**values):
-    data = {"where": "all", "what": "all", "level": "units", "units": "4", "note": ""}
+    data = {"where": "all", "what": "all", "level": "units", "units": "4", "only_raise": "on", "note": ""}
     data.update(values)
     return data
 
@@ -473,3 +539,76 @@ def test_the_page_speaks_portuguese(client, planner, world):
     assert "Estoque de segurança por regra" in html
     response = client.post(URL, {**_form(what="list", skus="NAO-EXISTE"), "action": "preview"})
     assert "Nenhum produto com este código: NAO-EXISTE." in response.context["form"].errors["skus"][0]
+
+
+def test_the_form_only_raises_by_default_and_the_preview_counts_the_levels_it_would_lower(
+    client, planner, world
+):
+    StockLevel.objects.filter(location=world.sp1, product=world.shirt).update(safety_stock=6)
+    client.force_login(planner)
+    form = client.get(URL).context["form"]
+    assert form["only_raise"].value() is True  # ticked as the page opens
+    assert 'name="only_raise" id="id_only_raise" checked' in client.get(URL).content.decode()
+
+    data = _form(where="chosen", locations=["LJ-SP-01"])
+    kept = client.post(URL, {**data, "action": "preview"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert (kept.context["preview"].changes, kept.context["preview"].lower) == (2, 1)
+    html = kept.content.decode()
+    assert 'data-testid="safety-preview-lower" data-skipped="true"' in html
+    assert "1 stock row has more safety stock than this rule gives: it is skipped" in html
+    assert dict(kept.context["apply_fields"])["only_raise"] == "on"
+
+    del data["only_raise"]  # unticked
+    lowered = client.post(URL, {**data, "action": "preview"}, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert (lowered.context["preview"].changes, lowered.context["preview"].lower) == (3, 1)
+    assert 'data-skipped="false"' in lowered.content.decode()
+    client.post(URL, {**data, "action": "apply"})
+    assert SafetyStockRun.objects.get().rule["only_raise"] is False
+    assert _safety(world.sp1, world.shirt) == 4
+
+
+def test_a_run_shows_its_rule_in_the_readers_language_and_the_note_as_typed(client, planner, world):
+    with translation.override("en"):
+        run = safety_rule_apply(
+            by=planner, rule=_rule(world.sp1, days=7, cap_at_on_hand=True), note="  vitrine de Natal "
+        )
+    assert (
+        run.reason == f"Safety stock rule {run.number}: 7 days of demand, at most on hand — vitrine de Natal"
+    )
+    client.force_login(planner)
+    url = reverse("inventory:safety-run", args=[run.pk])
+    for page in (client.get(url), client.get(URL)):  # pt-BR by default
+        html = page.content.decode()
+        assert "7 dias de demanda, no máximo o que há em estoque" in html and "vitrine de Natal" in html
+        assert "days of demand" not in html
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "7 days of demand, at most on hand" in html and "vitrine de Natal" in html
+    assert "Only raised, never lowered" in html
+
+
+def test_a_note_longer_than_the_form_allows_is_refused(world, planner):
+    with pytest.raises(InvalidSafetyRule) as caught:
+        safety_rule_apply(by=planner, rule=_rule(world.sp1, units=1), note="x" * 101)
+    assert caught.value.field == "note" and not SafetyStockRun.objects.exists()
+
+
+def test_a_planner_without_locations_is_told_so_instead_of_given_a_form(client, manager_user, world):
+    """A manager tied to no store or region (a marketplace manager): no form whose previews all fail."""
+    client.force_login(manager_user)
+    page = client.get(URL)
+    html = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="safety-no-locations"' in html
+    assert 'data-testid="safety-rule-form"' not in html
+    posted = client.post(URL, {**_form(), "action": "preview"}, headers={"HX-Request": "true"})
+    assert 'data-testid="safety-no-locations"' in posted.content.decode()
+    assert not SafetyStockRun.objects.exists()
+
+
+def test_the_preview_shows_a_tiny_demand_and_why_its_level_is_1(client, planner, world):
+    shirt = StockLevel.objects.get(location=world.sp1, product=world.shirt)
+    DemandForecast.objects.create(stock=shirt, daily=Decimal("0.004"), updated_at=timezone.now())
+    client.force_login(planner)
+    data = _form(where="chosen", locations=["LJ-SP-01"], level="days", days="7")
+    html = client.post(URL, {**data, "action": "preview"}).content.decode()  # pt-BR
+    assert 'data-testid="safety-daily">0,004<' in html
+    assert 'data-testid="safety-rounding"' in html
