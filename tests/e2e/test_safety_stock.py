@@ -45,7 +45,9 @@ def test_a_manager_applies_days_of_demand_on_a_phone(phone_page, manager_user):
     page.click("[data-testid=safety-preview-button]")
     sample = page.locator("[data-testid=safety-sample]")
     expect(sample.locator("tbody tr")).to_have_count(2)
-    expect(page.locator("[data-testid=safety-preview-lower]")).to_be_visible()
+    expect(page.locator("[data-testid=safety-preview-lower]")).to_contain_text(
+        "1 item de estoque tem mais estoque de segurança do que esta regra define: ele fica como está"
+    )
     expect(sample.locator("[data-testid=safety-daily]").first).to_be_visible()
     assert fits(page) and page.evaluate(NOTHING_HIDDEN)
 

@@ -598,6 +598,7 @@ def test_a_planner_without_locations_is_told_so_instead_of_given_a_form(client, 
     page = client.get(URL)
     html = page.content.decode()
     assert page.status_code == 200 and 'data-testid="safety-no-locations"' in html
+    assert "Você não tem locais para definir estoque de segurança" in html  # pt-BR by default
     assert 'data-testid="safety-rule-form"' not in html
     posted = client.post(URL, {**_form(), "action": "preview"}, headers={"HX-Request": "true"})
     assert 'data-testid="safety-no-locations"' in posted.content.decode()
@@ -611,4 +612,4 @@ def test_the_preview_shows_a_tiny_demand_and_why_its_level_is_1(client, planner,
     data = _form(where="chosen", locations=["LJ-SP-01"], level="days", days="7")
     html = client.post(URL, {**data, "action": "preview"}).content.decode()  # pt-BR
     assert 'data-testid="safety-daily">0,004<' in html
-    assert 'data-testid="safety-rounding"' in html
+    assert "mesmo uma demanda muito pequena dá 1" in html
