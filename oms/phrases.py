@@ -90,6 +90,8 @@ def _choice(ref: str, value: str) -> str:
 
 
 def _arg(value: Any, source: bool) -> Any:
+    if isinstance(value, list):  # a list of values: "a, b, c"
+        return ", ".join(str(_arg(item, source)) for item in value)
     if not isinstance(value, dict):
         return value
     if "m" in value or "s" in value or "j" in value:

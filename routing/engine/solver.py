@@ -399,7 +399,7 @@ class _Context:
 def _detail(reason: str, pol: Policy, loc: Location) -> dict[str, Any] | None:
     if reason == NOT_ALLOWED:
         if pol.allowed_kinds is not None and loc.kind not in pol.allowed_kinds:
-            return phrase("the policy allows only %(kinds)s", kinds=", ".join(sorted(pol.allowed_kinds)))
+            return phrase("the policy allows only %(kinds)s", kinds=sorted(pol.allowed_kinds))
         return phrase("the policy has ship-from-store off")
     if reason == NO_CAPACITY:
         return phrase("capacity left: %(n)s", n=loc.capacity_left)

@@ -29,7 +29,7 @@ from inventory.services import ReserveItem, stock_reserve_many
 from oms.calendar import add_business_days
 from oms.db import assign_ids, columns_of, commit_async, model_row, rows_to_instances, save_new
 from oms.exceptions import DomainError
-from oms.phrases import Phrase, date_arg, english, joined, money_arg, nphrase, phrase, sentence
+from oms.phrases import Phrase, choice_arg, date_arg, english, joined, money_arg, nphrase, phrase, sentence
 from oms.queue import lease_release, lease_take, request_taken, send_task_now
 from oms.webhooks import emit_all
 from orders.models import (
@@ -797,6 +797,9 @@ def _record(
         for cand in candidates["candidates"]:
             info = static.locations.get(cand["location"])
             cand["name"] = info.name if info else cand["location"]
+            args = (cand.get("detail") or {}).get("a", {})
+            if isinstance(args.get("kinds"), list):  # the engine's location kinds, read as their names
+                args["kinds"] = [choice_arg(LocationRow, "kind", kind, lower=True) for kind in args["kinds"]]
         for pkg_doc, ful in zip(plan_doc["packages"], fulfilments, strict=True):
             info = static.locations[pkg_doc["location"]]
             pkg_doc["name"] = info.name

@@ -7,11 +7,11 @@ import time
 import pytest
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from inventory.models import Reservation, StockLevel
 from inventory.services import stock_adjust
-from oms.phrases import english
+from oms.phrases import english, render
 from orders.models import (
     Fulfilment,
     FulfilmentKind,
@@ -152,6 +152,10 @@ def test_marketplace_policy_allowing_only_dcs_never_uses_a_store(routing_world):
     assert list(Fulfilment.objects.filter(order=order).values_list("location__kind", flat=True)) == ["dc"]
     reasons = {c["location"]: c["reason"] for c in decision.candidates["candidates"]}
     assert reasons["LJ-SP-01"] == reasons["LJ-SP-02"] == "not allowed by policy"
+    (detail,) = [c["detail"] for c in decision.candidates["candidates"] if c["location"] == "LJ-SP-01"]
+    with translation.override("pt-br"):  # the kinds by name, in the reader's language, not as codes
+        assert render(detail) == "a política permite apenas centro de distribuição"
+    assert english([detail]) == "the policy allows only distribution centre"
     # with no DC stock the marketplace order is backordered rather than sent from a store
     order2 = w.make_order([(w.shirt, 6)], channel=marketplace)
     order_route(order_id=order2.pk)
