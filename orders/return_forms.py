@@ -13,14 +13,9 @@ from inventory.models import Location, Product
 
 from .models import ExchangeWhen, OrderLine, Return, ReturnLine, ReturnReason
 from .services.returns import REFUND_MAX
+from .services.returns.exchange import sku_family
 
 SUGGESTED_SWAPS = 12  # other sizes and colours offered per line
-
-
-def sku_family(sku: str) -> str:
-    """The SKU's product without its size: "CAM-0001-P" → "CAM-0001-" (its other sizes share it)."""
-    stem, dash, _size = sku.rpartition("-")
-    return f"{stem}{dash}" if stem else sku
 
 
 def swap_suggestions(lines: list[OrderLine]) -> dict[int, list[Product]]:

@@ -61,7 +61,10 @@ def catalogue(store):
     """Shirts P (59.90, bought) and M (69.90, the usual exchange) and G (inactive), a cap (30.00)."""
     products = {
         "P": ProductFactory(sku="CAM-0001-P", name="Camiseta P", price=Decimal("59.90")),
-        "M": ProductFactory(sku="CAM-0001-M", name="Camiseta M", price=Decimal("69.90")),
+        # another model (a polo): a swap to it costs its price now
+        "M": ProductFactory(sku="POL-0001-M", name="Polo M", price=Decimal("69.90")),
+        # the same shirt in another size: a swap to it is even, at the price paid
+        "shirt M": ProductFactory(sku="CAM-0001-M", name="Camiseta M", price=Decimal("69.90")),
         "G": ProductFactory(sku="CAM-0001-G", name="Camiseta G", price=Decimal("69.90"), active=False),
         "cap": ProductFactory(sku="BON-0001-U", name="Boné", price=Decimal("30.00")),
     }
@@ -130,9 +133,9 @@ def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
     bought, store, cs_user, store_user
 ):
     order = bought["order"]
-    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)})
     assert ret.exchange_order is None and ret.exchange_when == "received"
-    assert [(row["sku"], row["qty"]) for row in ret.exchange_lines] == [("CAM-0001-M", 1)]
+    assert [(row["sku"], row["qty"]) for row in ret.exchange_lines] == [("POL-0001-M", 1)]
     assert Order.objects.count() == 1  # nothing goes out before the goods are back
     assert "1 replacement unit, sent once the goods are back" in OrderEvent.objects.get(kind="return").message
 
@@ -151,7 +154,7 @@ def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
         order.ship_cep,
     )
     assert [(line.sku, line.qty, line.unit_price) for line in exchange.lines.all()] == [
-        ("CAM-0001-M", 1, Decimal("69.90"))
+        ("POL-0001-M", 1, Decimal("69.90"))
     ]
     assert (exchange.shipping_price, exchange.total, exchange.status) == (
         Decimal("0.00"),
@@ -178,7 +181,7 @@ def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
 
 def test_a_cheaper_replacement_leaves_the_difference_to_refund(bought, store, cs_user, store_user):
     ret = _return(
-        bought, store, cs_user, caps=1, reason="changed_mind", exchange={bought["cap"].pk: ("CAM-0001-M", 1)}
+        bought, store, cs_user, caps=1, reason="changed_mind", exchange={bought["cap"].pk: ("POL-0001-M", 1)}
     )
     ret = _receive_all(ret, store_user)
     ret, lines = _fresh(ret)
@@ -194,7 +197,7 @@ def test_an_advance_exchange_goes_out_at_once_and_a_cancelled_one_counts_for_not
 ):
     order = bought["order"]
     ret = _return(
-        bought, store, cs_user, shirts=2, exchange={bought["shirts"].pk: ("CAM-0001-M", 2)}, when="now"
+        bought, store, cs_user, shirts=2, exchange={bought["shirts"].pk: ("POL-0001-M", 2)}, when="now"
     )
     exchange = ret.exchange_order
     assert exchange is not None and exchange.total == Decimal("139.80")
@@ -209,14 +212,40 @@ def test_an_advance_exchange_goes_out_at_once_and_a_cancelled_one_counts_for_not
     assert return_refund(ret=ret, amount=Decimal("119.80"), by=cs_user).refund_amount == Decimal("119.80")
 
 
-def test_cancelling_a_return_whose_exchange_went_ahead_says_what_the_customer_owes(bought, store, cs_user):
-    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+def test_cancelling_a_return_cancels_its_advance_exchange_while_it_has_not_left(bought, store, cs_user):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    return_cancel(ret=ret, reason="cliente desistiu", by=cs_user)
+    ret, lines = _fresh(ret)
+    assert ret.exchange_order.status == OrderStatus.CANCELLED and return_balance(ret, lines) == 0
+    event = OrderEvent.objects.get(kind="return_cancelled")
+    assert event.message == (
+        f"Return {ret.number} cancelled: cliente desistiu. Its exchange order {ret.exchange_order.number} is "
+        "cancelled with it."
+    )
+
+
+def test_cancelling_a_return_whose_exchange_is_already_out_says_what_the_customer_owes(
+    bought, store, cs_user
+):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.SHIPPED)  # on its way
     return_cancel(ret=ret, reason="cliente ficou com as duas", by=cs_user)
     ret, lines = _fresh(ret)
     assert return_balance(ret, lines) == Decimal("-69.90")
     event = OrderEvent.objects.get(kind="return_cancelled")
-    assert f"exchange order {ret.exchange_order.number} was sent in advance" in event.message
+    assert f"exchange order {ret.exchange_order.number} has already gone out" in event.message
     assert "owes R$ 69,90" in event.message
+
+
+def test_a_swap_for_the_same_model_is_even_at_the_price_paid(bought, store, cs_user, store_user):
+    # the shirt was bought at 59.90 and its M costs 69.90 now: another size of it costs the customer nothing
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    ret = _receive_all(ret, store_user, {})
+    assert [(ln.sku, ln.unit_price) for ln in ret.exchange_order.lines.all()] == [
+        ("CAM-0001-M", Decimal("59.90"))
+    ]
+    ret, lines = _fresh(ret)
+    assert return_balance(ret, lines) == ret.shipping_refund  # the shirt's value, less its even swap
 
 
 def test_only_what_came_back_is_replaced(bought, store, cs_user, store_user):
@@ -226,15 +255,15 @@ def test_only_what_came_back_is_replaced(bought, store, cs_user, store_user):
         cs_user,
         shirts=2,
         caps=1,
-        exchange={bought["shirts"].pk: ("CAM-0001-M", 2), bought["cap"].pk: ("CAM-0001-M", 1)},
+        exchange={bought["shirts"].pk: ("POL-0001-M", 2), bought["cap"].pk: ("POL-0001-M", 1)},
     )
     ret = _receive_all(ret, store_user, {bought["shirts"].pk: 1})
     # one shirt and the cap came back: two shirts M (one line, the same product) go out
-    assert [(line.sku, line.qty) for line in ret.exchange_order.lines.all()] == [("CAM-0001-M", 2)]
+    assert [(line.sku, line.qty) for line in ret.exchange_order.lines.all()] == [("POL-0001-M", 2)]
 
 
 def test_nothing_to_exchange_came_back_so_nothing_goes_out(bought, store, cs_user, store_user):
-    ret = _return(bought, store, cs_user, caps=1, exchange={bought["cap"].pk: ("CAM-0001-M", 1)})
+    ret = _return(bought, store, cs_user, caps=1, exchange={bought["cap"].pk: ("POL-0001-M", 1)})
     lines = {line.order_line_id: line.pk for line in ret.lines.all()}
     ret = return_receive(
         ret=ret, received={lines[bought["shirts"].pk]: (1, 1), lines[bought["cap"].pk]: (0, 0)}, by=store_user
@@ -246,8 +275,8 @@ def test_nothing_to_exchange_came_back_so_nothing_goes_out(bought, store, cs_use
 
 
 def test_a_second_exchange_of_the_order_takes_the_next_reference(bought, store, cs_user):
-    first = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
-    second = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    first = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    second = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
     number = bought["order"].number
     assert (first.exchange_order.external_ref, second.exchange_order.external_ref) == (
         f"{number}-T1",
@@ -270,7 +299,7 @@ def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue
         lines={order.lines.get().pk: 1},
         reason="wrong_size",
         location=store,
-        exchange={order.lines.get().pk: ("CAM-0001-M", 1)},
+        exchange={order.lines.get().pk: ("POL-0001-M", 1)},
         exchange_when="now",
         by=cs_user,
     )
@@ -287,10 +316,10 @@ def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue
     [
         ({"shirts": ("NOPE-1", 1)}, "received", "exchange"),
         ({"shirts": ("CAM-0001-G", 1)}, "received", "exchange"),  # inactive
-        ({"shirts": ("CAM-0001-M", 0)}, "received", "exchange"),
-        ({"shirts": ("CAM-0001-M", 2)}, "received", "exchange"),  # one shirt comes back
-        ({"cap": ("CAM-0001-M", 1)}, "received", "exchange"),  # the cap is not being returned
-        ({"shirts": ("CAM-0001-M", 1)}, "tomorrow", "exchange_when"),
+        ({"shirts": ("POL-0001-M", 0)}, "received", "exchange"),
+        ({"shirts": ("POL-0001-M", 2)}, "received", "exchange"),  # one shirt comes back
+        ({"cap": ("POL-0001-M", 1)}, "received", "exchange"),  # the cap is not being returned
+        ({"shirts": ("POL-0001-M", 1)}, "tomorrow", "exchange_when"),
     ],
     ids=["unknown sku", "inactive sku", "no units", "more than come back", "line not returned", "bad when"],
 )
@@ -323,7 +352,7 @@ def test_an_advance_exchange_that_cannot_be_created_writes_nothing(
             lines={order.lines.get().pk: 1},
             reason="wrong_size",
             location=store,
-            exchange={order.lines.get().pk: ("CAM-0001-M", 1)},
+            exchange={order.lines.get().pk: ("POL-0001-M", 1)},
             exchange_when="now",
             by=cs_user,
         )
@@ -336,7 +365,7 @@ def test_receiving_announces_the_exchange_and_the_shipping(bought, store, cs_use
         name="ERP", url="http://127.0.0.1:9/hook", secret="s3cret", event_types=["return.received"]
     )
     ret = _return(bought, store, cs_user, shirts=2, caps=1, reason="defective",
-                  exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})  # fmt: skip
+                  exchange={bought["shirts"].pk: ("POL-0001-M", 1)})  # fmt: skip
     ret = _receive_all(ret, store_user)
     data = WebhookDelivery.objects.get(event_type="return.received").payload["data"]
     # 149.80 back + 15.00 shipping − 69.90 out
@@ -471,9 +500,9 @@ def test_customer_service_asks_for_an_exchange_on_the_new_return_page(client, bo
     [
         ({"sku": "NOPE-1"}, "swap_sku"),
         ({"sku": "CAM-0001-G"}, "swap_sku"),
-        ({"sku": "CAM-0001-M", "qty": "2"}, "swap_qty"),
+        ({"sku": "POL-0001-M", "qty": "2"}, "swap_qty"),
         ({"sku": "", "qty": "1"}, "swap_sku"),
-        ({"sku": "CAM-0001-M", "line": "cap"}, "swap_sku"),  # the cap is not being returned
+        ({"sku": "POL-0001-M", "line": "cap"}, "swap_sku"),  # the cap is not being returned
     ],
     ids=["unknown", "inactive", "more than returned", "units without sku", "line not returned"],
 )
@@ -502,7 +531,7 @@ def test_the_return_page_says_why_shipping_is_refunded_in_the_readers_language(
 
 
 def test_the_return_page_says_what_the_customer_owes(client, bought, store, cs_user, store_user):
-    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)})
     ret = _receive_all(ret, store_user)
     client.force_login(cs_user)
     page = client.get(reverse("returns:detail", args=[ret.number]), HTTP_ACCEPT_LANGUAGE="en")
@@ -515,7 +544,7 @@ def test_staff_of_another_store_get_404_for_an_exchange(
     client, bought, store, elsewhere, cs_user, store_user
 ):
     assign_perm("inventory.work_at_location", store_user, elsewhere)
-    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
     client.force_login(store_user)
     assert client.get(reverse("returns:detail", args=[ret.number])).status_code == 404
     assert client.get(reverse("orders:detail", args=[ret.exchange_order.number])).status_code == 404
@@ -541,10 +570,10 @@ def test_the_returns_lists_run_the_same_queries_with_exchange_orders(
             *(_count_api(api, url) for url in urls[1:]),
         ]
 
-    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
     queries()  # caches warmed
     few = queries()
-    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)}, when="now")
+    _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
     _return(bought, store, cs_user, caps=1, shirts=0)
     assert queries() == few
     listing = client.get(urls[0]).content.decode()
@@ -567,7 +596,7 @@ def test_a_shop_front_asks_for_an_advance_exchange(client_for, bought, cs_user):
         "lines": [{"line_no": 1, "qty": 1}],
         "reason": "wrong_size",
         "location": "LJ-SP-01",
-        "exchange": [{"line": 1, "sku": "CAM-0001-M", "qty": 1}],
+        "exchange": [{"line": 1, "sku": "POL-0001-M", "qty": 1}],
         "exchange_when": "now",
     }
     response = client.post(url, body, format="json")
@@ -576,7 +605,7 @@ def test_a_shop_front_asks_for_an_advance_exchange(client_for, bought, cs_user):
     ret = Return.objects.get()
     assert data["exchange_order"] == ret.exchange_order.number
     assert (data["exchange"], data["exchange_when"]) == (
-        [{"line_no": 1, "sku": "CAM-0001-M", "qty": 1}],
+        [{"line_no": 1, "sku": "POL-0001-M", "qty": 1}],
         "now",
     )
     assert (data["refund_due"], data["customer_owes"], data["shipping_decision"]) == ("0.00", "0.00", "")
@@ -586,7 +615,7 @@ def test_a_shop_front_asks_for_an_advance_exchange(client_for, bought, cs_user):
 
 def test_an_exchange_received_through_the_api_shows_the_money(client_for, bought, store, cs_user, store_user):
     assign_perm("inventory.work_at_location", store_user, store)
-    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("CAM-0001-M", 1)})
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)})
     received = client_for(store_user).post(
         f"/api/v1/returns/{ret.number}/receive/",
         {"lines": [{"line_no": 1, "received": 1, "restocked": 1}]},
@@ -607,12 +636,12 @@ def test_an_exchange_received_through_the_api_shows_the_money(client_for, bought
     [
         ([{"line": 1, "sku": "NOPE-1", "qty": 1}], "exchange"),
         ([{"line": 1, "sku": "CAM-0001-G", "qty": 1}], "exchange"),
-        ([{"line": 1, "sku": "CAM-0001-M", "qty": 2}], "exchange"),
-        ([{"line": 1, "sku": "CAM-0001-M", "qty": 0}], "exchange"),
-        ([{"line": 2, "sku": "CAM-0001-M", "qty": 1}], "exchange"),
-        ([{"line": 9, "sku": "CAM-0001-M", "qty": 1}], "exchange"),
-        ([{"line": 1, "sku": "CAM-0001-M", "qty": 1}] * 2, "exchange"),
-        ([{"line": 1, "sku": "CAM-0001-M"}], "exchange"),
+        ([{"line": 1, "sku": "POL-0001-M", "qty": 2}], "exchange"),
+        ([{"line": 1, "sku": "POL-0001-M", "qty": 0}], "exchange"),
+        ([{"line": 2, "sku": "POL-0001-M", "qty": 1}], "exchange"),
+        ([{"line": 9, "sku": "POL-0001-M", "qty": 1}], "exchange"),
+        ([{"line": 1, "sku": "POL-0001-M", "qty": 1}] * 2, "exchange"),
+        ([{"line": 1, "sku": "POL-0001-M"}], "exchange"),
     ],
     ids=["unknown", "inactive", "too many", "zero", "not returned", "no such line", "twice", "no qty"],
 )
@@ -630,7 +659,7 @@ def test_bad_exchanges_are_400_naming_the_field_and_write_nothing(
 
 def test_a_bad_exchange_when_is_400(client_for, bought, cs_user):
     body = {"lines": [{"line_no": 1, "qty": 1}], "reason": "wrong_size", "location": "LJ-SP-01",
-            "exchange": [{"line": 1, "sku": "CAM-0001-M", "qty": 1}], "exchange_when": "later"}  # fmt: skip
+            "exchange": [{"line": 1, "sku": "POL-0001-M", "qty": 1}], "exchange_when": "later"}  # fmt: skip
     response = client_for(cs_user).post(
         f"/api/v1/orders/{bought['order'].number}/returns/", body, format="json"
     )

@@ -25,7 +25,7 @@ from inventory.services import stock_receive
 from oms.audit import audit_record
 from oms.brazil import format_brl
 from oms.exceptions import DomainError, InvalidTransition
-from oms.phrases import Phrase, choice_arg, money_arg, nphrase, phrase
+from oms.phrases import Phrase, choice_arg, english, money_arg, nphrase, phrase
 from oms.webhooks import emit_event
 
 from ...exceptions import ReturnInvalid
@@ -39,7 +39,8 @@ from ...models import (
     ReturnStatus,
     ShippingDecision,
 )
-from ..lifecycle import _actor, lock_order, order_event
+from ...status import CANCELLABLE
+from ..lifecycle import _actor, lock_order, order_cancel, order_event
 from .exchange import exchange_items, exchange_on_receipt, exchange_send
 from .money import ZERO, received_value, refund_due, return_balance, shipping_decide
 from .units import delivered_units, return_locations, returnable_units
@@ -146,7 +147,10 @@ def return_create(
     if replacements and exchange_when == ExchangeWhen.NOW:
         try:
             exchange_send(
-                order=order, ret=ret, items=[(row["product"], row["qty"]) for row in replacements], by=by
+                order=order,
+                ret=ret,
+                items=[(row["product"], row["qty"], Decimal(row["price"])) for row in replacements],
+                by=by,
             )
         except DomainError as exc:  # e.g. the pickup store no longer offers pickup: nothing is written
             raise ReturnInvalid(exc.message, field="exchange") from exc
@@ -331,21 +335,32 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
 @transaction.atomic
 def return_cancel(*, ret: Return, reason: str, by: Any) -> Return:
     """The goods will not come back: a return awaiting them is cancelled (its units may be returned again).
-    An exchange order already sent stays (cancel it on its page if it has not left); the customer owes it."""
+    Its exchange order sent in advance is cancelled too while an order can be (until it ships or is ready
+    for pickup); past that the customer owes it."""
     order, ret = _lock(ret)
     _refuse_unless(ret, ReturnStatus.REQUESTED, _("Return %(n)s is %(status)s: it cannot be cancelled."))
     if not reason.strip() or len(reason) > 200:
         raise ReturnInvalid(_("Say why the return is cancelled (at most 200 characters)."), field="reason")
     ret.status = ReturnStatus.CANCELLED
     ret.save(update_fields=["status"])
-    text = [phrase("Return %(number)s cancelled: %(reason)s", number=ret.number, reason=reason.strip())]
-    if ret.exchange_counts:
-        assert ret.exchange_order is not None
+    text = [
+        phrase(
+            "Return %(number)s cancelled: %(reason)s.", number=ret.number, reason=reason.strip().rstrip(".")
+        )
+    ]
+    exchange = ret.exchange_order
+    if exchange is not None and exchange.status in CANCELLABLE:
+        order_cancel(
+            order=exchange, by=by, reason=english([phrase("return %(number)s cancelled", number=ret.number)])
+        )
+        text.append(phrase("Its exchange order %(exchange)s is cancelled with it.", exchange=exchange.number))
+    elif ret.exchange_counts:
+        assert exchange is not None
         text.append(
             phrase(
-                "Its exchange order %(exchange)s was sent in advance: the customer owes %(value)s.",
-                exchange=ret.exchange_order.number,
-                value=money_arg(ret.exchange_order.total, order.currency),
+                "Its exchange order %(exchange)s has already gone out: the customer owes %(value)s.",
+                exchange=exchange.number,
+                value=money_arg(exchange.total, order.currency),
             )
         )
     order_event(order=order, kind="return_cancelled", text=text, by=by, data={"return": ret.number})

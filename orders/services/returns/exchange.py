@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -22,6 +23,12 @@ from ...models import ExchangeWhen, Order, OrderLine, Return, ReturnLine
 from ..lifecycle import AddressData, CustomerData, LineData, order_create, order_event
 
 
+def sku_family(sku: str) -> str:
+    """The SKU's product without its size: "CAM-0001-P" → "CAM-0001-" (its other sizes share it)."""
+    stem, dash, _size = sku.rpartition("-")
+    return f"{stem}{dash}" if stem else sku
+
+
 def exchange_items(
     order: Order,
     order_lines: Mapping[int, OrderLine],
@@ -29,7 +36,9 @@ def exchange_items(
     exchange: Mapping[int, tuple[str, int]],
     when: str,
 ) -> list[dict[str, Any]]:
-    """The replacement items asked for, checked (field "exchange"), as stored on the return."""
+    """The replacement items asked for, checked (field "exchange"), as stored on the return. The same model
+    in another size or colour is an even swap, at the price paid for the unit it replaces (a discount is
+    kept, a price rise not charged); another product costs its price now."""
     if not exchange:
         return []
     if when not in ExchangeWhen.values:
@@ -69,21 +78,22 @@ def exchange_items(
                 % {"no": line.line_no, "most": asked[line_id], "qty": qty},
                 field="exchange",
             )
+        price = line.unit_price if sku_family(product.sku) == sku_family(line.sku) else product.price
         rows.append(
             {"line": line.pk, "line_no": line.line_no, "sku": product.sku, "product": product.pk,
-             "name": product.name, "qty": qty, "price": str(product.price)}
+             "name": product.name, "qty": qty, "price": str(price)}
         )  # fmt: skip
     return sorted(rows, key=lambda row: row["line_no"])
 
 
-def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int]], by: Any) -> Order:
-    """Create `ret`'s exchange order (`items`: product pk → units) through `order_create`: the order's
-    channel, customer and delivery, the products at their price now, reference "<order number>-T<n>". The
+def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int, Decimal]], by: Any) -> Order:
+    """Create `ret`'s exchange order (`items`: product pk, units, unit price as `exchange_items` set it)
+    through `order_create`: the order's channel, customer and delivery, reference "<order number>-T<n>". The
     caller holds the order and the return locked. Raises a `DomainError` when it cannot be created."""
-    products = Product.objects.in_bulk({pk for pk, _qty in items})
-    units: dict[int, int] = defaultdict(int)
-    for pk, qty in items:
-        units[pk] += qty
+    products = Product.objects.in_bulk({pk for pk, _qty, _price in items})
+    units: dict[tuple[int, Decimal], int] = defaultdict(int)
+    for pk, qty, price in items:
+        units[pk, price] += qty
     customer = order.customer
     taken = Order.objects.filter(channel=order.channel, external_ref__startswith=f"{order.number}-T").count()
     ref = f"{order.number}-T{taken + 1}"
@@ -107,8 +117,7 @@ def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int]]
         delivery_mode=order.delivery_mode,
         deadline_days=order.deadline_days,
         lines=[
-            LineData(product=products[pk], qty=qty, unit_price=products[pk].price)
-            for pk, qty in units.items()
+            LineData(product=products[pk], qty=qty, unit_price=price) for (pk, price), qty in units.items()
         ],
         address=address,
         pickup_location=order.pickup_location,
@@ -129,14 +138,14 @@ def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int]]
         exchange.customer_id = order.customer_id
     ret.exchange_order = exchange
     ret.save(update_fields=["exchange_order"])
-    n = sum(units.values())
+    n = sum(units.values())  # "created", not "sent": it is routed and fulfilled like any order
     order_event(
         order=order,
         kind="exchange",
         text=[
             nphrase(
-                "Exchange order %(exchange)s sent for return %(number)s: %(n)s unit, %(value)s.",
-                "Exchange order %(exchange)s sent for return %(number)s: %(n)s units, %(value)s.",
+                "Exchange order %(exchange)s created for return %(number)s: %(n)s unit, %(value)s.",
+                "Exchange order %(exchange)s created for return %(number)s: %(n)s units, %(value)s.",
                 n,
                 exchange=exchange.number,
                 number=ret.number,
@@ -167,8 +176,11 @@ def exchange_on_receipt(order: Order, ret: Return, lines: Sequence[ReturnLine], 
     """Send the exchange asked for: a replacement for each unit that came back (at most what was asked).
     A refusal (the pickup store stopped offering pickup…) leaves the receipt standing and says so."""
     got = {line.order_line_id: line.qty_received for line in lines}
-    items = [(row["product"], min(row["qty"], got.get(row["line"], 0))) for row in ret.exchange_lines]
-    items = [(pk, qty) for pk, qty in items if qty > 0]
+    items = [
+        (row["product"], min(row["qty"], got.get(row["line"], 0)), Decimal(row["price"]))
+        for row in ret.exchange_lines
+    ]
+    items = [(pk, qty, price) for pk, qty, price in items if qty > 0]
     if not items:
         return [phrase("No replacement sent: none of the units to exchange came back.")]
     try:
