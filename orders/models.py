@@ -493,6 +493,10 @@ class Return(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=20, choices=ReturnReason.choices)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # what an integration sent as Idempotency-Key: the same request again gets this return, not a second one
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=128, null=True, blank=True, unique=True
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

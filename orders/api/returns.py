@@ -35,11 +35,12 @@ from ..services.returns import (
     return_balance,
     return_cancel,
     return_create,
+    return_create_once,
     return_locations,
     return_receive,
     return_refund,
 )
-from .views import _get_in_scope
+from .views import IDEMPOTENCY_HEADER, _get_in_scope, _idempotency_key
 
 MAX_LINES = 200
 
@@ -236,11 +237,21 @@ class OrderReturnsView(APIView):
     @extend_schema(
         operation_id="order_returns_create",
         request=ReturnIn,
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Send the same key when retrying: the return it authorised comes back (200).",
+            )
+        ],
         responses={
+            200: OpenApiResponse(ReturnOut, description="Already authorised with this Idempotency-Key."),
             201: ReturnOut,
             400: OpenApiResponse(description="Field-by-field errors: more units than may come back, …"),
             403: ErrorOut,
             404: ErrorOut,
+            422: OpenApiResponse(ErrorOut, description="The Idempotency-Key was sent with another return."),
         },
     )
     def post(self, request: Request, number: str) -> Response:
@@ -280,17 +291,21 @@ class OrderReturnsView(APIView):
             raise ValidationError(
                 {"location": [_("No location %(code)s takes returns for you.") % {"code": data["location"]}]}
             )
-        ret = return_create(
-            order=order,
-            lines=units,
-            reason=data["reason"],
-            location=location,
-            note=data["note"],
-            exchange=exchange,
-            exchange_when=data["exchange_when"],
-            by=request.user,
-        )
-        return Response(_out(ret), status=status.HTTP_201_CREATED)
+        fields = {
+            "lines": units,
+            "reason": data["reason"],
+            "location": location,
+            "note": data["note"],
+            "exchange": exchange,
+            "exchange_when": data["exchange_when"],
+            "by": request.user,
+        }
+        key = _idempotency_key(request)
+        if key is None:
+            ret, created = return_create(order=order, **fields), True
+        else:
+            ret, created = return_create_once(idempotency_key=key, order=order, **fields)
+        return Response(_out(ret), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class ReturnDetailView(APIView):

@@ -418,6 +418,27 @@ def test_bad_return_bodies_are_400_naming_the_field(client_for, shipped, cs_user
     assert not Return.objects.exists()
 
 
+def test_a_return_sent_again_with_its_idempotency_key_is_authorised_once(
+    client_for, shipped, cs_user, make_order
+):
+    client = client_for(cs_user)
+    url = f"/api/v1/orders/{shipped['order'].number}/returns/"
+    body = {"lines": [{"line_no": 1, "qty": 1}], "reason": "wrong_size", "location": "LJ-SP-01"}
+    first = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")
+    again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")  # a retry after a timeout
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["number"] == first.json()["number"] and Return.objects.count() == 1
+    # without a key, a second request is a second return (one more shirt of the two)
+    assert client.post(url, body, format="json").status_code == 201 and Return.objects.count() == 2
+    # the key sent with another order's return is refused, naming the return it was used for
+    other = make_order()
+    reused = client.post(
+        f"/api/v1/orders/{other.number}/returns/", body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42"
+    )
+    assert reused.status_code == 422 and first.json()["number"] in reused.json()["idempotency_key"][0]
+    assert Return.objects.count() == 2
+
+
 def test_a_warehouse_system_receives_and_the_payment_system_refunds(
     client_for, shipped, store, cs_user, store_user
 ):

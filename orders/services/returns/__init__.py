@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,7 +28,7 @@ from oms.exceptions import DomainError, InvalidTransition
 from oms.phrases import Phrase, choice_arg, english, money_arg, nphrase, phrase
 from oms.webhooks import emit_event
 
-from ...exceptions import ReturnInvalid
+from ...exceptions import IdempotencyKeyReused, ReturnInvalid
 from ...models import (
     ExchangeWhen,
     Order,
@@ -155,6 +155,34 @@ def return_create(
         except DomainError as exc:  # e.g. the pickup store no longer offers pickup: nothing is written
             raise ReturnInvalid(exc.message, field="exchange") from exc
     return ret
+
+
+@transaction.atomic
+def return_create_once(*, idempotency_key: str, order: Order, **fields: Any) -> tuple[Return, bool]:
+    """`return_create` for a request an integration may send again: the return already authorised with this
+    `idempotency_key` for this order comes back (and False), else a new one (and True). The key sent with
+    another order is refused (`IdempotencyKeyReused`, 422), never answered with that order's return. Locks
+    the order row first, so the same request sent twice at once authorises one return."""
+    order = lock_order(order)
+    earlier = Return.objects.filter(idempotency_key=idempotency_key).select_related("order").first()
+    if earlier is not None:
+        if earlier.order_id != order.pk:
+            raise IdempotencyKeyReused(
+                _("This idempotency key was used for return %(number)s: send a new key with another return.")
+                % {"number": earlier.number},
+                field="idempotency_key",
+            )
+        return earlier, False
+    ret = return_create(order=order, **fields)
+    ret.idempotency_key = idempotency_key
+    try:
+        with transaction.atomic():
+            ret.save(update_fields=["idempotency_key"])
+    except IntegrityError:  # the same key for another order's return, committed meanwhile
+        raise IdempotencyKeyReused(
+            _("This idempotency key was used for another return: send a new key."), field="idempotency_key"
+        ) from None
+    return ret, True
 
 
 def _lock(ret: Return) -> tuple[Order, Return]:
@@ -375,6 +403,7 @@ __all__ = [
     "return_balance",
     "return_cancel",
     "return_create",
+    "return_create_once",
     "return_locations",
     "return_receive",
     "return_refund",
