@@ -72,3 +72,22 @@ def login(page, username: str, password: str = "correct-horse-battery") -> None:
 def fits(page) -> bool:
     """The page is no wider than the 360 px phone screen (nothing to scroll sideways)."""
     return page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+# Every table wrapper shows all of its table, and no cell reaches past the 360 px screen's right edge.
+NOTHING_HIDDEN = """() =>
+  [...document.querySelectorAll('.table-wrap')].every(w => w.scrollWidth <= w.clientWidth)
+  && [...document.querySelectorAll('td')].every(td => td.getBoundingClientRect().right <= 360)"""
+
+
+def nothing_hidden(page) -> bool:
+    """No table is wider than its wrapper and no cell is off the phone screen (`fits` does not see inside a
+    wrapper that scrolls sideways)."""
+    return page.evaluate(NOTHING_HIDDEN)
+
+
+def top(page, selector: str) -> float:
+    """Where the first element matching `selector` starts, in CSS pixels from the top of the page."""
+    return page.evaluate(
+        "s => document.querySelector(s).getBoundingClientRect().top + window.scrollY", selector
+    )

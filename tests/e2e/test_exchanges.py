@@ -1,6 +1,8 @@
 """A wrong-size exchange end to end in the browser: customer service authorises it from the order page (in
 English, on a desktop) asking for the shirt in another size; the store's staff receive the goods on a 360 px
-phone (in Portuguese); the exchange order appears, routed, linked both ways with the return."""
+phone (in Portuguese): the list of returns and the return's page fit the screen, nothing cut off inside a
+table, and the receive form comes first, its inputs and button in view without scrolling, the exchange
+explained after it; the exchange order appears, routed, linked both ways with the return."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from orders.services.fulfilment import (
 from routing.services.live import order_route
 from tests.factories import ProductFactory, fulfilment_with_reservations
 
-from .conftest import fits, login
+from .conftest import fits, login, nothing_hidden, top
 
 
 @pytest.mark.django_db(transaction=True)
@@ -58,16 +60,25 @@ def test_a_wrong_size_exchange_from_the_order_page_to_the_routed_exchange_order(
     staff = phone_page
     login(staff, store_user.username)
     staff.goto("/returns/?status=requested")
-    staff.click(f"tr[data-return='{number}'] a")
+    row = staff.locator(f"tr[data-return='{number}']")
+    expect(row).to_contain_text("ao voltar")  # its exchange order: sent once the goods are back
+    assert fits(staff) and nothing_hidden(staff)
+    row.locator("a").click()
     expect(staff.locator("[data-testid=exchange]")).to_contain_text("Enviada quando as mercadorias voltarem")
-    assert fits(staff)
+    ret_line = Return.objects.get().lines.get()
+    receive = staff.locator("[data-testid=receive-form]")
+    for field in (f"#id_got_{ret_line.pk}", f"#id_restock_{ret_line.pk}", "button[type=submit]"):
+        expect(receive.locator(field)).to_be_in_viewport(ratio=1)  # not off to the right, not below the fold
+    assert top(staff, "[data-testid=receive-form]") < top(staff, "[data-testid=exchange]")
+    assert fits(staff) and nothing_hidden(staff)
     staff.click("[data-testid=receive-form] button[type=submit]")
     expect(staff.locator(".messages")).to_contain_text("Devolução recebida")
     exchange = Return.objects.get().exchange_order
     assert exchange is not None and exchange.external_ref == f"{order.number}-T1"
     expect(staff.locator("[data-testid=exchange-order]")).to_have_text(exchange.number)
     expect(staff.locator("[data-testid=refund-due]")).to_contain_text("R$ 0,00")  # same price: even
-    assert fits(staff)
+    expect(staff.locator("[data-testid=return-lines]")).to_contain_text("CAM-0001-P")
+    assert fits(staff) and nothing_hidden(staff)
 
     order_route(order_id=exchange.pk)  # what the worker does after the commit (idempotent if it did)
     exchange.refresh_from_db()

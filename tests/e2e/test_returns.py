@@ -1,6 +1,7 @@
 """A return end to end in the browser: customer service authorises it from the order page (in English, on a
 desktop), the store's staff receive the goods on a phone (in Portuguese; one unit back in stock, one damaged),
-and customer service records the refund."""
+the list and the return's page fitting the screen with nothing cut off inside a table, and customer service
+records the refund."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from orders.models import Return, ReturnStatus
 from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_pack, fulfilment_ship
 from tests.factories import fulfilment_with_reservations, stock_row
 
-from .conftest import fits, login
+from .conftest import fits, login, nothing_hidden
 
 
 @pytest.mark.django_db(transaction=True)
@@ -43,14 +44,17 @@ def test_a_return_from_the_order_page_to_the_refund(
     staff = phone_page
     login(staff, store_user.username)
     staff.goto("/returns/?status=requested")
+    assert fits(staff) and nothing_hidden(staff)
     staff.click(f"tr[data-return='{number}'] a")
     expect(staff.locator("h1")).to_contain_text(number)
     line = Return.objects.get().lines.get()
+    expect(staff.locator(f"#id_got_{line.pk}")).to_be_in_viewport(ratio=1)
     staff.fill(f"#id_restock_{line.pk}", "1")
-    assert fits(staff)
+    assert fits(staff) and nothing_hidden(staff)
     staff.click("[data-testid=receive-form] button[type=submit]")
     expect(staff.locator(".messages")).to_contain_text("Devolução recebida")
     expect(staff.locator("[data-testid=return-status]")).to_have_text("Recebida")
+    assert fits(staff) and nothing_hidden(staff)
     assert stock_row(w.paulista, w.shirt).on_hand == on_shelf + 1
 
     cs.reload()
