@@ -422,6 +422,8 @@ class ReturnStatus(models.TextChoices):
     REQUESTED = "requested", pgettext_lazy("a return", "Awaiting the goods")
     RECEIVED = "received", pgettext_lazy("a return", "Received")
     REFUNDED = "refunded", pgettext_lazy("a return", "Refunded")
+    # received, nothing to refund (an exchange worth what came back); refundable if the exchange is cancelled
+    CLOSED = "closed", pgettext_lazy("a return", "Closed")
     CANCELLED = "cancelled", pgettext_lazy("a return", "Cancelled")
 
 

@@ -131,7 +131,7 @@ def _detail(
     due = max(balance, Decimal("0.00"))
     allowed = {
         "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
-        "refund": ret.status == ReturnStatus.RECEIVED and acts and due > 0,
+        "refund": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.CLOSED) and acts and due > 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
     }
     exchange_value = sum((Decimal(row["price"]) * row["qty"] for row in ret.exchange_lines), Decimal("0.00"))
@@ -142,7 +142,7 @@ def _detail(
         "due": due,
         "owes": max(-balance, Decimal("0.00")),
         # what is due shows once the goods are in, or for a cancelled return whose exchange went ahead
-        "settled": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.REFUNDED)
+        "settled": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED)
         or (ret.status == ReturnStatus.CANCELLED and ret.exchange_counts),
         "planned_exchange_value": exchange_value,
         "shipping_price": ret.order.shipping_price,

@@ -173,10 +173,16 @@ def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
     ret, lines = _fresh(ret)
     assert return_balance(ret, lines) == Decimal("-10.00") and refund_due(ret, lines) == 0
     received = OrderEvent.objects.get(kind="return_received").message
-    assert "back in stock; the customer owes R$ 10,00." in received
+    assert "back in stock; the customer owes R$ 10,00. Nothing to refund: the return is closed." in received
+    assert ret.status == ReturnStatus.CLOSED  # no one's work is left on it: off the "received" list
     with pytest.raises(ReturnInvalid) as caught:
         return_refund(ret=ret, amount=Decimal("0.01"), by=cs_user)
     assert caught.value.field == "amount"
+    # the exchange falls through (cancelled before it went out): what came back is refunded after all
+    order_cancel(order=exchange, by=cs_user, reason="sem estoque")
+    ret, lines = _fresh(ret)
+    assert refund_due(ret, lines) == Decimal("59.90")
+    assert return_refund(ret=ret, amount=Decimal("59.90"), by=cs_user).status == ReturnStatus.REFUNDED
 
 
 def test_a_cheaper_replacement_leaves_the_difference_to_refund(bought, store, cs_user, store_user):

@@ -191,8 +191,8 @@ def _lock(ret: Return) -> tuple[Order, Return]:
     return order, locked
 
 
-def _refuse_unless(ret: Return, status: str, message: str) -> None:
-    if ret.status != status:
+def _refuse_unless(ret: Return, status: str | tuple[str, ...], message: str) -> None:
+    if ret.status not in ((status,) if isinstance(status, str) else status):
         raise InvalidTransition(message % {"n": ret.number, "status": ret.get_status_display()})
 
 
@@ -268,6 +268,10 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
             **args,
         )
     ]
+    if balance <= 0:  # nothing to refund: no one's work is left on it
+        ret.status = ReturnStatus.CLOSED
+        ret.save(update_fields=["status"])
+        text.append(phrase("Nothing to refund: the return is closed."))
     if ret.shipping_refund:
         text.append(
             phrase(
@@ -314,7 +318,12 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     the shipping refunded with them, less the exchange order), less for a restocking fee or a partial refund
     agreed with the customer. Locks the order, then the return."""
     order, ret = _lock(ret)
-    _refuse_unless(ret, ReturnStatus.RECEIVED, _("Return %(n)s is %(status)s: it cannot be refunded."))
+    # a closed return owes nothing, unless its exchange order was cancelled since: then it is refunded too
+    _refuse_unless(
+        ret,
+        (ReturnStatus.RECEIVED, ReturnStatus.CLOSED),
+        _("Return %(n)s is %(status)s: it cannot be refunded."),
+    )
     due = refund_due(ret, ret.lines.select_related("order_line"))
     if not due:
         raise ReturnInvalid(
