@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,9 +46,10 @@ def exchange_items(
         return []
     if when not in ExchangeWhen.values:
         raise ReturnInvalid(_("Choose when the replacement items are sent."), field="exchange_when")
-    products = {
-        p.sku: p for p in Product.objects.filter(sku__in={sku.strip() for sku, _qty in exchange.values()})
-    }
+    # typed SKUs match whatever their case ("cam-0001-m" is CAM-0001-M)
+    wanted = {sku.strip().casefold() for sku, _qty in exchange.values()}
+    found = Product.objects.filter(reduce(or_, (Q(sku__iexact=sku) for sku in wanted), Q(pk__in=[])))
+    products = {p.sku.casefold(): p for p in found}
     rows = []
     for line_id, (sku, qty) in exchange.items():
         line = order_lines.get(line_id)
@@ -57,7 +61,7 @@ def exchange_items(
                 % {"no": line.line_no},
                 field="exchange",
             )
-        product = products.get(sku.strip())
+        product = products.get(sku.strip().casefold())
         if product is None:
             raise ReturnInvalid(
                 _("Line %(no)s: there is no product %(sku)s.") % {"no": line.line_no, "sku": sku.strip()},
