@@ -121,7 +121,10 @@ def _arg(value: Any, source: bool) -> Any:
         at = _moment(value["datetime"])
         return formats.date_format(at, "SHORT_DATETIME_FORMAT") if at else value["datetime"]
     if "money" in value:
-        amount = Decimal(str(value["money"]))
+        try:
+            amount = Decimal(str(value["money"]))
+        except InvalidOperation:  # not an amount: shown as stored, never a 500
+            return value["money"]
         if value.get("cur", "BRL") == "BRL":
             return format_brl(amount)
         return f"{formats.number_format(amount, 2, use_l10n=True)} {value['cur']}"

@@ -83,8 +83,8 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
                     exchange_when=form.exchange_timing(),
                     by=request.user,
                 )
-            except DomainError as exc:
-                messages.error(request, exc.message)
+            except DomainError as exc:  # beside the field it is about, what was typed kept
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(request, _("Return %(n)s authorised.") % {"n": ret.number})
                 return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))
@@ -164,7 +164,8 @@ def return_detail(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def return_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
-    """Receive, refund or cancel a return; a bad form comes back with its errors, a refusal as a message."""
+    """Receive, refund or cancel a return; a bad form, or a refusal about one of its fields, comes back with
+    the error beside the field; another refusal (the return has moved on) as a message."""
     if action not in ("receive", "refund", "cancel"):
         raise Http404(_("No such action."))
     ret = _return(request, number)
@@ -198,5 +199,8 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
             return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
             messages.success(request, _("Return cancelled."))
     except DomainError as exc:
+        if exc.field in form.fields:  # e.g. an amount over what is due: beside it, what was typed kept
+            form.add_error(exc.field, exc.message)
+            return _detail(request, ret, {action: form}, status=400)
         messages.error(request, exc.message)
     return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))

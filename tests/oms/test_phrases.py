@@ -106,3 +106,8 @@ def test_a_phrase_stored_without_an_argument_its_text_names_still_reads():
     # e.g. a msgid changed after the phrase was stored: the page shows the text, never a 500
     assert _in("pt-br", {"m": "Now %(status)s.", "a": {"other": 1}}) == "Now %(status)s."
     assert _in("en", {"m": "Hold released.", "a": {"unused": 1}}) == "Hold released."
+    odd = {
+        "m": "%(v)s, %(n)s, %(d)s",
+        "a": {"v": {"money": "x"}, "n": {"number": "y"}, "d": {"datetime": "z"}},
+    }
+    assert _in("pt-br", odd) == "x, y, z"

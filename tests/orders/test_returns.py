@@ -329,7 +329,10 @@ def test_customer_service_records_the_refund(client, shipped, store, cs_user, st
     assert page.context["refund_form"].initial == {"amount": Decimal("59.90")}
     url = reverse("returns:action", args=[ret.number, "refund"])
     too_much = client.post(url, {"amount": "60,00"})
-    assert too_much.status_code == 302 and Return.objects.get().status == ReturnStatus.RECEIVED
+    assert too_much.status_code == 400 and Return.objects.get().status == ReturnStatus.RECEIVED
+    # the refusal sits beside the amount, and the amount typed is kept
+    assert "R$ 59,90" in str(too_much.context["refund_form"].errors["amount"])
+    assert 'value="60,00"' in too_much.content.decode()
     assert client.post(url, {"amount": "59,90", "reference": "PSP-7"}).status_code == 302
     assert Return.objects.get().refund_amount == Decimal("59.90")
 
