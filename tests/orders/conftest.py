@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.services import AddressData, CustomerData, LineData, order_create
-from tests.factories import ChannelFactory, ProductFactory, StockFactory
+from tests.factories import ChannelFactory, LocationFactory, ProductFactory, StockFactory
 
 ADDRESS = AddressData(
     street="Av. Paulista",
@@ -60,3 +60,15 @@ def make_order(channel):
 def stocked_product(db):
     stock = StockFactory(on_hand=20)
     return stock
+
+
+@pytest.fixture
+def store():
+    """The store returns come back to (modules that need another store define their own)."""
+    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
+
+
+@pytest.fixture
+def elsewhere():
+    """A store in another region."""
+    return LocationFactory(code="LJ-POA-01", name="Loja Moinhos", region="sul")

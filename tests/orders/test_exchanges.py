@@ -35,7 +35,6 @@ from orders.services.returns import (
 )
 from tests.factories import (
     ChannelFactory,
-    LocationFactory,
     ProductFactory,
     StockFactory,
     fulfilment_with_reservations,
@@ -44,16 +43,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 SHIPPING = Decimal("15.00")
-
-
-@pytest.fixture
-def store():
-    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
-
-
-@pytest.fixture
-def elsewhere():
-    return LocationFactory(code="LJ-POA-01", name="Loja Moinhos", region="sul")
 
 
 @pytest.fixture
@@ -290,7 +279,8 @@ def test_a_second_exchange_of_the_order_takes_the_next_reference(bought, store, 
     )
 
 
-def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue, store, cs_user, store_user):
+def _collected_pickup(make_order, catalogue, store, store_user):
+    """A pickup of one shirt P at `store`, picked and handed over."""
     order = make_order(
         mode="pickup",
         pickup_location=store,
@@ -300,6 +290,11 @@ def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue
     fulfilment_confirm_pick(fulfilment=f, code="CAM-0001-P", qty=1, by=store_user)
     f.refresh_from_db()
     fulfilment_hand_over(fulfilment=f, code=f.pickup_code, by=store_user)
+    return order
+
+
+def test_a_collected_pickup_is_exchanged_at_the_same_store(make_order, catalogue, store, cs_user, store_user):
+    order = _collected_pickup(make_order, catalogue, store, store_user)
     ret = return_create(
         order=order,
         lines={order.lines.get().pk: 1},
@@ -341,15 +336,7 @@ def test_a_bad_exchange_names_its_field_and_writes_nothing(bought, store, cs_use
 def test_an_advance_exchange_that_cannot_be_created_writes_nothing(
     make_order, catalogue, store, cs_user, store_user
 ):
-    order = make_order(
-        mode="pickup",
-        pickup_location=store,
-        lines=[LineData(product=catalogue["P"], qty=1, unit_price=Decimal("59.90"))],
-    )
-    f = fulfilment_with_reservations(order=order, location=store, kind="pickup")
-    fulfilment_confirm_pick(fulfilment=f, code="CAM-0001-P", qty=1, by=store_user)
-    f.refresh_from_db()
-    fulfilment_hand_over(fulfilment=f, code=f.pickup_code, by=store_user)
+    order = _collected_pickup(make_order, catalogue, store, store_user)
     store.offers_pickup = False
     store.save(update_fields=["offers_pickup"])
     with pytest.raises(ReturnInvalid) as caught:

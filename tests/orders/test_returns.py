@@ -32,7 +32,6 @@ from orders.services.returns import (
     returnable_units,
 )
 from tests.factories import (
-    LocationFactory,
     ProductFactory,
     StockFactory,
     fulfilment_with_reservations,
@@ -40,16 +39,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def store():
-    return LocationFactory(code="LJ-SP-01", name="Loja Paulista")
-
-
-@pytest.fixture
-def elsewhere():
-    return LocationFactory(code="LJ-POA-01", name="Loja Moinhos", region="sul")
 
 
 @pytest.fixture
