@@ -148,7 +148,7 @@ def order_get(*, user: Any, number: str) -> Order:
     """One order with its lines, fulfilments and timeline; `Order.DoesNotExist` outside the user's scope."""
     return (
         _scope(Order.objects.all(), user)
-        .select_related("channel", "customer", "pickup_location")
+        .select_related("channel", "customer", "pickup_location", "exchange_for")
         .prefetch_related(
             "lines",
             Prefetch(
