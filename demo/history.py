@@ -56,7 +56,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services.lifecycle import now_in
+from orders.timeline import now_in
 from routing.models import LocationDayCapacity
 from routing.services.defaults import SERVICES as DEFAULT_SERVICES
 

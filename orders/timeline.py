@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import pgettext_lazy
 
-from oms.phrases import render_all
+from oms.phrases import Phrase, choice_arg, phrase, render_all
 
-from .models import OrderStatus
+from .models import Order, OrderStatus
 
 EVENT_LABELS: dict[str, Any] = {
     "created": pgettext_lazy("timeline", "created"),
@@ -41,7 +41,11 @@ EVENT_LABELS: dict[str, Any] = {
     "exchange": pgettext_lazy("timeline", "exchange"),
     "refund": pgettext_lazy("timeline", "refund"),
 }
-_NOW = gettext_lazy("Now %(status)s.")
+
+
+def now_in(target: str) -> list[Phrase]:
+    """ "Now <status>.": a status change that says nothing more."""
+    return [phrase("Now %(status)s.", status=choice_arg(Order, "status", target, lower=True))]
 
 
 def event_label(kind: str) -> str:
@@ -59,5 +63,5 @@ def event_message(kind: str, message: str, data: Any) -> str:
         return render_all(text)
     target = data.get("to")
     if kind == "status" and target in OrderStatus.values and message == f"Now {target.replace('_', ' ')}.":
-        return _NOW % {"status": OrderStatus(target).label.lower()}
+        return render_all(now_in(target))
     return message

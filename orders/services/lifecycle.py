@@ -25,7 +25,7 @@ from oms.audit import audit_record
 from oms.calendar import add_business_days
 from oms.cep import cep_to_point
 from oms.db import assign_ids, build, fetch_in, fetch_in_drawing, save_new
-from oms.phrases import Phrase, choice_arg, english, nphrase, phrase, pphrase
+from oms.phrases import Phrase, english, nphrase, phrase, pphrase
 from oms.queue import enqueue_on_commit, request_on_commit, tasks_inline
 from oms.webhooks import emit_event, emit_events, subscriptions_for
 
@@ -51,6 +51,7 @@ from ..models import (
 )
 from ..selectors import channels_by_code
 from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
+from ..timeline import now_in
 
 ROUTE_TASK = "routing.route_order"
 # New orders ask for a drain of the orders awaiting routing (oms.queue.request_on_commit): one waiting run
@@ -130,11 +131,6 @@ def order_event(
     event = new_event(order=order, kind=kind, text=text, message=message, by=by, data=data)
     event.save(force_insert=True)
     return event
-
-
-def now_in(target: str) -> list[Phrase]:
-    """ "Now <status>.": a status change that says nothing more."""
-    return [phrase("Now %(status)s.", status=choice_arg(Order, "status", target, lower=True))]
 
 
 def lock_order(order: Order) -> Order:

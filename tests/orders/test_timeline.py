@@ -53,3 +53,11 @@ def test_what_services_record_reads_in_the_readers_language(client, make_order, 
     client.post(reverse("set_language"), {"language": "en"})
     english = client.get(url).content.decode()
     assert all(message in english for message in stored.values())
+
+
+def test_an_entry_stored_before_phrases_still_reads_its_status_change_translated(client, make_order, cs_user):
+    order = make_order()
+    OrderEvent.objects.create(order=order, kind="status", message="Now allocated.", data={"to": "allocated"})
+    client.force_login(cs_user)
+    page = client.get(reverse("orders:detail", args=[order.number])).content.decode()
+    assert "Agora: alocado." in page and "Now allocated." not in page
