@@ -22,6 +22,13 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
+class NotPermitted(DomainError):
+    """The caller's role or scope does not allow this change (403), though they may see what it is about."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFoundInScope(DomainError):
     status_code = 404
     code = "not_found"

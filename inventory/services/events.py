@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms.audit import audit_record
-from oms.exceptions import DomainError, NotFoundInScope
+from oms.exceptions import DomainError, NotFoundInScope, NotPermitted
 
 from ..models import (
     EVENT_FACTOR_MAX,
@@ -45,11 +45,8 @@ class InvalidEvent(DomainError):
     code = "invalid_event"
 
 
-class EventNotYours(DomainError):
+class EventNotYours(NotPermitted):
     """The event names locations the caller does not plan (or every location): to see, not to change."""
-
-    status_code = 403
-    code = "forbidden"
 
 
 @dataclass(frozen=True, slots=True)

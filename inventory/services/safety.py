@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from oms.audit import audit_record
-from oms.exceptions import DomainError, NotFoundInScope
+from oms.exceptions import DomainError, NotFoundInScope, NotPermitted
 from oms.queue import enqueue_on_commit
 
 from ..models import (
@@ -70,9 +70,8 @@ class InvalidSafetyRule(DomainError):
     code = "invalid_safety_rule"
 
 
-class SafetyRuleForbidden(DomainError):
-    status_code = 403
-    code = "forbidden"
+class SafetyRuleForbidden(NotPermitted):
+    """Only planners (inventory.set_safety_stock) apply rules."""
 
 
 @dataclass(frozen=True)

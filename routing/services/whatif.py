@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from inventory.models import TRANSFER_PREFIX, MovementKind, Product, StockLevel, StockMovement
 from inventory.selectors import location_list
 from oms.audit import audit_record
-from oms.exceptions import DomainError, NotFoundInScope
+from oms.exceptions import DomainError, NotFoundInScope, NotPermitted
 from oms.queue import enqueue_on_commit
 from oms.roles import Role, is_manager_or_admin, user_roles
 from orders.models import Channel, DeliveryMode, LineStatus, Order, OrderLine
@@ -99,9 +99,8 @@ class WhatIfInvalid(DomainError):
     code = "whatif_invalid"
 
 
-class WhatIfForbidden(DomainError):
-    status_code = 403
-    code = "forbidden"
+class WhatIfForbidden(NotPermitted):
+    """Only managers and admins run what-ifs."""
 
 
 def can_run_whatif(user: Any) -> bool:
