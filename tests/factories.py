@@ -155,7 +155,7 @@ def shipped_daily(row: Any, per_day: Any, *, days: int = 70) -> None:
         for _day, units in sold
     )  # fmt: skip
     for movement, (day, _units) in zip(movements, sold, strict=True):
-        # `at` is auto_now_add: dated afterwards, at the day's last minute, so a window of the last N days read
-        # at any hour today takes the whole of each of those days (at 15:00 the oldest day fell out after 15:00)
+        # `at` is auto_now_add: dated afterwards, at the day's last minute, so a window of the last N days
+        # read at any hour today takes each of those days whole (at 15:00, the oldest fell out after 15:00)
         movement.at = start_of_day(day) + dt.timedelta(hours=23, minutes=59)
     StockMovement.objects.bulk_update(movements, ["at"])
