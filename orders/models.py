@@ -422,7 +422,10 @@ class ReturnStatus(models.TextChoices):
     REQUESTED = "requested", pgettext_lazy("a return", "Awaiting the goods")
     RECEIVED = "received", pgettext_lazy("a return", "Received")
     REFUNDED = "refunded", pgettext_lazy("a return", "Refunded")
-    # received, nothing to refund (an exchange worth what came back); refundable if the exchange is cancelled
+    # received, and the exchange order is worth more than what came back: the customer owes the difference
+    OWED = "owed", pgettext_lazy("a return", "Customer owes")
+    # received and settled with nothing to refund (an exchange worth what came back, a debt paid or waived);
+    # refundable again if its exchange order is cancelled
     CLOSED = "closed", pgettext_lazy("a return", "Closed")
     CANCELLED = "cancelled", pgettext_lazy("a return", "Cancelled")
 
@@ -507,6 +510,7 @@ class Return(models.Model):
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # the refunds so far, in sum, and the latest one's reference, moment and author (the entries hold each)
     refund_amount = models.DecimalField(_("refunded"), max_digits=12, decimal_places=2, null=True, blank=True)
     refund_reference = models.CharField(
         _("refund reference"), max_length=64, blank=True, help_text=_("The payment system's reference.")
@@ -561,6 +565,61 @@ class Return(models.Model):
     def exchange_counts(self) -> bool:
         """Whether an exchange order went out and stands (a cancelled one leaves the money as it was)."""
         return self.exchange_order is not None and self.exchange_order.status != OrderStatus.CANCELLED
+
+
+class EntryKind(models.TextChoices):
+    """What settled part of a return's money (`ReturnEntry`)."""
+
+    REFUND = "refund", pgettext_lazy("return money", "Refunded")
+    KEPT = "kept", pgettext_lazy("return money", "Kept (restocking fee or agreed deduction)")
+    CHARGE = "charge", pgettext_lazy("return money", "Paid by the customer")
+    WAIVED = "waived", pgettext_lazy("return money", "Waived")
+    OFFSET = "offset", pgettext_lazy("return money", "Settled with another return")
+
+
+class ReturnEntry(models.Model):
+    """One movement of a return's money: what it settles of what is due (`amount`: positive for what was
+    refunded or kept of what was due to the customer, negative for what the customer paid or was let off of
+    what they owed). Offsets come in pairs between two returns of one order: what one owes the customer pays
+    what the customer owes on the other. What is still due is the return's balance less its entries."""
+
+    ret = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=8, choices=EntryKind.choices)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    other = models.ForeignKey(
+        Return,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("other return"),
+    )
+    reference = models.CharField(_("reference"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("return money entry")
+        verbose_name_plural = _("return money entries")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["refund", "kept"], amount__gt=0)
+                | Q(kind__in=["charge", "waived"], amount__lt=0)
+                | Q(kind="offset", other__isnull=False) & ~Q(amount=0),
+                name="returnentry_amount_sign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
+
+    @property
+    def size(self) -> Decimal:
+        """The amount without its sign: what was paid, kept, waived or moved."""
+        return abs(self.amount)
 
 
 class ReturnLine(models.Model):

@@ -189,5 +189,22 @@ class ReturnRefundForm(forms.Form):
     reference = forms.CharField(label=_("Payment system reference"), max_length=64, required=False)
 
 
+class ReturnCollectForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount paid by the customer (R$)"),
+        min_value=Decimal("0.00"),
+        max_value=REFUND_MAX,
+        max_digits=12,
+        decimal_places=2,
+        localize=True,
+    )
+    reference = forms.CharField(label=_("Payment system reference"), max_length=64, required=False)
+    waive_rest = forms.BooleanField(label=_("Let the customer off the rest"), required=False)
+
+
+class ReturnExchangeSendForm(forms.Form):
+    """Sending the exchange order again takes nothing but the click."""
+
+
 class ReturnCancelForm(forms.Form):
     reason = forms.CharField(label=_("Why is it cancelled?"), max_length=200)

@@ -25,9 +25,11 @@ from django.views.decorators.http import require_POST
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
-from .models import Order, Return, ReturnStatus
+from .models import EntryKind, Order, Return, ReturnStatus
 from .return_forms import (
     ReturnCancelForm,
+    ReturnCollectForm,
+    ReturnExchangeSendForm,
     ReturnNewForm,
     ReturnReceiveForm,
     ReturnRefundForm,
@@ -36,9 +38,11 @@ from .return_forms import (
 from .selectors import return_get, return_list, return_receivable_by
 from .services.returns import (
     received_value,
-    return_balance,
     return_cancel,
+    return_collect,
     return_create,
+    return_due,
+    return_exchange_send,
     return_locations,
     return_receive,
     return_refund,
@@ -48,6 +52,14 @@ from .views import _order
 
 RETURNS_PAGE_SIZE = 25
 ACTS = "orders.change_order"
+# the actions of a return's page and their forms (receiving's form also takes the return)
+FORMS: dict[str, type[forms.Form]] = {
+    "receive": ReturnReceiveForm,
+    "refund": ReturnRefundForm,
+    "collect": ReturnCollectForm,
+    "send-exchange": ReturnExchangeSendForm,
+    "cancel": ReturnCancelForm,
+}
 
 
 def _new_form(request: HttpRequest, order: Order, data: Any = None) -> ReturnNewForm:
@@ -127,28 +139,39 @@ def _detail(
 ) -> HttpResponse:
     acts = request.user.has_perm(ACTS)
     lines = list(ret.lines.all())
-    balance = return_balance(ret, lines)
-    due = max(balance, Decimal("0.00"))
+    entries = list(ret.entries.all())
+    due = return_due(ret, lines, entries)
+    to_refund, owes = max(due, Decimal("0.00")), max(-due, Decimal("0.00"))
+    goods_in = ret.status not in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED)
+    refunded = any(entry.kind == EntryKind.REFUND for entry in entries)
     allowed = {
         "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
-        "refund": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.CLOSED) and acts and due > 0,
+        "refund": goods_in and acts and due > 0,
+        "collect": ret.status != ReturnStatus.REQUESTED and acts and due < 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
+        # the exchange order could not be created at receipt: sent again from here
+        "send_exchange": goods_in
+        and acts
+        and bool(ret.exchange_lines)
+        and ret.exchange_order_id is None
+        and not refunded,
     }
     exchange_value = sum((Decimal(row["price"]) * row["qty"] for row in ret.exchange_lines), Decimal("0.00"))
     context = {
         "ret": ret,
         "lines": lines,
+        "entries": entries,
         "units_value": received_value(lines),
-        "due": due,
-        "owes": max(-balance, Decimal("0.00")),
+        "due": to_refund,
+        "owes": owes,
         # what is due shows once the goods are in, or for a cancelled return whose exchange went ahead
-        "settled": ret.status in (ReturnStatus.RECEIVED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED)
-        or (ret.status == ReturnStatus.CANCELLED and ret.exchange_counts),
+        "settled": goods_in or (ret.status == ReturnStatus.CANCELLED and ret.exchange_counts),
         "planned_exchange_value": exchange_value,
         "shipping_price": ret.order.shipping_price,
         "allowed": allowed,
         "receive_form": bound.get("receive") or ReturnReceiveForm(ret=ret),
-        "refund_form": bound.get("refund") or ReturnRefundForm(initial={"amount": due}),
+        "refund_form": bound.get("refund") or ReturnRefundForm(initial={"amount": to_refund}),
+        "collect_form": bound.get("collect") or ReturnCollectForm(initial={"amount": owes}),
         "cancel_form": bound.get("cancel") or ReturnCancelForm(),
     }
     return render(request, "orders/return_detail.html", context, status=status)
@@ -164,22 +187,19 @@ def return_detail(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_POST
 def return_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
-    """Receive, refund or cancel a return; a bad form, or a refusal about one of its fields, comes back with
-    the error beside the field; another refusal (the return has moved on) as a message."""
-    if action not in ("receive", "refund", "cancel"):
+    """Receive, refund, record the customer's payment, send the exchange again or cancel a return; a bad
+    form, or a refusal about one of its fields, comes back with the error beside the field; another refusal
+    (the return has moved on) as a message."""
+    if action not in FORMS:
         raise Http404(_("No such action."))
     ret = _return(request, number)
     if action == "receive" and not return_receivable_by(user=request.user, ret=ret):
         raise PermissionDenied
     if action != "receive" and not request.user.has_perm(ACTS):
         raise PermissionDenied
-    form: forms.Form
-    if action == "receive":
-        form = ReturnReceiveForm(request.POST, ret=ret)
-    elif action == "refund":
-        form = ReturnRefundForm(request.POST)
-    else:
-        form = ReturnCancelForm(request.POST)
+    form: forms.Form = (
+        ReturnReceiveForm(request.POST, ret=ret) if action == "receive" else FORMS[action](request.POST)
+    )
     if not form.is_valid():
         messages.error(request, _("Please correct the form below."))
         return _detail(request, ret, {action: form}, status=400)
@@ -195,6 +215,18 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
                 by=request.user,
             )
             messages.success(request, _("Refund recorded."))
+        elif isinstance(form, ReturnCollectForm):
+            return_collect(
+                ret=ret,
+                amount=form.cleaned_data["amount"],
+                reference=form.cleaned_data["reference"],
+                waive_rest=form.cleaned_data["waive_rest"],
+                by=request.user,
+            )
+            messages.success(request, _("Customer's payment recorded."))
+        elif isinstance(form, ReturnExchangeSendForm):
+            return_exchange_send(ret=ret, by=request.user)
+            messages.success(request, _("Exchange order created."))
         else:
             return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
             messages.success(request, _("Return cancelled."))

@@ -203,7 +203,7 @@ def return_get(*, user: Any, number: str) -> Return:
     """One return in the user's scope with its lines; `Return.DoesNotExist` otherwise."""
     return (
         return_list(user=user)
-        .select_related("order__customer", "created_by", "received_by", "refunded_by")
-        .prefetch_related("lines__order_line__product")
+        .select_related("order__customer", "created_by", "received_by", "refunded_by", "exchange_order")
+        .prefetch_related("lines__order_line__product", "entries__other", "entries__created_by")
         .get(number=number)
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.contrib.auth import get_user_model
 
-from .models import Fulfilment
+from .models import Fulfilment, Return
 from .services.fulfilment import (
     fulfilment_expire_pickup,
     fulfilment_flag_late,
     fulfilments_late,
     pickups_due_for_expiry,
 )
+from .services.returns import return_exchange_cancelled
 
 
 @shared_task(name="orders.expire_uncollected_pickups", acks_late=True)
@@ -39,3 +41,14 @@ def flag_late_fulfilments() -> int:
         if fulfilment is not None and fulfilment_flag_late(fulfilment=fulfilment):
             flagged += 1
     return flagged
+
+
+@shared_task(name="orders.exchange_cancelled", acks_late=True)
+def exchange_cancelled(return_pk: int, user_pk: int | None = None) -> str:
+    """Settle a return whose exchange order was cancelled (what it was worth is due again); `user_pk` is who
+    cancelled it. Returns the return's status. Safe to run twice: the second run changes nothing."""
+    ret = Return.objects.filter(pk=return_pk).first()
+    if ret is None:
+        return ""
+    by = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
+    return return_exchange_cancelled(ret=ret, by=by).status

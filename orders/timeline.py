@@ -40,6 +40,7 @@ EVENT_LABELS: dict[str, Any] = {
     "return_cancelled": pgettext_lazy("timeline", "return cancelled"),
     "exchange": pgettext_lazy("timeline", "exchange"),
     "refund": pgettext_lazy("timeline", "refund"),
+    "return_payment": pgettext_lazy("timeline", "return money"),
 }
 
 

@@ -7,6 +7,10 @@ are named by the order line's number (`line_no`; in `exchange`, `line`).
 
 A return may be an exchange: `exchange` names, per returned line, the SKU and units to send instead of money,
 and `exchange_when` when (`received`, the default, or `now`); the return then shows its `exchange_order`.
+
+What is due is the return's value (units received, shipping refunded, less the exchange order) less its
+`entries`: refunds, what was kept of a partial refund, the customer's payments of what they owe
+(`POST …/collect/`), what was waived, and offsets against the same order's other returns.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ from rest_framework.views import APIView
 from oms.api import ErrorOut, model_perm
 from oms.parsers import BoundedJSONParser, request_data
 
-from ..models import ExchangeWhen, Return, ReturnReason, ReturnStatus, ShippingDecision
+from ..models import EntryKind, ExchangeWhen, Return, ReturnReason, ReturnStatus, ShippingDecision
 from ..selectors import return_get, return_list, return_receivable_by
 from ..services.returns import (
     REFUND_MAX,
-    return_balance,
     return_cancel,
+    return_collect,
     return_create,
     return_create_once,
+    return_due,
+    return_exchange_send,
     return_locations,
     return_receive,
     return_refund,
@@ -102,6 +108,32 @@ class CancelIn(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
+class CollectIn(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.00"),
+        max_value=REFUND_MAX,
+        help_text="What the payment system collected from the customer (0 with waive_rest: waive it all).",
+    )
+    reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    waive_rest = serializers.BooleanField(
+        required=False, default=False, help_text="Let the customer off what they still owe after it."
+    )
+
+
+class EntryOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EntryKind.choices)
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="What it settled: positive of what was due to the customer, negative of what they owed.",
+    )
+    other_return = serializers.CharField(source="other.number", allow_null=True, default=None)
+    reference = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class ReturnLineOut(serializers.Serializer):
     line_no = serializers.IntegerField(source="order_line.line_no")
     sku = serializers.CharField(source="order_line.sku")
@@ -140,18 +172,22 @@ class ReturnOut(serializers.Serializer):
         help_text="Whether the order's shipping is refunded with this return, and why (once received).",
     )
     customer_owes = serializers.SerializerMethodField()
+    entries = EntryOut(many=True, source="entries.all")
 
-    def _balance(self, ret: Return) -> Decimal:
-        # lines prefetched with their order lines, exchange order joined, by every caller
-        return return_balance(ret, ret.lines.all())
+    def _due(self, ret: Return) -> Decimal:
+        # lines prefetched with their order lines, entries with their other return, exchange order joined,
+        # by every caller
+        return return_due(ret, ret.lines.all(), ret.entries.all())
 
     def get_refund_due(self, ret: Return) -> str:
-        """What is due to the customer: the received units, the shipping refunded, less the exchange order."""
-        return str(max(self._balance(ret), Decimal("0.00")))
+        """What is still to refund: the received units, the shipping refunded, less the exchange order, less
+        the entries."""
+        return str(max(self._due(ret), Decimal("0.00")))
 
     def get_customer_owes(self, ret: Return) -> str:
-        """What the customer owes when the exchange order is worth more than what came back (not charged)."""
-        return str(max(-self._balance(ret), Decimal("0.00")))
+        """What the customer still owes (an exchange order worth more than what came back, or sent ahead for
+        goods that never did), less what they paid or were let off."""
+        return str(max(-self._due(ret), Decimal("0.00")))
 
     def get_exchange_order(self, ret: Return) -> str | None:
         """The exchange order's number, once sent."""
@@ -169,7 +205,7 @@ def _out(ret: Return) -> dict[str, Any]:
     """The return as saved, with its lines."""
     fresh = (
         Return.objects.select_related("order", "location", "exchange_order")
-        .prefetch_related("lines__order_line")
+        .prefetch_related("lines__order_line", "entries__other")
         .get(pk=ret.pk)
     )
     return dict(ReturnOut(fresh).data)
@@ -203,7 +239,7 @@ class ReturnListView(generics.GenericAPIView):
         returns = (
             return_list(user=request.user)
             .select_related("exchange_order")
-            .prefetch_related("lines__order_line")
+            .prefetch_related("lines__order_line", "entries__other")
         )
         wanted = request.query_params.get("status", "")
         if wanted:
@@ -230,7 +266,7 @@ class OrderReturnsView(APIView):
     def get(self, request: Request, number: str) -> Response:
         order = _get_in_scope(request, number)
         returns = order.returns.select_related("order", "location", "exchange_order").prefetch_related(
-            "lines__order_line"
+            "lines__order_line", "entries__other"
         )
         return Response(ReturnOut(returns.order_by("created_at", "id"), many=True).data)
 
@@ -389,3 +425,36 @@ class ReturnCancelView(APIView):
             ret=_return(request, number), reason=body.validated_data["reason"], by=request.user
         )
         return Response(_out(ret))
+
+
+class ReturnCollectView(APIView):
+    """`POST /api/v1/returns/{number}/collect/`: the customer paid what they owe on the return (the payment
+    system charged it; the OMS records it), or part of it; `waive_rest` lets them off the rest."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("orders.change_order")]
+
+    @extend_schema(operation_id="returns_collect", request=CollectIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        body = CollectIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        ret = return_collect(
+            ret=_return(request, number),
+            amount=data["amount"],
+            reference=data["reference"],
+            waive_rest=data["waive_rest"],
+            by=request.user,
+        )
+        return Response(_out(ret))
+
+
+class ReturnSendExchangeView(APIView):
+    """`POST /api/v1/returns/{number}/send-exchange/`: create the exchange order that could not be created
+    when the goods arrived."""
+
+    permission_classes = [IsAuthenticated, model_perm("orders.change_order")]
+
+    @extend_schema(operation_id="returns_send_exchange", request=None, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        return Response(_out(return_exchange_send(ret=_return(request, number), by=request.user)))

@@ -19,5 +19,11 @@ urlpatterns: list[URLPattern] = [
     path("returns/<str:number>/receive/", returns.ReturnReceiveView.as_view(), name="return-receive"),
     path("returns/<str:number>/refund/", returns.ReturnRefundView.as_view(), name="return-refund"),
     path("returns/<str:number>/cancel/", returns.ReturnCancelView.as_view(), name="return-cancel"),
+    path("returns/<str:number>/collect/", returns.ReturnCollectView.as_view(), name="return-collect"),
+    path(
+        "returns/<str:number>/send-exchange/",
+        returns.ReturnSendExchangeView.as_view(),
+        name="return-send-exchange",
+    ),
     path("channels/", views.ChannelListView.as_view(), name="channel-list"),
 ]

@@ -48,6 +48,7 @@ from ..models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    Return,
 )
 from ..selectors import channels_by_code
 from ..status import ADDRESS_CHANGEABLE, CANCELLABLE, HOLDABLE, can_move, derive_order_status
@@ -59,6 +60,9 @@ ROUTE_TASK = "routing.route_order"
 ROUTE_DRAIN_TASK = "routing.drain"
 ROUTE_PENDING_TASK = "routing.route_pending"  # drains up to its argument's orders awaiting routing
 ROUTE_BATCH = 50  # orders per drain queued for a batch
+# a cancelled exchange order's value is due on its return again: settled by this task once the cancel commits
+# (the return's verbs lock its order first, and the cancel holds the exchange order's lock)
+EXCHANGE_CANCELLED_TASK = "orders.exchange_cancelled"
 
 
 @dataclass(frozen=True)
@@ -611,6 +615,9 @@ def order_cancel(*, order: Order, by: Any, reason: str = "") -> Order:
     )
     audit_record(actor=by, action="order.cancel", obj=order, summary=reason, after={"status": order.status})
     emit_event("order.cancelled", {"order": order.number, "reason": reason})
+    ret = Return.objects.filter(exchange_order=order).values_list("pk", flat=True).first()
+    if ret is not None:
+        enqueue_on_commit(EXCHANGE_CANCELLED_TASK, ret, getattr(by, "pk", None))
     return order
 
 

@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from guardian.shortcuts import assign_perm
 
+from oms.celery import app
+from oms.exceptions import InvalidTransition
 from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
 from orders.exceptions import ReturnInvalid
-from orders.models import Fulfilment, Order, OrderEvent, OrderStatus, Return, ReturnStatus
+from orders.models import EntryKind, Fulfilment, Order, OrderEvent, OrderStatus, Return, ReturnStatus
 from orders.services import LineData, order_cancel
 from orders.services.fulfilment import (
     fulfilment_confirm_pick,
@@ -26,13 +28,17 @@ from orders.services.fulfilment import (
     fulfilment_ship,
 )
 from orders.services.returns import (
+    due_of,
     refund_due,
     return_balance,
     return_cancel,
+    return_collect,
     return_create,
+    return_exchange_send,
     return_receive,
     return_refund,
 )
+from orders.tasks import exchange_cancelled
 from tests.factories import (
     ChannelFactory,
     ProductFactory,
@@ -160,17 +166,17 @@ def test_a_wrong_size_goes_out_as_an_exchange_order_once_the_goods_are_back(
     assert AuditEvent.objects.filter(action="return.exchange", actor=store_user).exists()
     # 59.90 came back, 69.90 went out: the customer owes 10.00, nothing is refunded
     ret, lines = _fresh(ret)
-    assert return_balance(ret, lines) == Decimal("-10.00") and refund_due(ret, lines) == 0
+    assert return_balance(ret, lines) == Decimal("-10.00") and refund_due(ret, lines, ret.entries.all()) == 0
     received = OrderEvent.objects.get(kind="return_received").message
-    assert "back in stock; the customer owes R$ 10,00. Nothing to refund: the return is closed." in received
-    assert ret.status == ReturnStatus.CLOSED  # no one's work is left on it: off the "received" list
+    assert received.endswith("back in stock; the customer owes R$ 10,00.")
+    assert ret.status == ReturnStatus.OWED  # off the "received" list, on the one of payments to collect
     with pytest.raises(ReturnInvalid) as caught:
         return_refund(ret=ret, amount=Decimal("0.01"), by=cs_user)
     assert caught.value.field == "amount"
     # the exchange falls through (cancelled before it went out): what came back is refunded after all
     order_cancel(order=exchange, by=cs_user, reason="sem estoque")
     ret, lines = _fresh(ret)
-    assert refund_due(ret, lines) == Decimal("59.90")
+    assert refund_due(ret, lines, ret.entries.all()) == Decimal("59.90")
     assert return_refund(ret=ret, amount=Decimal("59.90"), by=cs_user).status == ReturnStatus.REFUNDED
 
 
@@ -181,7 +187,7 @@ def test_a_cheaper_replacement_leaves_the_difference_to_refund(bought, store, cs
     ret = _receive_all(ret, store_user)
     ret, lines = _fresh(ret)
     # a shirt (59.90) and a cap (30.00) back, a shirt M (69.90) out: 20.00 due
-    assert refund_due(ret, lines) == Decimal("20.00")
+    assert refund_due(ret, lines, ret.entries.all()) == Decimal("20.00")
     with pytest.raises(ReturnInvalid):
         return_refund(ret=ret, amount=Decimal("20.01"), by=cs_user)
     assert return_refund(ret=ret, amount=Decimal("20.00"), by=cs_user).status == ReturnStatus.REFUNDED
@@ -203,7 +209,7 @@ def test_an_advance_exchange_goes_out_at_once_and_a_cancelled_one_counts_for_not
     assert return_balance(ret, lines) == Decimal("119.80") - Decimal("139.80")
     order_cancel(order=exchange, by=cs_user, reason="sem estoque")
     ret, lines = _fresh(ret)
-    assert refund_due(ret, lines) == Decimal("119.80")  # as if there were no exchange
+    assert refund_due(ret, lines, ret.entries.all()) == Decimal("119.80")  # as if there were no exchange
     assert return_refund(ret=ret, amount=Decimal("119.80"), by=cs_user).refund_amount == Decimal("119.80")
 
 
@@ -266,7 +272,7 @@ def test_nothing_to_exchange_came_back_so_nothing_goes_out(bought, store, cs_use
     assert ret.exchange_order is None and Order.objects.count() == 1
     assert "none of the units to exchange came back" in OrderEvent.objects.get(kind="return_received").message
     ret, lines = _fresh(ret)
-    assert refund_due(ret, lines) == Decimal("59.90")
+    assert refund_due(ret, lines, ret.entries.all()) == Decimal("59.90")
 
 
 def test_a_second_exchange_of_the_order_takes_the_next_reference(bought, store, cs_user):
@@ -377,7 +383,7 @@ def test_every_unit_back_by_the_retailers_fault_refunds_the_shipping(bought, sto
     ret = _receive_all(_return(bought, store, cs_user, shirts=2, caps=1, reason="defective"), store_user)
     assert (ret.shipping_refund, ret.shipping_decision) == (SHIPPING, "fault")
     ret, lines = _fresh(ret)
-    assert refund_due(ret, lines) == Decimal("164.80")
+    assert refund_due(ret, lines, ret.entries.all()) == Decimal("164.80")
     assert "Shipping of R$ 15,00 refunded" in OrderEvent.objects.get(kind="return_received").message
     with pytest.raises(ReturnInvalid):
         return_refund(ret=ret, amount=Decimal("164.81"), by=cs_user)
@@ -529,8 +535,8 @@ def test_the_return_page_says_what_the_customer_owes(client, bought, store, cs_u
     client.force_login(cs_user)
     page = client.get(reverse("returns:detail", args=[ret.number]), HTTP_ACCEPT_LANGUAGE="en")
     html = page.content.decode()
-    assert 'data-testid="customer-owes">R$ 10,00' in html and 'data-testid="nothing-due"' in html
-    assert 'data-testid="refund-form"' not in html
+    assert 'data-testid="customer-owes">R$ 10,00' in html and 'data-testid="collect-form"' in html
+    assert 'data-testid="refund-form"' not in html and 'data-testid="nothing-due"' not in html
 
 
 def test_staff_of_another_store_get_404_for_an_exchange(
@@ -658,3 +664,205 @@ def test_a_bad_exchange_when_is_400(client_for, bought, cs_user):
     )
     assert response.status_code == 400 and "exchange_when" in response.json()
     assert not Return.objects.exists()
+
+
+# --- what is still due: refunds, the customer's payments, offsets between returns ------------------------
+
+
+def _entries(ret):
+    return [(e.kind, e.amount, e.other.number if e.other else None) for e in ret.entries.order_by("pk")]
+
+
+def test_a_unit_sent_back_later_pays_for_the_replacement_that_went_out_ahead(
+    bought, store, cs_user, store_user
+):
+    # two shirts (59.90 each) to be exchanged for two polos (69.90 each), sent at once; one shirt comes back
+    first = _return(
+        bought, store, cs_user, shirts=2, exchange={bought["shirts"].pk: ("POL-0001-M", 2)}, when="now"
+    )
+    first = _receive_all(first, store_user, got={bought["shirts"].pk: 1})
+    assert (first.status, due_of(first)) == (ReturnStatus.OWED, Decimal("59.90") - Decimal("139.80"))
+    # the other shirt comes back on a second return: its value pays what the customer owed, not a refund
+    second = _return(bought, store, cs_user, shirts=1)
+    second = _receive_all(second, store_user)
+    first.refresh_from_db()
+    assert (second.status, due_of(second)) == (ReturnStatus.CLOSED, 0)
+    assert (first.status, due_of(first)) == (ReturnStatus.OWED, Decimal("-20.00"))  # the polos' difference
+    assert _entries(second) == [(EntryKind.OFFSET, Decimal("59.90"), first.number)]
+    assert _entries(first) == [(EntryKind.OFFSET, Decimal("-59.90"), second.number)]
+    received = OrderEvent.objects.filter(kind="return_received").latest("pk").message
+    assert (
+        f"R$ 59,90 due to the customer on return {second.number} pays what they owed on return "
+        f"{first.number}." in received
+    )
+    with pytest.raises(ReturnInvalid) as caught:
+        return_refund(ret=second, amount=Decimal("0.01"), by=cs_user)
+    assert caught.value.field == "amount"
+
+
+def test_what_the_customer_owes_is_paid_in_parts_or_waived(bought, store, cs_user, store_user):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-10.00"))
+    ret = return_collect(ret=ret, amount=Decimal("4.00"), reference="PIX-1", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-6.00"))
+    for amount, waive in ((Decimal("6.01"), False), (Decimal("0.00"), False), (Decimal("-1"), True)):
+        with pytest.raises(ReturnInvalid) as caught:
+            return_collect(ret=ret, amount=amount, waive_rest=waive, by=cs_user)
+        assert caught.value.field == "amount"
+    assert ret.entries.count() == 1  # the refusals wrote nothing
+    ret = return_collect(ret=ret, amount=Decimal("5.00"), waive_rest=True, by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CLOSED, 0)
+    assert _entries(ret) == [
+        (EntryKind.CHARGE, Decimal("-4.00"), None),
+        (EntryKind.CHARGE, Decimal("-5.00"), None),
+        (EntryKind.WAIVED, Decimal("-1.00"), None),
+    ]
+    assert ret.entries.get(reference="PIX-1").created_by == cs_user
+    messages = list(OrderEvent.objects.filter(kind="return_payment").values_list("message", flat=True))
+    assert messages == [
+        f"Payment of R$ 4,00 from the customer recorded for return {ret.number} (reference PIX-1).",
+        f"Payment of R$ 5,00 from the customer recorded for return {ret.number}. R$ 1,00 the customer owed "
+        f"on return {ret.number} waived.",
+    ]
+    with pytest.raises(InvalidTransition):  # closed, nothing owed: not even a waiver
+        return_collect(ret=ret, amount=Decimal("0.00"), waive_rest=True, by=cs_user)
+
+
+def test_a_cancelled_return_whose_exchange_went_out_collects_what_the_customer_owes(bought, store, cs_user):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.SHIPPED)  # on its way
+    ret = return_cancel(ret=ret, reason="cliente ficou com as duas", by=cs_user)
+    assert due_of(ret) == Decimal("-69.90")
+    ret = return_collect(ret=ret, amount=Decimal("69.90"), reference="PSP-9", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CANCELLED, 0)
+
+
+def test_an_exchange_cancelled_after_the_refund_is_refunded_too(
+    bought, store, cs_user, store_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    ret = _return(
+        bought, store, cs_user, caps=1, reason="changed_mind", exchange={bought["cap"].pk: ("POL-0001-M", 1)}
+    )
+    ret = _receive_all(ret, store_user)
+    ret = return_refund(ret=ret, amount=Decimal("15.00"), reference="PSP-1", by=cs_user)  # 5.00 kept
+    assert (ret.status, due_of(ret)) == (ReturnStatus.REFUNDED, 0)
+    # the polo never leaves: its 69.90 is due again, on the return's page and in the refunds to make
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
+    with django_capture_on_commit_callbacks(execute=True):
+        order_cancel(order=ret.exchange_order, by=cs_user, reason="sem estoque")
+    ret.refresh_from_db()
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("69.90"))
+    event = OrderEvent.objects.filter(order=bought["order"], kind="return_payment").get()
+    assert event.message == (
+        f"Exchange order {ret.exchange_order.number} cancelled: R$ 69,90 is due to the customer for return "
+        f"{ret.number}."
+    )
+    assert event.actor == cs_user
+    exchange_cancelled(ret.pk, cs_user.pk)  # the task again: nothing more
+    assert OrderEvent.objects.filter(kind="return_payment").count() == 1
+    ret = return_refund(ret=ret, amount=Decimal("69.90"), reference="PSP-2", by=cs_user)
+    assert (ret.status, ret.refund_amount, ret.refund_reference) == (
+        ReturnStatus.REFUNDED,
+        Decimal("84.90"),
+        "PSP-2",
+    )
+    assert [kind for kind, _amount, _other in _entries(ret)] == ["refund", "kept", "refund"]
+
+
+def test_an_exchange_that_failed_at_receipt_is_sent_again(make_order, catalogue, store, cs_user, store_user):
+    order = _collected_pickup(make_order, catalogue, store, store_user)
+    line = order.lines.get()
+    ret = return_create(
+        order=order, lines={line.pk: 1}, reason="wrong_size", location=store,
+        exchange={line.pk: ("POL-0001-M", 1)}, by=cs_user,
+    )  # fmt: skip
+    store.offers_pickup = False
+    store.save(update_fields=["offers_pickup"])
+    ret = _receive_all(ret, store_user)
+    assert ret.exchange_order is None and (ret.status, due_of(ret)) == (
+        ReturnStatus.RECEIVED,
+        Decimal("59.90"),
+    )
+    with pytest.raises(ReturnInvalid) as caught:  # still no pickup there: refused, nothing written
+        return_exchange_send(ret=ret, by=cs_user)
+    assert caught.value.field == "exchange" and Order.objects.count() == 1
+    store.offers_pickup = True
+    store.save(update_fields=["offers_pickup"])
+    ret = return_exchange_send(ret=ret, by=cs_user)
+    assert ret.exchange_order is not None and ret.exchange_order.total == Decimal("69.90")
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-10.00"))
+    with pytest.raises(InvalidTransition):  # sent: nothing waits any more
+        return_exchange_send(ret=ret, by=cs_user)
+
+
+def test_no_exchange_is_sent_again_once_the_money_went_back(
+    make_order, catalogue, store, cs_user, store_user
+):
+    order = _collected_pickup(make_order, catalogue, store, store_user)
+    line = order.lines.get()
+    ret = return_create(
+        order=order, lines={line.pk: 1}, reason="wrong_size", location=store,
+        exchange={line.pk: ("POL-0001-M", 1)}, by=cs_user,
+    )  # fmt: skip
+    store.offers_pickup = False
+    store.save(update_fields=["offers_pickup"])
+    ret = return_refund(ret=_receive_all(ret, store_user), amount=Decimal("59.90"), by=cs_user)
+    store.offers_pickup = True
+    store.save(update_fields=["offers_pickup"])
+    with pytest.raises(ReturnInvalid) as caught:
+        return_exchange_send(ret=ret, by=cs_user)
+    assert caught.value.field == "exchange" and Order.objects.count() == 1
+
+
+def test_the_return_page_records_the_customers_payment(client, bought, store, cs_user, store_user):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    client.force_login(cs_user)
+    url = reverse("returns:action", args=[ret.number, "collect"])
+    refused = client.post(url, {"amount": "10,01", "reference": "PIX-7"}, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert refused.status_code == 400 and not ret.entries.exists()
+    assert 'value="PIX-7"' in refused.content.decode()  # what was typed is kept beside the error
+    done = client.post(url, {"amount": "10,00", "reference": "PIX-7"}, HTTP_ACCEPT_LANGUAGE="pt-br")
+    assert done.status_code == 302
+    page = client.get(
+        reverse("returns:detail", args=[ret.number]), HTTP_ACCEPT_LANGUAGE="pt-br"
+    ).content.decode()
+    assert "Pago pelo cliente" in page and "PIX-7" in page and 'data-testid="nothing-due"' in page
+    assert 'data-testid="collect-form"' not in page
+    assert Return.objects.get(pk=ret.pk).status == ReturnStatus.CLOSED
+
+
+def test_store_staff_cannot_record_payments(client, bought, store, cs_user, store_user):
+    assign_perm("inventory.work_at_location", store_user, store)
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    client.force_login(store_user)
+    response = client.post(reverse("returns:action", args=[ret.number, "collect"]), {"amount": "10,00"})
+    assert response.status_code == 403 and not ret.entries.exists()
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert 'data-testid="collect-form"' not in page
+
+
+def test_a_payment_system_records_the_customers_payment_through_the_api(
+    client_for, bought, store, cs_user, store_user
+):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    api = client_for(cs_user)
+    url = f"/api/v1/returns/{ret.number}/collect/"
+    refused = api.post(url, {"amount": "10.01"}, format="json")
+    assert refused.status_code == 400 and "amount" in refused.json() and not ret.entries.exists()
+    paid = api.post(url, {"amount": "10.00", "reference": "PSP-77"}, format="json")
+    assert paid.status_code == 200, paid.content
+    data = paid.json()
+    assert (data["status"], data["refund_due"], data["customer_owes"]) == ("closed", "0.00", "0.00")
+    assert [(e["kind"], e["amount"], e["reference"]) for e in data["entries"]] == [
+        ("charge", "-10.00", "PSP-77")
+    ]
+    again = api.post(url, {"amount": "1.00"}, format="json")
+    assert again.status_code == 409

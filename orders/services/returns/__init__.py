@@ -30,6 +30,7 @@ from oms.webhooks import emit_event
 
 from ...exceptions import IdempotencyKeyReused, ReturnInvalid
 from ...models import (
+    EntryKind,
     ExchangeWhen,
     Order,
     OrderLine,
@@ -41,8 +42,17 @@ from ...models import (
 )
 from ...status import CANCELLABLE
 from ..lifecycle import _actor, lock_order, order_cancel, order_event
-from .exchange import exchange_items, exchange_on_receipt, exchange_send
-from .money import ZERO, received_value, refund_due, return_balance, shipping_decide
+from .exchange import exchange_items, exchange_on_receipt, exchange_send, received_items
+from .money import (
+    ZERO,
+    customer_owes,
+    received_value,
+    refund_due,
+    return_balance,
+    return_due,
+    shipping_decide,
+)
+from .settle import due_of, entry_add, offset, restatus, settle
 from .units import delivered_units, return_locations, returnable_units
 
 REFUND_MAX = Decimal("9999999999.99")
@@ -268,9 +278,9 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
             **args,
         )
     ]
-    if balance <= 0:  # nothing to refund: no one's work is left on it
-        ret.status = ReturnStatus.CLOSED
-        ret.save(update_fields=["status"])
+    due, offsets = settle(order, ret, by=by)
+    text += offsets
+    if ret.status == ReturnStatus.CLOSED:  # nothing to refund: no one's work is left on it
         text.append(phrase("Nothing to refund: the return is closed."))
     if ret.shipping_refund:
         text.append(
@@ -302,8 +312,8 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
                  "restocked": line.qty_restocked}
                 for line in lines
             ],
-            "refund_due": str(max(balance, ZERO)),
-            "customer_owes": str(max(-balance, ZERO)),
+            "refund_due": str(max(due, ZERO)),
+            "customer_owes": str(max(-due, ZERO)),
             "shipping_refund": str(ret.shipping_refund),
             "exchange_order": ret.exchange_order.number if ret.exchange_order else None,
         },
@@ -314,20 +324,23 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
 
 @transaction.atomic
 def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any) -> Return:
-    """Record the refund of a received return: at most what is due (`refund_due`: the received units' value,
-    the shipping refunded with them, less the exchange order), less for a restocking fee or a partial refund
-    agreed with the customer. Locks the order, then the return."""
+    """Record the refund of a received return: at most what is still due (`refund_due`: the received units'
+    value, the shipping refunded with them, less the exchange order, less what was refunded or settled
+    before). Less than that keeps the rest (a restocking fee, a partial refund agreed with the customer).
+    A return refunded before is refunded again when something became due since (its exchange order was
+    cancelled). Locks the order, then the return."""
     order, ret = _lock(ret)
-    # a closed return owes nothing, unless its exchange order was cancelled since: then it is refunded too
     _refuse_unless(
         ret,
-        (ReturnStatus.RECEIVED, ReturnStatus.CLOSED),
+        (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED),
         _("Return %(n)s is %(status)s: it cannot be refunded."),
     )
-    due = refund_due(ret, ret.lines.select_related("order_line"))
+    due = refund_due(ret, ret.lines.select_related("order_line"), ret.entries.all())
+    if not due and ret.status == ReturnStatus.REFUNDED:
+        raise InvalidTransition(_("Return %(n)s is refunded: nothing more is due.") % {"n": ret.number})
     if not due:
         raise ReturnInvalid(
-            _("Nothing is due for return %(n)s: its exchange order is worth what came back or more.")
+            _("Nothing is due for return %(n)s: it is settled, or its exchange is worth what came back.")
             % {"n": ret.number},
             field="amount",
         )
@@ -339,33 +352,184 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
         )
     if len(reference) > 64:
         raise ReturnInvalid(_("The reference is over 64 characters."), field="reference")
-    ret.status = ReturnStatus.REFUNDED
-    ret.refund_amount = amount
+    entry_add(ret, EntryKind.REFUND, amount, reference=reference, by=by)
+    if amount < due:
+        entry_add(ret, EntryKind.KEPT, due - amount, by=by)
+    ret.refund_amount = (ret.refund_amount or ZERO) + amount
     ret.refund_reference = reference
     ret.refunded_at = timezone.now()
     ret.refunded_by = _actor(by)
+    ret.status = ReturnStatus.REFUNDED
     ret.save(update_fields=["status", "refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    refund = money_arg(amount, order.currency)
+    text = [
+        phrase(
+            "Refund of %(amount)s recorded for return %(number)s (reference %(reference)s).",
+            amount=refund,
+            number=ret.number,
+            reference=reference,
+        )
+        if reference
+        else phrase("Refund of %(amount)s recorded for return %(number)s.", amount=refund, number=ret.number)
+    ]
+    if amount < due:
+        kept = money_arg(due - amount, order.currency)
+        text.append(phrase("%(amount)s of what was due is kept.", amount=kept))
     order_event(
         order=order,
         kind="refund",
-        text=[
+        text=text,
+        by=by,
+        data={"return": ret.number, "amount": str(amount), "reference": reference, "kept": str(due - amount)},
+    )
+    audit_record(actor=by, action="return.refund", obj=ret, summary=f"{ret.number}: {amount}")
+    return ret
+
+
+@transaction.atomic
+def return_collect(
+    *, ret: Return, amount: Decimal, reference: str = "", waive_rest: bool = False, by: Any
+) -> Return:
+    """Record what the customer paid of what they owe on `ret` (an exchange order worth more than what came
+    back, or sent ahead for goods that never did): `amount`, at most what is owed, with the payment system's
+    `reference`; `waive_rest` lets them off the rest. The OMS charges no card itself. Once nothing is owed,
+    a received return is closed. Locks the order, then the return."""
+    order, ret = _lock(ret)
+    _refuse_unless(
+        ret,
+        (
+            ReturnStatus.RECEIVED,
+            ReturnStatus.OWED,
+            ReturnStatus.CANCELLED,
+            ReturnStatus.CLOSED,
+            ReturnStatus.REFUNDED,
+        ),
+        _("Return %(n)s is %(status)s: the customer owes nothing on it yet."),
+    )
+    owed = customer_owes(ret, ret.lines.select_related("order_line"), ret.entries.all())
+    if not owed:
+        raise InvalidTransition(_("The customer owes nothing on return %(n)s.") % {"n": ret.number})
+    if not (ZERO if waive_rest else Decimal("0.01")) <= amount <= owed:
+        raise ReturnInvalid(
+            _("The payment must be between %(least)s and %(owed)s, what the customer owes on this return.")
+            % {"least": format_brl(ZERO if waive_rest else Decimal("0.01")), "owed": format_brl(owed)},
+            field="amount",
+        )
+    if len(reference) > 64:
+        raise ReturnInvalid(_("The reference is over 64 characters."), field="reference")
+    text: list[Phrase] = []
+    if amount:
+        entry_add(ret, EntryKind.CHARGE, -amount, reference=reference, by=by)
+        paid = money_arg(amount, order.currency)
+        text.append(
             phrase(
-                "Refund of %(amount)s recorded for return %(number)s (reference %(reference)s).",
-                amount=money_arg(amount, order.currency),
+                "Payment of %(amount)s from the customer recorded for return %(number)s (reference "
+                "%(reference)s).",
+                amount=paid,
                 number=ret.number,
                 reference=reference,
             )
             if reference
             else phrase(
-                "Refund of %(amount)s recorded for return %(number)s.",
-                amount=money_arg(amount, order.currency),
+                "Payment of %(amount)s from the customer recorded for return %(number)s.",
+                amount=paid,
                 number=ret.number,
             )
-        ],
+        )
+    waived = owed - amount if waive_rest else ZERO
+    if waived:
+        entry_add(ret, EntryKind.WAIVED, -waived, by=by)
+        text.append(
+            phrase(
+                "%(amount)s the customer owed on return %(number)s waived.",
+                amount=money_arg(waived, order.currency),
+                number=ret.number,
+            )
+        )
+    restatus(ret, -(owed - amount - waived))
+    order_event(
+        order=order,
+        kind="return_payment",
+        text=text,
         by=by,
-        data={"return": ret.number, "amount": str(amount), "reference": reference},
+        data={"return": ret.number, "amount": str(amount), "waived": str(waived), "reference": reference},
     )
-    audit_record(actor=by, action="return.refund", obj=ret, summary=f"{ret.number}: {amount}")
+    audit_record(actor=by, action="return.collect", obj=ret, summary=f"{ret.number}: {amount} (+{waived})")
+    return ret
+
+
+@transaction.atomic
+def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
+    """`ret`'s exchange order was cancelled: what it was worth is due to the customer again (or no longer
+    owed). Settles it with the order's other returns and restates who must act. Idempotent: run again, it
+    changes nothing. Locks the order, then the return."""
+    order, ret = _lock(ret)
+    if ret.status in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED) or ret.exchange_counts:
+        return ret
+    before = ret.status
+    due, text = settle(order, ret, by=by)
+    if ret.status == before and not text:
+        return ret
+    assert ret.exchange_order is not None
+    if due > 0:
+        text.append(
+            phrase(
+                "Exchange order %(exchange)s cancelled: %(amount)s is due to the customer for return "
+                "%(number)s.",
+                exchange=ret.exchange_order.number,
+                amount=money_arg(due, order.currency),
+                number=ret.number,
+            )
+        )
+    elif due < 0:
+        text.append(
+            phrase(
+                "Exchange order %(exchange)s cancelled: the customer owes %(amount)s on return %(number)s.",
+                exchange=ret.exchange_order.number,
+                amount=money_arg(-due, order.currency),
+                number=ret.number,
+            )
+        )
+    else:
+        text.append(
+            phrase(
+                "Exchange order %(exchange)s cancelled: nothing is due on return %(number)s.",
+                exchange=ret.exchange_order.number,
+                number=ret.number,
+            )
+        )
+    order_event(order=order, kind="return_payment", text=text, by=by, data={"return": ret.number})
+    return ret
+
+
+@transaction.atomic
+def return_exchange_send(*, ret: Return, by: Any) -> Return:
+    """Send the exchange order of a received return once more, when it could not be created at receipt (the
+    pickup store had stopped offering pickup…): a replacement for each unit that came back. Refused once
+    money went back to the customer for it. Locks the order, then the return."""
+    order, ret = _lock(ret)
+    _refuse_unless(
+        ret,
+        (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED),
+        _("Return %(n)s is %(status)s: its exchange cannot be sent now."),
+    )
+    if not ret.exchange_lines or ret.exchange_order_id is not None:
+        raise InvalidTransition(_("Return %(n)s has no exchange waiting to be sent.") % {"n": ret.number})
+    if ret.entries.filter(kind=EntryKind.REFUND).exists():
+        raise ReturnInvalid(
+            _("Return %(n)s was refunded: open a new order for the customer instead.") % {"n": ret.number},
+            field="exchange",
+        )
+    items = received_items(ret, list(ret.lines.all()))
+    if not items:
+        raise ReturnInvalid(_("None of the units to exchange came back."), field="exchange")
+    try:
+        exchange_send(order=order, ret=ret, items=items, by=by)
+    except DomainError as exc:
+        raise ReturnInvalid(exc.message, field="exchange") from exc
+    text = settle(order, ret, by=by)[1]
+    if text:
+        order_event(order=order, kind="return_payment", text=text, by=by, data={"return": ret.number})
     return ret
 
 
@@ -400,19 +564,26 @@ def return_cancel(*, ret: Return, reason: str, by: Any) -> Return:
                 value=money_arg(exchange.total, order.currency),
             )
         )
+        text += offset(order, ret, due_of(ret), by=by)[1]
     order_event(order=order, kind="return_cancelled", text=text, by=by, data={"return": ret.number})
     audit_record(actor=by, action="return.cancel", obj=ret, summary=ret.number)
     return ret
 
 
 __all__ = [
+    "customer_owes",
     "delivered_units",
+    "due_of",
     "received_value",
     "refund_due",
     "return_balance",
     "return_cancel",
+    "return_collect",
     "return_create",
     "return_create_once",
+    "return_due",
+    "return_exchange_cancelled",
+    "return_exchange_send",
     "return_locations",
     "return_receive",
     "return_refund",

@@ -176,15 +176,22 @@ def exchange_send(*, order: Order, ret: Return, items: Sequence[tuple[int, int, 
     return exchange
 
 
-def exchange_on_receipt(order: Order, ret: Return, lines: Sequence[ReturnLine], *, by: Any) -> list[Phrase]:
-    """Send the exchange asked for: a replacement for each unit that came back (at most what was asked).
-    A refusal (the pickup store stopped offering pickup…) leaves the receipt standing and says so."""
+def received_items(ret: Return, lines: Sequence[ReturnLine]) -> list[tuple[int, int, Decimal]]:
+    """The replacements due for what came back: per exchanged line, as many as were asked for and received
+    (product pk, units, unit price)."""
     got = {line.order_line_id: line.qty_received for line in lines}
     items = [
         (row["product"], min(row["qty"], got.get(row["line"], 0)), Decimal(row["price"]))
         for row in ret.exchange_lines
     ]
-    items = [(pk, qty, price) for pk, qty, price in items if qty > 0]
+    return [(pk, qty, price) for pk, qty, price in items if qty > 0]
+
+
+def exchange_on_receipt(order: Order, ret: Return, lines: Sequence[ReturnLine], *, by: Any) -> list[Phrase]:
+    """Send the exchange asked for: a replacement for each unit that came back (at most what was asked).
+    A refusal (the pickup store stopped offering pickup…) leaves the receipt standing and says so; the
+    return's page can send it again (`return_exchange_send`)."""
+    items = received_items(ret, lines)
     if not items:
         return [phrase("No replacement sent: none of the units to exchange came back.")]
     try:

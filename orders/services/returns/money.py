@@ -1,6 +1,6 @@
 """What a return is worth: the received units' value, the order's shipping when it is refunded with them
 (once per order: every unit back, and the retailer's fault or the right of regret), less its exchange
-order."""
+order; and what is still due of it once its entries (refunds, payments, offsets) are counted."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ...models import (
     FulfilmentStatus,
     Order,
     Return,
+    ReturnEntry,
     ReturnLine,
     ReturnReason,
     ReturnStatus,
@@ -41,9 +42,11 @@ def shipping_decide(order: Order, ret: Return, lines: Sequence[ReturnLine]) -> t
     if Return.objects.filter(order=order, shipping_refund__gt=0).exclude(pk=ret.pk).exists():
         return ZERO, ShippingDecision.ALREADY
     back: dict[int, int] = defaultdict(int)
-    earlier = ReturnLine.objects.filter(
-        ret__order=order, ret__status__in=(ReturnStatus.RECEIVED, ReturnStatus.REFUNDED)
-    ).exclude(ret=ret)
+    earlier = (
+        ReturnLine.objects.filter(ret__order=order)
+        .exclude(ret__status__in=(ReturnStatus.REQUESTED, ReturnStatus.CANCELLED))
+        .exclude(ret=ret)
+    )
     for line_id, got in [*earlier.values_list("order_line_id", "qty_received"),
                          *((line.order_line_id, line.qty_received) for line in lines)]:  # fmt: skip
         back[line_id] += got
@@ -94,6 +97,18 @@ def return_balance(ret: Return, lines: Iterable[ReturnLine]) -> Decimal:
     return balance
 
 
-def refund_due(ret: Return, lines: Iterable[ReturnLine]) -> Decimal:
-    """What may be refunded for `ret`: its balance when the customer is owed money, else nothing."""
-    return max(return_balance(ret, lines), ZERO)
+def return_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
+    """What is still due on `ret`: its balance less what its `entries` settled. Positive: to refund to the
+    customer; negative: what the customer still owes."""
+    return return_balance(ret, lines) - sum((entry.amount for entry in entries), ZERO)
+
+
+def refund_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
+    """What may still be refunded for `ret`: what is due when the customer is owed money, else nothing."""
+    return max(return_due(ret, lines, entries), ZERO)
+
+
+def customer_owes(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
+    """What the customer still owes on `ret` (an exchange order worth more than what came back, or sent
+    ahead for goods that never did), else nothing."""
+    return max(-return_due(ret, lines, entries), ZERO)
