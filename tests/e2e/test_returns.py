@@ -1,9 +1,11 @@
 """A return end to end in the browser: customer service authorises it from the order page (in English, on a
 desktop), the store's staff receive the goods on a phone (in Portuguese; one unit back in stock, one damaged),
 the list and the return's page fitting the screen with nothing cut off inside a table, and customer service
-records the refund."""
+records the refund; and what a customer owes on an exchange, recorded as paid from a phone."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from guardian.shortcuts import assign_perm
@@ -11,7 +13,8 @@ from playwright.sync_api import expect
 
 from orders.models import Return, ReturnStatus
 from orders.services.fulfilment import fulfilment_confirm_pick, fulfilment_pack, fulfilment_ship
-from tests.factories import fulfilment_with_reservations, stock_row
+from orders.services.returns import return_create, return_receive
+from tests.factories import ProductFactory, fulfilment_with_reservations, stock_row
 
 from .conftest import fits, login, nothing_hidden
 
@@ -67,3 +70,45 @@ def test_a_return_from_the_order_page_to_the_refund(
     expect(cs.locator("[data-testid=timeline]")).to_contain_text(
         f"Refund of R$ 119,80 recorded for return {number}"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_customer_service_records_what_the_customer_owes_on_a_phone(
+    phone_page, routing_world, cs_user, store_user
+):
+    """A shirt (59.90) exchanged for a polo (69.90) sent ahead; the shirt comes back: the customer owes 10.00,
+    which customer service records as paid through PIX from a phone, in Portuguese."""
+    w = routing_world
+    polo = ProductFactory(sku="POL-0001-M", name="Polo M", price=Decimal("69.90"))
+    w.stock(w.paulista, w.shirt, 5)
+    w.stock(w.paulista, polo, 5)
+    order = w.make_order([(w.shirt, 1)])
+    f = fulfilment_with_reservations(order=order, location=w.paulista)
+    fulfilment_confirm_pick(fulfilment=f, code=w.shirt.sku, qty=1, by=store_user)
+    fulfilment_pack(fulfilment=f, weights_g=[500], by=store_user)
+    fulfilment_ship(fulfilment=f, carrier_service="economy", tracking_code="LG10BR", by=store_user)
+    line = order.lines.get()
+    ret = return_create(
+        order=order, lines={line.pk: 1}, reason="wrong_size", location=w.paulista,
+        exchange={line.pk: ("POL-0001-M", 1)}, exchange_when="now", by=cs_user,
+    )  # fmt: skip
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+
+    cs = phone_page
+    login(cs, cs_user.username)
+    cs.goto("/returns/?status=owed")
+    assert fits(cs) and nothing_hidden(cs)
+    cs.click(f"tr[data-return='{ret.number}'] a")
+    expect(cs.locator("[data-testid=return-status]")).to_have_text("Cliente deve")
+    expect(cs.locator("[data-testid=customer-owes]")).to_contain_text("R$ 10,00")
+    assert fits(cs) and nothing_hidden(cs)
+    cs.fill("#id_amount", "10,01")
+    cs.fill("#id_reference", "PIX-123")
+    cs.click("[data-testid=collect-form] button[type=submit]")
+    expect(cs.locator("[data-testid=collect-form] .errorlist")).to_contain_text("R$ 10,00")
+    cs.fill("#id_amount", "10,00")
+    cs.click("[data-testid=collect-form] button[type=submit]")
+    expect(cs.locator("[data-testid=return-status]")).to_have_text("Encerrada")
+    expect(cs.locator("[data-testid=entry]")).to_contain_text("PIX-123")
+    assert fits(cs) and nothing_hidden(cs)
+    assert Return.objects.get(pk=ret.pk).status == ReturnStatus.CLOSED
