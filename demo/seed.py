@@ -428,7 +428,9 @@ def seed_returns(report: SeedReport) -> None:
         .select_related("order")
         .order_by("-created_at", "-id")[:20]
     )
-    reasons = ["wrong_size", "defective", "changed_mind"]
+    # the first is exchanged for the same model in another size once it is back, the last for a dearer
+    # product sent ahead: once the goods are in, the customer owes the difference
+    reasons = ["wrong_size", "defective", "changed_mind", "not_as_described"]
     made: list[Return] = []
     for fulfilment in delivered:
         units = returnable_units(fulfilment.order)
@@ -442,6 +444,11 @@ def seed_returns(report: SeedReport) -> None:
             family = sku.rpartition("-")[0] + "-"
             other = Product.objects.filter(sku__startswith=family, active=True).exclude(sku=sku).first()
             exchange = {line_id: (other.sku, 1)} if other else {}
+        when = "received"
+        if len(made) == len(reasons) - 1:  # another product, dearer than the one coming back
+            price = fulfilment.order.lines.get(pk=line_id).unit_price
+            dearer = Product.objects.filter(active=True, price__gt=price).order_by("price", "sku").first()
+            exchange, when = ({line_id: (dearer.sku, 1)}, "now") if dearer else ({}, "received")
         made.append(
             return_create(
                 order=fulfilment.order,
@@ -449,6 +456,7 @@ def seed_returns(report: SeedReport) -> None:
                 reason=reason,
                 location=store,
                 exchange=exchange,
+                exchange_when=when,
                 by=cs,
             )
         )
@@ -457,7 +465,7 @@ def seed_returns(report: SeedReport) -> None:
     for n, ret in enumerate(made[1:]):
         line = ret.lines.get()
         ret = return_receive(ret=ret, received={line.pk: (1, 1 if n else 0)}, by=store_staff)
-        if n:
+        if n == 1:
             return_refund(ret=ret, amount=ret.lines.get().value, reference="PSP-DEMO", by=cs)
     report.count("returns", len(made))
 

@@ -47,8 +47,11 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
+    """The channels' sales of `day`: an exchange order sent for a return is after-sales, not a sale (the
+    customer paid for the order it replaces), so it counts in neither the orders nor the revenue; its work
+    counts at the locations that did it."""
     start, end = day_bounds(day)
-    placed = Q(placed_at__gte=start, placed_at__lt=end)
+    placed = Q(placed_at__gte=start, placed_at__lt=end, exchange_for__isnull=True)
     shipments = (
         Fulfilment.objects.filter(order=OuterRef("pk"))
         .exclude(kind=FulfilmentKind.TRANSFER)
@@ -89,7 +92,9 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
         Cast(KT(f"cost_breakdown__{SPENT[0]}"), FloatField()),
     )
     cost = dict(
-        RoutingDecision.objects.filter(order__placed_at__gte=start, order__placed_at__lt=end)
+        RoutingDecision.objects.filter(
+            order__placed_at__gte=start, order__placed_at__lt=end, order__exchange_for__isnull=True
+        )
         .values("order__channel")
         .annotate(c=Sum(spent))
         .order_by()

@@ -118,12 +118,13 @@ def test_the_network_catalogue_and_channels(demo):
     assert channels["mercadolivre"].kind == "marketplace" and channels["loja"].kind == "store"
     assert re.fullmatch(channels["web"].ref_pattern, "WEB-100023")  # the API example
     assert not Order.objects.filter(channel__code="web", external_ref="WEB-100023").exists()  # free to create
-    for order in Order.objects.select_related("channel"):
+    # the channels' orders, not the exchange order the OMS sent for a return (its reference is <order>-T<n>)
+    for order in Order.objects.filter(exchange_for__isnull=True).select_related("channel"):
         assert re.fullmatch(order.channel.ref_pattern, order.external_ref), order.external_ref
 
 
 def test_every_status_every_channel_home_and_pickup(demo):
-    assert Order.objects.count() == ORDERS + LIVE_ORDERS
+    assert Order.objects.count() == ORDERS + LIVE_ORDERS + 1  # and one exchange order
     present = set(Order.objects.values_list("status", flat=True))
     assert present >= set(OrderStatus.values) - {OrderStatus.RECEIVED}
     assert set(Order.objects.values_list("channel__code", flat=True)) == {
@@ -239,7 +240,7 @@ def test_each_locations_capacity_used_per_day_is_what_was_routed_there(demo: See
 def _live_orders() -> QuerySet[Order]:
     """The orders of today that the demo took in through order_create and the live routing (demo.live): taken
     in after they were placed (the history's orders are written with the time they were placed)."""
-    return Order.objects.filter(created_at__gt=F("placed_at"))
+    return Order.objects.filter(created_at__gt=F("placed_at"), exchange_for__isnull=True)
 
 
 def test_todays_orders_were_taken_in_and_routed_live_with_their_decisions(demo: SeedReport) -> None:
@@ -266,8 +267,9 @@ def test_todays_orders_were_taken_in_and_routed_live_with_their_decisions(demo: 
 def test_the_kpi_dashboard_has_the_history_rolled_up(demo: SeedReport) -> None:
     """Every order of the history and of today counts once, on its day, in the rollups the dashboard reads."""
     assert demo.created["KPI rollup rows"] == ChannelDay.objects.count() + LocationDay.objects.count()
-    assert ChannelDay.objects.aggregate(n=Sum("orders"))["n"] == Order.objects.count()
-    assert ChannelDay.objects.aggregate(r=Sum("revenue"))["r"] == Order.objects.aggregate(r=Sum("total"))["r"]
+    sales = Order.objects.filter(exchange_for__isnull=True)  # an exchange order is not a sale
+    assert ChannelDay.objects.aggregate(n=Sum("orders"))["n"] == sales.count()
+    assert ChannelDay.objects.aggregate(r=Sum("revenue"))["r"] == sales.aggregate(r=Sum("total"))["r"]
     assert ChannelDay.objects.values("day").distinct().count() > 60
     assert LocationDay.objects.filter(done__gt=0).exists()
     assert (
@@ -452,7 +454,8 @@ def test_the_same_seed_gives_the_same_data(demo):
     planned = fingerprint(SEED)
     assert planned == fingerprint(SEED)
     assert planned != fingerprint(SEED + 1)
-    stored = sorted(Order.objects.exclude(pk__in=_live_orders()).values_list("channel__code", "external_ref"))
+    history = Order.objects.exclude(pk__in=_live_orders()).filter(exchange_for__isnull=True)
+    stored = sorted(history.values_list("channel__code", "external_ref"))
     assert (
         sorted(
             (o.channel.code, o.external_ref)
@@ -481,10 +484,15 @@ def test_the_command_refuses_with_debug_off_and_prints_logins(demo, settings):
     assert len(text.splitlines()) < 20
 
 
-def test_three_returns_at_the_paulista_store(demo):
+def test_four_returns_at_the_paulista_store(demo):
     from orders.models import Return
+    from orders.services.returns import due_of
 
     returns = Return.objects.filter(location__code="LJ-SP-01")
-    assert sorted(returns.values_list("status", flat=True)) == ["received", "refunded", "requested"]
+    assert sorted(returns.values_list("status", flat=True)) == ["owed", "received", "refunded", "requested"]
+    owed = returns.get(status="owed")  # a dearer product sent ahead of the goods: the difference is owed
+    assert (
+        owed.exchange_order is not None and due_of(owed) == owed.lines.get().value - owed.exchange_order.total
+    )
     refunded = returns.get(status="refunded")
     assert refunded.refund_amount == sum(line.value for line in refunded.lines.all())

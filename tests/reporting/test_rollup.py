@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Fulfilment, FulfilmentLine, Order
+from orders.models import Fulfilment, FulfilmentLine, Order, Return
 from orders.services import order_cancel
 from reporting.models import ChannelDay, LocationDay
 from reporting.services import day_bounds, kpi_rollup, kpi_rollup_recent
@@ -77,6 +77,23 @@ def test_a_days_orders_are_rolled_up_per_channel(day_of_orders):
     assert web.fulfilment_cost > 0
     other = ChannelDay.objects.get(day=today, channel=app)
     assert (other.orders, other.units, other.revenue) == (1, 3, orders["app"].total)
+
+
+def test_an_exchange_order_is_not_a_sale(day_of_orders):
+    """The order an exchange sends out is after-sales: the channel's orders and revenue leave it out."""
+    w, app, orders = day_of_orders
+    today = timezone.localdate()
+    kpi_rollup(day=today)
+    work = sorted(LocationDay.objects.values_list("location", "assigned", "units"))
+    assert ChannelDay.objects.get(channel=app).orders == 1
+    Return.objects.create(
+        number=f"{orders['one'].number}-D1", order=orders["one"], location=w.paulista, reason="wrong_size",
+        status="received", exchange_order=orders["app"],
+    )  # fmt: skip
+    kpi_rollup(day=today)
+    assert not ChannelDay.objects.filter(channel=app).exists()
+    assert ChannelDay.objects.get(channel=w.channel).orders == 4
+    assert sorted(LocationDay.objects.values_list("location", "assigned", "units")) == work  # its work counts
 
 
 def test_orders_count_on_their_own_day_in_sao_paulo_time(day_of_orders):
