@@ -28,7 +28,18 @@ def _fresh_buckets():
     cache.clear()
 
 
-def test_per_key_rate_answers_429_and_each_key_has_its_own_bucket(cs_user):
+@pytest.fixture
+def one_window(monkeypatch):
+    """Every request of the test falls in the same rate window: the counters are per fixed minute, so a test
+    whose requests straddled a minute's end would start a fresh count (and see no 429)."""
+    from types import SimpleNamespace
+
+    from oms import throttling
+
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1_800_000_010.0))
+
+
+def test_per_key_rate_answers_429_and_each_key_has_its_own_bucket(cs_user, one_window):
     _k1, first = ApiKey.objects.create_key(user=cs_user, name="one")
     _k2, second = ApiKey.objects.create_key(user=cs_user, name="two")
     client = Client()
@@ -41,7 +52,7 @@ def test_per_key_rate_answers_429_and_each_key_has_its_own_bucket(cs_user):
         assert client.get(SCHEMA, HTTP_AUTHORIZATION=f"Api-Key {second}").status_code == 200
 
 
-def test_per_user_rate_for_browser_sessions(cs_user, store_user):
+def test_per_user_rate_for_browser_sessions(cs_user, store_user, one_window):
     client, other = Client(), Client()
     client.force_login(cs_user)
     other.force_login(store_user)
@@ -51,7 +62,7 @@ def test_per_user_rate_for_browser_sessions(cs_user, store_user):
         assert other.get(SCHEMA).status_code == 200
 
 
-def test_anonymous_rate(db):
+def test_anonymous_rate(db, one_window):
     with override_settings(REST_FRAMEWORK=_tight(anon="1/min")):
         assert Client().get(SCHEMA).status_code == 200
         assert Client().get(SCHEMA).status_code == 429
@@ -85,7 +96,7 @@ def test_a_key_gets_exactly_its_rate_under_concurrent_requests(cs_user, monkeypa
     assert allowed.count(True) == 25
 
 
-def test_an_api_key_request_is_counted_with_the_key_read_in_one_round_trip(cs_user, monkeypatch):
+def test_an_api_key_request_is_counted_with_the_key_read_in_one_round_trip(cs_user, monkeypatch, one_window):
     """Authentication reads the key's entry and counts the request together; the throttle only reads that
     count (no second call to the cache), and the limit holds exactly."""
     from oms import cache as oms_cache
