@@ -866,3 +866,28 @@ def test_a_payment_system_records_the_customers_payment_through_the_api(
     ]
     again = api.post(url, {"amount": "1.00"}, format="json")
     assert again.status_code == 409
+
+
+def test_the_return_page_reads_its_ledger_in_a_fixed_number_of_queries(
+    client, bought, store, cs_user, store_user, django_assert_max_num_queries
+):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    client.force_login(cs_user)
+    url = reverse("returns:detail", args=[ret.number])
+
+    def pay(n: int) -> None:  # each payment recorded by another user than the one before
+        return_collect(
+            ret=ret, amount=Decimal("1.00"), reference=f"PIX-{n}", by=cs_user if n % 2 else store_user
+        )
+
+    pay(0)
+    client.get(url)  # caches warmed
+    with django_assert_max_num_queries(12) as one:
+        client.get(url)
+    for n in range(1, 4):
+        pay(n)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(url).content.decode()
+    assert page.count('data-testid="entry"') == 4
