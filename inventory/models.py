@@ -429,6 +429,10 @@ class DemandForecast(models.Model):
     )
     daily = models.DecimalField(_("units a day"), max_digits=10, decimal_places=3)
     recent_units = models.PositiveIntegerField(_("units sold in the last 28 days"), default=0)
+    # units a day gained (+) or lost (−) each week, damped and capped; already counted in `daily`
+    trend = models.DecimalField(
+        _("trend (units a day per week)"), max_digits=10, decimal_places=3, default=Decimal(0)
+    )
     updated_at = models.DateTimeField(_("updated at"))
 
     class Meta:
