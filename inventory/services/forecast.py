@@ -96,18 +96,31 @@ def _weeks(days: dict[dt.date, int], end: dt.date) -> list[float]:
 
 
 def _normal_weeks(
-    events: EventCalendar, location_id: int, product_id: int, history: list[dt.date], shape: list[float]
+    events: EventCalendar,
+    location_id: int,
+    product_id: int,
+    history: list[dt.date],
+    shape: list[float],
+    memo: dict[tuple[int, dt.date], tuple[float, ...]],
 ) -> tuple[float, ...]:
     """How many normal days each week of `history` (the last first) is for the row: seven, and each day of
     its events its factor less one more, times its weekday's share of the location's week (a Saturday of Black
-    Friday is more of a normal week than its Tuesday)."""
+    Friday is more of a normal week than its Tuesday). The weeks of the products no event names are the
+    location's: worked out once per location and history in `memo`."""
     if not events:
         return _PLAIN_WEEKS
+    own = product_id in events.by_product
+    key = (location_id, history[0])
+    if not own and key in memo:
+        return memo[key]
     weekdays = tuple(shape[day.weekday()] for day in history[:7])  # every week's days: the same weekdays
-    return tuple(
+    weeks = tuple(
         7.0 + events.extra_days(location_id, product_id, history[7 * k : 7 * k + 7], weekdays)
         for k in range(WEEKS)
     )
+    if not own:
+        memo[key] = weeks
+    return weeks
 
 
 def _forecast(units: list[float], normal: tuple[float, ...]) -> tuple[float, float]:
@@ -169,6 +182,7 @@ def _check(
     *,
     events: EventCalendar,
     product_of: dict[int, int],
+    memo: dict[tuple[int, dt.date], tuple[float, ...]],
 ) -> _Check:
     """How the forecast made at the start of the CHECK_DAYS before `today` (from the HISTORY_DAYS before it)
     did over them, per row and day and for the location's whole days, with the events of those days (as they
@@ -182,7 +196,7 @@ def _check(
     for stock_id, days in rows.items():
         product_id = product_of[stock_id]
         rate, _trend = _forecast(
-            _weeks(days, start), _normal_weeks(events, location_id, product_id, history, factors)
+            _weeks(days, start), _normal_weeks(events, location_id, product_id, history, factors, memo)
         )
         for offset, day in enumerate(check_days):
             event = events.factor(location_id, product_id, day) if events else 1.0
@@ -239,11 +253,13 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
             recent[stock_id] -= units
     profiles: list[LocationDemandProfile] = []
     forecasts: list[DemandForecast] = []
+    memo: dict[tuple[int, dt.date], tuple[float, ...]] = {}  # `_normal_weeks`'
     for location_id, location_rows in rows.items():
         shape = _shape(week[location_id], today, events.location_wide_days(location_id, history))
         made = {
             stock_id: _forecast(
-                _weeks(days, today), _normal_weeks(events, location_id, product_of[stock_id], history, shape)
+                _weeks(days, today),
+                _normal_weeks(events, location_id, product_of[stock_id], history, shape, memo),
             )
             for stock_id, days in location_rows.items()
         }
@@ -262,6 +278,7 @@ def forecast_refresh(*, now: dt.datetime | None = None) -> dict[str, int]:
         ]
         check = _check(
             location_id, location_rows, week[location_id], today, events=events, product_of=product_of,
+            memo=memo,
         )  # fmt: skip
         profiles.append(
             LocationDemandProfile(
