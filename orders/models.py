@@ -611,6 +611,12 @@ class ReturnEntry(models.Model):
                 | Q(kind="offset", other__isnull=False) & ~Q(amount=0),
                 name="returnentry_amount_sign",
             ),
+            # a payment system's reference is recorded once per return: a retry is not a second payment
+            models.UniqueConstraint(
+                fields=["ret", "reference"],
+                condition=Q(kind="charge") & ~Q(reference=""),
+                name="returnentry_charge_once",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from .return_forms import (
 )
 from .selectors import return_get, return_list, return_receivable_by
 from .services.returns import (
+    received_items,
     received_value,
     return_cancel,
     return_collect,
@@ -154,7 +155,8 @@ def _detail(
         and acts
         and bool(ret.exchange_lines)
         and ret.exchange_order_id is None
-        and not refunded,
+        and not refunded
+        and bool(received_items(ret, lines)),
     }
     exchange_value = sum((Decimal(row["price"]) * row["qty"] for row in ret.exchange_lines), Decimal("0.00"))
     context = {

@@ -7,29 +7,39 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def _balance(ret):
+def _received(ret):
     lines = ret.lines.select_related("order_line")
-    balance = sum((line.qty_received * line.order_line.unit_price for line in lines), Decimal("0.00"))
-    balance += ret.shipping_refund
-    if ret.exchange_order is not None and ret.exchange_order.status != "cancelled":
-        balance -= ret.exchange_order.total
-    return balance
+    return sum((line.qty_received * line.order_line.unit_price for line in lines), Decimal("0.00"))
 
 
 def entries_for_refunds(apps, schema_editor):
-    """A return refunded before the entries existed gets its refund as one, and what it kept of what was due
-    (a restocking fee, an agreed partial refund) as another, so that nothing stays due on it; a closed one
-    whose customer owes the difference of its exchange order is now awaiting that payment."""
+    """Returns settled before the entries existed. A refunded one gets its refund as an entry, and what it
+    kept of what was due then (a restocking fee, an agreed partial refund) as another, dated when it was
+    refunded; an exchange order cancelled after the refund left its value due, which stays due (the return
+    is back among the refunds to make). A closed one is re-stated by what is due now: owed by the customer
+    (the difference of a dearer exchange order), due to them (its exchange order cancelled since), or
+    settled."""
     Return = apps.get_model("orders", "Return")
     ReturnEntry = apps.get_model("orders", "ReturnEntry")
-    rows = []
+    OrderEvent = apps.get_model("orders", "OrderEvent")
     for ret in Return.objects.filter(status__in=("refunded", "closed")).select_related("exchange_order"):
-        balance = _balance(ret)
+        exchange = ret.exchange_order
+        value = _received(ret) + ret.shipping_refund
+        counts_now = exchange is not None and exchange.status != "cancelled"
+        now = value - (exchange.total if counts_now else Decimal("0.00"))
         if ret.status == "closed":
-            if balance < 0:
-                Return.objects.filter(pk=ret.pk).update(status="owed")
+            status = "owed" if now < 0 else "received" if now > 0 else "closed"
+            Return.objects.filter(pk=ret.pk).update(status=status)
             continue
+        counted_then = counts_now
+        if exchange is not None and not counts_now and ret.refunded_at is not None:
+            cancelled = (
+                OrderEvent.objects.filter(order=exchange, kind="cancelled").order_by("created_at").first()
+            )
+            counted_then = cancelled is not None and cancelled.created_at > ret.refunded_at
+        then = value - (exchange.total if counted_then else Decimal("0.00"))
         refunded = ret.refund_amount or Decimal("0.00")
+        rows = []
         if refunded > 0:
             rows.append(
                 ReturnEntry(
@@ -40,11 +50,21 @@ def entries_for_refunds(apps, schema_editor):
                     created_by_id=ret.refunded_by_id,
                 )
             )
-        if balance > refunded:
+        if then > refunded:
             rows.append(
-                ReturnEntry(ret=ret, kind="kept", amount=balance - refunded, created_by_id=ret.refunded_by_id)
+                ReturnEntry(ret=ret, kind="kept", amount=then - refunded, created_by_id=ret.refunded_by_id)
             )
-    ReturnEntry.objects.bulk_create(rows)
+        made = ReturnEntry.objects.bulk_create(rows)
+        if ret.refunded_at is not None:
+            ReturnEntry.objects.filter(pk__in=[row.pk for row in made]).update(created_at=ret.refunded_at)
+        due = now - sum((row.amount for row in rows), Decimal("0.00"))
+        if due > 0:
+            Return.objects.filter(pk=ret.pk).update(status="received")
+
+
+def back_to_closed(apps, schema_editor):
+    """Before the entries, a return the customer owed on was closed."""
+    apps.get_model("orders", "Return").objects.filter(status="owed").update(status="closed")
 
 
 class Migration(migrations.Migration):
@@ -144,9 +164,14 @@ class Migration(migrations.Migration):
                             _connector="OR",
                         ),
                         name="returnentry_amount_sign",
-                    )
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "charge"), models.Q(("reference", ""), _negated=True)),
+                        fields=("ret", "reference"),
+                        name="returnentry_charge_once",
+                    ),
                 ],
             },
         ),
-        migrations.RunPython(entries_for_refunds, migrations.RunPython.noop),
+        migrations.RunPython(entries_for_refunds, back_to_closed),
     ]

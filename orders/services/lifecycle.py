@@ -147,12 +147,18 @@ STATUS_FIELDS = ("status", "status_before_hold", "updated_at")
 
 
 def _apply(
-    order: Order, target: str, *, write: bool = True, webhooks: list[tuple[str, dict[str, Any]]] | None = None
+    order: Order,
+    target: str,
+    *,
+    write: bool = True,
+    webhooks: list[tuple[str, dict[str, Any]]] | None = None,
+    by: Any = None,
 ) -> str | None:
     """Move a *locked* order to `target` if the transition table allows it; returns the previous status
     (None when it was already there). With `write=False` only the instance changes (the caller writes its
     STATUS_FIELDS); with `webhooks` the "order.status_changed" event is added there for the caller to emit
-    (`oms.webhooks.emit_all`) instead of being emitted now."""
+    (`oms.webhooks.emit_all`) instead of being emitted now. A return's exchange order cancelled (by `by`, or
+    by an uncollected pickup's expiry) has its return settled once this commits."""
     if order.status == target:
         return None
     if not can_move(order.status, target):
@@ -177,6 +183,10 @@ def _apply(
                 f"UPDATE {quote(Order._meta.db_table)} SET {assignments} WHERE id = %s",  # noqa: S608
                 [*(getattr(order, name) for name in STATUS_FIELDS), order.pk],
             )
+    if target == OrderStatus.CANCELLED:
+        ret = Return.objects.filter(exchange_order=order).values_list("pk", flat=True).first()
+        if ret is not None:
+            enqueue_on_commit(EXCHANGE_CANCELLED_TASK, ret, getattr(by, "pk", None))
     event = ("order.status_changed", {"order": order.number, "from": previous, "to": target})
     if webhooks is not None:
         webhooks.append(event)
@@ -195,7 +205,7 @@ def _move(
     kind: str = "status",
 ) -> Order:
     """Move a *locked* order to `target` if the transition table allows it, and record it."""
-    previous = _apply(order, target)
+    previous = _apply(order, target, by=by)
     if previous is not None:
         order_event(
             order=order,
@@ -239,7 +249,7 @@ def order_status_events(
     pending = list(events)
     if order.status not in {OrderStatus.ON_HOLD, OrderStatus.CANCELLED}:
         target = derive_order_status(line_statuses)
-        previous = _apply(order, target, write=write, webhooks=webhooks)
+        previous = _apply(order, target, write=write, webhooks=webhooks, by=by)
         if previous is not None:
             pending.append(new_event(order=order, kind="status", by=by, text=text or now_in(target),
                                      data={"from": previous, "to": target}))  # fmt: skip
@@ -615,9 +625,6 @@ def order_cancel(*, order: Order, by: Any, reason: str = "") -> Order:
     )
     audit_record(actor=by, action="order.cancel", obj=order, summary=reason, after={"status": order.status})
     emit_event("order.cancelled", {"order": order.number, "reason": reason})
-    ret = Return.objects.filter(exchange_order=order).values_list("pk", flat=True).first()
-    if ret is not None:
-        enqueue_on_commit(EXCHANGE_CANCELLED_TASK, ret, getattr(by, "pk", None))
     return order
 
 

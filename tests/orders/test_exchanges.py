@@ -891,3 +891,63 @@ def test_the_return_page_reads_its_ledger_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(one.captured_queries)):
         page = client.get(url).content.decode()
     assert page.count('data-testid="entry"') == 4
+
+
+def _cancel_exchange(ret, by, monkeypatch, capture):
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
+    with capture(execute=True):
+        order_cancel(order=Return.objects.get(pk=ret.pk).exchange_order, by=by, reason="sem estoque")
+    return Return.objects.select_related("exchange_order").get(pk=ret.pk)
+
+
+def test_a_waiver_lapses_with_the_debt_when_the_exchange_is_cancelled(
+    bought, store, cs_user, store_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    ret = return_collect(ret=ret, amount=Decimal("0.00"), waive_rest=True, by=cs_user)  # 10.00 let off
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CLOSED, 0)
+    ret = _cancel_exchange(ret, cs_user, monkeypatch, django_capture_on_commit_callbacks)
+    # the shirt's 59.90 is due, not 69.90: the 10.00 waived was a debt, never money of the customer's
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("59.90"))
+
+
+def test_an_exchange_cancelled_with_the_status_unchanged_is_still_on_the_timeline(
+    bought, store, cs_user, store_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    ret = _return(
+        bought, store, cs_user, caps=1, reason="changed_mind", exchange={bought["cap"].pk: ("POL-0001-M", 1)}
+    )
+    ret = _receive_all(ret, store_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("20.00"))
+    ret = _cancel_exchange(ret, cs_user, monkeypatch, django_capture_on_commit_callbacks)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("89.90"))
+    event = OrderEvent.objects.get(kind="return_payment")
+    assert "R$ 89,90 is due to the customer" in event.message
+    assert AuditEvent.objects.filter(action="return.exchange_cancelled", actor=cs_user).count() == 1
+    exchange_cancelled(ret.pk, cs_user.pk)  # again: nothing more
+    assert OrderEvent.objects.filter(kind="return_payment").count() == 1
+
+
+def test_a_payment_sent_again_with_its_reference_is_recorded_once(bought, store, cs_user, store_user):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    return_collect(ret=ret, amount=Decimal("4.00"), reference="PSP-1", by=cs_user)
+    return_collect(
+        ret=ret, amount=Decimal("4.00"), reference="PSP-1", by=cs_user
+    )  # the payment system retries
+    assert due_of(ret) == Decimal("-6.00") and ret.entries.count() == 1
+    with pytest.raises(ReturnInvalid) as caught:
+        return_collect(ret=ret, amount=Decimal("5.00"), reference="PSP-1", by=cs_user)
+    assert caught.value.field == "reference" and ret.entries.count() == 1
+
+
+def test_the_send_exchange_button_waits_for_units_to_exchange(client, bought, store, cs_user, store_user):
+    ret = _return(bought, store, cs_user, shirts=1, caps=1, exchange={bought["shirts"].pk: ("POL-0001-M", 1)})
+    ret = _receive_all(ret, store_user, got={bought["shirts"].pk: 0})  # only the cap came back
+    assert ret.exchange_order is None
+    client.force_login(cs_user)
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert 'data-testid="send-exchange-form"' not in page

@@ -33,6 +33,7 @@ from ...models import (
     EntryKind,
     ExchangeWhen,
     Order,
+    OrderEvent,
     OrderLine,
     Return,
     ReturnLine,
@@ -393,8 +394,18 @@ def return_collect(
     """Record what the customer paid of what they owe on `ret` (an exchange order worth more than what came
     back, or sent ahead for goods that never did): `amount`, at most what is owed, with the payment system's
     `reference`; `waive_rest` lets them off the rest. The OMS charges no card itself. Once nothing is owed,
-    a received return is closed. Locks the order, then the return."""
+    a received return is closed. A payment sent again with its `reference` (a payment system retrying) is
+    recorded once: the return comes back as it is. Locks the order, then the return."""
     order, ret = _lock(ret)
+    earlier = ret.entries.filter(kind=EntryKind.CHARGE, reference=reference).first() if reference else None
+    if earlier is not None:
+        if earlier.amount != -amount:
+            raise ReturnInvalid(
+                _("Payment %(reference)s was recorded with %(amount)s: send another reference.")
+                % {"reference": reference, "amount": format_brl(-earlier.amount)},
+                field="reference",
+            )
+        return ret
     _refuse_unless(
         ret,
         (
@@ -466,11 +477,11 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
     order, ret = _lock(ret)
     if ret.status in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED) or ret.exchange_counts:
         return ret
-    before = ret.status
-    due, text = settle(order, ret, by=by)
-    if ret.status == before and not text:
-        return ret
     assert ret.exchange_order is not None
+    marker = {"return": ret.number, "exchange_cancelled": ret.exchange_order.number}
+    if OrderEvent.objects.filter(order=order, kind="return_payment", data__contains=marker).exists():
+        return ret  # settled when it was cancelled: run again, nothing changes
+    due, text = settle(order, ret, by=by)
     if due > 0:
         text.append(
             phrase(
@@ -498,7 +509,8 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
                 number=ret.number,
             )
         )
-    order_event(order=order, kind="return_payment", text=text, by=by, data={"return": ret.number})
+    order_event(order=order, kind="return_payment", text=text, by=by, data=marker)
+    audit_record(actor=by, action="return.exchange_cancelled", obj=ret, summary=f"{ret.number}: {due}")
     return ret
 
 
@@ -574,6 +586,7 @@ __all__ = [
     "customer_owes",
     "delivered_units",
     "due_of",
+    "received_items",
     "received_value",
     "refund_due",
     "return_balance",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ...models import (
     ChannelKind,
+    EntryKind,
     Fulfilment,
     FulfilmentKind,
     FulfilmentStatus,
@@ -99,8 +100,16 @@ def return_balance(ret: Return, lines: Iterable[ReturnLine]) -> Decimal:
 
 def return_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
     """What is still due on `ret`: its balance less what its `entries` settled. Positive: to refund to the
-    customer; negative: what the customer still owes."""
-    return return_balance(ret, lines) - sum((entry.amount for entry in entries), ZERO)
+    customer; negative: what the customer still owes. A waiver only lets the customer off a debt: once the
+    debt is gone (its exchange order cancelled), it lapses instead of becoming money to refund."""
+    waived = ZERO
+    due = return_balance(ret, lines)
+    for entry in entries:
+        if entry.kind == EntryKind.WAIVED:
+            waived -= entry.amount
+        else:
+            due -= entry.amount
+    return due if due >= 0 else min(ZERO, due + waived)
 
 
 def refund_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
