@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
-from .models import EntryKind, Order, Return, ReturnStatus
+from .models import Order, Return, ReturnStatus
 from .return_forms import (
     ReturnCancelForm,
     ReturnCollectForm,
@@ -37,7 +37,8 @@ from .return_forms import (
 )
 from .selectors import return_get, return_list, return_receivable_by
 from .services.returns import (
-    received_items,
+    GOODS_IN,
+    exchange_resend_refusal,
     received_value,
     return_cancel,
     return_collect,
@@ -143,20 +144,16 @@ def _detail(
     entries = list(ret.entries.all())
     due = return_due(ret, lines, entries)
     to_refund, owes = max(due, Decimal("0.00")), max(-due, Decimal("0.00"))
-    goods_in = ret.status not in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED)
-    refunded = any(entry.kind == EntryKind.REFUND for entry in entries)
+    goods_in = ret.status in GOODS_IN
     allowed = {
         "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
         "refund": goods_in and acts and due > 0,
         "collect": ret.status != ReturnStatus.REQUESTED and acts and due < 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
         # the exchange order could not be created at receipt: sent again from here
-        "send_exchange": goods_in
-        and acts
+        "send_exchange": acts
         and bool(ret.exchange_lines)
-        and ret.exchange_order_id is None
-        and not refunded
-        and bool(received_items(ret, lines)),
+        and exchange_resend_refusal(ret, lines, entries) is None,
     }
     exchange_value = sum((Decimal(row["price"]) * row["qty"] for row in ret.exchange_lines), Decimal("0.00"))
     context = {

@@ -43,7 +43,13 @@ from ...models import (
 )
 from ...status import CANCELLABLE
 from ..lifecycle import _actor, lock_order, order_cancel, order_event
-from .exchange import exchange_items, exchange_on_receipt, exchange_send, received_items
+from .exchange import (
+    exchange_items,
+    exchange_on_receipt,
+    exchange_resend_refusal,
+    exchange_send,
+    received_items,
+)
 from .money import (
     ZERO,
     customer_owes,
@@ -53,7 +59,7 @@ from .money import (
     return_due,
     shipping_decide,
 )
-from .settle import due_of, entry_add, offset, restatus, settle
+from .settle import GOODS_IN, due_of, entry_add, offset, restatus, settle
 from .units import delivered_units, return_locations, returnable_units
 
 REFUND_MAX = Decimal("9999999999.99")
@@ -331,11 +337,7 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     A return refunded before is refunded again when something became due since (its exchange order was
     cancelled). Locks the order, then the return."""
     order, ret = _lock(ret)
-    _refuse_unless(
-        ret,
-        (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED),
-        _("Return %(n)s is %(status)s: it cannot be refunded."),
-    )
+    _refuse_unless(ret, GOODS_IN, _("Return %(n)s is %(status)s: it cannot be refunded."))
     due = refund_due(ret, ret.lines.select_related("order_line"), ret.entries.all())
     if not due and ret.status == ReturnStatus.REFUNDED:
         raise InvalidTransition(_("Return %(n)s is refunded: nothing more is due.") % {"n": ret.number})
@@ -406,15 +408,9 @@ def return_collect(
                 field="reference",
             )
         return ret
-    _refuse_unless(
+    _refuse_unless(  # a cancelled return owes what its exchange order that went out is worth
         ret,
-        (
-            ReturnStatus.RECEIVED,
-            ReturnStatus.OWED,
-            ReturnStatus.CANCELLED,
-            ReturnStatus.CLOSED,
-            ReturnStatus.REFUNDED,
-        ),
+        (*GOODS_IN, ReturnStatus.CANCELLED),
         _("Return %(n)s is %(status)s: the customer owes nothing on it yet."),
     )
     owed = customer_owes(ret, ret.lines.select_related("order_line"), ret.entries.all())
@@ -520,21 +516,11 @@ def return_exchange_send(*, ret: Return, by: Any) -> Return:
     pickup store had stopped offering pickup…): a replacement for each unit that came back. Refused once
     money went back to the customer for it. Locks the order, then the return."""
     order, ret = _lock(ret)
-    _refuse_unless(
-        ret,
-        (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED),
-        _("Return %(n)s is %(status)s: its exchange cannot be sent now."),
-    )
-    if not ret.exchange_lines or ret.exchange_order_id is not None:
-        raise InvalidTransition(_("Return %(n)s has no exchange waiting to be sent.") % {"n": ret.number})
-    if ret.entries.filter(kind=EntryKind.REFUND).exists():
-        raise ReturnInvalid(
-            _("Return %(n)s was refunded: open a new order for the customer instead.") % {"n": ret.number},
-            field="exchange",
-        )
-    items = received_items(ret, list(ret.lines.all()))
-    if not items:
-        raise ReturnInvalid(_("None of the units to exchange came back."), field="exchange")
+    lines = list(ret.lines.all())
+    refusal = exchange_resend_refusal(ret, lines, ret.entries.all())
+    if refusal is not None:
+        raise refusal
+    items = received_items(ret, lines)
     try:
         exchange_send(order=order, ret=ret, items=items, by=by)
     except DomainError as exc:
@@ -583,9 +569,11 @@ def return_cancel(*, ret: Return, reason: str, by: Any) -> Return:
 
 
 __all__ = [
+    "GOODS_IN",
     "customer_owes",
     "delivered_units",
     "due_of",
+    "exchange_resend_refusal",
     "received_items",
     "received_value",
     "refund_due",

@@ -5,7 +5,7 @@ and fulfilled like any other) at once or once the goods are back."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import reduce
 from operator import or_
@@ -18,12 +18,13 @@ from django.utils.translation import gettext as _
 
 from inventory.models import Product
 from oms.audit import audit_record
-from oms.exceptions import DomainError
+from oms.exceptions import DomainError, InvalidTransition
 from oms.phrases import Phrase, money_arg, nphrase, phrase
 
 from ...exceptions import ReturnInvalid
-from ...models import ExchangeWhen, Order, OrderLine, Return, ReturnLine
+from ...models import EntryKind, ExchangeWhen, Order, OrderLine, Return, ReturnEntry, ReturnLine
 from ..lifecycle import AddressData, CustomerData, LineData, order_create, order_event
+from .settle import GOODS_IN
 
 
 def sku_family(sku: str) -> str:
@@ -185,6 +186,29 @@ def received_items(ret: Return, lines: Sequence[ReturnLine]) -> list[tuple[int, 
         for row in ret.exchange_lines
     ]
     return [(pk, qty, price) for pk, qty, price in items if qty > 0]
+
+
+def exchange_resend_refusal(
+    ret: Return, lines: Sequence[ReturnLine], entries: Iterable[ReturnEntry]
+) -> DomainError | None:
+    """Why `ret`'s exchange order may not be sent again now (`return_exchange_send`), or None when it may:
+    the goods are in, the exchange asked for could not be created at receipt, no money went back for it,
+    and some of the units to exchange came back."""
+    if ret.status not in GOODS_IN:
+        return InvalidTransition(
+            _("Return %(n)s is %(status)s: its exchange cannot be sent now.")
+            % {"n": ret.number, "status": ret.get_status_display()}
+        )
+    if not ret.exchange_lines or ret.exchange_order_id is not None:
+        return InvalidTransition(_("Return %(n)s has no exchange waiting to be sent.") % {"n": ret.number})
+    if any(entry.kind == EntryKind.REFUND for entry in entries):
+        return ReturnInvalid(
+            _("Return %(n)s was refunded: open a new order for the customer instead.") % {"n": ret.number},
+            field="exchange",
+        )
+    if not received_items(ret, lines):
+        return ReturnInvalid(_("None of the units to exchange came back."), field="exchange")
+    return None
 
 
 def exchange_on_receipt(order: Order, ret: Return, lines: Sequence[ReturnLine], *, by: Any) -> list[Phrase]:

@@ -17,6 +17,9 @@ from ...models import EntryKind, Order, Return, ReturnEntry, ReturnStatus
 from ..lifecycle import _actor
 from .money import ZERO, return_due
 
+# the statuses of a return whose goods are in: its money may still move (refunds, payments, offsets)
+GOODS_IN = (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED)
+
 
 def due_of(ret: Return) -> Decimal:
     """What is still due on `ret`, read afresh (positive: to refund; negative: the customer owes)."""
@@ -27,7 +30,7 @@ def status_for(ret: Return, due: Decimal) -> str:
     """The status of a return whose goods are in, for what is still `due` on it: a refund to make, a payment
     to collect, or nothing left (refunded when some money went back, else closed). A return awaiting the
     goods or cancelled keeps its status."""
-    if ret.status in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED):
+    if ret.status not in GOODS_IN:
         return ret.status
     if due > 0:
         return ReturnStatus.RECEIVED
@@ -55,10 +58,11 @@ def offset(order: Order, ret: Return, due: Decimal, *, by: Any) -> tuple[Decimal
         .exclude(pk=ret.pk)
         .exclude(status=ReturnStatus.REQUESTED)
         .select_related("exchange_order")
+        .prefetch_related("lines__order_line", "entries")
         .order_by("created_at", "pk")
     )
     for other in others:
-        other_due = due_of(other)
+        other_due = return_due(other, other.lines.all(), other.entries.all())
         if not other_due or (other_due > 0) == (due > 0):
             continue
         amount = min(abs(due), abs(other_due))
@@ -100,4 +104,4 @@ def entry_add(ret: Return, kind: str, amount: Decimal, *, reference: str = "", b
     )
 
 
-__all__ = ["ZERO", "due_of", "entry_add", "offset", "restatus", "settle", "status_for"]
+__all__ = ["GOODS_IN", "ZERO", "due_of", "entry_add", "offset", "restatus", "settle", "status_for"]
