@@ -739,6 +739,13 @@ def test_a_cancelled_return_whose_exchange_went_out_collects_what_the_customer_o
     assert (ret.status, due_of(ret)) == (ReturnStatus.CANCELLED, 0)
 
 
+def _cancel_exchange(ret, by, monkeypatch, capture):
+    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
+    with capture(execute=True):
+        order_cancel(order=Return.objects.get(pk=ret.pk).exchange_order, by=by, reason="sem estoque")
+    return Return.objects.select_related("exchange_order").get(pk=ret.pk)
+
+
 def test_an_exchange_cancelled_after_the_refund_is_refunded_too(
     bought, store, cs_user, store_user, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -749,10 +756,7 @@ def test_an_exchange_cancelled_after_the_refund_is_refunded_too(
     ret = return_refund(ret=ret, amount=Decimal("15.00"), reference="PSP-1", by=cs_user)  # 5.00 kept
     assert (ret.status, due_of(ret)) == (ReturnStatus.REFUNDED, 0)
     # the polo never leaves: its 69.90 is due again, on the return's page and in the refunds to make
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
-    with django_capture_on_commit_callbacks(execute=True):
-        order_cancel(order=ret.exchange_order, by=cs_user, reason="sem estoque")
-    ret.refresh_from_db()
+    ret = _cancel_exchange(ret, cs_user, monkeypatch, django_capture_on_commit_callbacks)
     assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("69.90"))
     event = OrderEvent.objects.filter(order=bought["order"], kind="return_payment").get()
     assert event.message == (
@@ -891,13 +895,6 @@ def test_the_return_page_reads_its_ledger_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(len(one.captured_queries)):
         page = client.get(url).content.decode()
     assert page.count('data-testid="entry"') == 4
-
-
-def _cancel_exchange(ret, by, monkeypatch, capture):
-    monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
-    with capture(execute=True):
-        order_cancel(order=Return.objects.get(pk=ret.pk).exchange_order, by=by, reason="sem estoque")
-    return Return.objects.select_related("exchange_order").get(pk=ret.pk)
 
 
 def test_a_waiver_lapses_with_the_debt_when_the_exchange_is_cancelled(

@@ -80,19 +80,23 @@ def test_a_days_orders_are_rolled_up_per_channel(day_of_orders):
 
 
 def test_an_exchange_order_is_not_a_sale(day_of_orders):
-    """The order an exchange sends out is after-sales: the channel's orders and revenue leave it out."""
-    w, app, orders = day_of_orders
+    """The order an exchange sends out is after-sales: the channel's orders, units, revenue and fulfilment
+    cost leave it out; the locations' work keeps it."""
+    w, _app, orders = day_of_orders
     today = timezone.localdate()
     kpi_rollup(day=today)
     work = sorted(LocationDay.objects.values_list("location", "assigned", "units"))
-    assert ChannelDay.objects.get(channel=app).orders == 1
     Return.objects.create(
-        number=f"{orders['one'].number}-D1", order=orders["one"], location=w.paulista, reason="wrong_size",
-        status="received", exchange_order=orders["app"],
+        number=f"{orders['app'].number}-D1", order=orders["app"], location=w.paulista, reason="wrong_size",
+        status="received", exchange_order=orders["split"],
     )  # fmt: skip
     kpi_rollup(day=today)
-    assert not ChannelDay.objects.filter(channel=app).exists()
-    assert ChannelDay.objects.get(channel=w.channel).orders == 4
+    web = ChannelDay.objects.get(channel=w.channel)
+    sales = [orders[k] for k in ("one", "back", "cancelled")]
+    assert (web.orders, web.units) == (3, 1 + 1 + 1)
+    assert web.revenue == sum((o.total for o in sales), Decimal("0"))
+    assert web.fulfilment_cost == sum((_spent(o) for o in sales), Decimal("0")) != 0
+    assert _spent(orders["split"]) > 0  # what the exchange order's fulfilment cost is left out
     assert sorted(LocationDay.objects.values_list("location", "assigned", "units")) == work  # its work counts
 
 
