@@ -500,7 +500,6 @@ def seed_demo(
                 ),
             ),
             ("today's orders, routed live", lambda: seed_live_orders(report.count, seed=seed)),
-            ("KPI rollups", lambda: seed_kpis(report)),
             ("demand events", lambda: seed_events(report)),
             ("demand forecasts", lambda: seed_forecasts(report)),
             (
@@ -509,6 +508,7 @@ def seed_demo(
             ),
             ("stock transfers", lambda: seed_transfers(report)),
             ("returns", lambda: seed_returns(report)),
+            ("KPI rollups", lambda: seed_kpis(report)),  # last: they count everything above
         ):
             step_started = time.monotonic()
             step()

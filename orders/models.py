@@ -545,7 +545,8 @@ class Return(models.Model):
         verbose_name = _("return")
         verbose_name_plural = _("returns")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["location", "status"])]
+        # the KPI rollup reads a day's receipts
+        indexes = [models.Index(fields=["location", "status"]), models.Index(fields=["received_at"])]
         constraints = [
             models.CheckConstraint(
                 condition=Q(refund_amount__isnull=True) | Q(refund_amount__gte=0),
@@ -604,6 +605,7 @@ class ReturnEntry(models.Model):
         verbose_name = _("return money entry")
         verbose_name_plural = _("return money entries")
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at"])]  # the KPI rollup reads a day's money
         constraints = [
             models.CheckConstraint(
                 condition=Q(kind__in=["refund", "kept"], amount__gt=0)

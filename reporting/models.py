@@ -20,7 +20,8 @@ ZERO = Decimal("0.00")
 
 
 class ChannelDay(models.Model):
-    """What one channel's orders of one day (by the time they were placed) came to, as of `rolled_at`."""
+    """What one channel's orders of one day (by the time they were placed) came to, and the returns of its
+    orders that day, as of `rolled_at`."""
 
     day = models.DateField(_("day"))
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
@@ -38,6 +39,11 @@ class ChannelDay(models.Model):
     routed_orders = models.PositiveIntegerField(_("routed orders"), default=0)
     # what the routing decisions of these orders planned to spend: carriage, handling, picking, transfers
     fulfilment_cost = models.DecimalField(_("fulfilment cost"), max_digits=14, decimal_places=2, default=ZERO)
+    # after-sales of the channel's orders, by the day it happened (not the day the order was placed): units
+    # received back, money refunded to customers and money customers paid on returns that left them owing
+    returned_units = models.PositiveIntegerField(_("units returned"), default=0)
+    refunded = models.DecimalField(_("refunded"), max_digits=14, decimal_places=2, default=ZERO)
+    collected = models.DecimalField(_("collected on returns"), max_digits=14, decimal_places=2, default=ZERO)
     rolled_at = models.DateTimeField(_("rolled up at"))
 
     class Meta:

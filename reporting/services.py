@@ -20,6 +20,7 @@ from oms.queue import send_task_now
 from orders.models import (
     FULFILMENT_DONE_AT,
     DeliveryMode,
+    EntryKind,
     Fulfilment,
     FulfilmentKind,
     FulfilmentLine,
@@ -28,6 +29,8 @@ from orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    ReturnEntry,
+    ReturnLine,
 )
 from routing.models import RoutingDecision
 
@@ -46,10 +49,43 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start_of_day(day), start_of_day(day + dt.timedelta(days=1))
 
 
+def _after_sales(start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, Any]]:
+    """Per channel, the returns of its orders between `start` and `end`: units received back, money refunded
+    and money collected from customers who owed (entries of other kinds move no money)."""
+    rows: dict[int, dict[str, Any]] = {}
+    back = (
+        ReturnLine.objects.filter(ret__received_at__gte=start, ret__received_at__lt=end)
+        .values("ret__order__channel")
+        .annotate(u=Sum("qty_received"))
+        .order_by()
+        .values_list("ret__order__channel", "u")
+    )
+    for channel, units in back:
+        rows.setdefault(channel, {})["returned_units"] = units or 0
+    money = (
+        ReturnEntry.objects.filter(
+            created_at__gte=start, created_at__lt=end, kind__in=[EntryKind.REFUND, EntryKind.CHARGE]
+        )
+        .values("ret__order__channel")
+        .annotate(
+            refunded=Sum("amount", filter=Q(kind=EntryKind.REFUND)),
+            collected=Sum("amount", filter=Q(kind=EntryKind.CHARGE)),
+        )
+        .order_by()
+        .values_list("ret__order__channel", "refunded", "collected")
+    )
+    for channel, refunded, collected in money:
+        row = rows.setdefault(channel, {})
+        row["refunded"] = refunded or ZERO
+        row["collected"] = -(collected or ZERO)  # a charge settles what the customer owed: negative
+    return rows
+
+
 def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
     """The channels' sales of `day`: an exchange order sent for a return is after-sales, not a sale (the
     customer paid for the order it replaces), so it counts in neither the orders nor the revenue; its work
-    counts at the locations that did it."""
+    counts at the locations that did it. With them, the returns of the channels' orders that happened that day
+    (`_after_sales`), whatever day those orders were placed."""
     start, end = day_bounds(day)
     placed = Q(placed_at__gte=start, placed_at__lt=end, exchange_for__isnull=True)
     shipments = (
@@ -100,7 +136,8 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
         .order_by()
         .values_list("order__channel", "c")
     )
-    return [
+    after = _after_sales(start, end)
+    rows = [
         ChannelDay(
             day=day,
             channel_id=row["channel"],
@@ -115,9 +152,15 @@ def _channel_rows(day: dt.date, now: dt.datetime) -> list[ChannelDay]:
             routed_orders=row["routed_n"],
             fulfilment_cost=Decimal(str(round(cost.get(row["channel"]) or 0.0, 2))),
             rolled_at=now,
+            **after.pop(row["channel"], {}),
         )
         for row in orders
     ]
+    # channels with returns that day and no order placed
+    rows.extend(
+        ChannelDay(day=day, channel_id=channel, rolled_at=now, **values) for channel, values in after.items()
+    )
+    return rows
 
 
 def _location_rows(day: dt.date, now: dt.datetime) -> list[LocationDay]:

@@ -63,11 +63,18 @@ def _figures(rows: list[ChannelDay]) -> dict[str, Any]:
     orders = sum(r.orders for r in rows)
     routed = sum(r.routed_orders for r in rows)
     revenue = sum((r.revenue for r in rows), ZERO)
+    refunded = sum((r.refunded for r in rows), ZERO)
+    collected = sum((r.collected for r in rows), ZERO)
     cost = sum((r.fulfilment_cost for r in rows), ZERO)
+    units = sum(r.units for r in rows)
     return {
         "orders": orders,
-        "units": sum(r.units for r in rows),
+        "units": units,
         "revenue": _money(revenue),
+        "refunded": _money(refunded),
+        "net_revenue": _money(revenue - refunded + collected),
+        "returned_units": sum(r.returned_units for r in rows),
+        "returned": _pct(sum(r.returned_units for r in rows), units),
         "aov": _money(revenue / orders) if orders else "–",
         "cancelled": _pct(sum(r.cancelled_orders for r in rows), orders),
         "pickup": _pct(sum(r.pickup_orders for r in rows), orders),
@@ -159,7 +166,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 EXPORT_COLUMNS = [
     "day", "channel", "orders", "units", "revenue", "pickup_orders", "cancelled_orders", "fulfilled_orders",
-    "split_orders", "backordered_orders", "routed_orders", "fulfilment_cost",
+    "split_orders", "backordered_orders", "routed_orders", "fulfilment_cost", "returned_units", "refunded",
+    "collected",
 ]  # fmt: skip
 
 

@@ -51,6 +51,8 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    ReturnEntry,
+    ReturnLine,
 )
 from orders.selectors import channel_list, order_list
 from orders.status import derive_order_status
@@ -271,6 +273,11 @@ def test_the_kpi_dashboard_has_the_history_rolled_up(demo: SeedReport) -> None:
     assert ChannelDay.objects.aggregate(n=Sum("orders"))["n"] == sales.count()
     assert ChannelDay.objects.aggregate(r=Sum("revenue"))["r"] == sales.aggregate(r=Sum("total"))["r"]
     assert ChannelDay.objects.values("day").distinct().count() > 60
+    # the returns count too, on the day they happened
+    refunds = ReturnEntry.objects.filter(kind="refund").aggregate(r=Sum("amount"))["r"]
+    assert ChannelDay.objects.aggregate(r=Sum("refunded"))["r"] == refunds > 0
+    back = ReturnLine.objects.aggregate(u=Sum("qty_received"))["u"]
+    assert ChannelDay.objects.aggregate(u=Sum("returned_units"))["u"] == back > 0
     assert LocationDay.objects.filter(done__gt=0).exists()
     assert (
         ChannelDay.objects.aggregate(n=Sum("routed_orders"))["n"] == LIVE_ORDERS

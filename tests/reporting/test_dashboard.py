@@ -34,7 +34,8 @@ def rollups(db):
         ChannelDay.objects.create(
             day=day, channel=web, orders=10, units=14, revenue=Decimal("1000.00"), cancelled_orders=1,
             fulfilled_orders=8, split_orders=2, backordered_orders=1, routed_orders=9,
-            fulfilment_cost=Decimal("180.00"), rolled_at=now,
+            fulfilment_cost=Decimal("180.00"), returned_units=2, refunded=Decimal("150.00"),
+            collected=Decimal("20.00"), rolled_at=now,
         )  # fmt: skip
         ChannelDay.objects.create(
             day=day, channel=market, orders=3, units=3, revenue=Decimal("777.00"), fulfilled_orders=3,
@@ -67,6 +68,9 @@ def test_admin_sees_every_channel_and_location(client, admin_user, rollups):
     assert _kpi(html, "revenue") == "R$ 3.554,00"
     assert _kpi(html, "aov") == "R$ 136,69"
     assert _kpi(html, "cost") == "R$ 20,00"  # 480 over 24 routed orders
+    assert _kpi(html, "refunded") == "R$ 300,00"
+    assert _kpi(html, "net-revenue") == "R$ 3.294,00"  # 3,554 less 300 refunded, plus 40 collected
+    assert _kpi(html, "returned") == "11,8 %"  # 4 of 34 units
     assert 'data-channel="web"' in html and 'data-channel="mkt"' in html
     assert 'data-location="LJ-RS-01"' in html and 'data-location="LJ-PA-01"' in html
     assert html.count('data-value="13"') == 2  # a bar for each day with orders; the others are empty
@@ -88,6 +92,8 @@ def test_a_channel_manager_sees_only_their_channel(client, manager_user, rollups
     html = _text(client.get(URL))
     assert _kpi(html, "orders") == "6"
     assert _kpi(html, "revenue") == "R$ 1.554,00"
+    assert _kpi(html, "refunded") == "R$ 0,00"  # the web channel's refunds are not theirs
+    assert _kpi(html, "net-revenue") == "R$ 1.554,00"
     assert 'data-channel="mkt"' in html and 'data-channel="web"' not in html and "Site" not in html
     assert 'data-testid="kpi-no-locations"' in html  # no region: no location's work
     # another department's channel, asked for by name: not found
@@ -170,8 +176,8 @@ def test_the_export_has_one_row_per_channel_and_day_of_the_scope(client, manager
     assert lines[0].startswith("day,channel,orders,units,revenue")
     today = timezone.localdate()
     assert lines[1:] == [
-        f"{today - dt.timedelta(days=20)},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
-        f"{today},mkt,3,3,777.00,0,0,3,0,0,3,60.00",
+        f"{today - dt.timedelta(days=20)},mkt,3,3,777.00,0,0,3,0,0,3,60.00,0,0.00,0.00",
+        f"{today},mkt,3,3,777.00,0,0,3,0,0,3,60.00,0,0.00,0.00",
     ]
     assert (
         len(

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Fulfilment, FulfilmentLine, Order, Return
+from orders.models import Fulfilment, FulfilmentLine, Order, Return, ReturnEntry, ReturnLine
 from orders.services import order_cancel
 from reporting.models import ChannelDay, LocationDay
 from reporting.services import day_bounds, kpi_rollup, kpi_rollup_recent
@@ -98,6 +98,59 @@ def test_an_exchange_order_is_not_a_sale(day_of_orders):
     assert web.fulfilment_cost == sum((_spent(o) for o in sales), Decimal("0")) != 0
     assert _spent(orders["split"]) > 0  # what the exchange order's fulfilment cost is left out
     assert sorted(LocationDay.objects.values_list("location", "assigned", "units")) == work  # its work counts
+
+
+def _returned(order: Order, location, *, units: int, at: dt.datetime, number: str) -> Return:
+    ret = Return.objects.create(
+        number=number, order=order, location=location, reason="wrong_size", status="received", received_at=at
+    )
+    line = order.lines.first()
+    ReturnLine.objects.create(ret=ret, order_line=line, qty=units, qty_received=units)
+    return ret
+
+
+def _entry(ret: Return, kind: str, amount: str, at: dt.datetime) -> None:
+    entry = ReturnEntry.objects.create(ret=ret, kind=kind, amount=Decimal(amount))
+    ReturnEntry.objects.filter(pk=entry.pk).update(created_at=at)
+
+
+def test_returns_count_on_the_day_they_happen_for_the_orders_channel(day_of_orders):
+    """Units received back, money refunded and money collected count on their own day, for the channel of
+    the returned order, whatever day it was placed: a channel with returns and no sale that day gets a row
+    of its own. Kept and waived amounts move no money and do not count."""
+    w, app, orders = day_of_orders
+    today = timezone.localdate()
+    start, _end = day_bounds(today)
+    now = timezone.now()
+    yesterday = start - dt.timedelta(hours=3)
+    Order.objects.filter(pk=orders["app"].pk).update(placed_at=yesterday)
+    web_ret = _returned(orders["split"], w.paulista, units=2, at=now, number="R-1")
+    _entry(web_ret, "refund", "40.00", now)
+    _entry(web_ret, "refund", "9.90", now)
+    _entry(web_ret, "kept", "5.00", now)
+    old = _returned(orders["one"], w.paulista, units=1, at=yesterday, number="R-2")  # received yesterday ...
+    _entry(old, "refund", "19.90", now)  # ... refunded today
+    app_ret = _returned(orders["app"], w.paulista, units=1, at=now, number="R-3")
+    _entry(app_ret, "charge", "-12.50", now)
+    _entry(app_ret, "waived", "-3.00", now)
+
+    kpi_rollup(day=today)
+    web = ChannelDay.objects.get(day=today, channel=w.channel)
+    assert (web.orders, web.returned_units, web.refunded, web.collected) == (
+        4, 2, Decimal("69.80"), Decimal("0.00"),
+    )  # fmt: skip
+    app_day = ChannelDay.objects.get(day=today, channel=app)
+    assert (app_day.orders, app_day.revenue) == (0, Decimal("0.00"))  # its order was placed yesterday
+    assert (app_day.returned_units, app_day.refunded, app_day.collected) == (
+        1,
+        Decimal("0.00"),
+        Decimal("12.50"),
+    )
+
+    kpi_rollup(day=today - dt.timedelta(days=1))
+    before = ChannelDay.objects.get(day=today - dt.timedelta(days=1), channel=w.channel)
+    assert (before.orders, before.returned_units, before.refunded) == (0, 1, Decimal("0.00"))
+    assert ChannelDay.objects.get(day=today - dt.timedelta(days=1), channel=app).orders == 1
 
 
 def test_orders_count_on_their_own_day_in_sao_paulo_time(day_of_orders):
