@@ -35,7 +35,7 @@ from .return_forms import (
     ReturnRefundForm,
     swap_suggestions,
 )
-from .selectors import return_get, return_list, return_receivable_by
+from .selectors import return_get, return_list, return_receivable_by, returns_with_status
 from .services.returns import (
     GOODS_IN,
     exchange_resend_refusal,
@@ -115,7 +115,7 @@ def return_list_view(request: HttpRequest) -> HttpResponse:
     )
     status = request.GET.get("status", "")
     if status in ReturnStatus.values:
-        returns = returns.filter(status=status)
+        returns = returns_with_status(returns, status)
     page = keyset_page(
         returns, ordering=["-created_at", "-id"], cursor=request.GET.get("after", ""), size=RETURNS_PAGE_SIZE
     )

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Value
-from django.db.models.functions import Left, Upper
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Left, Upper
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from guardian.shortcuts import get_objects_for_user
@@ -28,7 +28,10 @@ from .models import (
     FulfilmentKind,
     Order,
     OrderEvent,
+    OrderStatus,
     Return,
+    ReturnEntry,
+    ReturnStatus,
 )
 
 # Every create looks its channel up: the channels (a handful of rows) are kept in the cache, read by an API
@@ -189,6 +192,31 @@ def return_list(*, user: Any) -> QuerySet[Return]:
         return returns.none()
     orders = _scope(Order.objects.all(), user).values("pk")
     return returns.filter(Q(order__in=orders) | Q(location__in=location_list(user=user).values("pk")))
+
+
+def returns_owing[R: QuerySet[Any]](returns: R) -> R:
+    """Of `returns`, those on which the customer owes money: owed after their goods came in (`OWED`), and
+    cancelled ones whose exchange order went out ahead of goods that never came, not yet paid or waived
+    (their status stays cancelled: the goods will not come). What settled a cancelled return's debt is its
+    entries, every one negative (payments, waivers, offsets), so it owes while they fall short of the
+    exchange order's total."""
+    settled = Subquery(
+        ReturnEntry.objects.filter(ret=OuterRef("pk")).values("ret").annotate(s=Sum("amount")).values("s")
+    )
+    unpaid = Q(
+        status=ReturnStatus.CANCELLED,
+        exchange_order__isnull=False,
+        exchange_order__total__gt=-Coalesce(settled, Value(0), output_field=Return.refund_amount.field),
+    ) & ~Q(exchange_order__status=OrderStatus.CANCELLED)
+    return returns.filter(Q(status=ReturnStatus.OWED) | unpaid)
+
+
+def returns_with_status[R: QuerySet[Any]](returns: R, status: str) -> R:
+    """`returns` narrowed to a status of a list's filter; "owed" takes in the cancelled returns the customer
+    still owes on (`returns_owing`)."""
+    if status == ReturnStatus.OWED:
+        return returns_owing(returns)
+    return returns.filter(status=status)
 
 
 def return_receivable_by(*, user: Any, ret: Return) -> bool:

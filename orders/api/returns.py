@@ -33,7 +33,7 @@ from oms.api import ErrorOut, model_perm
 from oms.parsers import BoundedJSONParser, request_data
 
 from ..models import EntryKind, ExchangeWhen, Return, ReturnReason, ReturnStatus, ShippingDecision
-from ..selectors import return_get, return_list, return_receivable_by
+from ..selectors import return_get, return_list, return_receivable_by, returns_with_status
 from ..services.returns import (
     REFUND_MAX,
     return_cancel,
@@ -230,7 +230,13 @@ class ReturnListView(generics.GenericAPIView):
     @extend_schema(
         operation_id="returns_list",
         parameters=[
-            OpenApiParameter("status", str, enum=ReturnStatus.values),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=ReturnStatus.values,
+                description="owed also lists the cancelled returns whose exchange order went out and that the "
+                "customer has not paid yet.",
+            ),
             OpenApiParameter("location", str, description="Code of the location the goods come back to."),
         ],
         responses={200: ReturnOut(many=True), 400: OpenApiResponse(description="An unknown status.")},
@@ -245,7 +251,7 @@ class ReturnListView(generics.GenericAPIView):
         if wanted:
             if wanted not in ReturnStatus.values:
                 raise ValidationError({"status": [f"One of: {', '.join(ReturnStatus.values)}."]})
-            returns = returns.filter(status=wanted)
+            returns = returns_with_status(returns, wanted)
         code = request.query_params.get("location", "")
         if code:
             returns = returns.filter(location__code=code[:32])

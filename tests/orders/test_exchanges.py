@@ -739,6 +739,34 @@ def test_a_cancelled_return_whose_exchange_went_out_collects_what_the_customer_o
     assert (ret.status, due_of(ret)) == (ReturnStatus.CANCELLED, 0)
 
 
+def test_a_cancelled_return_the_customer_owes_on_is_listed_as_owed_until_paid(
+    bought, store, cs_user, client, client_for
+):
+    """The returns list's "customer owes" (page and API) takes in a cancelled return whose exchange went out,
+    until what it is worth is paid or waived; a cancelled one with nothing owed stays out."""
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.SHIPPED)  # on its way
+    ret = return_cancel(ret=ret, reason="cliente ficou com as duas", by=cs_user)
+    plain = _return(bought, store, cs_user, caps=1)  # no exchange: cancelled, nothing owed
+    return_cancel(ret=plain, reason="desistiu", by=cs_user)
+    client.force_login(cs_user)
+    api = client_for(cs_user)
+
+    def owed() -> tuple[list[str], list[str]]:
+        page = client.get(reverse("returns:list"), {"status": "owed"})
+        body = api.get("/api/v1/returns/", {"status": "owed"})
+        assert page.status_code == 200 and body.status_code == 200
+        return [r.number for r in page.context["page"].items], [r["number"] for r in body.json()["results"]]
+
+    assert owed() == ([ret.number], [ret.number])
+    return_collect(ret=ret, amount=Decimal("50.00"), reference="PSP-1", by=cs_user)
+    assert owed() == ([ret.number], [ret.number])  # 19.90 still owed
+    return_collect(ret=ret, amount=Decimal("9.90"), waive_rest=True, by=cs_user)
+    assert owed() == ([], [])
+    cancelled = client.get(reverse("returns:list"), {"status": "cancelled"}).context["page"].items
+    assert {r.number for r in cancelled} == {ret.number, plain.number}
+
+
 def _cancel_exchange(ret, by, monkeypatch, capture):
     monkeypatch.setitem(app.conf, "task_always_eager", True)  # no worker: the settling task runs inline
     with capture(execute=True):
