@@ -234,8 +234,8 @@ class ReturnListView(generics.GenericAPIView):
                 "status",
                 str,
                 enum=ReturnStatus.values,
-                description="owed also lists the cancelled returns whose exchange order went out and that the "
-                "customer has not paid yet.",
+                description="owed also lists the cancelled returns whose exchange order went out and that "
+                "the customer has not paid yet.",
             ),
             OpenApiParameter("location", str, description="Code of the location the goods come back to."),
         ],
