@@ -187,6 +187,11 @@ class ReturnRefundForm(forms.Form):
         localize=True,
     )
     reference = forms.CharField(label=_("Payment system reference"), max_length=64, required=False)
+    keep_rest = forms.BooleanField(
+        label=_("Keep the rest (a restocking fee or an agreed deduction); unticked, it stays due"),
+        required=False,
+        initial=True,
+    )
 
 
 class ReturnCollectForm(forms.Form):

@@ -211,6 +211,7 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
                 ret=ret,
                 amount=form.cleaned_data["amount"],
                 reference=form.cleaned_data["reference"],
+                keep_rest=form.cleaned_data["keep_rest"],
                 by=request.user,
             )
             messages.success(request, _("Refund recorded."))

@@ -102,6 +102,12 @@ class RefundIn(serializers.Serializer):
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), max_value=REFUND_MAX
     )
     reference = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    keep_rest = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Below what is due: keep the rest (a restocking fee, an agreed deduction) or, false, "
+        "leave it due for a later refund.",
+    )
 
 
 class CancelIn(serializers.Serializer):
@@ -412,7 +418,11 @@ class ReturnRefundView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         ret = return_refund(
-            ret=_return(request, number), amount=data["amount"], reference=data["reference"], by=request.user
+            ret=_return(request, number),
+            amount=data["amount"],
+            reference=data["reference"],
+            keep_rest=data["keep_rest"],
+            by=request.user,
         )
         return Response(_out(ret))
 

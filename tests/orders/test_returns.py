@@ -25,6 +25,7 @@ from orders.services.fulfilment import (
 )
 from orders.services.returns import (
     delivered_units,
+    due_of,
     return_cancel,
     return_create,
     return_receive,
@@ -211,6 +212,40 @@ def test_the_refund_is_at_most_what_the_received_units_were_paid(shipped, store,
         return_refund(ret=ret, amount=Decimal("1"), by=cs_user)
 
 
+def test_a_refund_in_parts_leaves_the_rest_due_and_a_retry_is_recorded_once(
+    shipped, store, cs_user, store_user
+):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    return_receive(ret=ret, received={ret.lines.get().pk: (2, 2)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("100.00"), reference="PSP-1", keep_rest=False, by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("19.80"))  # awaiting the rest
+    assert "R$ 19,80" in OrderEvent.objects.get(kind="refund").message
+    # the payment system sends the same refund again: nothing more is recorded
+    again = return_refund(ret=ret, amount=Decimal("100.00"), reference="PSP-1", keep_rest=False, by=cs_user)
+    assert (again.refund_amount, due_of(again)) == (Decimal("100.00"), Decimal("19.80"))
+    assert OrderEvent.objects.filter(kind="refund").count() == 1
+    with pytest.raises(ReturnInvalid) as caught:  # another amount under a recorded reference
+        return_refund(ret=ret, amount=Decimal("19.80"), reference="PSP-1", by=cs_user)
+    assert caught.value.field == "reference"
+    ret = return_refund(ret=ret, amount=Decimal("19.80"), reference="PSP-2", by=cs_user)
+    assert (ret.status, ret.refund_amount, due_of(ret)) == (ReturnStatus.REFUNDED, Decimal("119.80"), 0)
+    assert list(ret.entries.values_list("kind", "amount")) == [
+        ("refund", Decimal("100.00")),
+        ("refund", Decimal("19.80")),
+    ]  # nothing kept
+
+
+def test_a_partial_refund_keeps_the_rest_unless_told(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    return_receive(ret=ret, received={ret.lines.get().pk: (2, 2)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("100.00"), by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.REFUNDED, 0)
+    assert list(ret.entries.values_list("kind", "amount")) == [
+        ("refund", Decimal("100.00")),
+        ("kept", Decimal("19.80")),
+    ]
+
+
 def test_cancelling_frees_the_units_and_needs_a_reason(shipped, store, cs_user):
     ret = _ret(shipped, store, cs_user, shirts=2)
     with pytest.raises(ReturnInvalid):
@@ -322,8 +357,18 @@ def test_customer_service_records_the_refund(client, shipped, store, cs_user, st
     # the refusal sits beside the amount, and the amount typed is kept
     assert "R$ 59,90" in str(too_much.context["refund_form"].errors["amount"])
     assert 'value="60,00"' in too_much.content.decode()
-    assert client.post(url, {"amount": "59,90", "reference": "PSP-7"}).status_code == 302
+    assert 'name="keep_rest"' in page.content.decode() and "checked" in str(
+        page.context["refund_form"]["keep_rest"]
+    )
+    # a part now, the box unticked: the rest stays due
+    assert client.post(url, {"amount": "50,00", "reference": "PSP-7"}).status_code == 302
+    assert (Return.objects.get().status, due_of(Return.objects.get())) == (
+        ReturnStatus.RECEIVED,
+        Decimal("9.90"),
+    )
+    assert client.post(url, {"amount": "9,90", "reference": "PSP-8", "keep_rest": "on"}).status_code == 302
     assert Return.objects.get().refund_amount == Decimal("59.90")
+    assert Return.objects.get().status == ReturnStatus.REFUNDED
 
 
 def test_staff_elsewhere_get_404_and_cannot_receive(client, shipped, store, elsewhere, cs_user, store_user):
@@ -456,6 +501,21 @@ def test_a_warehouse_system_receives_and_the_payment_system_refunds(
         f"/api/v1/returns/{ret.number}/refund/", {"amount": "100.00", "reference": "PSP-9"}, format="json"
     )
     assert done.status_code == 200 and done.json()["refund_amount"] == "100.00"
+    assert done.json()["status"] == "refunded"  # the rest kept
+    other = _ret(shipped, store, cs_user, shirts=0, caps=1)
+    got = staff.post(
+        f"/api/v1/returns/{other.number}/receive/",
+        {"lines": [{"line_no": 2, "received": 1, "restocked": 1}]},
+        format="json",
+    )
+    assert got.status_code == 200, got.content
+    part = cs.post(
+        f"/api/v1/returns/{other.number}/refund/", {"amount": "10.00", "keep_rest": False}, format="json"
+    )
+    assert part.status_code == 200 and (part.json()["status"], part.json()["refund_due"]) == (
+        "received",
+        "20.00",
+    )
     again = cs.post(f"/api/v1/returns/{ret.number}/cancel/", {"reason": "x"}, format="json")
     assert again.status_code == 409
 

@@ -330,13 +330,26 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
 
 
 @transaction.atomic
-def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any) -> Return:
+def return_refund(
+    *, ret: Return, amount: Decimal, reference: str = "", keep_rest: bool = True, by: Any
+) -> Return:
     """Record the refund of a received return: at most what is still due (`refund_due`: the received units'
     value, the shipping refunded with them, less the exchange order, less what was refunded or settled
-    before). Less than that keeps the rest (a restocking fee, a partial refund agreed with the customer).
-    A return refunded before is refunded again when something became due since (its exchange order was
-    cancelled). Locks the order, then the return."""
+    before). Less than that keeps the rest (a restocking fee, a partial refund agreed with the customer), or
+    with `keep_rest` false leaves it due for a later refund (paid in parts). A return refunded before is
+    refunded again when something became due since (its exchange order was cancelled). A refund sent again
+    with its `reference` (a payment system retrying) is recorded once: the return comes back as it is.
+    Locks the order, then the return."""
     order, ret = _lock(ret)
+    earlier = ret.entries.filter(kind=EntryKind.REFUND, reference=reference).first() if reference else None
+    if earlier is not None:
+        if earlier.amount != amount:
+            raise ReturnInvalid(
+                _("Refund %(reference)s was recorded with %(amount)s: send another reference.")
+                % {"reference": reference, "amount": format_brl(earlier.amount)},
+                field="reference",
+            )
+        return ret
     _refuse_unless(ret, GOODS_IN, _("Return %(n)s is %(status)s: it cannot be refunded."))
     due = refund_due(ret, ret.lines.select_related("order_line"), ret.entries.all())
     if not due and ret.status == ReturnStatus.REFUNDED:
@@ -356,14 +369,15 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
     if len(reference) > 64:
         raise ReturnInvalid(_("The reference is over 64 characters."), field="reference")
     entry_add(ret, EntryKind.REFUND, amount, reference=reference, by=by)
-    if amount < due:
-        entry_add(ret, EntryKind.KEPT, due - amount, by=by)
+    kept = due - amount if keep_rest else ZERO
+    if kept:
+        entry_add(ret, EntryKind.KEPT, kept, by=by)
     ret.refund_amount = (ret.refund_amount or ZERO) + amount
     ret.refund_reference = reference
     ret.refunded_at = timezone.now()
     ret.refunded_by = _actor(by)
-    ret.status = ReturnStatus.REFUNDED
-    ret.save(update_fields=["status", "refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    ret.save(update_fields=["refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    restatus(ret, due - amount - kept)  # refunded, or still awaiting the rest
     refund = money_arg(amount, order.currency)
     text = [
         phrase(
@@ -375,15 +389,17 @@ def return_refund(*, ret: Return, amount: Decimal, reference: str = "", by: Any)
         if reference
         else phrase("Refund of %(amount)s recorded for return %(number)s.", amount=refund, number=ret.number)
     ]
-    if amount < due:
-        kept = money_arg(due - amount, order.currency)
-        text.append(phrase("%(amount)s of what was due is kept.", amount=kept))
+    if kept:
+        text.append(phrase("%(amount)s of what was due is kept.", amount=money_arg(kept, order.currency)))
+    elif amount < due:
+        rest = money_arg(due - amount, order.currency)
+        text.append(phrase("%(amount)s is still to refund.", amount=rest))
     order_event(
         order=order,
         kind="refund",
         text=text,
         by=by,
-        data={"return": ret.number, "amount": str(amount), "reference": reference, "kept": str(due - amount)},
+        data={"return": ret.number, "amount": str(amount), "reference": reference, "kept": str(kept)},
     )
     audit_record(actor=by, action="return.refund", obj=ret, summary=f"{ret.number}: {amount}")
     return ret
