@@ -576,13 +576,21 @@ class EntryKind(models.TextChoices):
     CHARGE = "charge", pgettext_lazy("return money", "Paid by the customer")
     WAIVED = "waived", pgettext_lazy("return money", "Waived")
     OFFSET = "offset", pgettext_lazy("return money", "Settled with another return")
+    REVERSAL = "reversal", pgettext_lazy("return money", "Correction")
+
+
+# the entries a person may reverse (an offset is the system's own pairing of two returns)
+REVERSIBLE_ENTRIES = (EntryKind.REFUND, EntryKind.KEPT, EntryKind.CHARGE, EntryKind.WAIVED)
 
 
 class ReturnEntry(models.Model):
     """One movement of a return's money: what it settles of what is due (`amount`: positive for what was
     refunded or kept of what was due to the customer, negative for what the customer paid or was let off of
     what they owed). Offsets come in pairs between two returns of one order: what one owes the customer pays
-    what the customer owes on the other. What is still due is the return's balance less its entries."""
+    what the customer owes on the other. What is still due is the return's balance less its standing entries:
+    an entry recorded by mistake (a refund that bounced, a payment charged back) is never changed or deleted
+    but reversed by a correction (`reverses`, the opposite amount, `note` saying why), and then neither
+    counts."""
 
     ret = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(_("kind"), max_length=8, choices=EntryKind.choices)
@@ -596,6 +604,15 @@ class ReturnEntry(models.Model):
         verbose_name=_("other return"),
     )
     reference = models.CharField(_("reference"), max_length=64, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversal",
+        verbose_name=_("corrects"),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -608,9 +625,10 @@ class ReturnEntry(models.Model):
         indexes = [models.Index(fields=["created_at"])]  # the KPI rollup reads a day's money
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["refund", "kept"], amount__gt=0)
-                | Q(kind__in=["charge", "waived"], amount__lt=0)
-                | Q(kind="offset", other__isnull=False) & ~Q(amount=0),
+                condition=Q(kind__in=["refund", "kept"], amount__gt=0, reverses__isnull=True)
+                | Q(kind__in=["charge", "waived"], amount__lt=0, reverses__isnull=True)
+                | Q(kind="offset", other__isnull=False, reverses__isnull=True) & ~Q(amount=0)
+                | Q(kind="reversal", reverses__isnull=False) & ~Q(amount=0),
                 name="returnentry_amount_sign",
             ),
             # a payment system's reference is recorded once per return: a retry is not a second payment

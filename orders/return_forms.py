@@ -207,6 +207,13 @@ class ReturnCollectForm(forms.Form):
     waive_rest = forms.BooleanField(label=_("Let the customer off the rest"), required=False)
 
 
+class ReturnReverseForm(forms.Form):
+    """Correcting an entry recorded by mistake: which one, and why."""
+
+    entry = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reason = forms.CharField(label=_("Why is it corrected?"), max_length=200)
+
+
 class ReturnExchangeSendForm(forms.Form):
     """Sending the exchange order again takes nothing but the click."""
 

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
-from .models import Order, Return, ReturnStatus
+from .models import REVERSIBLE_ENTRIES, EntryKind, Order, Return, ReturnStatus
 from .return_forms import (
     ReturnCancelForm,
     ReturnCollectForm,
@@ -33,6 +33,7 @@ from .return_forms import (
     ReturnNewForm,
     ReturnReceiveForm,
     ReturnRefundForm,
+    ReturnReverseForm,
     swap_suggestions,
 )
 from .selectors import return_get, return_list, return_receivable_by, returns_with_status
@@ -44,11 +45,13 @@ from .services.returns import (
     return_collect,
     return_create,
     return_due,
+    return_entry_reverse,
     return_exchange_send,
     return_locations,
     return_receive,
     return_refund,
     returnable_units,
+    standing,
 )
 from .views import _order
 
@@ -61,6 +64,7 @@ FORMS: dict[str, type[forms.Form]] = {
     "collect": ReturnCollectForm,
     "send-exchange": ReturnExchangeSendForm,
     "cancel": ReturnCancelForm,
+    "correct": ReturnReverseForm,
 }
 
 
@@ -150,6 +154,7 @@ def _detail(
         "refund": goods_in and acts and due > 0,
         "collect": ret.status != ReturnStatus.REQUESTED and acts and due < 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
+        "correct": acts,
         # the exchange order could not be created at receipt: sent again from here
         "send_exchange": acts
         and bool(ret.exchange_lines)
@@ -160,6 +165,10 @@ def _detail(
         "ret": ret,
         "lines": lines,
         "entries": entries,
+        # entries a correction reversed, and those a person may still correct
+        "corrected": {e.reverses_id for e in entries if e.kind == EntryKind.REVERSAL},
+        "correctable": {e.pk for e in standing(entries) if e.kind in REVERSIBLE_ENTRIES},
+        "reverse_form": bound.get("correct"),
         "units_value": received_value(lines),
         "due": to_refund,
         "owes": owes,
@@ -224,6 +233,11 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
                 by=request.user,
             )
             messages.success(request, _("Customer's payment recorded."))
+        elif isinstance(form, ReturnReverseForm):
+            return_entry_reverse(
+                ret=ret, entry=form.cleaned_data["entry"], reason=form.cleaned_data["reason"], by=request.user
+            )
+            messages.success(request, _("Entry corrected."))
         elif isinstance(form, ReturnExchangeSendForm):
             return_exchange_send(ret=ret, by=request.user)
             messages.success(request, _("Exchange order created."))

@@ -24,6 +24,7 @@ from .models import (
     NAME_KEY_LENGTH,
     Channel,
     Customer,
+    EntryKind,
     Fulfilment,
     FulfilmentKind,
     Order,
@@ -199,9 +200,13 @@ def returns_owing[R: QuerySet[Any]](returns: R) -> R:
     cancelled ones whose exchange order went out ahead of goods that never came, not yet paid or waived
     (their status stays cancelled: the goods will not come). What settled a cancelled return's debt is its
     entries, every one negative (payments, waivers, offsets), so it owes while they fall short of the
-    exchange order's total."""
+    exchange order's total (corrections and the entries they correct count for nothing)."""
     settled = Subquery(
-        ReturnEntry.objects.filter(ret=OuterRef("pk")).values("ret").annotate(s=Sum("amount")).values("s")
+        ReturnEntry.objects.filter(ret=OuterRef("pk"), reversal__isnull=True)
+        .exclude(kind=EntryKind.REVERSAL)
+        .values("ret")
+        .annotate(s=Sum("amount"))
+        .values("s")
     )
     unpaid = Q(
         status=ReturnStatus.CANCELLED,

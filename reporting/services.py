@@ -49,9 +49,15 @@ def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start_of_day(day), start_of_day(day + dt.timedelta(days=1))
 
 
+def _money_kind(kind: str) -> Q:
+    """Entries of `kind` and the corrections of such entries (of the opposite sign)."""
+    return Q(kind=kind) | Q(kind=EntryKind.REVERSAL, reverses__kind=kind)
+
+
 def _after_sales(start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, Any]]:
     """Per channel, the returns of its orders between `start` and `end`: units received back, money refunded
-    and money collected from customers who owed (entries of other kinds move no money)."""
+    and money collected from customers who owed, less the corrections of either made then (a refund that
+    bounced, a payment charged back); entries of other kinds move no money."""
     rows: dict[int, dict[str, Any]] = {}
     back = (
         ReturnLine.objects.filter(ret__received_at__gte=start, ret__received_at__lt=end)
@@ -64,12 +70,14 @@ def _after_sales(start: dt.datetime, end: dt.datetime) -> dict[int, dict[str, An
         rows.setdefault(channel, {})["returned_units"] = units or 0
     money = (
         ReturnEntry.objects.filter(
-            created_at__gte=start, created_at__lt=end, kind__in=[EntryKind.REFUND, EntryKind.CHARGE]
+            created_at__gte=start,
+            created_at__lt=end,
+            kind__in=[EntryKind.REFUND, EntryKind.CHARGE, EntryKind.REVERSAL],
         )
         .values("ret__order__channel")
         .annotate(
-            refunded=Sum("amount", filter=Q(kind=EntryKind.REFUND)),
-            collected=Sum("amount", filter=Q(kind=EntryKind.CHARGE)),
+            refunded=Sum("amount", filter=_money_kind(EntryKind.REFUND)),
+            collected=Sum("amount", filter=_money_kind(EntryKind.CHARGE)),
         )
         .order_by()
         .values_list("ret__order__channel", "refunded", "collected")

@@ -41,6 +41,7 @@ from ..services.returns import (
     return_create,
     return_create_once,
     return_due,
+    return_entry_reverse,
     return_exchange_send,
     return_locations,
     return_receive,
@@ -128,7 +129,13 @@ class CollectIn(serializers.Serializer):
     )
 
 
+class CorrectIn(serializers.Serializer):
+    entry = serializers.IntegerField(min_value=1, help_text="The id of the entry recorded by mistake.")
+    reason = serializers.CharField(max_length=200)
+
+
 class EntryOut(serializers.Serializer):
+    id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=EntryKind.choices)
     amount = serializers.DecimalField(
         max_digits=12,
@@ -136,6 +143,12 @@ class EntryOut(serializers.Serializer):
         help_text="What it settled: positive of what was due to the customer, negative of what they owed.",
     )
     other_return = serializers.CharField(source="other.number", allow_null=True, default=None)
+    reverses = serializers.IntegerField(
+        source="reverses_id",
+        allow_null=True,
+        help_text="A correction: the id of the entry it reverses (neither counts any more).",
+    )
+    note = serializers.CharField(help_text="Why a correction was made.")
     reference = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -461,6 +474,24 @@ class ReturnCollectView(APIView):
             reference=data["reference"],
             waive_rest=data["waive_rest"],
             by=request.user,
+        )
+        return Response(_out(ret))
+
+
+class ReturnCorrectView(APIView):
+    """`POST /api/v1/returns/{number}/correct/`: an entry was recorded by mistake (a refund that bounced, a
+    payment charged back): a correction reverses it, and what is due follows."""
+
+    parser_classes = [BoundedJSONParser]
+    permission_classes = [IsAuthenticated, model_perm("orders.change_order")]
+
+    @extend_schema(operation_id="returns_correct", request=CorrectIn, responses=_ACTION_RESPONSES)
+    def post(self, request: Request, number: str) -> Response:
+        body = CorrectIn(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        ret = return_entry_reverse(
+            ret=_return(request, number), entry=data["entry"], reason=data["reason"], by=request.user
         )
         return Response(_out(ret))
 

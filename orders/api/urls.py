@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern] = [
     path("returns/<str:number>/refund/", returns.ReturnRefundView.as_view(), name="return-refund"),
     path("returns/<str:number>/cancel/", returns.ReturnCancelView.as_view(), name="return-cancel"),
     path("returns/<str:number>/collect/", returns.ReturnCollectView.as_view(), name="return-collect"),
+    path("returns/<str:number>/correct/", returns.ReturnCorrectView.as_view(), name="return-correct"),
     path(
         "returns/<str:number>/send-exchange/",
         returns.ReturnSendExchangeView.as_view(),

@@ -34,6 +34,7 @@ from orders.services.returns import (
     return_cancel,
     return_collect,
     return_create,
+    return_entry_reverse,
     return_exchange_send,
     return_receive,
     return_refund,
@@ -730,6 +731,33 @@ def test_what_the_customer_owes_is_paid_in_parts_or_waived(bought, store, cs_use
         return_collect(ret=ret, amount=Decimal("0.00"), waive_rest=True, by=cs_user)
 
 
+def test_a_payment_charged_back_or_a_waiver_given_back_is_owed_again(bought, store, cs_user, store_user):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    ret = return_collect(ret=ret, amount=Decimal("4.00"), reference="PIX-1", waive_rest=True, by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CLOSED, 0)
+    charge = ret.entries.get(kind=EntryKind.CHARGE)
+    waiver = ret.entries.get(kind=EntryKind.WAIVED)
+    ret = return_entry_reverse(ret=ret, entry=charge.pk, reason="chargeback do cartão", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-4.00"))
+    ret = return_entry_reverse(ret=ret, entry=waiver.pk, reason="gerente reviu", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-10.00"))
+    assert _entries(ret)[2:] == [
+        (EntryKind.REVERSAL, Decimal("4.00"), None),
+        (EntryKind.REVERSAL, Decimal("6.00"), None),
+    ]
+    messages = list(OrderEvent.objects.filter(kind="return_correction").values_list("message", flat=True))
+    assert messages == [
+        f"The customer's payment of R$ 4,00 on return {ret.number} is corrected: chargeback do cartão. The "
+        "customer owes R$ 4,00.",
+        f"The R$ 6,00 waived on return {ret.number} is corrected: gerente reviu. The customer owes R$ 10,00.",
+    ]
+    # paid again under a new reference: settled
+    ret = return_collect(ret=ret, amount=Decimal("10.00"), reference="PIX-2", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CLOSED, 0)
+
+
 def test_a_cancelled_return_whose_exchange_went_out_collects_what_the_customer_owes(bought, store, cs_user):
     ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
     Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.SHIPPED)  # on its way
@@ -763,6 +791,10 @@ def test_a_cancelled_return_the_customer_owes_on_is_listed_as_owed_until_paid(
     assert owed() == ([ret.number], [ret.number])  # 19.90 still owed
     return_collect(ret=ret, amount=Decimal("9.90"), waive_rest=True, by=cs_user)
     assert owed() == ([], [])
+    # the first payment bounces: owed again
+    bounced = ret.entries.get(reference="PSP-1")
+    return_entry_reverse(ret=ret, entry=bounced.pk, reason="estornado", by=cs_user)
+    assert owed() == ([ret.number], [ret.number])
     cancelled = client.get(reverse("returns:list"), {"status": "cancelled"}).context["page"].items
     assert {r.number for r in cancelled} == {ret.number, plain.number}
 

@@ -15,7 +15,7 @@ from inventory.models import MovementKind, StockMovement
 from oms.exceptions import InvalidTransition
 from oms.models import AuditEvent, WebhookDelivery, WebhookSubscription
 from orders.exceptions import ReturnInvalid
-from orders.models import OrderEvent, Return, ReturnStatus
+from orders.models import OrderEvent, Return, ReturnEntry, ReturnStatus
 from orders.services import LineData
 from orders.services.fulfilment import (
     fulfilment_confirm_pick,
@@ -28,6 +28,7 @@ from orders.services.returns import (
     due_of,
     return_cancel,
     return_create,
+    return_entry_reverse,
     return_receive,
     return_refund,
     returnable_units,
@@ -549,3 +550,106 @@ def test_the_returns_api_lists_run_the_same_queries_for_more_returns(client_for,
     few = queries()
     _ret(shipped, store, cs_user, shirts=1, caps=1)
     assert queries() == few  # no query per return (their lines and refund due come prefetched)
+
+
+# --- corrections ------------------------------------------------------------------------------------------
+
+
+def test_a_refund_that_bounced_is_corrected_and_due_again(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    return_receive(ret=ret, received={ret.lines.get().pk: (2, 2)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("100.00"), reference="PSP-1", by=cs_user)  # 19.80 kept
+    refund, kept = ret.entries.order_by("pk")
+    ret = return_entry_reverse(ret=ret, entry=refund.pk, reason="o PIX voltou", by=cs_user)
+    assert (ret.status, due_of(ret), ret.refund_amount) == (ReturnStatus.RECEIVED, Decimal("100.00"), None)
+    correction = ret.entries.get(kind="reversal")
+    assert (correction.amount, correction.reverses, correction.note, correction.created_by) == (
+        Decimal("-100.00"), refund, "o PIX voltou", cs_user,
+    )  # fmt: skip
+    assert OrderEvent.objects.get(kind="return_correction").message == (
+        f"The refund of R$ 100,00 on return {ret.number} is corrected: o PIX voltou. R$ 100,00 is still to "
+        "refund."
+    )
+    assert AuditEvent.objects.filter(action="return.correct", object_id=str(ret.pk)).count() == 1
+    # the deduction is given back too: the whole value is due, and refunded in one go
+    ret = return_entry_reverse(ret=ret, entry=kept.pk, reason="sem taxa", by=cs_user)
+    assert due_of(ret) == Decimal("119.80")
+    ret = return_refund(ret=ret, amount=Decimal("119.80"), reference="PSP-2", by=cs_user)
+    assert (ret.status, ret.refund_amount, due_of(ret)) == (ReturnStatus.REFUNDED, Decimal("119.80"), 0)
+
+
+def test_a_bad_correction_names_the_field_and_writes_nothing(shipped, store, cs_user, store_user):
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("59.90"), by=cs_user)
+    refund = ret.entries.get()
+    other = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=other, received={other.lines.get().pk: (1, 1)}, by=store_user)
+    elsewhere = return_refund(ret=other, amount=Decimal("59.90"), by=cs_user).entries.get()
+    for entry, reason, field in (
+        (refund.pk, " ", "reason"),
+        (elsewhere.pk, "x", "entry"),
+        (10**9, "x", "entry"),
+    ):
+        with pytest.raises(ReturnInvalid) as caught:
+            return_entry_reverse(ret=ret, entry=entry, reason=reason, by=cs_user)
+        assert caught.value.field == field
+    assert ReturnEntry.objects.filter(kind="reversal").count() == 0
+    return_entry_reverse(ret=ret, entry=refund.pk, reason="erro", by=cs_user)
+    with pytest.raises(InvalidTransition):  # corrected already
+        return_entry_reverse(ret=ret, entry=refund.pk, reason="erro", by=cs_user)
+    correction = ret.entries.get(kind="reversal")
+    with pytest.raises(ReturnInvalid):  # a correction is not corrected: the entry is recorded again instead
+        return_entry_reverse(ret=ret, entry=correction.pk, reason="erro", by=cs_user)
+
+
+def test_customer_service_corrects_an_entry_on_the_page_and_through_the_api(
+    client, client_for, shipped, store, cs_user, store_user
+):
+    assign_perm("inventory.work_at_location", store_user, store)
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("59.90"), reference="PSP-1", by=cs_user)
+    refund = ret.entries.get()
+    url = reverse("returns:action", args=[ret.number, "correct"])
+    client.force_login(store_user)  # staff receive; they do not touch the money
+    assert client.post(url, {"entry": refund.pk, "reason": "x"}).status_code == 403
+    client.force_login(cs_user)
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert 'data-testid="correct-form"' in page
+    empty = client.post(url, {"entry": refund.pk, "reason": ""})
+    assert empty.status_code == 400 and 'data-testid="correct-errors"' in empty.content.decode()
+    assert client.post(url, {"entry": refund.pk, "reason": "PIX devolvido"}).status_code == 302
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    assert "data-corrected" in page and "PIX devolvido" in page and 'data-testid="correct-form"' not in page
+    assert Return.objects.get(pk=ret.pk).status == ReturnStatus.RECEIVED
+
+    api = client_for(cs_user)
+    body = api.get(f"/api/v1/returns/{ret.number}/").json()
+    entries = {e["kind"]: e for e in body["entries"]}
+    assert entries["reversal"]["reverses"] == entries["refund"]["id"] == refund.pk
+    assert (entries["reversal"]["amount"], entries["reversal"]["note"]) == ("-59.90", "PIX devolvido")
+    again = api.post(
+        f"/api/v1/returns/{ret.number}/refund/", {"amount": "59.90", "reference": "PSP-2"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["status"] == "refunded"
+    second = Return.objects.get(pk=ret.pk).entries.get(reference="PSP-2")
+    bad = api.post(f"/api/v1/returns/{ret.number}/correct/", {"entry": second.pk}, format="json")
+    assert bad.status_code == 400 and "reason" in bad.json()
+    done = api.post(
+        f"/api/v1/returns/{ret.number}/correct/", {"entry": second.pk, "reason": "estorno"}, format="json"
+    )
+    assert done.status_code == 200 and (done.json()["status"], done.json()["refund_due"]) == (
+        "received",
+        "59.90",
+    )
+    twice = api.post(
+        f"/api/v1/returns/{ret.number}/correct/", {"entry": second.pk, "reason": "estorno"}, format="json"
+    )
+    assert twice.status_code == 409
+    assert (
+        client_for(store_user)
+        .post(f"/api/v1/returns/{ret.number}/correct/", {"entry": second.pk, "reason": "x"}, format="json")
+        .status_code
+        == 403
+    )

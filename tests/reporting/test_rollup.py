@@ -109,9 +109,10 @@ def _returned(order: Order, location, *, units: int, at: dt.datetime, number: st
     return ret
 
 
-def _entry(ret: Return, kind: str, amount: str, at: dt.datetime) -> None:
-    entry = ReturnEntry.objects.create(ret=ret, kind=kind, amount=Decimal(amount))
+def _entry(ret: Return, kind: str, amount: str, at: dt.datetime, reverses=None) -> ReturnEntry:
+    entry = ReturnEntry.objects.create(ret=ret, kind=kind, amount=Decimal(amount), reverses=reverses)
     ReturnEntry.objects.filter(pk=entry.pk).update(created_at=at)
+    return entry
 
 
 def test_returns_count_on_the_day_they_happen_for_the_orders_channel(day_of_orders):
@@ -127,11 +128,15 @@ def test_returns_count_on_the_day_they_happen_for_the_orders_channel(day_of_orde
     web_ret = _returned(orders["split"], w.paulista, units=2, at=now, number="R-1")
     _entry(web_ret, "refund", "40.00", now)
     _entry(web_ret, "refund", "9.90", now)
+    bounced = _entry(web_ret, "refund", "30.00", now)
+    _entry(web_ret, "reversal", "-30.00", now, reverses=bounced)  # it bounced: corrected the same day
     _entry(web_ret, "kept", "5.00", now)
     old = _returned(orders["one"], w.paulista, units=1, at=yesterday, number="R-2")  # received yesterday ...
     _entry(old, "refund", "19.90", now)  # ... refunded today
     app_ret = _returned(orders["app"], w.paulista, units=1, at=now, number="R-3")
     _entry(app_ret, "charge", "-12.50", now)
+    back = _entry(app_ret, "charge", "-7.00", yesterday)
+    _entry(app_ret, "reversal", "7.00", now, reverses=back)  # charged back today: less collected today
     _entry(app_ret, "waived", "-3.00", now)
 
     kpi_rollup(day=today)
@@ -144,13 +149,14 @@ def test_returns_count_on_the_day_they_happen_for_the_orders_channel(day_of_orde
     assert (app_day.returned_units, app_day.refunded, app_day.collected) == (
         1,
         Decimal("0.00"),
-        Decimal("12.50"),
+        Decimal("5.50"),  # 12.50 paid, 7.00 of yesterday's charged back
     )
 
     kpi_rollup(day=today - dt.timedelta(days=1))
     before = ChannelDay.objects.get(day=today - dt.timedelta(days=1), channel=w.channel)
     assert (before.orders, before.returned_units, before.refunded) == (0, 1, Decimal("0.00"))
-    assert ChannelDay.objects.get(day=today - dt.timedelta(days=1), channel=app).orders == 1
+    app_before = ChannelDay.objects.get(day=today - dt.timedelta(days=1), channel=app)
+    assert (app_before.orders, app_before.collected) == (1, Decimal("7.00"))
 
 
 def test_orders_count_on_their_own_day_in_sao_paulo_time(day_of_orders):

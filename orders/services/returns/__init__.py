@@ -30,12 +30,14 @@ from oms.webhooks import emit_event
 
 from ...exceptions import IdempotencyKeyReused, ReturnInvalid
 from ...models import (
+    REVERSIBLE_ENTRIES,
     EntryKind,
     ExchangeWhen,
     Order,
     OrderEvent,
     OrderLine,
     Return,
+    ReturnEntry,
     ReturnLine,
     ReturnReason,
     ReturnStatus,
@@ -58,6 +60,7 @@ from .money import (
     return_balance,
     return_due,
     shipping_decide,
+    standing,
 )
 from .settle import GOODS_IN, due_of, entry_add, offset, restatus, settle
 from .units import delivered_units, return_locations, returnable_units
@@ -482,6 +485,76 @@ def return_collect(
 
 
 @transaction.atomic
+def return_entry_reverse(*, ret: Return, entry: int, reason: str, by: Any) -> Return:
+    """Correct an entry of `ret` recorded by mistake (a refund that bounced, a payment charged back, a
+    deduction or a waiver given back): a correction of the opposite amount says why, and neither counts any
+    more; what is due, and the return's status, follow. Entries are never changed or deleted. An offset, the
+    system's pairing of two returns, is not reversed. Locks the order, then the return."""
+    order, ret = _lock(ret)
+    target = ret.entries.filter(pk=entry).select_related("reversal").first()
+    if target is None or target.kind not in REVERSIBLE_ENTRIES:
+        raise ReturnInvalid(
+            _("Return %(n)s has no such refund, payment, deduction or waiver.") % {"n": ret.number},
+            field="entry",
+        )
+    if getattr(target, "reversal", None) is not None:
+        raise InvalidTransition(_("That entry of return %(n)s is corrected already.") % {"n": ret.number})
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise ReturnInvalid(_("Say why the entry is corrected (at most 200 characters)."), field="reason")
+    ReturnEntry.objects.create(
+        ret=ret,
+        kind=EntryKind.REVERSAL,
+        amount=-target.amount,
+        reverses=target,
+        note=reason,
+        created_by=_actor(by),
+    )
+    if target.kind == EntryKind.REFUND:
+        refunded = [e.amount for e in standing(ret.entries.all()) if e.kind == EntryKind.REFUND]
+        ret.refund_amount = sum(refunded, ZERO) if refunded else None
+        ret.save(update_fields=["refund_amount"])
+    due = due_of(ret)
+    restatus(ret, due)
+    args = {
+        "amount": money_arg(target.size, order.currency),
+        "number": ret.number,
+        "reason": reason.rstrip("."),
+    }
+    text = [
+        {
+            EntryKind.REFUND: phrase(
+                "The refund of %(amount)s on return %(number)s is corrected: %(reason)s.", **args
+            ),
+            EntryKind.CHARGE: phrase(
+                "The customer's payment of %(amount)s on return %(number)s is corrected: %(reason)s.", **args
+            ),
+            EntryKind.KEPT: phrase(
+                "The %(amount)s kept on return %(number)s is corrected: %(reason)s.", **args
+            ),
+            EntryKind.WAIVED: phrase(
+                "The %(amount)s waived on return %(number)s is corrected: %(reason)s.", **args
+            ),
+        }[EntryKind(target.kind)]
+    ]
+    if due > 0:
+        text.append(phrase("%(amount)s is still to refund.", amount=money_arg(due, order.currency)))
+    elif due < 0:
+        text.append(phrase("The customer owes %(amount)s.", amount=money_arg(-due, order.currency)))
+    order_event(
+        order=order,
+        kind="return_correction",
+        text=text,
+        by=by,
+        data={"return": ret.number, "entry": target.pk, "kind": target.kind, "amount": str(target.amount)},
+    )
+    audit_record(
+        actor=by, action="return.correct", obj=ret, summary=f"{ret.number}: {target.kind} {target.amount}"
+    )
+    return ret
+
+
+@transaction.atomic
 def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
     """`ret`'s exchange order was cancelled: what it was worth is due to the customer again (or no longer
     owed). Settles it with the order's other returns and restates who must act. Idempotent: run again, it
@@ -599,10 +672,12 @@ __all__ = [
     "return_create",
     "return_create_once",
     "return_due",
+    "return_entry_reverse",
     "return_exchange_cancelled",
     "return_exchange_send",
     "return_locations",
     "return_receive",
     "return_refund",
     "returnable_units",
+    "standing",
 ]

@@ -24,6 +24,7 @@ from oms.phrases import Phrase, money_arg, nphrase, phrase
 from ...exceptions import ReturnInvalid
 from ...models import EntryKind, ExchangeWhen, Order, OrderLine, Return, ReturnEntry, ReturnLine
 from ..lifecycle import AddressData, CustomerData, LineData, order_create, order_event
+from .money import standing
 from .settle import GOODS_IN
 
 
@@ -201,7 +202,7 @@ def exchange_resend_refusal(
         )
     if not ret.exchange_lines or ret.exchange_order_id is not None:
         return InvalidTransition(_("Return %(n)s has no exchange waiting to be sent.") % {"n": ret.number})
-    if any(entry.kind == EntryKind.REFUND for entry in entries):
+    if any(entry.kind == EntryKind.REFUND for entry in standing(entries)):
         return ReturnInvalid(
             _("Return %(n)s was refunded: open a new order for the customer instead.") % {"n": ret.number},
             field="exchange",

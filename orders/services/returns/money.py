@@ -98,13 +98,21 @@ def return_balance(ret: Return, lines: Iterable[ReturnLine]) -> Decimal:
     return balance
 
 
+def standing(entries: Iterable[ReturnEntry]) -> list[ReturnEntry]:
+    """Of a return's `entries` (all of them), those that count: not corrections, nor corrected by one."""
+    entries = list(entries)
+    corrected = {e.reverses_id for e in entries if e.kind == EntryKind.REVERSAL}
+    return [e for e in entries if e.kind != EntryKind.REVERSAL and e.pk not in corrected]
+
+
 def return_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
-    """What is still due on `ret`: its balance less what its `entries` settled. Positive: to refund to the
-    customer; negative: what the customer still owes. A waiver only lets the customer off a debt: once the
-    debt is gone (its exchange order cancelled), it lapses instead of becoming money to refund."""
+    """What is still due on `ret`: its balance less what its standing `entries` (all of them given) settled.
+    Positive: to refund to the customer; negative: what the customer still owes. A waiver only lets the
+    customer off a debt: once the debt is gone (its exchange order cancelled), it lapses instead of becoming
+    money to refund."""
     waived = ZERO
     due = return_balance(ret, lines)
-    for entry in entries:
+    for entry in standing(entries):
         if entry.kind == EntryKind.WAIVED:
             waived -= entry.amount
         else:

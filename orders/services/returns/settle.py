@@ -36,7 +36,7 @@ def status_for(ret: Return, due: Decimal) -> str:
         return ReturnStatus.RECEIVED
     if due < 0:
         return ReturnStatus.OWED
-    refunded = ret.entries.filter(kind=EntryKind.REFUND).exists()
+    refunded = ret.entries.filter(kind=EntryKind.REFUND, reversal__isnull=True).exists()
     return ReturnStatus.REFUNDED if refunded else ReturnStatus.CLOSED
 
 
