@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from oms import once
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
@@ -90,6 +91,10 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
+            is_first, led = once.first(request)
+            if not is_first:  # sent twice: the first one authorised the return (or is doing it)
+                messages.info(request, _("That form was sent twice: it was recorded once."))
+                return HttpResponseRedirect(led or reverse("orders:detail", args=[order.number]))
             try:
                 ret = return_create(
                     order=order,
@@ -102,10 +107,13 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
                     by=request.user,
                 )
             except DomainError as exc:  # beside the field it is about, what was typed kept
+                once.release(request)
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(request, _("Return %(n)s authorised.") % {"n": ret.number})
-                return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))
+                url = reverse("returns:detail", args=[ret.number])
+                once.done(request, url)
+                return HttpResponseRedirect(url)
         status = 400
     return render(request, "orders/return_new.html", {"order": order, "form": form}, status=status)
 
@@ -211,6 +219,10 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
     if not form.is_valid():
         messages.error(request, _("Please correct the form below."))
         return _detail(request, ret, {action: form}, status=400)
+    here = reverse("returns:detail", args=[ret.number])
+    if not once.first(request)[0]:  # sent twice (a double click, a retry): recorded once
+        messages.info(request, _("That form was sent twice: it was recorded once."))
+        return HttpResponseRedirect(here)
     try:
         if isinstance(form, ReturnReceiveForm):
             return_receive(ret=ret, received=form.received(), by=request.user)
@@ -245,8 +257,11 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
             return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
             messages.success(request, _("Return cancelled."))
     except DomainError as exc:
+        once.release(request)  # nothing recorded: the same form may be sent again
         if exc.field in form.fields:  # e.g. an amount over what is due: beside it, what was typed kept
             form.add_error(exc.field, exc.message)
             return _detail(request, ret, {action: form}, status=400)
         messages.error(request, exc.message)
-    return HttpResponseRedirect(reverse("returns:detail", args=[ret.number]))
+    else:
+        once.done(request, here)
+    return HttpResponseRedirect(here)

@@ -33,10 +33,10 @@ def entries_for_refunds(apps, schema_editor):
             continue
         counted_then = counts_now
         if exchange is not None and not counts_now and ret.refunded_at is not None:
-            cancelled = (
-                OrderEvent.objects.filter(order=exchange, kind="cancelled").order_by("created_at").first()
-            )
-            counted_then = cancelled is not None and cancelled.created_at > ret.refunded_at
+            # every move to cancelled records its target, whichever way it came (a cancel, an uncollected
+            # pickup's expiry, its lines all cancelled); the timeline's moment is `at`
+            cancelled = OrderEvent.objects.filter(order=exchange, data__to="cancelled").order_by("at").first()
+            counted_then = cancelled is not None and cancelled.at > ret.refunded_at
         then = value - (exchange.total if counted_then else Decimal("0.00"))
         refunded = ret.refund_amount or Decimal("0.00")
         rows = []

@@ -2,7 +2,7 @@
 
 `brl` (R$ 1.234,50), `cep` (01310-200), `document` (CPF/CNPJ with punctuation), `phone` (national format
 for Brazilian numbers), and `status_tone`, the badge class (ok / warn / bad) for an order, line, fulfilment
-or movement status.
+or movement status; `once_field`, a form's one-submission token (`oms.once`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from typing import Any
 
 import phonenumbers
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from oms import once
 from oms.brazil import format_brl, format_cep, format_document
 from orders import timeline
 
@@ -44,6 +47,12 @@ def event_label(kind: Any) -> str:
 def event_message(event: Any) -> str:
     """An order timeline event's message (a plain status change in the reader's language)."""
     return timeline.event_message(event.kind, event.message, event.data)
+
+
+@register.simple_tag
+def once_field() -> SafeString:
+    """A form's one-submission token (`oms.once`): sent twice, it is recorded once."""
+    return format_html('<input type="hidden" name="{}" value="{}">', once.FIELD, once.new_token())
 
 
 @register.filter

@@ -3,6 +3,7 @@ refunding, cancelling; the pages per role with their scope; the webhook."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -302,6 +303,49 @@ def test_customer_service_starts_a_return_from_the_order_page(client, shipped, s
     detail = client.get(reverse("returns:detail", args=[ret.number]))
     assert detail.status_code == 200 and 'data-testid="return-cancel-form"' in detail.content.decode()
     assert 'data-testid="receive-form"' not in detail.content.decode()  # customer service does not receive
+
+
+def _once(html: str) -> str:
+    found = re.search(r'name="once" value="([^"]+)"', html)
+    assert found, "the form carries no one-submission token"
+    return found.group(1)
+
+
+def test_a_form_sent_twice_is_recorded_once(client, shipped, store, cs_user, store_user):
+    """A double click (or a retry) on the new-return and refund forms records once; the repeat is sent where
+    the first one led. A refused submission leaves its token free."""
+    client.force_login(cs_user)
+    order = shipped["order"]
+    url = reverse("orders:return-new", args=[order.number])
+    token = _once(client.get(url).content.decode())
+    data = {
+        f"line_{shipped['shirt_line'].pk}": "1",
+        f"line_{shipped['cap_line'].pk}": "0",
+        "reason": "defective",
+        "location": "LJ-SP-01",
+        "once": token,
+    }
+    first, second = client.post(url, data), client.post(url, data)
+    ret = Return.objects.get()  # one return
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == reverse("returns:detail", args=[ret.number])
+    another = _once(client.get(url).content.decode())
+    assert client.post(url, {**data, "once": another}).status_code == 302  # a new form: a new return
+    assert Return.objects.count() == 2
+
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    refund = reverse("returns:action", args=[ret.number, "refund"])
+    token = _once(page.split('data-testid="refund-form"')[1])
+    too_much = {"amount": "99,00", "once": token}
+    assert client.post(refund, too_much).status_code == 400  # refused: nothing recorded, the token stays free
+    part = {"amount": "20,00", "once": token}  # keep_rest unticked: the rest stays due
+    assert client.post(refund, part).status_code == 302
+    assert client.post(refund, part).status_code == 302
+    assert list(Return.objects.get(pk=ret.pk).entries.values_list("kind", "amount")) == [
+        ("refund", Decimal("20.00"))
+    ]
+    assert due_of(Return.objects.get(pk=ret.pk)) == Decimal("39.90")
 
 
 @pytest.mark.parametrize(

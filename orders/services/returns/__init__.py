@@ -564,7 +564,11 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
         return ret
     assert ret.exchange_order is not None
     marker = {"return": ret.number, "exchange_cancelled": ret.exchange_order.number}
-    if OrderEvent.objects.filter(order=order, kind="return_payment", data__contains=marker).exists():
+    # key lookups, not `contains`: SQLite (`make run`) has no JSON containment
+    seen = OrderEvent.objects.filter(
+        order=order, kind="return_payment", **{f"data__{k}": v for k, v in marker.items()}
+    )
+    if seen.exists():
         return ret  # settled when it was cancelled: run again, nothing changes
     due, text = settle(order, ret, by=by)
     if due > 0:

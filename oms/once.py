@@ -1,0 +1,52 @@
+"""One submission per form: a page's form carries a fresh token (`{% once_field %}`, orders' `oms_format`
+tags), and a view that records something claims it before acting (`first`). The same form sent again (a
+double click, a resubmitted page, a phone retrying on a poor connection) finds its token taken and is told
+where the first one led instead of recording twice. The tokens live in the cache (Redis in production, shared
+by every process), per user, for a day; a form without one (an older page, a script) is not deduplicated."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.core.cache import cache
+
+FIELD = "once"
+TTL = 24 * 3600
+MAX_LENGTH = 64
+PENDING = "-"  # the first submission is still running (or failed without saying where it led)
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _key(request: Any) -> str | None:
+    token = str(request.POST.get(FIELD, ""))[:MAX_LENGTH]
+    if not token:
+        return None
+    return f"oms:once:{getattr(request.user, 'pk', '')}:{token}"
+
+
+def first(request: Any) -> tuple[bool, str]:
+    """Claim the request's token: (True, "") for the first submission of its form (or one without a token);
+    (False, where the first one led: a URL, or "" while it has not finished) for a repeat."""
+    key = _key(request)
+    if key is None or cache.add(key, PENDING, timeout=TTL):
+        return True, ""
+    led = cache.get(key)
+    return False, "" if led in (None, PENDING) else str(led)
+
+
+def done(request: Any, url: str) -> None:
+    """The first submission led to `url`: a repeat is sent there."""
+    key = _key(request)
+    if key is not None:
+        cache.set(key, url, timeout=TTL)
+
+
+def release(request: Any) -> None:
+    """The first submission recorded nothing (refused): the same form may be sent again."""
+    key = _key(request)
+    if key is not None:
+        cache.delete(key)
