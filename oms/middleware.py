@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 
 from .audit import audit_record
 
@@ -64,3 +64,24 @@ class DeniedProbeMiddleware:
             logger.exception("could not record a denied probe: %s", data)
             return
         logger.info("denied probe by %s: %s", user.get_username(), data)
+
+
+class NulByteMiddleware:
+    """Refuse a request whose path or query string holds a NUL character (`%00`): PostgreSQL stores no NUL
+    in text, so a lookup with one fails deep in the database instead of saying what is wrong. A path with one
+    names nothing (404); a query parameter with one is bad input (400). Form and JSON fields are checked by
+    their own fields (Django's and DRF's CharField refuse NUL, naming the field)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            return HttpResponseNotFound("Not found.", content_type="text/plain")
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in v for v in values):
+                return HttpResponseBadRequest(
+                    f"The query parameter {name.replace(chr(0), '')!r} holds a NUL character.",
+                    content_type="text/plain",
+                )
+        return self.get_response(request)

@@ -13,7 +13,7 @@ from inventory.models import Location, Product
 
 from .models import ExchangeWhen, OrderLine, Return, ReturnLine, ReturnReason
 from .services.returns import REFUND_MAX
-from .services.returns.exchange import sku_family
+from .services.returns.exchange import products_typed, sku_family
 
 SUGGESTED_SWAPS = 12  # other sizes and colours offered per line
 
@@ -104,8 +104,7 @@ class ReturnNewForm(forms.Form):
         data = super().clean() or {}
         if not self.errors and not any(data.get(f"line_{line.pk}") for line, _most in self.lines):
             raise forms.ValidationError(_("Choose at least one unit to return."))
-        skus = {data.get(f"swap_sku_{line.pk}", "").strip() for line, _most in self.lines} - {""}
-        products = {p.sku: p for p in Product.objects.filter(sku__in=skus)} if skus else {}
+        products = products_typed(data.get(f"swap_sku_{line.pk}", "") for line, _most in self.lines)
         for line, _most in self.lines:
             sku_field, qty_field = f"swap_sku_{line.pk}", f"swap_qty_{line.pk}"
             sku, qty, units = (
@@ -117,7 +116,7 @@ class ReturnNewForm(forms.Form):
                 if qty:
                     self.add_error(sku_field, _("Which SKU goes out instead?"))
                 continue
-            product = products.get(sku)
+            product = products.get(sku.casefold())
             if product is None:
                 self.add_error(sku_field, _("There is no product %(sku)s.") % {"sku": sku})
             elif not product.active:

@@ -123,7 +123,7 @@ def _detail_context(request: HttpRequest, order: Order, bound: dict[str, forms.F
         "lines": lines,
         "fulfilments": fulfilments,
         "returns": list(
-            order.returns.select_related("exchange_order")
+            order.returns.select_related("exchange_order", "location")
             .annotate(units=Sum("lines__qty"))
             .order_by("created_at", "id")
         ),

@@ -478,8 +478,8 @@ def test_customer_service_asks_for_an_exchange_on_the_new_return_page(client, bo
     assert '<option value="CAM-0001-M">' in form and "CAM-0001-G" not in form
     shirts = bought["shirts"].pk
     response = client.post(
-        url, _new_return_post(bought, **{f"swap_sku_{shirts}": "CAM-0001-M", "exchange_when": "now"})
-    )
+        url, _new_return_post(bought, **{f"swap_sku_{shirts}": " cam-0001-m ", "exchange_when": "now"})
+    )  # typed in lower case, as the API takes it
     ret = Return.objects.get()
     assert response.status_code == 302
     assert [(row["sku"], row["qty"]) for row in ret.exchange_lines] == [("CAM-0001-M", 1)]  # one per unit
@@ -691,6 +691,9 @@ def test_a_unit_sent_back_later_pays_for_the_replacement_that_went_out_ahead(
     assert (first.status, due_of(first)) == (ReturnStatus.OWED, Decimal("-20.00"))  # the polos' difference
     assert _entries(second) == [(EntryKind.OFFSET, Decimal("59.90"), first.number)]
     assert _entries(first) == [(EntryKind.OFFSET, Decimal("-59.90"), second.number)]
+    # the first return moved too: an audit row of its own
+    offsets = AuditEvent.objects.filter(action="return.offset", object_id=str(first.pk), actor=store_user)
+    assert offsets.count() == 1
     received = OrderEvent.objects.filter(kind="return_received").latest("pk").message
     assert (
         f"R$ 59,90 due to the customer on return {second.number} pays what they owed on return "

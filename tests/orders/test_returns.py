@@ -440,6 +440,22 @@ def test_a_manager_of_another_region_gets_404(client, shipped, store, cs_user, m
     )
 
 
+def test_the_order_page_reads_its_returns_in_a_fixed_number_of_queries(client, shipped, store, cs_user):
+    client.force_login(cs_user)
+    url = reverse("orders:detail", args=[shipped["order"].number])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    _ret(shipped, store, cs_user, shirts=1)
+    one = queries()
+    _ret(shipped, store, cs_user, shirts=1)
+    _ret(shipped, store, cs_user, shirts=0, caps=1)
+    assert queries() == one
+
+
 def test_the_returns_list_runs_a_fixed_number_of_queries(
     client, shipped, store, cs_user, django_assert_max_num_queries
 ):
@@ -510,6 +526,11 @@ def test_a_return_sent_again_with_its_idempotency_key_is_authorised_once(
     again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")  # a retry after a timeout
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["number"] == first.json()["number"] and Return.objects.count() == 1
+    # the key with another return of the same order (the cap): refused, not answered with the shirt's
+    cap = {**body, "lines": [{"line_no": 2, "qty": 1}]}
+    refused = client.post(url, cap, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")
+    assert refused.status_code == 422 and first.json()["number"] in refused.json()["idempotency_key"][0]
+    assert Return.objects.count() == 1
     # without a key, a second request is a second return (one more shirt of the two)
     assert client.post(url, body, format="json").status_code == 201 and Return.objects.count() == 2
     # the key sent with another order's return is refused, naming the return it was used for

@@ -181,12 +181,22 @@ def return_create(
 def return_create_once(*, idempotency_key: str, order: Order, **fields: Any) -> tuple[Return, bool]:
     """`return_create` for a request an integration may send again: the return already authorised with this
     `idempotency_key` for this order comes back (and False), else a new one (and True). The key sent with
-    another order is refused (`IdempotencyKeyReused`, 422), never answered with that order's return. Locks
+    another order, or with other lines, reason or location, is refused (`IdempotencyKeyReused`, 422), never
+    answered with a return it did not ask for. Locks
     the order row first, so the same request sent twice at once authorises one return."""
     order = lock_order(order)
     earlier = Return.objects.filter(idempotency_key=idempotency_key).select_related("order").first()
     if earlier is not None:
-        if earlier.order_id != order.pk:
+        asked = {line_id: qty for line_id, qty in fields.get("lines", {}).items() if qty}
+        had = dict(earlier.lines.values_list("order_line_id", "qty"))
+        location = fields.get("location")
+        same = (
+            earlier.order_id == order.pk
+            and asked == had
+            and fields.get("reason") == earlier.reason
+            and (location is None or location.pk == earlier.location_id)
+        )
+        if not same:  # another return under a key already used: never answered with the earlier one
             raise IdempotencyKeyReused(
                 _("This idempotency key was used for return %(number)s: send a new key with another return.")
                 % {"number": earlier.number},

@@ -34,6 +34,16 @@ def sku_family(sku: str) -> str:
     return f"{stem}{dash}" if stem else sku
 
 
+def products_typed(skus: Iterable[str]) -> dict[str, Product]:
+    """The products of SKUs as typed, by their casefolded SKU: a typed SKU matches whatever its case and
+    surrounding spaces (" cam-0001-m " is CAM-0001-M). One query."""
+    wanted = {sku.strip().casefold() for sku in skus} - {""}
+    if not wanted:
+        return {}
+    found = Product.objects.filter(reduce(or_, (Q(sku__iexact=sku) for sku in wanted)))
+    return {p.sku.casefold(): p for p in found}
+
+
 def exchange_items(
     order: Order,
     order_lines: Mapping[int, OrderLine],
@@ -48,10 +58,7 @@ def exchange_items(
         return []
     if when not in ExchangeWhen.values:
         raise ReturnInvalid(_("Choose when the replacement items are sent."), field="exchange_when")
-    # typed SKUs match whatever their case ("cam-0001-m" is CAM-0001-M)
-    wanted = {sku.strip().casefold() for sku, _qty in exchange.values()}
-    found = Product.objects.filter(reduce(or_, (Q(sku__iexact=sku) for sku in wanted), Q(pk__in=[])))
-    products = {p.sku.casefold(): p for p in found}
+    products = products_typed([sku for sku, _qty in exchange.values()])
     rows = []
     for line_id, (sku, qty) in exchange.items():
         line = order_lines.get(line_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from oms.audit import audit_record
 from oms.phrases import Phrase, money_arg, phrase
 
 from ...models import EntryKind, Order, Return, ReturnEntry, ReturnStatus
@@ -76,6 +77,10 @@ def offset(order: Order, ret: Return, due: Decimal, *, by: Any) -> tuple[Decimal
         )
         due -= sign * amount
         restatus(other, other_due + sign * amount)
+        # the other return moved too: its own audit row, beside the caller's for `ret`
+        audit_record(
+            actor=by, action="return.offset", obj=other, summary=f"{other.number} ↔ {ret.number}: {amount}"
+        )
         owed, owing = (ret, other) if sign > 0 else (other, ret)
         text.append(
             phrase(
