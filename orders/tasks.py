@@ -12,7 +12,7 @@ from .services.fulfilment import (
     fulfilments_late,
     pickups_due_for_expiry,
 )
-from .services.returns import return_exchange_cancelled
+from .services.returns import exchanges_cancelled_unsettled, return_exchange_cancelled
 
 
 @shared_task(name="orders.expire_uncollected_pickups", acks_late=True)
@@ -52,3 +52,17 @@ def exchange_cancelled(return_pk: int, user_pk: int | None = None) -> str:
         return ""
     by = get_user_model().objects.filter(pk=user_pk).first() if user_pk else None
     return return_exchange_cancelled(ret=ret, by=by).status
+
+
+@shared_task(name="orders.settle_cancelled_exchanges", acks_late=True)
+def settle_cancelled_exchanges() -> int:
+    """The beat's sweep behind `exchange_cancelled`: settle every return whose exchange order was cancelled
+    and whose settling task never ran. Returns how many it settled; safe to run twice or concurrently (each
+    settling is checked again under its order's lock)."""
+    settled = 0
+    for pk in exchanges_cancelled_unsettled():
+        ret = Return.objects.filter(pk=pk).first()
+        if ret is not None:
+            return_exchange_cancelled(ret=ret, by=None)
+            settled += 1
+    return settled

@@ -169,6 +169,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-uncollected-pickups": {"task": "orders.expire_uncollected_pickups", "schedule": 3600.0},
     # SLA alerts: a fulfilment past its ship-by time is announced once (timeline entry, `fulfilment.late`).
     "flag-late-fulfilments": {"task": "orders.flag_late_fulfilments", "schedule": 300.0},
+    # behind the on-commit settling of a return whose exchange order was cancelled, should that task be lost
+    "settle-cancelled-exchanges": {"task": "orders.settle_cancelled_exchanges", "schedule": 900.0},
     # ... and each stock transfer in transit past its expected time (`transfer.overdue`).
     "flag-overdue-transfers": {"task": "inventory.flag_overdue_transfers", "schedule": 900.0},
     # The KPI dashboards read rollups: today's and the last days' (their orders still change) are recomputed.

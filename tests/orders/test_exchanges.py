@@ -29,6 +29,7 @@ from orders.services.fulfilment import (
 )
 from orders.services.returns import (
     due_of,
+    exchanges_cancelled_unsettled,
     refund_due,
     return_balance,
     return_cancel,
@@ -39,7 +40,7 @@ from orders.services.returns import (
     return_receive,
     return_refund,
 )
-from orders.tasks import exchange_cancelled
+from orders.tasks import exchange_cancelled, settle_cancelled_exchanges
 from tests.factories import (
     ChannelFactory,
     ProductFactory,
@@ -807,6 +808,24 @@ def _cancel_exchange(ret, by, monkeypatch, capture):
     with capture(execute=True):
         order_cancel(order=Return.objects.get(pk=ret.pk).exchange_order, by=by, reason="sem estoque")
     return Return.objects.select_related("exchange_order").get(pk=ret.pk)
+
+
+def test_the_beat_settles_an_exchange_cancelled_whose_task_was_lost(bought, store, cs_user, store_user):
+    """The settling task is queued on commit; here it never runs (as when a worker dies with it). The beat's
+    sweep finds the return and settles it, once; a return whose exchange stands, or was settled, is left."""
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    assert ret.status == ReturnStatus.OWED  # the polo costs 10.00 more than the shirt
+    assert exchanges_cancelled_unsettled() == [] and settle_cancelled_exchanges() == 0  # its exchange stands
+    order_cancel(order=Return.objects.get(pk=ret.pk).exchange_order, by=cs_user, reason="sem estoque")
+    assert Return.objects.get(pk=ret.pk).status == ReturnStatus.OWED  # the task did not run: not settled
+    assert exchanges_cancelled_unsettled() == [ret.pk]
+    assert settle_cancelled_exchanges() == 1
+    ret = Return.objects.get(pk=ret.pk)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.RECEIVED, Decimal("59.90"))  # the shirt's value is due
+    assert OrderEvent.objects.filter(kind="return_payment").count() == 1
+    assert exchanges_cancelled_unsettled() == [] and settle_cancelled_exchanges() == 0
 
 
 def test_an_exchange_cancelled_after_the_refund_is_refunded_too(

@@ -13,10 +13,13 @@ is `money`; the exchange order, `exchange`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +39,7 @@ from ...models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     Return,
     ReturnEntry,
     ReturnLine,
@@ -613,6 +617,34 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
     return ret
 
 
+SETTLE_SWEEP_DAYS = 7  # the sweep looks at exchange orders cancelled this recently
+
+
+def exchanges_cancelled_unsettled(*, days: int = SETTLE_SWEEP_DAYS) -> list[int]:
+    """Returns whose goods are in, whose exchange order was cancelled after they were received (in the last
+    `days`), and that carry no settling of it: the on-commit task that settles them
+    (`orders.exchange_cancelled`) was lost (a worker killed before it ran, a broker restarted). Their pks,
+    for the beat's sweep."""
+    since = timezone.now() - timedelta(days=days)
+    cancelled = OrderEvent.objects.filter(
+        order=OuterRef("exchange_order"),
+        data__to=OrderStatus.CANCELLED,
+        at__gte=since,
+        at__gt=OuterRef("received_at"),
+    )
+    settled = (
+        OrderEvent.objects.filter(order=OuterRef("order"), kind="return_payment")
+        .annotate(ret=KT("data__return"), exchange=KT("data__exchange_cancelled"))
+        .filter(ret=OuterRef("number"), exchange=OuterRef("exchange_order__number"))
+    )
+    return list(
+        Return.objects.filter(status__in=GOODS_IN, exchange_order__status=OrderStatus.CANCELLED)
+        .filter(Exists(cancelled))
+        .exclude(Exists(settled))
+        .values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def return_exchange_send(*, ret: Return, by: Any) -> Return:
     """Send the exchange order of a received return once more, when it could not be created at receipt (the
@@ -677,6 +709,7 @@ __all__ = [
     "delivered_units",
     "due_of",
     "exchange_resend_refusal",
+    "exchanges_cancelled_unsettled",
     "received_items",
     "received_value",
     "refund_due",
