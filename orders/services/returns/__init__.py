@@ -346,6 +346,21 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
     return ret
 
 
+def _recorded(ret: Return, kind: str, amount: Decimal, reference: str) -> bool:
+    """Whether a payment system's `reference` was recorded on `ret` already as an entry of `kind` (a retry:
+    nothing more to record); the same reference with another `amount` is refused, naming it."""
+    earlier = ret.entries.filter(kind=kind, reference=reference).first() if reference else None
+    if earlier is None:
+        return False
+    if earlier.amount != amount:
+        raise ReturnInvalid(
+            _("Payment %(reference)s was recorded with %(amount)s: send another reference.")
+            % {"reference": reference, "amount": format_brl(earlier.size)},
+            field="reference",
+        )
+    return True
+
+
 @transaction.atomic
 def return_refund(
     *, ret: Return, amount: Decimal, reference: str = "", keep_rest: bool = True, by: Any
@@ -358,14 +373,7 @@ def return_refund(
     with its `reference` (a payment system retrying) is recorded once: the return comes back as it is.
     Locks the order, then the return."""
     order, ret = _lock(ret)
-    earlier = ret.entries.filter(kind=EntryKind.REFUND, reference=reference).first() if reference else None
-    if earlier is not None:
-        if earlier.amount != amount:
-            raise ReturnInvalid(
-                _("Refund %(reference)s was recorded with %(amount)s: send another reference.")
-                % {"reference": reference, "amount": format_brl(earlier.amount)},
-                field="reference",
-            )
+    if _recorded(ret, EntryKind.REFUND, amount, reference):
         return ret
     _refuse_unless(ret, GOODS_IN, _("Return %(n)s is %(status)s: it cannot be refunded."))
     due = refund_due(ret, ret.lines.select_related("order_line"), ret.entries.all())
@@ -432,14 +440,7 @@ def return_collect(
     a received return is closed. A payment sent again with its `reference` (a payment system retrying) is
     recorded once: the return comes back as it is. Locks the order, then the return."""
     order, ret = _lock(ret)
-    earlier = ret.entries.filter(kind=EntryKind.CHARGE, reference=reference).first() if reference else None
-    if earlier is not None:
-        if earlier.amount != -amount:
-            raise ReturnInvalid(
-                _("Payment %(reference)s was recorded with %(amount)s: send another reference.")
-                % {"reference": reference, "amount": format_brl(-earlier.amount)},
-                field="reference",
-            )
+    if _recorded(ret, EntryKind.CHARGE, -amount, reference):
         return ret
     _refuse_unless(  # a cancelled return owes what its exchange order that went out is worth
         ret,
