@@ -63,8 +63,11 @@ def entries_for_refunds(apps, schema_editor):
 
 
 def back_to_closed(apps, schema_editor):
-    """Before the entries, a return the customer owed on was closed."""
-    apps.get_model("orders", "Return").objects.filter(status="owed").update(status="closed")
+    """Before the entries, a return the customer owed on was closed, and one with a refund recorded was
+    refunded (whatever became due since)."""
+    Return = apps.get_model("orders", "Return")
+    Return.objects.filter(status="owed").update(status="closed")
+    Return.objects.filter(status="received", refund_amount__isnull=False).update(status="refunded")
 
 
 class Migration(migrations.Migration):

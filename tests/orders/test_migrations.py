@@ -17,6 +17,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+# the tests read what the shared run saw; the marker is what makes pytest-django set up the test database at
+# all (it sets up only the databases its collected tests ask for), so the migrator never touches another one
+pytestmark = pytest.mark.django_db
+
 OLD = ("orders", "0016_return_closed")
 NEW = ("orders", "0017_return_entries")
 REFUNDED_AT = dt.datetime(2026, 3, 10, 14, 30, tzinfo=dt.UTC)
@@ -177,6 +181,9 @@ def run(django_db_setup: None, django_db_blocker: Any, django_db_use_migrations:
     if not django_db_use_migrations:
         pytest.skip("--nomigrations was given")
     with django_db_blocker.unblock():
+        # it flushes what it migrates: only ever the test database
+        name, test_name = connection.settings_dict["NAME"], connection.settings_dict["TEST"].get("NAME")
+        assert name == test_name if test_name else name.startswith("test_"), f"{name} is not a test database"
         migrator = Migrator()
         try:
             old = _world(migrator.apply_initial_migration(OLD).apps)
@@ -285,10 +292,12 @@ def test_closed_returns_are_restated_by_what_is_due(run):
     assert run.forward["gone"] == ("received", [])  # its 100.00 is to refund
 
 
-def test_the_reverse_migration_closes_owed_returns_and_drops_the_entries(run):
+def test_the_reverse_migration_restores_the_statuses_and_drops_the_entries(run):
     assert ("orders", "returnentry") not in run.back_models
     assert "orders_returnentry" not in run.back_tables
     assert run.back["dearer"]["status"] == run.back["even"]["status"] == "closed"
+    # refunded before, received (its exchange's value due again) after: refunded again, as it was
+    assert run.back["after"]["status"] == run.back["expired"]["status"] == "refunded"
     assert run.back["partial"] == {
         "status": "refunded",
         "refund_amount": Decimal("150.00"),

@@ -105,6 +105,7 @@ def _returned(order: Order, location, *, units: int, at: dt.datetime, number: st
         number=number, order=order, location=location, reason="wrong_size", status="received", received_at=at
     )
     line = order.lines.first()
+    assert line is not None
     ReturnLine.objects.create(ret=ret, order_line=line, qty=units, qty_received=units)
     return ret
 
