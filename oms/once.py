@@ -7,6 +7,8 @@ by every process), per user, for a day; a form without one (an older page, a scr
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.cache import cache
@@ -50,3 +52,14 @@ def release(request: Any) -> None:
     key = _key(request)
     if key is not None:
         cache.delete(key)
+
+
+@contextmanager
+def claimed(request: Any) -> Iterator[None]:
+    """Around what the first submission records: whatever it raises (a refusal, a crash) leaves the token
+    free, so the same form sent again is tried again instead of being told it was recorded."""
+    try:
+        yield
+    except BaseException:
+        release(request)
+        raise

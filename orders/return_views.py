@@ -93,21 +93,20 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
         if form.is_valid():
             is_first, led = once.first(request)
             if not is_first:  # sent twice: the first one authorised the return (or is doing it)
-                messages.info(request, _("That form was sent twice: it was recorded once."))
-                return HttpResponseRedirect(led or reverse("orders:detail", args=[order.number]))
+                return _repeated(request, led, reverse("orders:detail", args=[order.number]))
             try:
-                ret = return_create(
-                    order=order,
-                    lines=form.units(),
-                    reason=form.cleaned_data["reason"],
-                    location=form.cleaned_data["location"],
-                    note=form.cleaned_data["note"],
-                    exchange=form.exchange(),
-                    exchange_when=form.exchange_timing(),
-                    by=request.user,
-                )
+                with once.claimed(request):
+                    ret = return_create(
+                        order=order,
+                        lines=form.units(),
+                        reason=form.cleaned_data["reason"],
+                        location=form.cleaned_data["location"],
+                        note=form.cleaned_data["note"],
+                        exchange=form.exchange(),
+                        exchange_when=form.exchange_timing(),
+                        by=request.user,
+                    )
             except DomainError as exc:  # beside the field it is about, what was typed kept
-                once.release(request)
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(request, _("Return %(n)s authorised.") % {"n": ret.number})
@@ -141,6 +140,15 @@ def return_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/returns.html", context)
 
 
+def _repeated(request: HttpRequest, led: str, fallback: str) -> HttpResponse:
+    """A form sent again (`oms.once`): where the first one led, or, while it still runs, a word to wait."""
+    if led:
+        messages.info(request, _("That form was sent twice: it was recorded once."))
+        return HttpResponseRedirect(led)
+    messages.warning(request, _("That form is still being recorded: reload the page in a moment."))
+    return HttpResponseRedirect(fallback)
+
+
 def _return(request: HttpRequest, number: str) -> Return:
     try:
         return return_get(user=request.user, number=number)
@@ -159,7 +167,8 @@ def _detail(
     goods_in = ret.status in GOODS_IN
     allowed = {
         "receive": ret.status == ReturnStatus.REQUESTED and return_receivable_by(user=request.user, ret=ret),
-        "refund": goods_in and acts and due > 0,
+        # a cancelled return is owed money only where the customer paid for an exchange cancelled since
+        "refund": (goods_in or ret.status == ReturnStatus.CANCELLED) and acts and due > 0,
         "collect": ret.status != ReturnStatus.REQUESTED and acts and due < 0,
         "cancel": ret.status == ReturnStatus.REQUESTED and acts,
         "correct": acts,
@@ -181,7 +190,8 @@ def _detail(
         "due": to_refund,
         "owes": owes,
         # what is due shows once the goods are in, or for a cancelled return whose exchange went ahead
-        "settled": goods_in or (ret.status == ReturnStatus.CANCELLED and ret.exchange_counts),
+        "settled": goods_in
+        or (ret.status == ReturnStatus.CANCELLED and (ret.exchange_counts or bool(entries))),
         "planned_exchange_value": exchange_value,
         "shipping_price": ret.order.shipping_price,
         "allowed": allowed,
@@ -198,6 +208,44 @@ def _detail(
 def return_detail(request: HttpRequest, number: str) -> HttpResponse:
     """One return: its lines, where it stands, and what the user may do with it."""
     return _detail(request, _return(request, number), {})
+
+
+def _perform(request: HttpRequest, ret: Return, form: forms.Form) -> None:
+    """The service call behind one of a return page's forms (`return_action`), and what it says on success."""
+    if isinstance(form, ReturnReceiveForm):
+        return_receive(ret=ret, received=form.received(), by=request.user)
+        messages.success(request, _("Return received."))
+    elif isinstance(form, ReturnRefundForm):
+        return_refund(
+            ret=ret,
+            amount=form.cleaned_data["amount"],
+            reference=form.cleaned_data["reference"],
+            keep_rest=form.cleaned_data["keep_rest"],
+            retry=False,  # a person: told when the reference is on the return already
+            by=request.user,
+        )
+        messages.success(request, _("Refund recorded."))
+    elif isinstance(form, ReturnCollectForm):
+        return_collect(
+            ret=ret,
+            amount=form.cleaned_data["amount"],
+            reference=form.cleaned_data["reference"],
+            waive_rest=form.cleaned_data["waive_rest"],
+            retry=False,
+            by=request.user,
+        )
+        messages.success(request, _("Customer's payment recorded."))
+    elif isinstance(form, ReturnReverseForm):
+        return_entry_reverse(
+            ret=ret, entry=form.cleaned_data["entry"], reason=form.cleaned_data["reason"], by=request.user
+        )
+        messages.success(request, _("Entry corrected."))
+    elif isinstance(form, ReturnExchangeSendForm):
+        return_exchange_send(ret=ret, by=request.user)
+        messages.success(request, _("Exchange order created."))
+    else:
+        return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
+        messages.success(request, _("Return cancelled."))
 
 
 @login_required
@@ -220,44 +268,13 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
         messages.error(request, _("Please correct the form below."))
         return _detail(request, ret, {action: form}, status=400)
     here = reverse("returns:detail", args=[ret.number])
-    if not once.first(request)[0]:  # sent twice (a double click, a retry): recorded once
-        messages.info(request, _("That form was sent twice: it was recorded once."))
-        return HttpResponseRedirect(here)
+    is_first, led = once.first(request)
+    if not is_first:  # sent twice (a double click, a retry): recorded once
+        return _repeated(request, led, here)
     try:
-        if isinstance(form, ReturnReceiveForm):
-            return_receive(ret=ret, received=form.received(), by=request.user)
-            messages.success(request, _("Return received."))
-        elif isinstance(form, ReturnRefundForm):
-            return_refund(
-                ret=ret,
-                amount=form.cleaned_data["amount"],
-                reference=form.cleaned_data["reference"],
-                keep_rest=form.cleaned_data["keep_rest"],
-                by=request.user,
-            )
-            messages.success(request, _("Refund recorded."))
-        elif isinstance(form, ReturnCollectForm):
-            return_collect(
-                ret=ret,
-                amount=form.cleaned_data["amount"],
-                reference=form.cleaned_data["reference"],
-                waive_rest=form.cleaned_data["waive_rest"],
-                by=request.user,
-            )
-            messages.success(request, _("Customer's payment recorded."))
-        elif isinstance(form, ReturnReverseForm):
-            return_entry_reverse(
-                ret=ret, entry=form.cleaned_data["entry"], reason=form.cleaned_data["reason"], by=request.user
-            )
-            messages.success(request, _("Entry corrected."))
-        elif isinstance(form, ReturnExchangeSendForm):
-            return_exchange_send(ret=ret, by=request.user)
-            messages.success(request, _("Exchange order created."))
-        else:
-            return_cancel(ret=ret, reason=form.cleaned_data["reason"], by=request.user)
-            messages.success(request, _("Return cancelled."))
-    except DomainError as exc:
-        once.release(request)  # nothing recorded: the same form may be sent again
+        with once.claimed(request):
+            _perform(request, ret, form)
+    except DomainError as exc:  # nothing recorded (the token is free again)
         if exc.field in form.fields:  # e.g. an amount over what is due: beside it, what was typed kept
             form.add_error(exc.field, exc.message)
             return _detail(request, ret, {action: form}, status=400)

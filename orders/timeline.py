@@ -41,6 +41,7 @@ EVENT_LABELS: dict[str, Any] = {
     "exchange": pgettext_lazy("timeline", "exchange"),
     "refund": pgettext_lazy("timeline", "refund"),
     "return_payment": pgettext_lazy("timeline", "return money"),
+    "return_correction": pgettext_lazy("timeline", "return money corrected"),
 }
 
 

@@ -5,6 +5,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def refuse_if_corrected(apps, schema_editor):
+    """Back to 0018 there are no corrections: with any recorded, what is due would change without them."""
+    if apps.get_model("orders", "ReturnEntry").objects.filter(kind="reversal").exists():
+        raise migrations.IrreversibleError(
+            "Corrections of returns' money are recorded: migrating back would drop them and change what is due."
+        )
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -36,4 +44,6 @@ class Migration(migrations.Migration):
             model_name='returnentry',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('amount__gt', 0), ('kind__in', ['refund', 'kept']), ('reverses__isnull', True)), models.Q(('amount__lt', 0), ('kind__in', ['charge', 'waived']), ('reverses__isnull', True)), models.Q(('kind', 'offset'), ('other__isnull', False), ('reverses__isnull', True), models.Q(('amount', 0), _negated=True)), models.Q(('kind', 'reversal'), ('reverses__isnull', False), models.Q(('amount', 0), _negated=True)), _connector='OR'), name='returnentry_amount_sign'),
         ),
+        # last, so that migrating back checks first
+        migrations.RunPython(migrations.RunPython.noop, refuse_if_corrected),
     ]

@@ -36,6 +36,7 @@ from orders.services.returns import (
     return_collect,
     return_create,
     return_entry_reverse,
+    return_exchange_cancelled,
     return_exchange_send,
     return_receive,
     return_refund,
@@ -760,6 +761,71 @@ def test_a_payment_charged_back_or_a_waiver_given_back_is_owed_again(bought, sto
     # paid again under a new reference: settled
     ret = return_collect(ret=ret, amount=Decimal("10.00"), reference="PIX-2", by=cs_user)
     assert (ret.status, due_of(ret)) == (ReturnStatus.CLOSED, 0)
+
+
+def test_a_correction_settles_again_with_the_orders_other_returns(bought, store, cs_user, store_user):
+    """A payment charged back makes the customer owe again: another return of the order that is owed money
+    pays it first, as at receipt, instead of one return owing while the other is refunded."""
+    first = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    first = return_collect(ret=first, amount=Decimal("10.00"), reference="PIX-1", by=cs_user)  # settled
+    second = _receive_all(_return(bought, store, cs_user, shirts=0, caps=1), store_user)
+    assert due_of(second) == Decimal("30.00")  # nothing owed elsewhere: no offset
+    charge = first.entries.get(kind=EntryKind.CHARGE)
+    first = return_entry_reverse(ret=first, entry=charge.pk, reason="chargeback", by=cs_user)
+    second.refresh_from_db()
+    assert (first.status, due_of(first)) == (ReturnStatus.CLOSED, 0)  # the cap's value paid it
+    assert (second.status, due_of(second)) == (ReturnStatus.RECEIVED, Decimal("20.00"))
+    message = OrderEvent.objects.get(kind="return_correction").message
+    assert f"R$ 10,00 due to the customer on return {second.number} pays what they owed on return" in message
+
+
+def test_a_waiver_lapsed_with_its_exchange_does_not_cover_a_chargeback(bought, store, cs_user, store_user):
+    ret = _receive_all(
+        _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}), store_user
+    )
+    ret = return_collect(ret=ret, amount=Decimal("4.00"), reference="PIX-1", waive_rest=True, by=cs_user)
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.CANCELLED)  # the polo never left
+    ret = return_exchange_cancelled(ret=Return.objects.get(pk=ret.pk), by=cs_user)
+    assert due_of(ret) == Decimal("63.90")  # the shirt, and the 4.00 paid: the waiver lapsed with the debt
+    ret = return_refund(ret=ret, amount=Decimal("63.90"), reference="PSP-1", by=cs_user)
+    charge = ret.entries.get(kind=EntryKind.CHARGE)
+    ret = return_entry_reverse(ret=ret, entry=charge.pk, reason="chargeback", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.OWED, Decimal("-4.00"))  # not covered by the old waiver
+
+
+def test_a_reference_recorded_is_a_retry_for_systems_and_refused_for_people(
+    bought, store, cs_user, store_user
+):
+    ret = _receive_all(_return(bought, store, cs_user, shirts=0, caps=1), store_user)
+    ret = return_refund(ret=ret, amount=Decimal("10.00"), reference="PSP-1", keep_rest=False, by=cs_user)
+    with pytest.raises(ReturnInvalid) as caught:  # a person typing it again is told
+        return_refund(
+            ret=ret, amount=Decimal("10.00"), reference="PSP-1", keep_rest=False, retry=False, by=cs_user
+        )
+    assert caught.value.field == "reference" and "PSP-1" in caught.value.message
+    refund = ret.entries.get(reference="PSP-1")
+    return_entry_reverse(ret=ret, entry=refund.pk, reason="voltou", by=cs_user)
+    with pytest.raises(InvalidTransition, match="PSP-1"):  # corrected: a new payment needs a new reference
+        return_refund(ret=ret, amount=Decimal("10.00"), reference="PSP-1", by=cs_user)
+    assert due_of(Return.objects.get(pk=ret.pk)) == Decimal("30.00")
+
+
+def test_a_cancelled_return_paid_for_an_exchange_cancelled_since_is_refunded(bought, store, cs_user):
+    ret = _return(bought, store, cs_user, exchange={bought["shirts"].pk: ("POL-0001-M", 1)}, when="now")
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.SHIPPED)  # gone out
+    ret = return_cancel(ret=ret, reason="cliente ficou com as duas", by=cs_user)
+    ret = return_collect(ret=ret, amount=Decimal("69.90"), reference="PSP-9", by=cs_user)
+    Order.objects.filter(pk=ret.exchange_order.pk).update(status=OrderStatus.CANCELLED)  # cancelled since
+    ret = return_exchange_cancelled(ret=Return.objects.get(pk=ret.pk), by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CANCELLED, Decimal("69.90"))  # the payment is due back
+    ret = return_refund(ret=ret, amount=Decimal("69.90"), reference="PSP-10", by=cs_user)
+    assert (ret.status, due_of(ret)) == (ReturnStatus.CANCELLED, 0)
+    plain = _return(bought, store, cs_user, caps=1)  # cancelled with no money moved: nothing to settle
+    plain = return_cancel(ret=plain, reason="desistiu", by=cs_user)
+    assert return_exchange_cancelled(ret=plain, by=cs_user).status == ReturnStatus.CANCELLED
+    assert not OrderEvent.objects.filter(kind="return_payment", data__return=plain.number).exists()
 
 
 def test_a_cancelled_return_whose_exchange_went_out_collects_what_the_customer_owes(bought, store, cs_user):

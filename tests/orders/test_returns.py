@@ -348,6 +348,38 @@ def test_a_form_sent_twice_is_recorded_once(client, shipped, store, cs_user, sto
     assert due_of(Return.objects.get(pk=ret.pk)) == Decimal("39.90")
 
 
+def test_a_form_whose_first_sending_failed_or_still_runs_is_not_said_recorded(
+    client, shipped, store, cs_user, store_user, monkeypatch
+):
+    from django.core.cache import cache
+
+    from oms import once
+
+    ret = _ret(shipped, store, cs_user, shirts=1)
+    return_receive(ret=ret, received={ret.lines.get().pk: (1, 1)}, by=store_user)
+    client.force_login(cs_user)
+    page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
+    refund = reverse("returns:action", args=[ret.number, "refund"])
+    data = {"amount": "59,90", "keep_rest": "on", "once": _once(page.split('data-testid="refund-form"')[1])}
+
+    def crash(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("orders.return_views.return_refund", crash)
+    with pytest.raises(RuntimeError):
+        client.post(refund, data)
+    monkeypatch.undo()
+    assert client.post(refund, data).status_code == 302  # the token was left free: recorded now
+    assert Return.objects.get(pk=ret.pk).refund_amount == Decimal("59.90")
+    # a first sending still running: the repeat is asked to wait, nothing is said recorded
+    pending = {**data, "once": once.new_token()}
+    cache.set(f"oms:once:{cs_user.pk}:{pending['once']}", once.PENDING)
+    response = client.post(refund, pending, follow=True)
+    assert "still being recorded" in response.content.decode() or "ainda está sendo registrado" in (
+        response.content.decode()
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "errors"),
     [
@@ -526,10 +558,13 @@ def test_a_return_sent_again_with_its_idempotency_key_is_authorised_once(
     again = client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")  # a retry after a timeout
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["number"] == first.json()["number"] and Return.objects.count() == 1
-    # the key with another return of the same order (the cap): refused, not answered with the shirt's
+    # the key with another return of the same order (the cap, or the shirt for another product): refused, not
+    # answered with the shirt's
     cap = {**body, "lines": [{"line_no": 2, "qty": 1}]}
-    refused = client.post(url, cap, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")
-    assert refused.status_code == 422 and first.json()["number"] in refused.json()["idempotency_key"][0]
+    swap = {**body, "exchange": [{"line": 1, "sku": "BON-0001-U", "qty": 1}]}
+    for other_body in (cap, swap, {**body, "note": "outra"}):
+        refused = client.post(url, other_body, format="json", HTTP_IDEMPOTENCY_KEY="erp-42")
+        assert refused.status_code == 422 and first.json()["number"] in refused.json()["idempotency_key"][0]
     assert Return.objects.count() == 1
     # without a key, a second request is a second return (one more shirt of the two)
     assert client.post(url, body, format="json").status_code == 201 and Return.objects.count() == 2
@@ -688,6 +723,8 @@ def test_customer_service_corrects_an_entry_on_the_page_and_through_the_api(
     page = client.get(reverse("returns:detail", args=[ret.number])).content.decode()
     assert "data-corrected" in page and "PIX devolvido" in page and 'data-testid="correct-form"' not in page
     assert Return.objects.get(pk=ret.pk).status == ReturnStatus.RECEIVED
+    timeline = client.get(reverse("orders:detail", args=[shipped["order"].number])).content.decode()
+    assert 'data-kind="return_correction">dinheiro da devolução corrigido<' in timeline  # pt-BR, the default
 
     api = client_for(cs_user)
     body = api.get(f"/api/v1/returns/{ret.number}/").json()

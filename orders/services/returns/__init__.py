@@ -18,8 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -185,20 +186,28 @@ def return_create(
 def return_create_once(*, idempotency_key: str, order: Order, **fields: Any) -> tuple[Return, bool]:
     """`return_create` for a request an integration may send again: the return already authorised with this
     `idempotency_key` for this order comes back (and False), else a new one (and True). The key sent with
-    another order, or with other lines, reason or location, is refused (`IdempotencyKeyReused`, 422), never
-    answered with a return it did not ask for. Locks
-    the order row first, so the same request sent twice at once authorises one return."""
+    another order, or with other lines, reason, location, note or exchange, is refused
+    (`IdempotencyKeyReused`, 422), never answered with a return it did not ask for. Locks the order row
+    first, so the same request sent twice at once authorises one return."""
     order = lock_order(order)
     earlier = Return.objects.filter(idempotency_key=idempotency_key).select_related("order").first()
     if earlier is not None:
         asked = {line_id: qty for line_id, qty in fields.get("lines", {}).items() if qty}
         had = dict(earlier.lines.values_list("order_line_id", "qty"))
         location = fields.get("location")
+        swaps = {
+            line: (str(sku).strip().casefold(), qty or asked.get(line, 0))
+            for line, (sku, qty) in (fields.get("exchange") or {}).items()
+        }
+        swapped = {row["line"]: (str(row["sku"]).casefold(), row["qty"]) for row in earlier.exchange_lines}
         same = (
             earlier.order_id == order.pk
             and asked == had
             and fields.get("reason") == earlier.reason
             and (location is None or location.pk == earlier.location_id)
+            and fields.get("note", "") == earlier.note
+            and swaps == swapped
+            and (not swaps or fields.get("exchange_when", ExchangeWhen.RECEIVED) == earlier.exchange_when)
         )
         if not same:  # another return under a key already used: never answered with the earlier one
             raise IdempotencyKeyReused(
@@ -346,36 +355,58 @@ def return_receive(*, ret: Return, received: Mapping[int, tuple[int, int]], by: 
     return ret
 
 
-def _recorded(ret: Return, kind: str, amount: Decimal, reference: str) -> bool:
-    """Whether a payment system's `reference` was recorded on `ret` already as an entry of `kind` (a retry:
-    nothing more to record); the same reference with another `amount` is refused, naming it."""
-    earlier = ret.entries.filter(kind=kind, reference=reference).first() if reference else None
+def _recorded(ret: Return, kind: str, amount: Decimal, reference: str, *, retry: bool) -> bool:
+    """Whether a payment system's `reference` was recorded on `ret` already as an entry of `kind`: a retry
+    (`retry`: an integration sending the same request again) has nothing more to record. Refused, naming the
+    reference: the same reference with another `amount`, one whose entry was corrected since (a new payment
+    needs a new reference), and a person recording it again (`retry` false: they are told, not answered as
+    if it were recorded now)."""
+    earlier = (
+        ret.entries.filter(kind=kind, reference=reference).select_related("reversal").first()
+        if reference
+        else None
+    )
     if earlier is None:
         return False
+    values = {"reference": reference, "amount": format_brl(earlier.size)}
+    if getattr(earlier, "reversal", None) is not None:
+        raise InvalidTransition(
+            _("Payment %(reference)s was corrected: record the new payment with its own reference.") % values
+        )
     if earlier.amount != amount:
         raise ReturnInvalid(
-            _("Payment %(reference)s was recorded with %(amount)s: send another reference.")
-            % {"reference": reference, "amount": format_brl(earlier.size)},
+            _("Payment %(reference)s was recorded with %(amount)s: send another reference.") % values,
             field="reference",
         )
+    if not retry:
+        raise ReturnInvalid(_("Payment %(reference)s was recorded already.") % values, field="reference")
     return True
 
 
 @transaction.atomic
 def return_refund(
-    *, ret: Return, amount: Decimal, reference: str = "", keep_rest: bool = True, by: Any
+    *,
+    ret: Return,
+    amount: Decimal,
+    reference: str = "",
+    keep_rest: bool = True,
+    retry: bool = True,
+    by: Any,
 ) -> Return:
     """Record the refund of a received return: at most what is still due (`refund_due`: the received units'
     value, the shipping refunded with them, less the exchange order, less what was refunded or settled
     before). Less than that keeps the rest (a restocking fee, a partial refund agreed with the customer), or
     with `keep_rest` false leaves it due for a later refund (paid in parts). A return refunded before is
     refunded again when something became due since (its exchange order was cancelled). A refund sent again
-    with its `reference` (a payment system retrying) is recorded once: the return comes back as it is.
-    Locks the order, then the return."""
+    with its `reference` (a payment system retrying) is recorded once: the return comes back as it is
+    (`retry` false, a person typing it again: refused, see `_recorded`). Locks the order, then the return."""
     order, ret = _lock(ret)
-    if _recorded(ret, EntryKind.REFUND, amount, reference):
+    if _recorded(ret, EntryKind.REFUND, amount, reference, retry=retry):
         return ret
-    _refuse_unless(ret, GOODS_IN, _("Return %(n)s is %(status)s: it cannot be refunded."))
+    # a cancelled return may be owed money too: a payment for its exchange order, which was cancelled since
+    _refuse_unless(
+        ret, (*GOODS_IN, ReturnStatus.CANCELLED), _("Return %(n)s is %(status)s: it cannot be refunded.")
+    )
     due = refund_due(ret, ret.lines.select_related("order_line"), ret.entries.all())
     if not due and ret.status == ReturnStatus.REFUNDED:
         raise InvalidTransition(_("Return %(n)s is refunded: nothing more is due.") % {"n": ret.number})
@@ -432,15 +463,22 @@ def return_refund(
 
 @transaction.atomic
 def return_collect(
-    *, ret: Return, amount: Decimal, reference: str = "", waive_rest: bool = False, by: Any
+    *,
+    ret: Return,
+    amount: Decimal,
+    reference: str = "",
+    waive_rest: bool = False,
+    retry: bool = True,
+    by: Any,
 ) -> Return:
     """Record what the customer paid of what they owe on `ret` (an exchange order worth more than what came
     back, or sent ahead for goods that never did): `amount`, at most what is owed, with the payment system's
     `reference`; `waive_rest` lets them off the rest. The OMS charges no card itself. Once nothing is owed,
     a received return is closed. A payment sent again with its `reference` (a payment system retrying) is
-    recorded once: the return comes back as it is. Locks the order, then the return."""
+    recorded once: the return comes back as it is (`retry` false, a person typing it again: refused, see
+    `_recorded`). Locks the order, then the return."""
     order, ret = _lock(ret)
-    if _recorded(ret, EntryKind.CHARGE, -amount, reference):
+    if _recorded(ret, EntryKind.CHARGE, -amount, reference, retry=retry):
         return ret
     _refuse_unless(  # a cancelled return owes what its exchange order that went out is worth
         ret,
@@ -525,12 +563,16 @@ def return_entry_reverse(*, ret: Return, entry: int, reason: str, by: Any) -> Re
         note=reason,
         created_by=_actor(by),
     )
-    if target.kind == EntryKind.REFUND:
-        refunded = [e.amount for e in standing(ret.entries.all()) if e.kind == EntryKind.REFUND]
-        ret.refund_amount = sum(refunded, ZERO) if refunded else None
-        ret.save(update_fields=["refund_amount"])
-    due = due_of(ret)
-    restatus(ret, due)
+    if target.kind == EntryKind.REFUND:  # the refunds' summary: their sum, the latest one's details
+        refunds = [e for e in standing(ret.entries.all()) if e.kind == EntryKind.REFUND]
+        latest = refunds[-1] if refunds else None
+        ret.refund_amount = sum((e.amount for e in refunds), ZERO) if refunds else None
+        ret.refund_reference = latest.reference if latest else ""
+        ret.refunded_at = latest.created_at if latest else None
+        ret.refunded_by_id = latest.created_by_id if latest else None
+        ret.save(update_fields=["refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    # what is due moved: settled with the order's other returns first, as at receipt
+    due, settled = settle(order, ret, by=by)
     args = {
         "amount": money_arg(target.size, order.currency),
         "number": ret.number,
@@ -552,6 +594,7 @@ def return_entry_reverse(*, ret: Return, entry: int, reason: str, by: Any) -> Re
             ),
         }[EntryKind(target.kind)]
     ]
+    text += settled
     if due > 0:
         text.append(phrase("%(amount)s is still to refund.", amount=money_arg(due, order.currency)))
     elif due < 0:
@@ -575,7 +618,12 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
     owed). Settles it with the order's other returns and restates who must act. Idempotent: run again, it
     changes nothing. Locks the order, then the return."""
     order, ret = _lock(ret)
-    if ret.status in (ReturnStatus.REQUESTED, ReturnStatus.CANCELLED) or ret.exchange_counts:
+    # a cancelled return matters only where money moved on it (the customer paid for the exchange order that
+    # had gone out): that money is due back now
+    moved = ret.status == ReturnStatus.CANCELLED and bool(standing(ret.entries.all()))
+    if ret.status == ReturnStatus.REQUESTED or (ret.status == ReturnStatus.CANCELLED and not moved):
+        return ret
+    if ret.exchange_counts:
         return ret
     assert ret.exchange_order is not None
     marker = {"return": ret.number, "exchange_cancelled": ret.exchange_order.number}
@@ -622,16 +670,16 @@ SETTLE_SWEEP_DAYS = 7  # the sweep looks at exchange orders cancelled this recen
 
 
 def exchanges_cancelled_unsettled(*, days: int = SETTLE_SWEEP_DAYS) -> list[int]:
-    """Returns whose goods are in, whose exchange order was cancelled after they were received (in the last
-    `days`), and that carry no settling of it: the on-commit task that settles them
-    (`orders.exchange_cancelled`) was lost (a worker killed before it ran, a broker restarted). Their pks,
-    for the beat's sweep."""
+    """Returns whose goods are in (or cancelled ones on which money moved), whose exchange order was cancelled
+    after they were received (or made, in the last `days`), and that carry no settling of it: the on-commit
+    task that settles them (`orders.exchange_cancelled`) was lost (a worker killed before it ran, a broker
+    restarted). Their pks, for the beat's sweep."""
     since = timezone.now() - timedelta(days=days)
     cancelled = OrderEvent.objects.filter(
         order=OuterRef("exchange_order"),
         data__to=OrderStatus.CANCELLED,
         at__gte=since,
-        at__gt=OuterRef("received_at"),
+        at__gt=Coalesce(OuterRef("received_at"), OuterRef("created_at")),
     )
     settled = (
         OrderEvent.objects.filter(order=OuterRef("order"), kind="return_payment")
@@ -639,7 +687,9 @@ def exchanges_cancelled_unsettled(*, days: int = SETTLE_SWEEP_DAYS) -> list[int]
         .filter(ret=OuterRef("number"), exchange=OuterRef("exchange_order__number"))
     )
     return list(
-        Return.objects.filter(status__in=GOODS_IN, exchange_order__status=OrderStatus.CANCELLED)
+        Return.objects.filter(exchange_order__status=OrderStatus.CANCELLED)
+        .filter(Q(status__in=GOODS_IN) | Q(status=ReturnStatus.CANCELLED, entries__isnull=False))
+        .distinct()
         .filter(Exists(cancelled))
         .exclude(Exists(settled))
         .values_list("pk", flat=True)

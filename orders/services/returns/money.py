@@ -108,8 +108,8 @@ def standing(entries: Iterable[ReturnEntry]) -> list[ReturnEntry]:
 def return_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
     """What is still due on `ret`: its balance less what its standing `entries` (all of them given) settled.
     Positive: to refund to the customer; negative: what the customer still owes. A waiver only lets the
-    customer off a debt: once the debt is gone (its exchange order cancelled), it lapses instead of becoming
-    money to refund."""
+    customer off a debt, and a debt comes from the exchange order: once that is cancelled every waiver lapses
+    (it never becomes money to refund, nor covers what a later correction makes owed)."""
     waived = ZERO
     due = return_balance(ret, lines)
     for entry in standing(entries):
@@ -117,7 +117,9 @@ def return_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[Retur
             waived -= entry.amount
         else:
             due -= entry.amount
-    return due if due >= 0 else min(ZERO, due + waived)
+    if due >= 0 or not ret.exchange_counts:
+        return due
+    return min(ZERO, due + waived)
 
 
 def refund_due(ret: Return, lines: Iterable[ReturnLine], entries: Iterable[ReturnEntry]) -> Decimal:
