@@ -194,6 +194,9 @@ MATRIX: dict[str, Entry] = {
     "api:return-collect": Entry(
         roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=return_number(), api=True
     ),
+    "api:return-correct": Entry(
+        roles(401, 400, 403, 403, 400, 400), method="POST", kwargs=return_number(), api=True
+    ),
     # no body: the return is looked up (404 outside the scope), and it has no exchange waiting (409)
     "api:return-send-exchange": Entry(
         roles(401, 409, 403, 403, (409, 404), 409), method="POST", kwargs=return_number(), api=True
