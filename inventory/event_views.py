@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from oms import once
 from oms.exceptions import DomainError
 
 from .forms import DemandEventForm
@@ -80,25 +81,30 @@ def event_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         form = DemandEventForm(request.POST, locations=mine, plans_all=allowed is None)
         if form.is_valid():
             data = form.cleaned_data
+            is_first, led = once.first(request)
+            if not is_first:  # sent twice: one event
+                return once.repeated(request, led, reverse("inventory:events"))
             try:
-                saved = demand_event_save(
-                    event=event,
-                    name=data["name"],
-                    starts_on=data["starts_on"],
-                    ends_on=data["ends_on"],
-                    factor=data["factor"],
-                    locations=data["locations"],
-                    products=data["products"],
-                    note=data["note"],
-                    allowed=allowed,
-                    by=request.user,
-                )
+                with once.claimed(request):
+                    saved = demand_event_save(
+                        event=event,
+                        name=data["name"],
+                        starts_on=data["starts_on"],
+                        ends_on=data["ends_on"],
+                        factor=data["factor"],
+                        locations=data["locations"],
+                        products=data["products"],
+                        note=data["note"],
+                        allowed=allowed,
+                        by=request.user,
+                    )
             except EventNotYours as exc:
                 raise PermissionDenied(exc.message) from None
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(request, _("Event “%(name)s” saved.") % {"name": saved.name})
+                once.done(request, reverse("inventory:events"))
                 return HttpResponseRedirect(reverse("inventory:events"))
     else:
         form = DemandEventForm(

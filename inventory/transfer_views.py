@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from oms import once
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 from oms.parsers import whole_number
@@ -169,20 +170,26 @@ def transfer_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             data: dict[str, Any] = form.cleaned_data
+            is_first, led = once.first(request)
+            if not is_first:  # sent twice: one transfer
+                return once.repeated(request, led, reverse("inventory:transfers"))
             try:
-                t = transfer_create(
-                    source=data["source"],
-                    destination=data["destination"],
-                    lines=data["lines"],
-                    by=request.user,
-                    note=data["note"],
-                )
+                with once.claimed(request):
+                    t = transfer_create(
+                        source=data["source"],
+                        destination=data["destination"],
+                        lines=data["lines"],
+                        by=request.user,
+                        note=data["note"],
+                    )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(
                     request, _("Transfer %(n)s opened: its units are reserved.") % {"n": t.number}
                 )
-                return HttpResponseRedirect(reverse("inventory:transfer", args=[t.pk]))
+                url = reverse("inventory:transfer", args=[t.pk])
+                once.done(request, url)
+                return HttpResponseRedirect(url)
         status = 400
     return render(request, "inventory/transfer_new.html", {"form": form}, status=status)

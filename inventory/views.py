@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from oms import once
 from oms.charts import day_bars
 from oms.csv_export import csv_response
 from oms.exceptions import DomainError
@@ -124,6 +125,9 @@ def ledger(request: HttpRequest, location: str, sku: str) -> HttpResponse:
             raise PermissionDenied
         form = row_forms[action] = ROW_ACTIONS[action][0](request.POST, prefix=action)
         if form.is_valid():
+            is_first, led = once.first(request)
+            if not is_first:  # sent twice: an adjustment is not applied twice
+                return once.repeated(request, led, request.path)
             _apply(request, row, action, form.cleaned_data)
             return HttpResponseRedirect(request.path)
         status = 400
@@ -153,16 +157,18 @@ def _apply(request: HttpRequest, row: StockLevel, action: str, data: dict[str, A
     """Call the stock service; a refused change (below reserved…) is an error message, nothing changes."""
     _form, field, done = ROW_ACTIONS[action]
     try:
-        STOCK_CHANGES[field][0](
-            location=row.location,
-            product=row.product,
-            reason=data["reason"],
-            by=request.user,
-            **{field: data[field]},
-        )
+        with once.claimed(request):
+            STOCK_CHANGES[field][0](
+                location=row.location,
+                product=row.product,
+                reason=data["reason"],
+                by=request.user,
+                **{field: data[field]},
+            )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
+        once.done(request, request.path)
         messages.success(request, done)
 
 

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.contrib import messages
 from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 FIELD = "once"
 TTL = 24 * 3600
@@ -63,3 +66,13 @@ def claimed(request: Any) -> Iterator[None]:
     except BaseException:
         release(request)
         raise
+
+
+def repeated(request: Any, led: str, fallback: str) -> HttpResponse:
+    """The answer to a form sent again (`first` said so): where the first one led, or, while it still runs, a
+    word to wait (at `fallback`)."""
+    if led:
+        messages.info(request, _("That form was sent twice: it was recorded once."))
+        return HttpResponseRedirect(led)
+    messages.warning(request, _("That form is still being recorded: reload the page in a moment."))
+    return HttpResponseRedirect(fallback)

@@ -93,7 +93,7 @@ def return_new(request: HttpRequest, number: str) -> HttpResponse:
         if form.is_valid():
             is_first, led = once.first(request)
             if not is_first:  # sent twice: the first one authorised the return (or is doing it)
-                return _repeated(request, led, reverse("orders:detail", args=[order.number]))
+                return once.repeated(request, led, reverse("orders:detail", args=[order.number]))
             try:
                 with once.claimed(request):
                     ret = return_create(
@@ -138,15 +138,6 @@ def return_list_view(request: HttpRequest) -> HttpResponse:
         "first_query": first_page_query(request),
     }
     return render(request, "orders/returns.html", context)
-
-
-def _repeated(request: HttpRequest, led: str, fallback: str) -> HttpResponse:
-    """A form sent again (`oms.once`): where the first one led, or, while it still runs, a word to wait."""
-    if led:
-        messages.info(request, _("That form was sent twice: it was recorded once."))
-        return HttpResponseRedirect(led)
-    messages.warning(request, _("That form is still being recorded: reload the page in a moment."))
-    return HttpResponseRedirect(fallback)
 
 
 def _return(request: HttpRequest, number: str) -> Return:
@@ -270,7 +261,7 @@ def return_action(request: HttpRequest, number: str, action: str) -> HttpRespons
     here = reverse("returns:detail", args=[ret.number])
     is_first, led = once.first(request)
     if not is_first:  # sent twice (a double click, a retry): recorded once
-        return _repeated(request, led, here)
+        return once.repeated(request, led, here)
     try:
         with once.claimed(request):
             _perform(request, ret, form)

@@ -30,6 +30,7 @@ from inventory.services.events import (
 )
 from inventory.services.forecast import forecast_refresh
 from inventory.services.replenishment import replenishment_propose
+from oms import once
 from oms.exceptions import NotFoundInScope
 from oms.models import AuditEvent
 from oms.roles import Role
@@ -381,7 +382,9 @@ def test_customer_service_does_not_make_a_manager_plan_every_location(client, ma
     )  # seen (CS), not theirs
     data = {"name": "Tudo", "starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "factor": "2",
             "everywhere": "on"}  # fmt: skip
+    data["once"] = once.new_token()  # the form's one-submission token
     assert client.post(reverse("inventory:event-new"), data).status_code == 302
+    assert client.post(reverse("inventory:event-new"), data).status_code == 302  # a double click: one event
     assert list(DemandEvent.objects.get(name="Tudo").locations.all()) == [places["store"]]
 
 

@@ -4,6 +4,8 @@ webhook; the pages scoped to the user's locations; a received transfer lets back
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
@@ -251,9 +253,13 @@ def test_opening_a_transfer_by_hand(client, store_user, places):
     bad = client.post(url, {"source": "LJ-SP-01", "destination": "LJ-RJ-01", "lines": "CAM-0001-P 4"})
     assert bad.status_code == 400 and "available 3" in bad.content.decode()  # the stock service's refusal
     assert not StockTransfer.objects.exists()
-    resp = client.post(url, {"source": "LJ-SP-01", "destination": "LJ-RJ-01", "lines": "7891000000011 3"})
+    # sent twice (a double tap: the form's one-submission token): one transfer, the repeat sent to it
+    token = re.search(r'name="once" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    data = {"source": "LJ-SP-01", "destination": "LJ-RJ-01", "lines": "7891000000011 3", "once": token}
+    resp, again = client.post(url, data), client.post(url, data)
     t = StockTransfer.objects.get()
     assert resp.status_code == 302 and resp["Location"] == reverse("inventory:transfer", args=[t.pk])
+    assert again.status_code == 302 and again["Location"] == resp["Location"]
     assert (t.source, t.destination, t.created_by) == (places["store"], places["other"], store_user)
     assert stock_row(places["store"], places["shirt"]).reserved == 3
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -199,6 +201,24 @@ def test_store_user_sets_a_count_and_adjusts(client, store_user, shelves):
     stock.refresh_from_db()
     assert stock.on_hand == 7
     assert StockMovement.objects.filter(stock=stock, kind=MovementKind.ADJUST, on_hand_delta=-2).exists()
+
+
+def test_an_adjustment_sent_twice_is_applied_once(client, admin_user, shelves):
+    """A double tap on a phone, or a retry on a poor connection: the same form (its one-submission token)
+    adjusts once; a new form adjusts again."""
+    stock = shelves["sp_azul"]
+    client = _login(client, admin_user)
+    page = client.get(_ledger_url(stock)).content.decode()
+    token = re.search(r'name="once" value="([^"]+)"', page.split('data-testid="adjust-form"')[1]).group(1)
+    data = {"action": "adjust", "adjust-delta": "-2", "adjust-reason": "avaria", "once": token}
+    assert client.post(_ledger_url(stock), data).status_code == 302
+    assert client.post(_ledger_url(stock), data).status_code == 302
+    stock.refresh_from_db()
+    assert stock.on_hand == 8
+    assert StockMovement.objects.filter(stock=stock, kind=MovementKind.ADJUST).count() == 1
+    client.post(_ledger_url(stock), {**data, "once": token + "-another-form"})
+    stock.refresh_from_db()
+    assert stock.on_hand == 6
 
 
 def test_count_below_reserved_is_an_error_message_and_changes_nothing(client, admin_user, shelves):
