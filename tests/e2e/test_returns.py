@@ -62,13 +62,33 @@ def test_a_return_from_the_order_page_to_the_refund(
 
     cs.reload()
     expect(cs.locator("[data-testid=refund-due]")).to_contain_text("R$ 119,80")
-    cs.click("[data-testid=refund-form] button[type=submit]")
+    # a part now, the rest left due, clicked twice: after the first submit the button is disabled, so one
+    # request goes (the form answers into a frame here, so that the page stays to be looked at)
+    cs.fill("[data-testid=refund-form] input[name=amount]", "100.00")
+    cs.uncheck("[data-testid=refund-form] input[name=keep_rest]")
+    cs.evaluate(
+        """() => { const sink = document.createElement("iframe"); sink.name = "sink";
+                   document.body.append(sink);
+                   document.querySelector("[data-testid=refund-form]").target = "sink"; }"""
+    )
+    sent = []
+    cs.on("request", lambda r: r.method == "POST" and r.url.endswith("/refund/") and sent.append(r.url))
+    submit = "[data-testid=refund-form] button[type=submit]"
+    cs.click(submit)
+    expect(cs.locator(submit)).to_be_disabled()
+    cs.click(submit, force=True)
+    cs.wait_for_timeout(500)
+    assert len(sent) == 1
+    cs.reload()
+    expect(cs.locator("[data-testid=refund-due]")).to_contain_text("R$ 19,80")
+    assert list(Return.objects.get().entries.values_list("kind", "amount")) == [("refund", Decimal("100.00"))]
+    cs.click("[data-testid=refund-form] button[type=submit]")  # the rest
     expect(cs.locator("[data-testid=return-status]")).to_have_text("Refunded")
     ret = Return.objects.get()
     assert (ret.status, str(ret.refund_amount)) == (ReturnStatus.REFUNDED, "119.80")
     cs.goto(f"/orders/{order.number}/")
     expect(cs.locator("[data-testid=timeline]")).to_contain_text(
-        f"Refund of R$ 119,80 recorded for return {number}"
+        f"Refund of R$ 19,80 recorded for return {number}"
     )
 
 
