@@ -618,12 +618,11 @@ def return_exchange_cancelled(*, ret: Return, by: Any) -> Return:
     owed). Settles it with the order's other returns and restates who must act. Idempotent: run again, it
     changes nothing. Locks the order, then the return."""
     order, ret = _lock(ret)
+    if ret.status == ReturnStatus.REQUESTED or ret.exchange_counts:
+        return ret
     # a cancelled return matters only where money moved on it (the customer paid for the exchange order that
     # had gone out): that money is due back now
-    moved = ret.status == ReturnStatus.CANCELLED and bool(standing(ret.entries.all()))
-    if ret.status == ReturnStatus.REQUESTED or (ret.status == ReturnStatus.CANCELLED and not moved):
-        return ret
-    if ret.exchange_counts:
+    if ret.status == ReturnStatus.CANCELLED and not standing(ret.entries.all()):
         return ret
     assert ret.exchange_order is not None
     marker = {"return": ret.number, "exchange_cancelled": ret.exchange_order.number}
