@@ -8,6 +8,8 @@ Starting, refunding and cancelling need `orders.change_order`; receiving, `retur
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -16,17 +18,26 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from oms import once
+from oms.csv_export import csv_response
 from oms.exceptions import DomainError
 from oms.pagination import first_page_query, keyset_page, next_page_query
 
-from .models import REVERSIBLE_ENTRIES, EntryKind, Order, Return, ReturnStatus
+from .models import REVERSIBLE_ENTRIES, EntryKind, Order, Return, ReturnEntry, ReturnStatus
 from .return_forms import (
     ReturnCancelForm,
     ReturnCollectForm,
@@ -138,6 +149,50 @@ def return_list_view(request: HttpRequest) -> HttpResponse:
         "first_query": first_page_query(request),
     }
     return render(request, "orders/returns.html", context)
+
+
+MONEY_PERIODS = (7, 30, 90, 365)  # days of money entries a download covers (`?days=`), 30 unless said
+MONEY_COLUMNS = [
+    "at", "entry", "return", "order", "channel", "kind", "amount", "reference", "other_return", "corrects",
+    "note", "by",
+]  # fmt: skip
+
+
+@login_required
+@permission_required("orders.view_order", raise_exception=True)
+@require_GET
+def return_money_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Every money entry of the returns the user sees, of the last `?days=` days (7, 30, 90 or 365), oldest
+    first, as CSV: what finance reconciles with the payment system (refunds, payments, deductions, waivers,
+    offsets and the corrections of any of them, each with its reference). Streamed: one query, any size."""
+    try:
+        days = int(request.GET.get("days", 30))
+    except ValueError:
+        days = 0
+    if days not in MONEY_PERIODS:
+        return HttpResponseBadRequest(
+            f"days: one of {', '.join(map(str, MONEY_PERIODS))}.", content_type="text/plain"
+        )
+    since = timezone.now() - dt.timedelta(days=days)
+    entries = (
+        ReturnEntry.objects.filter(ret__in=return_list(user=request.user).values("pk"), created_at__gte=since)
+        .select_related("ret__order__channel", "other", "created_by")
+        .order_by("created_at", "id")
+    )
+
+    def rows() -> Iterator[list[Any]]:
+        for e in entries.iterator(chunk_size=2000):
+            order = e.ret.order
+            at = timezone.localtime(e.created_at).isoformat(timespec="seconds")
+            yield [
+                at, e.pk, e.ret.number, order.number, order.channel.code, e.kind, e.amount, e.reference,
+                e.other.number if e.other else "", e.reverses_id or "", e.note,
+                e.created_by.get_username() if e.created_by else "",
+            ]  # fmt: skip
+
+    return csv_response(
+        MONEY_COLUMNS, rows(), filename=f"return-money-{timezone.localdate().isoformat()}-{days}d.csv"
+    )
 
 
 def _return(request: HttpRequest, number: str) -> Return:

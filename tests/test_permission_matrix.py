@@ -257,6 +257,7 @@ MATRIX: dict[str, Entry] = {
     # demand events: managers (those naming their locations) and admins; removing one needs "confirm", so an
     # empty POST is sent back to the event with a message
     "returns:list": Entry(EVERY_USER),
+    "returns:money-export": Entry(EVERY_USER),
     "returns:detail": Entry(roles(302, 200, (200, 404), (200, 404), (200, 404), 200), kwargs=return_number()),
     # an empty cancel reason: 400 for those who may act, after the scope (404) and the permission (403)
     "returns:action": Entry(

@@ -472,6 +472,46 @@ def test_a_manager_of_another_region_gets_404(client, shipped, store, cs_user, m
     )
 
 
+def test_the_money_entries_download_for_finance(client, shipped, store, cs_user, store_user, manager_user):
+    """Every money entry of the returns the user sees, with its reference, as CSV; another region's manager
+    gets none of them; a period not offered is a 400 naming it; one query for the rows however many."""
+    ret = _ret(shipped, store, cs_user, shirts=2)
+    return_receive(ret=ret, received={ret.lines.get().pk: (2, 2)}, by=store_user)
+    ret = return_refund(ret=ret, amount=Decimal("100.00"), reference="PSP-1", by=cs_user)  # 19.80 kept
+    refund = ret.entries.get(kind="refund")
+    return_entry_reverse(ret=ret, entry=refund.pk, reason="=voltou", by=cs_user)
+    url = reverse("returns:money-export")
+
+    def rows(user) -> list[list[str]]:
+        client.force_login(user)
+        response = client.get(url, {"days": 30})
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+        body = b"".join(response.streaming_content).decode("utf-8-sig")
+        return [line.split(",") for line in body.strip().splitlines()]
+
+    table = rows(cs_user)
+    assert table[0][:8] == ["at", "entry", "return", "order", "channel", "kind", "amount", "reference"]
+    got = [(r[2], r[5], r[6], r[7], r[9], r[10], r[11]) for r in table[1:]]
+    assert got == [
+        (ret.number, "refund", "100.00", "PSP-1", "", "", cs_user.username),
+        (ret.number, "kept", "19.80", "", "", "", cs_user.username),
+        (ret.number, "reversal", "-100.00", "", str(refund.pk), "'=voltou", cs_user.username),
+    ]  # a reason that a spreadsheet would run as a formula is quoted
+    assert rows(manager_user) == [table[0]]  # another region's: none
+    client.force_login(cs_user)
+    bad = client.get(url, {"days": "2"})
+    assert bad.status_code == 400 and "days" in bad.content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        assert b"".join(client.get(url).streaming_content)
+    statements = len(ctx.captured_queries)
+    second = _ret(shipped, store, cs_user, shirts=0, caps=1)
+    return_receive(ret=second, received={second.lines.get().pk: (1, 1)}, by=store_user)
+    return_refund(ret=second, amount=Decimal("30.00"), reference="PSP-2", by=cs_user)  # one row more
+    with CaptureQueriesContext(connection) as ctx:
+        assert b"".join(client.get(url).streaming_content)
+    assert len(ctx.captured_queries) == statements
+
+
 def test_the_order_page_reads_its_returns_in_a_fixed_number_of_queries(client, shipped, store, cs_user):
     client.force_login(cs_user)
     url = reverse("orders:detail", args=[shipped["order"].number])
