@@ -67,7 +67,7 @@ from .money import (
     shipping_decide,
     standing,
 )
-from .settle import GOODS_IN, due_of, entry_add, offset, restatus, settle
+from .settle import GOODS_IN, due_of, entry_add, offset, restate_refunds, restatus, settle
 from .units import delivered_units, return_locations, returnable_units
 
 REFUND_MAX = Decimal("9999999999.99")
@@ -428,11 +428,7 @@ def return_refund(
     kept = due - amount if keep_rest else ZERO
     if kept:
         entry_add(ret, EntryKind.KEPT, kept, by=by)
-    ret.refund_amount = (ret.refund_amount or ZERO) + amount
-    ret.refund_reference = reference
-    ret.refunded_at = timezone.now()
-    ret.refunded_by = _actor(by)
-    ret.save(update_fields=["refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    restate_refunds(ret)
     restatus(ret, due - amount - kept)  # refunded, or still awaiting the rest
     refund = money_arg(amount, order.currency)
     text = [
@@ -563,14 +559,8 @@ def return_entry_reverse(*, ret: Return, entry: int, reason: str, by: Any) -> Re
         note=reason,
         created_by=_actor(by),
     )
-    if target.kind == EntryKind.REFUND:  # the refunds' summary: their sum, the latest one's details
-        refunds = [e for e in standing(ret.entries.all()) if e.kind == EntryKind.REFUND]
-        latest = refunds[-1] if refunds else None
-        ret.refund_amount = sum((e.amount for e in refunds), ZERO) if refunds else None
-        ret.refund_reference = latest.reference if latest else ""
-        ret.refunded_at = latest.created_at if latest else None
-        ret.refunded_by_id = latest.created_by_id if latest else None
-        ret.save(update_fields=["refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+    if target.kind == EntryKind.REFUND:
+        restate_refunds(ret)
     # what is due moved: settled with the order's other returns first, as at receipt
     due, settled = settle(order, ret, by=by)
     args = {
@@ -687,8 +677,10 @@ def exchanges_cancelled_unsettled(*, days: int = SETTLE_SWEEP_DAYS) -> list[int]
     )
     return list(
         Return.objects.filter(exchange_order__status=OrderStatus.CANCELLED)
-        .filter(Q(status__in=GOODS_IN) | Q(status=ReturnStatus.CANCELLED, entries__isnull=False))
-        .distinct()
+        .filter(
+            Q(status__in=GOODS_IN)
+            | Q(status=ReturnStatus.CANCELLED) & Exists(ReturnEntry.objects.filter(ret=OuterRef("pk")))
+        )
         .filter(Exists(cancelled))
         .exclude(Exists(settled))
         .values_list("pk", flat=True)

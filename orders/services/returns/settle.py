@@ -16,7 +16,7 @@ from oms.phrases import Phrase, money_arg, phrase
 
 from ...models import EntryKind, Order, Return, ReturnEntry, ReturnStatus
 from ..lifecycle import _actor
-from .money import ZERO, return_due
+from .money import ZERO, return_due, standing
 
 # the statuses of a return whose goods are in: its money may still move (refunds, payments, offsets)
 GOODS_IN = (ReturnStatus.RECEIVED, ReturnStatus.OWED, ReturnStatus.CLOSED, ReturnStatus.REFUNDED)
@@ -103,10 +103,32 @@ def settle(order: Order, ret: Return, *, by: Any) -> tuple[Decimal, list[Phrase]
     return due, text
 
 
+def restate_refunds(ret: Return) -> None:
+    """The refunds' summary on the return (`refund_amount`, the latest refund's reference, moment and author),
+    read again from the refund entries that stand: after a refund, or a correction of one."""
+    refunds = [e for e in standing(ret.entries.all()) if e.kind == EntryKind.REFUND]
+    latest = refunds[-1] if refunds else None
+    ret.refund_amount = sum((e.amount for e in refunds), ZERO) if refunds else None
+    ret.refund_reference = latest.reference if latest else ""
+    ret.refunded_at = latest.created_at if latest else None
+    ret.refunded_by_id = latest.created_by_id if latest else None
+    ret.save(update_fields=["refund_amount", "refund_reference", "refunded_at", "refunded_by"])
+
+
 def entry_add(ret: Return, kind: str, amount: Decimal, *, reference: str = "", by: Any) -> ReturnEntry:
     return ReturnEntry.objects.create(
         ret=ret, kind=kind, amount=amount, reference=reference, created_by=_actor(by)
     )
 
 
-__all__ = ["GOODS_IN", "ZERO", "due_of", "entry_add", "offset", "restatus", "settle", "status_for"]
+__all__ = [
+    "GOODS_IN",
+    "ZERO",
+    "due_of",
+    "entry_add",
+    "offset",
+    "restate_refunds",
+    "restatus",
+    "settle",
+    "status_for",
+]
