@@ -446,7 +446,10 @@ def seed_returns(report: SeedReport) -> None:
             exchange = {line_id: (other.sku, 1)} if other else {}
         when = "received"
         if len(made) == len(reasons) - 1:  # another product, dearer than the one coming back
-            price = fulfilment.order.lines.get(pk=line_id).unit_price
+            # dearer than the unit and the order's shipping too: with every unit back and a fault reason the
+            # shipping is refunded with it, and the customer must still owe the difference
+            order = fulfilment.order
+            price = order.lines.get(pk=line_id).unit_price + order.shipping_price
             dearer = Product.objects.filter(active=True, price__gt=price).order_by("price", "sku").first()
             exchange, when = ({line_id: (dearer.sku, 1)}, "now") if dearer else ({}, "received")
         made.append(

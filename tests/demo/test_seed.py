@@ -498,8 +498,7 @@ def test_four_returns_at_the_paulista_store(demo):
     returns = Return.objects.filter(location__code="LJ-SP-01")
     assert sorted(returns.values_list("status", flat=True)) == ["owed", "received", "refunded", "requested"]
     owed = returns.get(status="owed")  # a dearer product sent ahead of the goods: the difference is owed
-    assert (
-        owed.exchange_order is not None and due_of(owed) == owed.lines.get().value - owed.exchange_order.total
-    )
+    assert owed.exchange_order is not None  # the shipping comes back with it when every unit did, for a fault
+    assert due_of(owed) == owed.lines.get().value + owed.shipping_refund - owed.exchange_order.total < 0
     refunded = returns.get(status="refunded")
     assert refunded.refund_amount == sum(line.value for line in refunded.lines.all())
